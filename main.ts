@@ -1,0 +1,29 @@
+/** pushserver entry point: config from the environment, both ports, graceful stop on signals. */
+import { ConfigError, loadConfig } from "./src/config.ts";
+import { startServer } from "./src/server.ts";
+
+/** Hard deadline for a graceful stop. */
+const EXIT_DEADLINE_MS = 10_000;
+
+async function main(): Promise<number> {
+  let server;
+  try {
+    server = await startServer(loadConfig(Deno.env.toObject()));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    Deno.stderr.writeSync(new TextEncoder().encode(`pushserver: ${error.message}\n`));
+    return 1;
+  }
+  const running = server;
+  const { promise: signalled, resolve } = Promise.withResolvers<void>();
+  // A second signal (Ctrl-C can deliver SIGINT twice) must not interrupt the drain.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => resolve());
+  }
+  await signalled;
+  setTimeout(() => Deno.exit(1), EXIT_DEADLINE_MS);
+  await running.shutdown();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

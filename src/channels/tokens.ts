@@ -1,0 +1,95 @@
+/** Channel tokens: generation, bcrypt hashing off the main thread, and a fast digest for reuse. */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { BcryptJob, BcryptRequest, BcryptResult } from "./_bcrypt_worker.ts";
+
+/** Bytes of CSPRNG output in a token (43 base64url characters, under bcrypt's 72-byte limit). */
+export const TOKEN_BYTES = 32;
+
+/** A fresh channel token: 32 bytes from the OS CSPRNG, base64url without padding. */
+export function newToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+/** SHA-256 of a token, kept in memory once bcrypt has accepted it. */
+export function tokenDigest(token: string): Uint8Array {
+  return createHash("sha256").update(token).digest();
+}
+
+/** Constant-time equality of two digests. */
+export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Hashes and verifies tokens. Implementations must not block the event loop. */
+export interface TokenHasher {
+  hash(token: string): Promise<string>;
+  verify(token: string, hash: string): Promise<boolean>;
+  /** Stops background work (worker threads). */
+  close(): void;
+}
+
+/**
+ * bcrypt at `cost` on a pool of worker threads, started on first use. bcrypt's compare is
+ * constant-time over the hash, so a wrong token costs the same as a right one.
+ */
+export function bcryptHasher(cost: number, options: { workers?: number } = {}): TokenHasher {
+  const size = options.workers ?? 2;
+  const workers: Worker[] = [];
+  const pending = new Map<
+    number,
+    { resolve: (v: string | boolean) => void; reject: (e: Error) => void }
+  >();
+  let nextId = 0;
+  let closed = false;
+
+  function onResult(event: MessageEvent<BcryptResult>): void {
+    const result = event.data;
+    const job = pending.get(result.id);
+    if (job === undefined) return;
+    pending.delete(result.id);
+    if ("error" in result) job.reject(new Error(`bcrypt failed: ${result.error}`));
+    else job.resolve(result.value);
+  }
+
+  function onCrash(event: ErrorEvent): void {
+    event.preventDefault();
+    const error = new Error(`bcrypt worker failed: ${event.message}`);
+    for (const job of pending.values()) job.reject(error);
+    pending.clear();
+    for (const worker of workers.splice(0)) worker.terminate();
+  }
+
+  function run(job: BcryptRequest): Promise<string | boolean> {
+    if (closed) return Promise.reject(new Error("token hasher is closed"));
+    const id = nextId++;
+    if (workers.length < size) {
+      const worker = new Worker(new URL("./_bcrypt_worker.ts", import.meta.url).href, {
+        type: "module",
+      });
+      worker.onmessage = onResult;
+      worker.onerror = onCrash;
+      workers.push(worker);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<string | boolean>();
+    pending.set(id, { resolve, reject });
+    workers[id % workers.length]!.postMessage({ ...job, id } as BcryptJob);
+    return promise;
+  }
+
+  return {
+    async hash(token) {
+      return String(await run({ op: "hash", token, cost }));
+    },
+    async verify(token, hash) {
+      return (await run({ op: "verify", token, hash })) === true;
+    },
+    close() {
+      closed = true;
+      for (const worker of workers.splice(0)) worker.terminate();
+      for (const job of pending.values()) job.reject(new Error("token hasher is closed"));
+      pending.clear();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The closed catalog of expected failures. HTTP and WebSocket both map a
+ * {@link PushError} through {@link ERRORS}, so the two transports cannot drift apart.
+ */
+
+/** Every expected failure, by name. */
+export type ErrorCode =
+  | "payload_too_large"
+  | "bad_json"
+  | "invalid_request"
+  | "frame_bad_json"
+  | "invalid_frame"
+  | "unknown_channel"
+  | "token_missing"
+  | "token_invalid"
+  | "uuid_mismatch"
+  | "channel_exists"
+  | "method_not_allowed"
+  | "no_route"
+  | "too_many_requests"
+  | "unavailable"
+  | "upgrade_required"
+  | "internal";
+
+/** Protocol status code and short message for each error. */
+export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: string }>> = {
+  payload_too_large: { status: 413, message: "Payload Too Large" },
+  bad_json: { status: 400, message: "Bad Request" },
+  invalid_request: { status: 400, message: "Bad Request" },
+  frame_bad_json: { status: 400, message: "Bad JSON" },
+  invalid_frame: { status: 400, message: "Invalid message" },
+  unknown_channel: { status: 404, message: "Not found" },
+  token_missing: { status: 401, message: "Unauthorized" },
+  token_invalid: { status: 403, message: "Forbidden" },
+  uuid_mismatch: { status: 403, message: "Forbidden" },
+  channel_exists: { status: 409, message: "Conflict" },
+  method_not_allowed: { status: 405, message: "Method Not Allowed" },
+  no_route: { status: 404, message: "Not found" },
+  too_many_requests: { status: 429, message: "Too Many Requests" },
+  unavailable: { status: 503, message: "Service Unavailable" },
+  upgrade_required: { status: 426, message: "Upgrade Required" },
+  internal: { status: 500, message: "Internal Server Error" },
+};
+
+/** An expected failure with a precise one-sentence detail (never a token, never a request body). */
+export class PushError extends Error {
+  /** Creates an error of the given catalog code; `details` becomes `errorDetails`. */
+  constructor(readonly code: ErrorCode, readonly details: string | null) {
+    super(details ?? code);
+    this.name = "PushError";
+  }
+
+  /** The protocol status code (HTTP status, or the `code` of a WS `ERROR` frame). */
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+}
+
+/** WebSocket close codes the server uses. */
+export const CLOSE = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+  internalError: 1011,
+  slowConsumer: 4008,
+} as const;

@@ -1,0 +1,175 @@
+/** The publisher HTTP API and operations endpoints, as a Hono app (no ports, no Deno.serve). */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { ChannelService } from "../channels/service.ts";
+import { PushError } from "../errors.ts";
+import type { Broker } from "../hub/broker.ts";
+import type { Logger } from "../log.ts";
+import type { Gauges, Metrics } from "../metrics.ts";
+import { type ActionName, type ActionRequest, parseAction } from "../protocol/api.ts";
+import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
+import { readBodyText } from "./body.ts";
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/** What the HTTP app needs. */
+export interface HttpAppDeps {
+  readonly service: ChannelService;
+  readonly broker: Broker;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
+  readonly adminToken: string | undefined;
+  /** Live numbers for /metrics and /sysadmin. */
+  readonly gauges: () => Gauges;
+  /** True when the store is open and both ports listen. */
+  readonly isReady: () => boolean;
+  readonly now?: () => number;
+}
+
+/** JSON response whose HTTP status equals the envelope's code. */
+function jsonResponse(
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(body, { status, headers: { "content-type": JSON_TYPE, ...headers } });
+}
+
+/** Builds the Hono app serving every publisher and operations route. */
+export function createHttpApp(deps: HttpAppDeps): Hono {
+  const { service, broker, metrics, logger, limits } = deps;
+  const now = deps.now ?? performance.now.bind(performance);
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const started = now();
+    await next();
+    const seconds = (now() - started) / 1000;
+    metrics.observeRequest(seconds);
+    logger.info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+    });
+  });
+
+  function action<A extends ActionName>(
+    path: string,
+    name: A,
+    handle: (request: ActionRequest<A>) => Promise<string>,
+  ): void {
+    app.post(path, async (c) => {
+      const body = await readBodyText(c.req.raw, limits.maxBodyBytes);
+      const parsed = parseAction(name, body, limits);
+      if (!parsed.ok) throw parsed.error;
+      return jsonResponse(200, await handle(parsed.value));
+    });
+    app.all(path, (c) => methodNotAllowed(c, "POST"));
+  }
+
+  action("/channel/create", "CREATE_CHANNEL", async ({ data }) => {
+    const token = await service.create(data.channel);
+    logger.info("channel created", { channel: data.channel });
+    return serverAck("Created", data.channel, token);
+  });
+
+  action("/channel/ping", "PING_CHANNEL", async ({ data }) => {
+    await service.ping(data.channel, data.channelToken);
+    return serverAck("OK", data.channel, null);
+  });
+
+  action("/push", "PUSH_MESSAGE", async ({ data }) => {
+    await service.authorize(data.channel, data.channelToken);
+    const report = await broker.publish(data.channel, data.message, data.recipients);
+    metrics.pushes++;
+    metrics.deliveries += report.delivered;
+    metrics.droppedMessages += report.dropped;
+    return serverAck("Sent", data.channel, null);
+  });
+
+  action("/channel/delete", "DELETE_CHANNEL", async ({ data }) => {
+    await service.delete(data.channel, data.channelToken);
+    await broker.channelDeleted(data.channel);
+    logger.info("channel deleted", { channel: data.channel });
+    return serverAck("Deleted", data.channel, null);
+  });
+
+  function operation(path: string, handle: (c: Context) => Response | Promise<Response>): void {
+    app.get(path, handle);
+    app.all(path, (c) => methodNotAllowed(c, "GET, HEAD"));
+  }
+
+  operation("/healthz", () => jsonResponse(200, '{"status":"ok"}'));
+
+  operation(
+    "/readyz",
+    () =>
+      deps.isReady()
+        ? jsonResponse(200, '{"status":"ready"}')
+        : jsonResponse(503, '{"status":"unavailable"}'),
+  );
+
+  operation("/metrics", () =>
+    new Response(metrics.render(deps.gauges()), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    }));
+
+  const adminDigest = deps.adminToken === undefined ? undefined : sha256(deps.adminToken);
+  operation("/sysadmin", (c) => {
+    if (adminDigest === undefined) throw noRoute(c);
+    const presented = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (presented === undefined || !timingSafeEqual(sha256(presented), adminDigest)) {
+      throw new PushError("token_missing", "A valid admin bearer token is required");
+    }
+    const channels = service.names();
+    return jsonResponse(
+      200,
+      JSON.stringify({
+        messageType: "SERVER_SYSADMIN",
+        code: 200,
+        message: "OK",
+        data: {
+          channels,
+          channelsAmount: channels.length,
+          clientsAmount: deps.gauges().connections,
+        },
+      }),
+    );
+  });
+
+  app.notFound((c) => errorResponse(noRoute(c)));
+
+  app.onError((error, c) => {
+    if (error instanceof PushError) return errorResponse(error);
+    logger.error("request failed", { method: c.req.method, path: c.req.path, error });
+    return errorResponse(new PushError("internal", null));
+  });
+
+  function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
+    metrics.countError("http", error.status);
+    return jsonResponse(error.status, errorEnvelope(error), headers);
+  }
+
+  function methodNotAllowed(c: Context, allow: string): Response {
+    return errorResponse(
+      new PushError(
+        "method_not_allowed",
+        `${c.req.method} is not allowed on ${c.req.path}; use ${allow.split(",")[0]}`,
+      ),
+      { allow },
+    );
+  }
+
+  return app;
+}
+
+function noRoute(c: Context): PushError {
+  return new PushError("no_route", `No route for ${c.req.method} ${c.req.path}`);
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
+}

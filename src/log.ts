@@ -1,0 +1,48 @@
+/** Structured logging: one JSON object per line. Callers pass fields, never tokens or bodies. */
+
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Extra structured fields of a log line. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/** Where the server writes what happens. */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+/** A logger that writes JSON lines (`ts`, `level`, `msg`, fields) at or above `level`. */
+export function jsonLogger(
+  level: LogLevel,
+  options: { write?: (line: string) => void; now?: () => number } = {},
+): Logger {
+  const encoder = new TextEncoder();
+  const write = options.write ?? ((line: string) => Deno.stdout.writeSync(encoder.encode(line)));
+  const now = options.now ?? Date.now;
+  const threshold = LOG_LEVELS.indexOf(level);
+  const emit = (lineLevel: LogLevel) => (msg: string, fields?: LogFields) => {
+    if (LOG_LEVELS.indexOf(lineLevel) < threshold) return;
+    const record = { ts: new Date(now()).toISOString(), level: lineLevel, msg, ...fields };
+    write(JSON.stringify(record, errorReplacer) + "\n");
+  };
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+}
+
+/** A logger that drops everything (tests). */
+export function silentLogger(): Logger {
+  const drop = () => {};
+  return { debug: drop, info: drop, warn: drop, error: drop };
+}
+
+/** Errors serialize as name, message and stack instead of `{}`. */
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, stack: value.stack };
+  }
+  return value;
+}

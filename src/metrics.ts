@@ -1,0 +1,102 @@
+/** Process counters and their Prometheus text rendering. */
+
+/** Request latency buckets, in seconds. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
+/** Point-in-time values read when metrics are rendered. */
+export interface Gauges {
+  connections: number;
+  subscriptions: number;
+  channels: number;
+}
+
+/** Counters the server increments as it works. */
+export class Metrics {
+  pushes = 0;
+  deliveries = 0;
+  droppedMessages = 0;
+  slowConsumerCloses = 0;
+  rejectedConnections = 0;
+  connectionsOpened = 0;
+  readonly errors = new Map<string, number>();
+  readonly #latencyCounts: number[] = LATENCY_BUCKETS.map(() => 0);
+  #latencyCount = 0;
+  #latencySum = 0;
+
+  /** Counts one error response or frame, by transport and code. */
+  countError(transport: "http" | "ws", code: number): void {
+    const key = `transport="${transport}",code="${code}"`;
+    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  /** Records one publisher request's duration. */
+  observeRequest(seconds: number): void {
+    this.#latencyCount++;
+    this.#latencySum += seconds;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (seconds <= LATENCY_BUCKETS[i]!) this.#latencyCounts[i]!++;
+    }
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  render(gauges: Gauges): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+    };
+    metric("pushserver_connections", "gauge", "Open subscriber WebSocket connections.", [[
+      "",
+      gauges.connections,
+    ]]);
+    metric("pushserver_subscriptions", "gauge", "Live channel subscriptions.", [[
+      "",
+      gauges.subscriptions,
+    ]]);
+    metric("pushserver_channels", "gauge", "Channels in the store.", [["", gauges.channels]]);
+    metric("pushserver_connections_opened_total", "counter", "WebSocket connections accepted.", [[
+      "",
+      this.connectionsOpened,
+    ]]);
+    metric(
+      "pushserver_connections_rejected_total",
+      "counter",
+      "WebSocket upgrades refused (connection limit or shutdown).",
+      [["", this.rejectedConnections]],
+    );
+    metric("pushserver_pushes_total", "counter", "Accepted push requests.", [["", this.pushes]]);
+    metric("pushserver_deliveries_total", "counter", "Push frames queued to subscribers.", [[
+      "",
+      this.deliveries,
+    ]]);
+    metric(
+      "pushserver_dropped_messages_total",
+      "counter",
+      "Push frames not queued because the subscriber was closing or too slow.",
+      [["", this.droppedMessages]],
+    );
+    metric(
+      "pushserver_slow_consumer_closes_total",
+      "counter",
+      "Connections closed with 4008 because their send buffer passed MAX_BUFFERED_BYTES.",
+      [["", this.slowConsumerCloses]],
+    );
+    metric(
+      "pushserver_errors_total",
+      "counter",
+      "Error responses and frames, by transport and code.",
+      [...this.errors].map(([labels, value]) => [`{${labels}}`, value]),
+    );
+    const name = "pushserver_http_request_duration_seconds";
+    lines.push(
+      `# HELP ${name} Publisher request duration.`,
+      `# TYPE ${name} histogram`,
+    );
+    LATENCY_BUCKETS.forEach((bound, i) => {
+      lines.push(`${name}_bucket{le="${bound}"} ${this.#latencyCounts[i]}`);
+    });
+    lines.push(`${name}_bucket{le="+Inf"} ${this.#latencyCount}`);
+    lines.push(`${name}_sum ${this.#latencySum}`, `${name}_count ${this.#latencyCount}`);
+    return lines.join("\n") + "\n";
+  }
+}

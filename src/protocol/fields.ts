@@ -1,0 +1,91 @@
+/** Field schemas and issue formatting shared by the publisher API and the subscriber frames. */
+import { z } from "zod";
+
+/** Longest channel name, in Unicode code points. */
+export const MAX_CHANNEL_NAME_CHARS = 200;
+
+// U+0000–U+001F and U+007F.
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/** Builds a zod error callback: "is required" when absent, `must be <expected>` otherwise. */
+export function expecting(expected: string): (issue: { input?: unknown }) => string {
+  return (issue) => (issue.input === undefined ? "is required" : `must be ${expected}`);
+}
+
+/** A channel name: 1–200 code points, no control characters, compared exactly. */
+export const channelName = z
+  .string({ error: expecting("a string") })
+  .refine((name) => name.length > 0 && countCodePoints(name) <= MAX_CHANNEL_NAME_CHARS, {
+    error: `must be 1 to ${MAX_CHANNEL_NAME_CHARS} characters long`,
+  })
+  .refine((name) => !CONTROL_CHARACTER.test(name), {
+    error: "must not contain control characters",
+  });
+
+/** A UUID in the canonical 8-4-4-4-12 hex form, compared case-insensitively. */
+export const uuid = z
+  .uuid({ error: (issue) => (issue.input === undefined ? "is required" : "invalid UUID") })
+  .transform((id) => id.toLowerCase());
+
+/** A JSON object of anything (used for `data`, whose fields are checked one by one). */
+export function object<T extends z.ZodRawShape>(shape: T): z.ZodObject<T> {
+  return z.object(shape, { error: expecting("an object") });
+}
+
+/** An exact string value, e.g. a `messageType` or an `action`. */
+export function exactly<T extends string>(value: T): z.ZodLiteral<T> {
+  return z.literal(value, {
+    error: (issue) => (issue.input === undefined ? "is required" : `must be "${value}"`),
+  });
+}
+
+/** Formats the first issue as `path: problem`, e.g. `data.recipients[1]: invalid UUID`. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return "Request is invalid";
+  let path = "";
+  for (const key of issue.path) {
+    path += typeof key === "number" ? `[${key}]` : path === "" ? String(key) : `.${String(key)}`;
+  }
+  return path === "" ? `body ${issue.message}` : `${path}: ${issue.message}`;
+}
+
+function countCodePoints(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is a single code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
+}
+
+/** Size of a string in UTF-8 bytes, without allocating when the answer is obvious. */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** True when `text` is certainly over `limit` UTF-8 bytes (cheap checks first). */
+export function exceedsUtf8Bytes(text: string, limit: number): boolean {
+  if (text.length > limit) return true; // every UTF-16 unit is at least one byte
+  if (text.length * 3 <= limit) return false; // every UTF-16 unit is at most three bytes
+  return utf8ByteLength(text) > limit;
+}

@@ -1,0 +1,34 @@
+/** Subscriber → server frames: schemas and a parser that never throws. */
+import { z } from "zod";
+import { PushError } from "../errors.ts";
+import type { ParseResult } from "./api.ts";
+import { channelName, describeIssue, exactly, expecting, object } from "./fields.ts";
+
+const inboundSchema = z.object({
+  messageType: exactly("CLIENT_ACTION"),
+  action: z.enum(["SUBSCRIBE", "UNSUBSCRIBE"], {
+    error: (issue) =>
+      issue.input === undefined ? "is required" : 'must be "SUBSCRIBE" or "UNSUBSCRIBE"',
+  }),
+  data: object({ channel: channelName }),
+  // The original client sent its UUID; when present it must be this connection's.
+  uuid: z.string({ error: expecting("a string") }).optional(),
+});
+
+/** A valid subscriber action. */
+export type InboundFrame = z.output<typeof inboundSchema>;
+
+/** Parses one text frame: `Bad JSON` when it is not JSON, `Invalid message` when the shape is wrong. */
+export function parseInbound(text: string): ParseResult<InboundFrame> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, error: new PushError("frame_bad_json", "Frame is not valid JSON") };
+  }
+  const parsed = inboundSchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, error: new PushError("invalid_frame", describeIssue(parsed.error)) };
+  }
+  return { ok: true, value: parsed.data };
+}

@@ -1,0 +1,197 @@
+/** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
+import { dirname } from "node:path";
+import { createChannelService } from "./channels/service.ts";
+import { SqliteChannelStore } from "./channels/sqlite_store.ts";
+import type { ChannelStore } from "./channels/store.ts";
+import { bcryptHasher, type TokenHasher } from "./channels/tokens.ts";
+import type { Config } from "./config.ts";
+import { ConfigError } from "./config.ts";
+import { CLOSE, ERRORS, PushError } from "./errors.ts";
+import { LocalBroker } from "./hub/broker.ts";
+import { Hub } from "./hub/hub.ts";
+import { createHttpApp } from "./http/app.ts";
+import { jsonLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { errorEnvelope } from "./protocol/outbound.ts";
+import { createWsHandler } from "./ws/handler.ts";
+
+/** Collaborators a caller (usually a test) may replace. */
+export interface ServerOverrides {
+  logger?: Logger;
+  store?: ChannelStore;
+  hasher?: TokenHasher;
+  now?: () => number;
+}
+
+/** A running server. */
+export interface RunningServer extends AsyncDisposable {
+  readonly httpPort: number;
+  readonly wsPort: number;
+  readonly hostname: string;
+  /**
+   * Graceful stop: refuse new work with 503, close every WebSocket with 1001, wait for in-flight
+   * HTTP requests (bounded by `shutdownTimeoutMs`), then close the listeners and the store.
+   */
+  shutdown(): Promise<void>;
+  /** Resolves when shutdown has completed. */
+  readonly finished: Promise<void>;
+}
+
+/** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
+export function openSqliteStore(path: string): SqliteChannelStore {
+  try {
+    if (path !== ":memory:" && !path.startsWith("file:")) {
+      Deno.mkdirSync(dirname(path), { recursive: true });
+    }
+    return new SqliteChannelStore(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`DB_PATH: cannot open "${path}": ${reason}`);
+  }
+}
+
+/** Starts the publisher HTTP port and the subscriber WebSocket port. */
+export async function startServer(
+  config: Config,
+  overrides: ServerOverrides = {},
+): Promise<RunningServer> {
+  const logger = overrides.logger ?? jsonLogger(config.logLevel);
+  const now = overrides.now ?? Date.now;
+  const store = overrides.store ?? openSqliteStore(config.dbPath);
+  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
+  const metrics = new Metrics();
+  let draining = false;
+  let listening = false;
+  let inFlight = 0;
+  let drained: PromiseWithResolvers<void> | undefined;
+
+  let service;
+  try {
+    service = await createChannelService({
+      store,
+      hasher,
+      maxTokenChecks: config.maxTokenChecks,
+      now,
+    });
+  } catch (error) {
+    hasher.close();
+    store.close();
+    throw error;
+  }
+  const hub = new Hub({ maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection });
+  const broker = new LocalBroker(hub);
+  const gauges = () => ({
+    connections: hub.connectionCount,
+    subscriptions: hub.subscriptionCount,
+    channels: service.size,
+  });
+
+  const app = createHttpApp({
+    service,
+    broker,
+    metrics,
+    logger,
+    limits: config,
+    adminToken: config.adminToken,
+    gauges,
+    isReady: () => listening && !draining,
+  });
+  const ws = createWsHandler({
+    hub,
+    channelExists: service.exists,
+    metrics,
+    logger,
+    now,
+    limits: config,
+    idleTimeoutS: config.wsIdleTimeoutS,
+    maxConnections: config.maxConnections,
+    isDraining: () => draining,
+  });
+
+  const unavailable = () =>
+    new Response(errorEnvelope(new PushError("unavailable", "The server is shutting down")), {
+      status: ERRORS.unavailable.status,
+      headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
+    });
+
+  async function serveHttp(request: Request): Promise<Response> {
+    if (draining) return unavailable();
+    inFlight++;
+    try {
+      return await app.fetch(request);
+    } finally {
+      inFlight--;
+      if (draining && inFlight === 0) drained?.resolve();
+    }
+  }
+
+  const onError = (error: unknown) => {
+    logger.error("unhandled request error", { error });
+    return new Response(errorEnvelope(new PushError("internal", null)), {
+      status: 500,
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
+  };
+
+  let httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let wsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  try {
+    httpServer = Deno.serve(
+      { hostname: config.host, port: config.httpPort, onListen: () => {}, onError },
+      serveHttp,
+    );
+    wsServer = Deno.serve(
+      { hostname: config.host, port: config.wsPort, onListen: () => {}, onError },
+      ws.handle,
+    );
+  } catch (error) {
+    await httpServer?.shutdown();
+    hasher.close();
+    store.close();
+    throw error;
+  }
+  listening = true;
+  const httpPort = httpServer.addr.port;
+  const wsPort = wsServer.addr.port;
+  logger.info(
+    `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
+    { channels: service.size },
+  );
+
+  const finished = Promise.withResolvers<void>();
+  let stopping: Promise<void> | undefined;
+
+  async function stop(): Promise<void> {
+    draining = true;
+    logger.info("shutting down", { connections: hub.connectionCount, inFlight });
+    for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    if (inFlight > 0) {
+      drained = Promise.withResolvers<void>();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn("shutdown timeout: abandoning in-flight requests", { inFlight });
+          resolve();
+        }, config.shutdownTimeoutMs);
+      });
+      await Promise.race([drained.promise, timeout]);
+      clearTimeout(timer);
+    }
+    await Promise.all([httpServer!.shutdown(), wsServer!.shutdown()]);
+    listening = false;
+    hasher.close();
+    store.close();
+    logger.info("stopped");
+    finished.resolve();
+  }
+
+  const shutdown = () => (stopping ??= stop());
+  return {
+    httpPort,
+    wsPort,
+    hostname: config.host,
+    shutdown,
+    finished: finished.promise,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}

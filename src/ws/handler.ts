@@ -1,0 +1,66 @@
+/** The subscriber port: refuses plain HTTP with 426, then upgrades to a {@link Connection}. */
+import { PushError } from "../errors.ts";
+import { errorEnvelope } from "../protocol/outbound.ts";
+import { Connection, type ConnectionDeps } from "./connection.ts";
+
+/** What the WebSocket handler needs. */
+export interface WsHandlerDeps extends Omit<ConnectionDeps, "onGone"> {
+  readonly idleTimeoutS: number;
+  readonly maxConnections: number;
+  /** True once shutdown has begun: new upgrades get 503. */
+  readonly isDraining: () => boolean;
+  readonly newId?: () => string;
+}
+
+/** The handler plus the set of live connections (for shutdown). */
+export interface WsHandler {
+  readonly handle: (request: Request) => Response;
+  readonly connections: ReadonlySet<Connection>;
+}
+
+/** Builds the request handler for the WebSocket port. */
+export function createWsHandler(deps: WsHandlerDeps): WsHandler {
+  const connections = new Set<Connection>();
+  const newId = deps.newId ?? (() => crypto.randomUUID());
+  const connectionDeps: ConnectionDeps = {
+    ...deps,
+    onGone: (connection) => connections.delete(connection),
+  };
+
+  function refuse(error: PushError, headers: Record<string, string> = {}): Response {
+    deps.metrics.countError("ws", error.status);
+    return new Response(errorEnvelope(error), {
+      status: error.status,
+      headers: { "content-type": "application/json; charset=utf-8", ...headers },
+    });
+  }
+
+  function handle(request: Request): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return refuse(
+        new PushError("upgrade_required", "This port only accepts WebSocket connections"),
+        { upgrade: "websocket", connection: "Upgrade" },
+      );
+    }
+    if (deps.isDraining()) {
+      deps.metrics.rejectedConnections++;
+      return refuse(new PushError("unavailable", "The server is shutting down"));
+    }
+    if (connections.size >= deps.maxConnections) {
+      deps.metrics.rejectedConnections++;
+      return refuse(new PushError("unavailable", "The server has reached its connection limit"));
+    }
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: deps.idleTimeoutS });
+    } catch {
+      return refuse(new PushError("invalid_request", "The WebSocket upgrade request is malformed"));
+    }
+    const { socket, response } = upgraded;
+    connections.add(new Connection(socket, newId(), connectionDeps));
+    deps.metrics.connectionsOpened++;
+    return response;
+  }
+
+  return { handle, connections };
+}
