@@ -1,0 +1,179 @@
+/** Shared test helpers: a real server on free ports, a frame-queue WebSocket client, HTTP calls. */
+import { type Config, loadConfig } from "../src/config.ts";
+import { silentLogger } from "../src/log.ts";
+import { type RunningServer, type ServerOverrides, startServer } from "../src/server.ts";
+
+/** A Config for tests: port 0 for both listeners, in-memory DB, bcrypt cost 4. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    HOST: "127.0.0.1",
+    PORT_WS: "0",
+    PORT_HTTP: "0",
+    DB_PATH: ":memory:",
+    BCRYPT_COST: "4",
+    LOG_LEVEL: "error",
+    ...env,
+  });
+}
+
+/** A started server plus URLs to reach it. Dispose it with `await using`. */
+export interface TestServer extends RunningServer {
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+}
+
+/** Starts the real server wiring in-process on free ports. */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  overrides: ServerOverrides = {},
+): Promise<TestServer> {
+  const server = await startServer(testConfig(env), { logger: silentLogger(), ...overrides });
+  return Object.assign(server, {
+    httpUrl: `http://127.0.0.1:${server.httpPort}`,
+    wsUrl: `ws://127.0.0.1:${server.wsPort}`,
+  });
+}
+
+/** A JSON HTTP response, fully read. */
+export interface JsonReply {
+  status: number;
+  contentType: string | null;
+  headers: Headers;
+  // deno-lint-ignore no-explicit-any -- test assertions walk arbitrary JSON
+  body: any;
+}
+
+/** POSTs `body` (an object is JSON-encoded; a string is sent as is) and reads the JSON reply. */
+export async function post(url: string, body: unknown): Promise<JsonReply> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" || body instanceof Uint8Array
+      ? body as BodyInit
+      : JSON.stringify(body),
+  });
+  return await readJson(response);
+}
+
+/** Reads a response as JSON (the body is always consumed). */
+export async function readJson(response: Response): Promise<JsonReply> {
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    headers: response.headers,
+    body,
+  };
+}
+
+/** The `SERVER_ACTION` body for a publisher action. */
+export function action(name: string, data: Record<string, unknown>): Record<string, unknown> {
+  return { messageType: "SERVER_ACTION", action: name, data };
+}
+
+/** Creates a channel over HTTP and returns its token. */
+export async function createChannel(server: TestServer, channel: string): Promise<string> {
+  const reply = await post(
+    `${server.httpUrl}/channel/create`,
+    action("CREATE_CHANNEL", { channel }),
+  );
+  if (reply.status !== 200) throw new Error(`create ${channel}: ${JSON.stringify(reply.body)}`);
+  return reply.body.data.channelToken;
+}
+
+/** Pushes over HTTP. */
+export function push(
+  server: TestServer,
+  data: { channel: string; channelToken: string | null; message: string; recipients?: string[] },
+): Promise<JsonReply> {
+  return post(`${server.httpUrl}/push`, action("PUSH_MESSAGE", { recipients: [], ...data }));
+}
+
+/** A WebSocket client that queues every frame so tests can await them in order. */
+export class TestClient implements AsyncDisposable {
+  readonly socket: WebSocket;
+  // deno-lint-ignore no-explicit-any -- frames are arbitrary JSON
+  readonly #frames: any[] = [];
+  // deno-lint-ignore no-explicit-any
+  #waiter: ((frame: any) => void) | undefined;
+  readonly closed: Promise<CloseEvent>;
+  uuid = "";
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    this.closed = new Promise((resolve) => socket.addEventListener("close", resolve));
+    socket.addEventListener("message", (event) => {
+      const frame = typeof event.data === "string" ? JSON.parse(event.data) : event.data;
+      if (this.#waiter) {
+        const waiter = this.#waiter;
+        this.#waiter = undefined;
+        waiter(frame);
+      } else this.#frames.push(frame);
+    });
+  }
+
+  /** Connects and consumes the `Connected` ack (its UUID is kept in `uuid`). */
+  static async connect(url: string): Promise<TestClient> {
+    const client = new TestClient(new WebSocket(url));
+    const hello = await client.next();
+    if (hello?.message !== "Connected") {
+      throw new Error(`unexpected hello ${JSON.stringify(hello)}`);
+    }
+    client.uuid = hello.data.uuid;
+    return client;
+  }
+
+  /** The next frame (parsed JSON), waiting up to `timeoutMs`. */
+  // deno-lint-ignore no-explicit-any
+  next(timeoutMs = 5000): Promise<any> {
+    const queued = this.#frames.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    const { promise, resolve, reject } = Promise.withResolvers();
+    const timer = setTimeout(() => {
+      this.#waiter = undefined;
+      reject(new Error(`no frame within ${timeoutMs} ms`));
+    }, timeoutMs);
+    this.#waiter = (frame) => {
+      clearTimeout(timer);
+      resolve(frame);
+    };
+    return promise;
+  }
+
+  /** Resolves true if no frame arrives within `ms` (and leaves any queued frame alone). */
+  async silentFor(ms: number): Promise<boolean> {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return this.#frames.length === 0;
+  }
+
+  /** Sends a raw frame. */
+  sendRaw(data: string | Uint8Array): void {
+    this.socket.send(data);
+  }
+
+  /** Sends a CLIENT_ACTION and returns the server's answer. */
+  // deno-lint-ignore no-explicit-any
+  async act(action: "SUBSCRIBE" | "UNSUBSCRIBE", channel: string, extra = {}): Promise<any> {
+    this.sendRaw(
+      JSON.stringify({ messageType: "CLIENT_ACTION", action, data: { channel }, ...extra }),
+    );
+    return await this.next();
+  }
+
+  /** Closes the socket and waits for the close to complete. */
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    this.socket.close();
+    await this.closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
