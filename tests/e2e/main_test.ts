@@ -1,0 +1,83 @@
+/** main.ts as a subprocess: the listening line, and one-line config errors with exit code 1. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+async function runMain(
+  env: Record<string, string>,
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    env: { PORT_WS: "0", PORT_HTTP: "0", DB_PATH: ":memory:", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the variable", async (t) => {
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT_WS: "70000" }, "PORT_WS"],
+    [{ PORT_HTTP: "-1" }, "PORT_HTTP"],
+    [{ PORT_HTTP: "http" }, "PORT_HTTP"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ BCRYPT_COST: "3" }, "BCRYPT_COST"],
+    [{ BCRYPT_COST: "16" }, "BCRYPT_COST"],
+    [{ DB_PATH: "/proc/pushserver/forbidden.db" }, "DB_PATH"],
+  ];
+  for (const [env, variable] of cases) {
+    await t.step(`${JSON.stringify(env)} → exit 1 naming ${variable}`, async () => {
+      const result = await runMain(env);
+      assert.equal(result.code, 1);
+      const lines = result.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0]!, new RegExp(variable));
+    });
+  }
+});
+
+Deno.test("[e2e] main.ts prints the listening line with the real ports and serves", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pushserver-main-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    env: { HOST: "127.0.0.1", PORT_WS: "0", PORT_HTTP: "0", DB_PATH: join(dir, "data", "p.db") },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    let match: RegExpMatchArray | null = null;
+    while (match === null) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("server exited before listening");
+      buffered += value;
+      match = buffered.match(/ws=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)/);
+    }
+    const line = buffered.split("\n").find((l) => l.includes("ws="))!;
+    assert.match(JSON.parse(line).msg, /^pushserver listening ws=\S+ http=\S+$/);
+    const [, wsPort, httpPort] = match;
+    assert.notEqual(wsPort, "0");
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    assert.deepEqual(await health.json(), { status: "ok" });
+    const ws = await fetch(`http://127.0.0.1:${wsPort}/`);
+    assert.equal(ws.status, 426);
+    await ws.body?.cancel();
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await reader.cancel();
+    assert.ok((await Deno.stat(join(dir, "data", "p.db"))).isFile, "DB_PATH's folder was created");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
