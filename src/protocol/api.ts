@@ -22,7 +22,7 @@ const channelToken = z
   .transform((token) => token ?? null);
 
 function envelope<A extends ActionName, D extends z.ZodRawShape>(action: A, data: D) {
-  return z.object({
+  return object({
     messageType: exactly("SERVER_ACTION"),
     action: exactly(action),
     data: object(data),

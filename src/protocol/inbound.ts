@@ -4,7 +4,7 @@ import { PushError } from "../errors.ts";
 import type { ParseResult } from "./api.ts";
 import { channelName, describeIssue, exactly, expecting, object } from "./fields.ts";
 
-const inboundSchema = z.object({
+const inboundSchema = object({
   messageType: exactly("CLIENT_ACTION"),
   action: z.enum(["SUBSCRIBE", "UNSUBSCRIBE"], {
     error: (issue) =>
