@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { createChannelService } from "../../src/channels/service.ts";
+import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import type { TokenHasher } from "../../src/channels/tokens.ts";
+import { PushError } from "../../src/errors.ts";
+
+/** A hasher that records verify calls and can hold them open. */
+function countingHasher(): TokenHasher & {
+  verifies: number;
+  hold: PromiseWithResolvers<void> | undefined;
+} {
+  const hasher = {
+    verifies: 0,
+    hold: undefined as PromiseWithResolvers<void> | undefined,
+    hash: (token: string) => Promise.resolve(`h:${token}`),
+    async verify(token: string, hash: string) {
+      hasher.verifies++;
+      if (hasher.hold) await hasher.hold.promise;
+      return hash === `h:${token}`;
+    },
+    close() {},
+  };
+  return hasher;
+}
+
+async function setup(maxTokenChecks = 8) {
+  const store = new SqliteChannelStore(":memory:");
+  const hasher = countingHasher();
+  let n = 0;
+  const service = await createChannelService({
+    store,
+    hasher,
+    maxTokenChecks,
+    now: () => 1000,
+    generateToken: () => `token-${++n}`,
+  });
+  return { store, hasher, service, [Symbol.dispose]: () => store.close() };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error) => error instanceof PushError && error.code === code);
+}
+
+Deno.test("service.create() stores only the hash and refuses a taken name", async () => {
+  using world = await setup();
+  const token = await world.service.create("news");
+  assert.equal(token, "token-1");
+  assert.deepEqual(await world.store.get("news"), {
+    name: "news",
+    tokenHash: "h:token-1",
+    createdAt: 1000,
+  });
+  await rejectsWith(world.service.create("news"), "channel_exists");
+  assert.equal(world.service.exists("news"), true);
+  assert.deepEqual(world.service.names(), ["news"]);
+});
+
+Deno.test("service.authorize(): 404, then 401 for null, then 403 for a wrong token", async () => {
+  using world = await setup();
+  const token = await world.service.create("news");
+  await rejectsWith(world.service.authorize("nope", null), "unknown_channel");
+  await rejectsWith(world.service.authorize("news", null), "token_missing");
+  await rejectsWith(world.service.authorize("news", "wrong"), "token_invalid");
+  await world.service.authorize("news", token);
+});
+
+Deno.test("a right token pays bcrypt at most once; a wrong one pays it every time", async () => {
+  using world = await setup();
+  const token = await world.service.create("news");
+  for (let i = 0; i < 5; i++) await world.service.authorize("news", token);
+  assert.equal(world.hasher.verifies, 0, "the creator's token is known from create");
+  for (let i = 0; i < 3; i++) {
+    await rejectsWith(world.service.authorize("news", "bad"), "token_invalid");
+  }
+  assert.equal(world.hasher.verifies, 3);
+});
+
+Deno.test("after a restart the first right token is verified with bcrypt, then cached", async () => {
+  using world = await setup();
+  const token = await world.service.create("news");
+  const restarted = await createChannelService({
+    store: world.store,
+    hasher: world.hasher,
+    maxTokenChecks: 8,
+  });
+  await restarted.authorize("news", token);
+  await restarted.authorize("news", token);
+  assert.equal(world.hasher.verifies, 1);
+});
+
+Deno.test("ping with null checks existence only; with a token it checks the token", async () => {
+  using world = await setup();
+  const token = await world.service.create("news");
+  await world.service.ping("news", null);
+  await world.service.ping("news", token);
+  await rejectsWith(world.service.ping("news", "bad"), "token_invalid");
+  await rejectsWith(world.service.ping("nope", null), "unknown_channel");
+});
+
+Deno.test("delete removes the channel and its cached digest; a re-created channel needs its new token", async () => {
+  using world = await setup();
+  const old = await world.service.create("news");
+  await rejectsWith(world.service.delete("news", null), "token_missing");
+  await world.service.delete("news", old);
+  assert.equal(world.service.exists("news"), false);
+  assert.equal(await world.store.get("news"), undefined);
+  const fresh = await world.service.create("news");
+  await rejectsWith(world.service.authorize("news", old), "token_invalid");
+  await world.service.authorize("news", fresh);
+});
+
+Deno.test("concurrent wrong-token checks past the bound get 429 instead of queueing", async () => {
+  using world = await setup(2);
+  await world.service.create("news");
+  world.hasher.hold = Promise.withResolvers();
+  const first = world.service.authorize("news", "bad1");
+  const second = world.service.authorize("news", "bad2");
+  await rejectsWith(world.service.authorize("news", "bad3"), "too_many_requests");
+  world.hasher.hold.resolve();
+  await rejectsWith(first, "token_invalid");
+  await rejectsWith(second, "token_invalid");
+  world.hasher.hold = undefined;
+  await rejectsWith(world.service.authorize("news", "bad4"), "token_invalid");
+});
