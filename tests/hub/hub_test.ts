@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { Hub, type Subscriber } from "../../src/hub/hub.ts";
+import { PushError } from "../../src/errors.ts";
+
+/** A subscriber that records frames; `accept = false` simulates a closing or slow socket. */
+class FakeSubscriber implements Subscriber {
+  readonly frames: Record<string, unknown>[] = [];
+  accept = true;
+  constructor(readonly id: string) {}
+  send(frame: string): boolean {
+    if (!this.accept) return false;
+    this.frames.push(JSON.parse(frame));
+    return true;
+  }
+  messages(): unknown[] {
+    return this.frames.map((f) =>
+      (f.data as { pushMessage?: { message: string } }).pushMessage?.message
+    );
+  }
+}
+
+function world(max = 100) {
+  const hub = new Hub({ maxSubscriptionsPerConnection: max });
+  const subs = ["a", "b", "c"].map((id) => {
+    const s = new FakeSubscriber(`0000000${id}-0000-4000-8000-000000000000`);
+    hub.add(s);
+    return s;
+  }) as [FakeSubscriber, FakeSubscriber, FakeSubscriber];
+  return { hub, subs };
+}
+
+Deno.test("hub.deliver() with no recipients reaches every subscriber of the channel only", () => {
+  const { hub, subs: [a, b, c] } = world();
+  hub.subscribe(a.id, "news");
+  hub.subscribe(b.id, "sports");
+  hub.subscribe(b.id, "news");
+  hub.subscribe(c.id, "sports");
+  assert.deepEqual(hub.deliver("news", "hi"), { delivered: 2, dropped: 0 });
+  assert.deepEqual(a.frames[0], {
+    messageType: "CLIENT_PUSH",
+    code: 200,
+    message: "Push Message",
+    data: {
+      uuid: a.id,
+      subscribedChannels: ["news"],
+      pushMessage: { channel: "news", message: "hi" },
+    },
+  });
+  assert.deepEqual((b.frames[0]!.data as { subscribedChannels: string[] }).subscribedChannels, [
+    "sports",
+    "news",
+  ]);
+  assert.equal(c.frames.length, 0);
+});
+
+Deno.test("hub.deliver() with recipients reaches only listed, subscribed UUIDs, once each", () => {
+  const { hub, subs: [a, b, c] } = world();
+  hub.subscribe(a.id, "news");
+  hub.subscribe(b.id, "news");
+  hub.subscribe(c.id, "sports");
+  const report = hub.deliver("news", "to-b", [
+    b.id,
+    b.id,
+    c.id,
+    "ffffffff-0000-4000-8000-000000000000",
+  ]);
+  assert.deepEqual(report, { delivered: 1, dropped: 0 });
+  assert.deepEqual(b.messages(), ["to-b"]);
+  assert.equal(a.frames.length, 0);
+  assert.equal(c.frames.length, 0, "listed but not subscribed to the channel");
+});
+
+Deno.test("hub.deliver() to a channel nobody subscribes to reaches no one", () => {
+  const { hub, subs: [a] } = world();
+  hub.subscribe(a.id, "news");
+  assert.deepEqual(hub.deliver("empty", "x"), { delivered: 0, dropped: 0 });
+  assert.equal(a.frames.length, 0);
+});
+
+Deno.test("hub.deliver() counts subscribers that cannot take a frame as dropped", () => {
+  const { hub, subs: [a, b] } = world();
+  hub.subscribe(a.id, "news");
+  hub.subscribe(b.id, "news");
+  b.accept = false;
+  assert.deepEqual(hub.deliver("news", "x"), { delivered: 1, dropped: 1 });
+});
+
+Deno.test("the push frame follows subscription changes (the cached head is rebuilt)", () => {
+  const { hub, subs: [a] } = world();
+  hub.subscribe(a.id, "news");
+  hub.deliver("news", "1");
+  hub.subscribe(a.id, "sports");
+  hub.deliver("news", "2");
+  hub.unsubscribe(a.id, "sports");
+  hub.deliver("news", "3");
+  const lists = a.frames.map((f) =>
+    (f.data as { subscribedChannels: string[] }).subscribedChannels
+  );
+  assert.deepEqual(lists, [["news"], ["news", "sports"], ["news"]]);
+});
+
+Deno.test("subscribe and unsubscribe are idempotent and keep subscription order", () => {
+  const { hub, subs: [a] } = world();
+  assert.deepEqual(hub.subscribe(a.id, "x"), ["x"]);
+  assert.deepEqual(hub.subscribe(a.id, "y"), ["x", "y"]);
+  assert.deepEqual(hub.subscribe(a.id, "x"), ["x", "y"]);
+  assert.equal(hub.subscriptionCount, 2);
+  assert.deepEqual(hub.unsubscribe(a.id, "x"), ["y"]);
+  assert.deepEqual(hub.unsubscribe(a.id, "x"), ["y"]);
+  assert.equal(hub.subscriptionCount, 1);
+});
+
+Deno.test("subscribe past maxSubscriptionsPerConnection throws 429", () => {
+  const { hub, subs: [a] } = world(2);
+  hub.subscribe(a.id, "1");
+  hub.subscribe(a.id, "2");
+  assert.throws(() => hub.subscribe(a.id, "3"), (e) => e instanceof PushError && e.status === 429);
+  assert.deepEqual(hub.subscribe(a.id, "2"), ["1", "2"], "re-subscribing an existing one is fine");
+});
+
+Deno.test("hub.remove() drops every subscription at once", () => {
+  const { hub, subs: [a, b] } = world();
+  hub.subscribe(a.id, "news");
+  hub.subscribe(a.id, "sports");
+  hub.subscribe(b.id, "news");
+  hub.remove(a.id);
+  assert.equal(hub.connectionCount, 2);
+  assert.equal(hub.subscriptionCount, 1);
+  assert.deepEqual(hub.deliver("news", "x", [a.id]), { delivered: 0, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", "y"), { delivered: 1, dropped: 0 });
+  assert.equal(a.frames.length, 0);
+});
+
+Deno.test("hub.dropChannel() unsubscribes everyone and sends Channel Deleted with the new list", () => {
+  const { hub, subs: [a, b, c] } = world();
+  hub.subscribe(a.id, "sports");
+  hub.subscribe(a.id, "news");
+  hub.subscribe(b.id, "news");
+  hub.subscribe(c.id, "sports");
+  assert.equal(hub.dropChannel("news"), 2);
+  assert.deepEqual(a.frames, [{
+    messageType: "CLIENT_ACK",
+    code: 200,
+    message: "Channel Deleted",
+    data: { uuid: a.id, subscribedChannels: ["sports"] },
+  }]);
+  assert.deepEqual((b.frames[0]!.data as { subscribedChannels: string[] }).subscribedChannels, []);
+  assert.equal(c.frames.length, 0);
+  assert.equal(hub.subscriptionCount, 2);
+  assert.deepEqual(hub.deliver("news", "x"), { delivered: 0, dropped: 0 });
+});
