@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { createChannelService } from "../../src/channels/service.ts";
+import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import type { Broker } from "../../src/hub/broker.ts";
+import { createHttpApp } from "../../src/http/app.ts";
+import type { LogFields, Logger } from "../../src/log.ts";
+import { Metrics } from "../../src/metrics.ts";
+
+async function appWith(broker: Broker) {
+  const store = new SqliteChannelStore(":memory:");
+  const service = await createChannelService({
+    store,
+    hasher: {
+      hash: (t) => Promise.resolve(`h:${t}`),
+      verify: (t, h) => Promise.resolve(h === `h:${t}`),
+      close() {},
+    },
+    maxTokenChecks: 4,
+    generateToken: () => "secret-token",
+  });
+  const logged: { msg: string; fields: LogFields | undefined }[] = [];
+  const record = (msg: string, fields?: LogFields) => logged.push({ msg, fields });
+  const logger: Logger = { debug: record, info: record, warn: record, error: record };
+  const app = createHttpApp({
+    service,
+    broker,
+    metrics: new Metrics(),
+    logger,
+    limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
+    adminToken: undefined,
+    gauges: () => ({ connections: 0, subscriptions: 0, channels: service.size }),
+    isReady: () => true,
+  });
+  return { app, logged, [Symbol.dispose]: () => store.close() };
+}
+
+function request(action: string, data: Record<string, unknown>): RequestInit {
+  return { method: "POST", body: JSON.stringify({ messageType: "SERVER_ACTION", action, data }) };
+}
+
+const failingBroker: Broker = {
+  publish: () => Promise.reject(new Error("broker exploded")),
+  channelDeleted: () => Promise.resolve(),
+};
+
+Deno.test("an unexpected failure is a 500 with null details, logged without the token or body", async () => {
+  using world = await appWith(failingBroker);
+  const created = await world.app.request(
+    "/channel/create",
+    request("CREATE_CHANNEL", { channel: "n" }),
+  );
+  assert.equal(created.status, 200);
+  const response = await world.app.request(
+    "/push",
+    request("PUSH_MESSAGE", {
+      channel: "n",
+      channelToken: "secret-token",
+      recipients: [],
+      message: "private body",
+    }),
+  );
+  assert.equal(response.status, 500);
+  assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.deepEqual(await response.json(), {
+    messageType: "ERROR",
+    code: 500,
+    message: "Internal Server Error",
+    data: { errorDetails: null },
+  });
+  const logText = JSON.stringify(world.logged, (_k, v) => v instanceof Error ? v.message : v);
+  assert.match(logText, /broker exploded/);
+  assert.ok(!logText.includes("secret-token"), "no token in logs");
+  assert.ok(!logText.includes("private body"), "no message body in logs");
+});
+
+Deno.test("every publisher call writes a request log line with status and duration", async () => {
+  using world = await appWith(failingBroker);
+  await world.app.request(
+    "/channel/ping",
+    request("PING_CHANNEL", { channel: "nope", channelToken: null }),
+  );
+  const line = world.logged.find((l) => l.msg === "request");
+  assert.ok(line);
+  assert.equal(line.fields?.status, 404);
+  assert.equal(line.fields?.path, "/channel/ping");
+  assert.equal(typeof line.fields?.durationMs, "number");
+});
