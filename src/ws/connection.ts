@@ -47,7 +47,7 @@ export class Connection implements Subscriber, EventListenerObject {
   /** Token bucket for inbound frames. */
   #tokens: number;
   #refilledAt: number;
-  /** Frames refused by the rate limit since the bucket was last non-empty. */
+  /** Frames refused by the rate limit since the bucket was last full. */
   #strikes = 0;
   #gone = false;
 
@@ -76,7 +76,7 @@ export class Connection implements Subscriber, EventListenerObject {
         this.#onFrame((event as MessageEvent<unknown>).data);
         break;
       default: // close, error
-        this.#onGone();
+        this.#onGone(event instanceof CloseEvent ? event.code : undefined);
     }
   }
 
@@ -100,14 +100,15 @@ export class Connection implements Subscriber, EventListenerObject {
     } catch {
       // Already closing.
     }
-    this.#onGone();
+    this.#onGone(code);
   }
 
-  #onGone(): void {
+  #onGone(code: number | undefined): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#deps.hub.remove(this.id);
     this.#deps.onGone(this);
+    this.#deps.logger.debug("connection closed", { uuid: this.id, code });
   }
 
   #onFrame(data: unknown): void {
@@ -173,9 +174,11 @@ export class Connection implements Subscriber, EventListenerObject {
       this.#tokens = Math.min(frameBurst, this.#tokens + (elapsed * frameRatePerS) / 1000);
       this.#refilledAt = now;
     }
+    // Strikes are forgiven only once the bucket is full again (the client paused long enough):
+    // forgiving them on every accepted frame let a flooder live forever on the trickle refill.
+    if (this.#tokens >= frameBurst) this.#strikes = 0;
     if (this.#tokens >= 1) {
       this.#tokens -= 1;
-      this.#strikes = 0;
       return true;
     }
     this.#strikes++;
