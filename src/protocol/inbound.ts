@@ -11,8 +11,8 @@ const inboundSchema = object({
       issue.input === undefined ? "is required" : 'must be "SUBSCRIBE" or "UNSUBSCRIBE"',
   }),
   data: object({ channel: channelName }),
-  // The original client sent its UUID; when present it must be this connection's.
-  uuid: z.string({ error: expecting("a string") }).optional(),
+  // The original client sent its UUID; when present (not null) it must be this connection's.
+  uuid: z.string({ error: expecting("a string or null") }).nullish(),
 });
 
 /** A valid subscriber action. */

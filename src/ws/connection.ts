@@ -128,7 +128,7 @@ export class Connection implements Subscriber, EventListenerObject {
     const parsed = parseInbound(data);
     if (!parsed.ok) return this.#reject(parsed.error);
     const frame = parsed.value;
-    if (frame.uuid !== undefined && frame.uuid.toLowerCase() !== this.id) {
+    if (typeof frame.uuid === "string" && frame.uuid.toLowerCase() !== this.id) {
       return this.#reject(
         new PushError(
           "uuid_mismatch",

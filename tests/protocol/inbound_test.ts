@@ -20,6 +20,15 @@ Deno.test("parseInbound() accepts SUBSCRIBE and UNSUBSCRIBE, with or without uui
   );
   assert.ok(withUuid.ok);
   assert.equal(withUuid.value.uuid, "u");
+  const nullUuid = parseInbound(
+    JSON.stringify({
+      messageType: "CLIENT_ACTION",
+      action: "SUBSCRIBE",
+      data: { channel: "c" },
+      uuid: null,
+    }),
+  );
+  assert.ok(nullUuid.ok, "a null uuid means none was given");
 });
 
 Deno.test("parseInbound() maps non-JSON to Bad JSON and wrong shapes to Invalid message", () => {
