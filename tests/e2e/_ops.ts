@@ -1,0 +1,65 @@
+/** Test support for operations: scraping /metrics and awaiting log lines. */
+import type { LogFields, Logger } from "../../src/log.ts";
+
+/** Fetches /metrics and returns each sample (`name{labels}` → value). */
+export async function scrape(httpUrl: string): Promise<Map<string, number>> {
+  const response = await fetch(`${httpUrl}/metrics`);
+  const text = await response.text();
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}
+
+/** One captured log call. */
+export interface LogRecord {
+  readonly level: string;
+  readonly msg: string;
+  readonly fields: LogFields;
+}
+
+/** A logger that records every call and lets a test await a matching one. */
+export class CapturingLogger implements Logger {
+  readonly records: LogRecord[] = [];
+  #waiters: { match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }[] = [];
+
+  debug(msg: string, fields: LogFields = {}): void {
+    this.#record({ level: "debug", msg, fields });
+  }
+  info(msg: string, fields: LogFields = {}): void {
+    this.#record({ level: "info", msg, fields });
+  }
+  warn(msg: string, fields: LogFields = {}): void {
+    this.#record({ level: "warn", msg, fields });
+  }
+  error(msg: string, fields: LogFields = {}): void {
+    this.#record({ level: "error", msg, fields });
+  }
+
+  /** Resolves with the first record (past or future) that matches, or rejects after `timeoutMs`. */
+  waitFor(match: (r: LogRecord) => boolean, timeoutMs = 5000): Promise<LogRecord> {
+    const found = this.records.find(match);
+    if (found !== undefined) return Promise.resolve(found);
+    const { promise, resolve, reject } = Promise.withResolvers<LogRecord>();
+    const timer = setTimeout(() => {
+      this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+      reject(new Error(`no matching log line within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = (record: LogRecord) => {
+      clearTimeout(timer);
+      resolve(record);
+    };
+    this.#waiters.push({ match, resolve: done });
+    return promise;
+  }
+
+  #record(record: LogRecord): void {
+    this.records.push(record);
+    const ready = this.#waiters.filter((w) => w.match(record));
+    this.#waiters = this.#waiters.filter((w) => !w.match(record));
+    for (const waiter of ready) waiter.resolve(record);
+  }
+}
