@@ -8,6 +8,8 @@ export interface Gauges {
   connections: number;
   subscriptions: number;
   channels: number;
+  /** Publisher-port requests being handled, the scrape itself included. */
+  httpInFlight?: number;
 }
 
 /** Counters the server increments as it works. */
@@ -54,6 +56,12 @@ export class Metrics {
       gauges.subscriptions,
     ]]);
     metric("pushserver_channels", "gauge", "Channels in the store.", [["", gauges.channels]]);
+    metric(
+      "pushserver_http_requests_in_flight",
+      "gauge",
+      "Publisher-port requests being handled (this scrape included).",
+      [["", gauges.httpInFlight ?? 0]],
+    );
     metric("pushserver_connections_opened_total", "counter", "WebSocket connections accepted.", [[
       "",
       this.connectionsOpened,

@@ -84,6 +84,7 @@ export async function startServer(
     connections: hub.connectionCount,
     subscriptions: hub.subscriptionCount,
     channels: service.size,
+    httpInFlight: inFlight,
   });
 
   const app = createHttpApp({

@@ -14,6 +14,18 @@ export async function scrape(httpUrl: string): Promise<Map<string, number>> {
   return samples;
 }
 
+/**
+ * Resolves once at least `count` other publisher requests are being handled, by scraping the
+ * in-flight gauge (each scrape is a full round trip, so this waits on the server, not a timer).
+ */
+export async function waitForInFlight(httpUrl: string, count: number): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const inFlight = (await scrape(httpUrl)).get("pushserver_http_requests_in_flight") ?? 0;
+    if (inFlight - 1 >= count) return;
+  }
+  throw new Error(`fewer than ${count} requests in flight after 500 scrapes`);
+}
+
 /** One captured log call. */
 export interface LogRecord {
   readonly level: string;
