@@ -15,6 +15,9 @@ import { Metrics } from "./metrics.ts";
 import { errorEnvelope } from "./protocol/outbound.ts";
 import { createWsHandler } from "./ws/handler.ts";
 
+/** How long the listeners may take to close after in-flight requests were abandoned. */
+const LISTENER_GRACE_MS = 1000;
+
 /** Collaborators a caller (usually a test) may replace. */
 export interface ServerOverrides {
   logger?: Logger;
@@ -96,6 +99,8 @@ export async function startServer(
     adminToken: config.adminToken,
     gauges,
     isReady: () => listening && !draining,
+    corsOrigins: config.corsOrigins,
+    wsPort: () => wsServer?.addr.port,
   });
   const ws = createWsHandler({
     hub,
@@ -109,18 +114,28 @@ export async function startServer(
     isDraining: () => draining,
   });
 
-  const unavailable = () =>
-    new Response(errorEnvelope(new PushError("unavailable", "The server is shutting down")), {
+  const unavailable = (details = "The server is shutting down") =>
+    new Response(errorEnvelope(new PushError("unavailable", details)), {
       status: ERRORS.unavailable.status,
       headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
     });
 
+  /** Per in-flight request: answers it with 503 when the shutdown timeout abandons it. */
+  const abandoners = new Set<() => void>();
+
   async function serveHttp(request: Request): Promise<Response> {
     if (draining) return unavailable();
     inFlight++;
+    const abandoned = Promise.withResolvers<Response>();
+    const abandon = () =>
+      abandoned.resolve(unavailable("The server shut down before this request finished"));
+    abandoners.add(abandon);
     try {
-      return await app.fetch(request);
+      // Without an answer for a request whose body never ends, Deno's server.shutdown() would
+      // wait for it forever and the process would miss its exit deadline.
+      return await Promise.race([app.fetch(request), abandoned.promise]);
     } finally {
+      abandoners.delete(abandon);
       inFlight--;
       if (draining && inFlight === 0) drained?.resolve();
     }
@@ -161,6 +176,7 @@ export async function startServer(
 
   const finished = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;
+  let abandonedAny = false;
 
   async function stop(): Promise<void> {
     draining = true;
@@ -172,13 +188,25 @@ export async function startServer(
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           logger.warn("shutdown timeout: abandoning in-flight requests", { inFlight });
+          abandonedAny = true;
+          for (const abandon of abandoners) abandon();
           resolve();
         }, config.shutdownTimeoutMs);
       });
       await Promise.race([drained.promise, timeout]);
       clearTimeout(timer);
     }
-    await Promise.all([httpServer!.shutdown(), wsServer!.shutdown()]);
+    const closed = Promise.all([httpServer!.shutdown(), wsServer!.shutdown()]);
+    if (abandonedAny) {
+      // An abandoned request's body may still be arriving, and Deno's shutdown() waits for that
+      // connection; give it a moment, then stop anyway (main.ts exits the process).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, LISTENER_GRACE_MS));
+      await Promise.race([closed, grace]);
+      clearTimeout(timer);
+    } else {
+      await closed;
+    }
     listening = false;
     hasher.close();
     store.close();
