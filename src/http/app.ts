@@ -10,6 +10,7 @@ import type { Gauges, Metrics } from "../metrics.ts";
 import { type ActionName, type ActionRequest, parseAction } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
 import { readBodyText } from "./body.ts";
+import { mountStaticRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -26,6 +27,10 @@ export interface HttpAppDeps {
   /** True when the store is open and both ports listen. */
   readonly isReady: () => boolean;
   readonly now?: () => number;
+  /** Origins allowed to call the publisher actions from a browser (`CORS_ORIGINS`). */
+  readonly corsOrigins?: readonly string[];
+  /** The real subscriber port once it listens (the demo page connects to it). */
+  readonly wsPort?: () => number | undefined;
 }
 
 /** JSON response whose HTTP status equals the envelope's code. */
@@ -55,6 +60,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       durationMs: Math.round(seconds * 1e6) / 1e3,
     });
   });
+
+  // Before the action routes, so CORS preflights are answered instead of reaching the 405.
+  mountStaticRoutes(app, deps);
 
   function action<A extends ActionName>(
     path: string,

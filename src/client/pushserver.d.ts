@@ -1,0 +1,114 @@
+/**
+ * Types for `pushserver.js`, the subscriber client served at `GET /js/pushserver.js`.
+ *
+ * @module
+ */
+
+/** Code of a {@link PushError} that never reached the server (closed client, lost connection). */
+export declare const LOCAL_ERROR_CODE: 0;
+
+/** Options for {@link PushClient.connect}; every field is optional. */
+export interface PushClientOptions {
+  /** Reconnect after an unexpected close (default true). */
+  reconnect?: boolean;
+  /** First reconnect delay in ms (default 500). */
+  minDelayMs?: number;
+  /** Largest reconnect delay in ms (default 30000). */
+  maxDelayMs?: number;
+  /** Growth per failed attempt (default 2). */
+  factor?: number;
+  /** Fraction of each delay removed at random, 0–1 (default 0.5). */
+  jitter?: number;
+  /** Give up on a connection attempt without a `Connected` ack after this many ms (default 10000). */
+  connectTimeoutMs?: number;
+  /** A WebSocket constructor for runtimes without a global one (e.g. Node < 22: `ws`). */
+  WebSocket?: { new (url: string): WebSocket };
+}
+
+/** The reconnect and timeout settings used when an option is not given. */
+export declare const DEFAULT_OPTIONS: Readonly<Required<Omit<PushClientOptions, "WebSocket">>>;
+
+/** Where a push came from. */
+export interface PushMeta {
+  /** The channel the message was pushed to. */
+  channel: string;
+  /** This connection's UUID when the push arrived. */
+  uuid: string;
+  /** Every channel the server has this connection subscribed to. */
+  subscribedChannels: string[];
+}
+
+/** Called for each push on a subscribed channel. */
+export type PushHandler = (message: string, meta: PushMeta) => void;
+
+/** Payload of each event, by name. */
+export interface PushClientEvents {
+  /** A connection was established (first connect and every reconnect). */
+  connected: { uuid: string };
+  /** The connection dropped; `delayMs` is the wait before the next attempt, null when giving up. */
+  disconnected: { code: number; reason: string; willReconnect: boolean; delayMs: number | null };
+  /** Reconnected and resubscribed; `channels` is what the server now has subscribed. */
+  reconnected: { uuid: string; previousUuid: string; channels: string[] };
+  /** A publisher deleted a subscribed channel; its handlers were removed. */
+  channelDeleted: { channel: string };
+  /** A failure no promise could report: a resubscribe refused, a handler threw, a stray error. */
+  error: { error: unknown; channel: string | null };
+}
+
+/** State of a {@link PushClient}. */
+export type PushClientState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** An `ERROR` envelope from the server, or a local failure with code 0. */
+export declare class PushError extends Error {
+  constructor(code: number, message: string, errorDetails: string | null);
+  /** Protocol status code: 400, 403, 404, 429…; 0 when no server answered. */
+  readonly code: number;
+  /** The envelope's short message, e.g. `Not found`. */
+  override readonly message: string;
+  /** The envelope's one-sentence detail. */
+  readonly errorDetails: string | null;
+}
+
+/** Delay before reconnect attempt number `attempt` (0-based), with exponential growth and jitter. */
+export declare function backoffDelay(
+  attempt: number,
+  options?: Pick<PushClientOptions, "minDelayMs" | "maxDelayMs" | "factor" | "jitter">,
+  random?: () => number,
+): number;
+
+/** A subscriber connection with promise-based subscribe and automatic reconnect. */
+export declare class PushClient implements AsyncDisposable {
+  /** Use {@link PushClient.connect}; the constructor does not open a connection. */
+  constructor(url: string, options: PushClientOptions);
+  /**
+   * Opens a connection and resolves once the server has assigned a UUID (`client.uuid`).
+   * Rejects with a {@link PushError} (code 0) if the first connection fails.
+   */
+  static connect(url: string | URL, options?: PushClientOptions): Promise<PushClient>;
+  /** The UUID of the current connection (it changes after a reconnect). */
+  readonly uuid: string;
+  /** `connecting`, `open`, `reconnecting` or `closed`. */
+  readonly state: PushClientState;
+  /** Channels this client wants, in subscription order. */
+  readonly channels: string[];
+  /**
+   * Subscribes and resolves on the server's ack with a function that removes this handler
+   * (unsubscribing when it was the channel's last). Rejects with the server's {@link PushError}.
+   */
+  subscribe(channel: string, handler: PushHandler): Promise<() => Promise<void>>;
+  /** Removes every handler of `channel` and unsubscribes. */
+  unsubscribe(channel: string): Promise<void>;
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends keyof PushClientEvents>(
+    name: K,
+    listener: (event: PushClientEvents[K]) => void,
+  ): () => void;
+  /** Removes an event listener. */
+  off<K extends keyof PushClientEvents>(
+    name: K,
+    listener: (event: PushClientEvents[K]) => void,
+  ): void;
+  /** Closes for good (no reconnect); resolves once the socket has closed. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}

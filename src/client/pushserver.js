@@ -1,0 +1,543 @@
+// @ts-check
+// @ts-self-types="./pushserver.d.ts"
+/**
+ * pushserver subscriber client: one WebSocket, promise-based subscribe, auto-reconnect.
+ *
+ * Plain JavaScript with JSDoc types (checked by `deno check`) so the server can serve this exact
+ * file to browsers at `GET /js/pushserver.js`; Deno imports it unchanged. Types for importers
+ * live in `pushserver.d.ts`.
+ */
+
+/** Code of a {@link PushError} that never reached the server (closed client, lost connection). */
+export const LOCAL_ERROR_CODE = 0;
+
+/** The reconnect and timeout settings used when an option is not given. */
+export const DEFAULT_OPTIONS = Object.freeze({
+  reconnect: true,
+  minDelayMs: 500,
+  maxDelayMs: 30_000,
+  factor: 2,
+  jitter: 0.5,
+  connectTimeoutMs: 10_000,
+});
+
+/** An `ERROR` envelope from the server, or a local failure with code 0. */
+export class PushError extends Error {
+  /**
+   * @param {number} code protocol status code (0 when no server answered)
+   * @param {string} message the envelope's short message, e.g. `Not found`
+   * @param {string | null} errorDetails the envelope's one-sentence detail
+   */
+  constructor(code, message, errorDetails) {
+    super(message);
+    this.name = "PushError";
+    /** @type {number} */
+    this.code = code;
+    /** @type {string | null} */
+    this.errorDetails = errorDetails;
+  }
+}
+
+/**
+ * Delay before reconnect attempt number `attempt` (0-based): exponential growth from
+ * `minDelayMs` capped at `maxDelayMs`, minus up to `jitter` of it at random so that many
+ * clients dropped at once do not reconnect in lockstep.
+ *
+ * @param {number} attempt
+ * @param {{ minDelayMs?: number, maxDelayMs?: number, factor?: number, jitter?: number }} [options]
+ * @param {() => number} [random] a source in [0, 1)
+ * @returns {number}
+ */
+export function backoffDelay(attempt, options = {}, random = Math.random) {
+  const min = options.minDelayMs ?? DEFAULT_OPTIONS.minDelayMs;
+  const max = options.maxDelayMs ?? DEFAULT_OPTIONS.maxDelayMs;
+  const factor = options.factor ?? DEFAULT_OPTIONS.factor;
+  const jitter = Math.min(1, Math.max(0, options.jitter ?? DEFAULT_OPTIONS.jitter));
+  const base = Math.min(max, min * Math.pow(factor, Math.max(0, attempt)));
+  return Math.round(base * (1 - jitter * random()));
+}
+
+/**
+ * @typedef {(message: string, meta: { channel: string, uuid: string,
+ *   subscribedChannels: string[] }) => void} PushHandler
+ * @typedef {{ action: "SUBSCRIBE" | "UNSUBSCRIBE", channel: string, internal: boolean,
+ *   resolve: (channels: string[]) => void, reject: (error: Error) => void }} Pending
+ * @typedef {{ handler: PushHandler }} Entry
+ * @typedef {"connecting" | "open" | "reconnecting" | "closed"} ClientState
+ * @typedef {{ messageType?: unknown, message?: unknown, code?: unknown, data?: {
+ *   uuid?: unknown, subscribedChannels?: unknown, errorDetails?: unknown,
+ *   pushMessage?: { channel?: unknown, message?: unknown } } }} Frame
+ * @typedef {{ new (url: string): WebSocket }} WebSocketConstructor
+ */
+
+/**
+ * A subscriber connection. Create it with {@link PushClient.connect}.
+ */
+export class PushClient {
+  /** @type {string} */
+  #url;
+  /** @type {Required<Omit<import("./pushserver.d.ts").PushClientOptions, "WebSocket">>} */
+  #options;
+  /** @type {WebSocketConstructor} */
+  #WebSocket;
+  /** @type {WebSocket | null} */
+  #socket = null;
+  /** @type {ClientState} */
+  #state = "connecting";
+  #uuid = "";
+  /** The server's view of this connection's subscriptions, from its latest ack or push. */
+  /** @type {string[]} */
+  #serverChannels = [];
+  /** @type {Map<string, Set<Entry>>} */
+  #channels = new Map();
+  /** Requests sent on the current socket, answered in order. */
+  /** @type {Pending[]} */
+  #inflight = [];
+  /** Requests waiting for a connection. */
+  /** @type {Pending[]} */
+  #outbox = [];
+  /** @type {Map<string, Set<(event: never) => void>>} */
+  #listeners = new Map();
+  #attempt = 0;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #retryTimer;
+  /** @type {Promise<void> | null} */
+  #closing = null;
+
+  /**
+   * Use {@link PushClient.connect}; the constructor does not open a connection.
+   * @param {string} url
+   * @param {import("./pushserver.d.ts").PushClientOptions} options
+   */
+  constructor(url, options) {
+    this.#url = String(url);
+    const { WebSocket: ctor, ...rest } = options;
+    /** @type {Record<string, unknown>} */
+    const defined = {};
+    for (const [key, value] of Object.entries(rest)) if (value !== undefined) defined[key] = value;
+    this.#options = { ...DEFAULT_OPTIONS, ...defined };
+    const fallback = /** @type {WebSocketConstructor | undefined} */ (globalThis.WebSocket);
+    if (!ctor && !fallback) {
+      throw new TypeError("No WebSocket implementation: pass options.WebSocket (e.g. from 'ws')");
+    }
+    this.#WebSocket = ctor ?? /** @type {WebSocketConstructor} */ (fallback);
+  }
+
+  /**
+   * Opens a connection and resolves once the server has assigned a UUID (`client.uuid`).
+   * Rejects with a {@link PushError} (code 0) if the first connection fails; later drops are
+   * handled by reconnecting.
+   *
+   * @param {string | URL} url the WebSocket URL, e.g. `ws://localhost:5222`
+   * @param {import("./pushserver.d.ts").PushClientOptions} [options]
+   * @returns {Promise<PushClient>}
+   */
+  static async connect(url, options = {}) {
+    const client = new PushClient(String(url), options);
+    try {
+      await client.#open();
+    } catch (error) {
+      client.#state = "closed";
+      throw error;
+    }
+    client.#state = "open";
+    client.#emit("connected", { uuid: client.#uuid });
+    return client;
+  }
+
+  /** The UUID the server gave the current connection (it changes after a reconnect). */
+  get uuid() {
+    return this.#uuid;
+  }
+
+  /** `connecting`, `open`, `reconnecting` or `closed`. */
+  get state() {
+    return this.#state;
+  }
+
+  /** Channels this client wants, in subscription order (resubscribed after every reconnect). */
+  get channels() {
+    return [...this.#channels.keys()];
+  }
+
+  /**
+   * Subscribes to `channel` and calls `handler(message, meta)` for each push on it. Resolves
+   * on the server's ack with a function that removes this handler (and unsubscribes when it
+   * was the channel's last one). Rejects with the server's error, e.g. 404 for a missing
+   * channel. While reconnecting, the request waits for the next connection.
+   *
+   * @param {string} channel
+   * @param {PushHandler} handler
+   * @returns {Promise<() => Promise<void>>}
+   */
+  async subscribe(channel, handler) {
+    if (typeof channel !== "string") throw new TypeError("channel must be a string");
+    if (typeof handler !== "function") throw new TypeError("handler must be a function");
+    /** @type {Entry} */
+    const entry = { handler };
+    let entries = this.#channels.get(channel);
+    if (!entries) {
+      entries = new Set();
+      this.#channels.set(channel, entries);
+    }
+    entries.add(entry);
+    try {
+      await this.#request("SUBSCRIBE", channel, false);
+    } catch (error) {
+      this.#removeEntry(channel, entry);
+      throw error;
+    }
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      if (this.#removeEntry(channel, entry) && this.#state !== "closed") {
+        await this.#request("UNSUBSCRIBE", channel, false);
+      }
+    };
+  }
+
+  /**
+   * Removes every handler of `channel` and unsubscribes; resolves on the server's ack.
+   * @param {string} channel
+   * @returns {Promise<void>}
+   */
+  async unsubscribe(channel) {
+    this.#channels.delete(channel);
+    await this.#request("UNSUBSCRIBE", channel, false);
+  }
+
+  /**
+   * Listens for `connected`, `disconnected`, `reconnected`, `channelDeleted` or `error`.
+   * Returns a function that removes the listener.
+   *
+   * @param {string} name
+   * @param {(event: never) => void} listener
+   * @returns {() => void}
+   */
+  on(name, listener) {
+    let set = this.#listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(name, set);
+    }
+    set.add(listener);
+    return () => this.off(name, listener);
+  }
+
+  /**
+   * Removes a listener added with {@link PushClient.on}.
+   * @param {string} name
+   * @param {(event: never) => void} listener
+   */
+  off(name, listener) {
+    this.#listeners.get(name)?.delete(listener);
+  }
+
+  /**
+   * Closes the connection for good: no reconnect, pending requests reject with code 0.
+   * Resolves once the socket has closed.
+   * @returns {Promise<void>}
+   */
+  close() {
+    if (this.#closing) return this.#closing;
+    this.#state = "closed";
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#failAll(this.#inflight.splice(0), "The client was closed");
+    this.#failAll(this.#outbox.splice(0), "The client was closed");
+    const socket = this.#socket;
+    this.#socket = null;
+    this.#closing = new Promise((resolve) => {
+      if (!socket || socket.readyState === 3) return resolve();
+      socket.addEventListener("close", () => resolve());
+      socket.close(1000, "client closed");
+    });
+    return this.#closing;
+  }
+
+  /**
+   * Opens a socket and resolves on the server's `Connected` ack; rejects if it closes first.
+   * @returns {Promise<void>}
+   */
+  #open() {
+    return new Promise((resolve, reject) => {
+      /** @type {WebSocket} */
+      let socket;
+      try {
+        socket = new this.#WebSocket(this.#url);
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        reject(new PushError(LOCAL_ERROR_CODE, "Connection failed", detail));
+        return;
+      }
+      this.#socket = socket;
+      let welcomed = false;
+      const timer = setTimeout(() => socket.close(), this.#options.connectTimeoutMs);
+      // Arrow functions keep `this` bound to the client (the original script lost it).
+      socket.onmessage = (event) => {
+        if (socket !== this.#socket) return;
+        const frame = parseFrame(event.data);
+        if (welcomed) return this.#onFrame(frame);
+        if (frame?.messageType === "CLIENT_ACK" && typeof frame.data?.uuid === "string") {
+          welcomed = true;
+          clearTimeout(timer);
+          this.#uuid = frame.data.uuid;
+          this.#serverChannels = [];
+          resolve();
+        } else {
+          socket.close(4002, "expected a Connected ack");
+        }
+      };
+      socket.onclose = (event) => {
+        clearTimeout(timer);
+        const current = socket === this.#socket;
+        if (current) this.#socket = null;
+        if (!welcomed) {
+          reject(
+            new PushError(
+              LOCAL_ERROR_CODE,
+              "Connection failed",
+              `Could not connect to ${this.#url} (close code ${event.code})`,
+            ),
+          );
+        } else if (current) {
+          this.#onLost(event.code, event.reason);
+        }
+      };
+    });
+  }
+
+  /** @param {Frame | null} frame */
+  #onFrame(frame) {
+    const data = frame?.data;
+    if (Array.isArray(data?.subscribedChannels)) {
+      const previous = this.#serverChannels;
+      this.#serverChannels = data.subscribedChannels.map(String);
+      if (frame?.messageType === "CLIENT_ACK" && frame.message === "Channel Deleted") {
+        return this.#onChannelsDeleted(previous);
+      }
+    }
+    switch (frame?.messageType) {
+      case "CLIENT_PUSH": {
+        const push = data?.pushMessage;
+        if (typeof push?.channel !== "string" || typeof push.message !== "string") break;
+        const entries = this.#channels.get(push.channel);
+        if (!entries) return;
+        const meta = {
+          channel: push.channel,
+          uuid: this.#uuid,
+          subscribedChannels: [...this.#serverChannels],
+        };
+        for (const entry of [...entries]) {
+          try {
+            entry.handler(push.message, meta);
+          } catch (error) {
+            this.#reportError(error, push.channel);
+          }
+        }
+        return;
+      }
+      case "CLIENT_ACK": {
+        const pending = this.#inflight.shift();
+        if (pending) pending.resolve([...this.#serverChannels]);
+        return;
+      }
+      case "ERROR": {
+        const error = new PushError(
+          Number(frame.code) || 0,
+          String(frame.message ?? "Error"),
+          typeof data?.errorDetails === "string" ? data.errorDetails : null,
+        );
+        const pending = this.#inflight.shift();
+        if (pending) pending.reject(error);
+        else this.#reportError(error, null);
+        return;
+      }
+    }
+    this.#reportError(
+      new PushError(LOCAL_ERROR_CODE, "Unexpected frame", "The server sent an unknown frame"),
+      null,
+    );
+  }
+
+  /** @param {string[]} previous */
+  #onChannelsDeleted(previous) {
+    for (const channel of previous) {
+      if (this.#serverChannels.includes(channel) || !this.#channels.has(channel)) continue;
+      this.#channels.delete(channel);
+      this.#emit("channelDeleted", { channel });
+    }
+  }
+
+  /**
+   * The established connection dropped: keep user requests for the next connection, then
+   * reconnect (or close for good when reconnecting is off).
+   * @param {number} code
+   * @param {string} reason
+   */
+  #onLost(code, reason) {
+    const requests = this.#inflight.splice(0);
+    this.#failAll(requests.filter((r) => r.internal), "The connection was lost");
+    this.#outbox.unshift(...requests.filter((r) => !r.internal));
+    if (this.#state === "closed") return;
+    const willReconnect = this.#options.reconnect;
+    const delayMs = willReconnect ? backoffDelay(this.#attempt, this.#options) : null;
+    this.#emit("disconnected", { code, reason, willReconnect, delayMs });
+    if (delayMs === null) {
+      this.#state = "closed";
+      this.#failAll(this.#outbox.splice(0), "The connection was lost");
+      return;
+    }
+    this.#scheduleReconnect(delayMs);
+  }
+
+  /** @param {number} delayMs */
+  #scheduleReconnect(delayMs) {
+    this.#state = "reconnecting";
+    this.#attempt++;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#reconnect();
+    }, delayMs);
+  }
+
+  async #reconnect() {
+    const previousUuid = this.#uuid;
+    try {
+      await this.#open();
+    } catch {
+      if (this.#state !== "closed") {
+        this.#scheduleReconnect(backoffDelay(this.#attempt, this.#options));
+      }
+      return;
+    }
+    if (this.#state === "closed") return;
+    this.#attempt = 0;
+    this.#state = "open";
+    this.#emit("connected", { uuid: this.#uuid });
+    const uuid = this.#uuid;
+    const channels = [...this.#channels.keys()];
+    const results = channels.map((channel) => this.#request("SUBSCRIBE", channel, true));
+    for (const request of this.#outbox.splice(0)) this.#transmit(request);
+    const settled = await Promise.allSettled(results);
+    if (this.#uuid !== uuid || this.#state !== "open") return; // dropped again meanwhile
+    settled.forEach((result, i) => {
+      const channel = /** @type {string} */ (channels[i]);
+      if (result.status === "fulfilled") return;
+      this.#channels.delete(channel);
+      this.#reportError(result.reason, channel);
+    });
+    this.#emit("reconnected", { uuid, previousUuid, channels: [...this.#serverChannels] });
+  }
+
+  /**
+   * @param {"SUBSCRIBE" | "UNSUBSCRIBE"} action
+   * @param {string} channel
+   * @param {boolean} internal
+   * @returns {Promise<string[]>}
+   */
+  #request(action, channel, internal) {
+    if (this.#state === "closed") {
+      return Promise.reject(
+        new PushError(LOCAL_ERROR_CODE, "Client closed", "The client was closed"),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      /** @type {Pending} */
+      const request = { action, channel, internal, resolve, reject };
+      if (this.#state === "open") this.#transmit(request);
+      else this.#outbox.push(request);
+    });
+  }
+
+  /** @param {Pending} request */
+  #transmit(request) {
+    const socket = this.#socket;
+    if (!socket) return this.#outbox.push(request);
+    this.#inflight.push(request);
+    socket.send(JSON.stringify({
+      messageType: "CLIENT_ACTION",
+      action: request.action,
+      data: { channel: request.channel },
+    }));
+  }
+
+  /**
+   * Removes a handler; true when it was the channel's last one.
+   * @param {string} channel
+   * @param {Entry} entry
+   */
+  #removeEntry(channel, entry) {
+    const entries = this.#channels.get(channel);
+    if (!entries || !entries.delete(entry)) return false;
+    if (entries.size > 0) return false;
+    this.#channels.delete(channel);
+    return true;
+  }
+
+  /**
+   * @param {Pending[]} requests
+   * @param {string} details
+   */
+  #failAll(requests, details) {
+    for (const request of requests) {
+      request.reject(new PushError(LOCAL_ERROR_CODE, "Not connected", details));
+    }
+  }
+
+  /**
+   * @param {unknown} error
+   * @param {string | null} channel
+   */
+  #reportError(error, channel) {
+    if (this.#listeners.get("error")?.size) {
+      this.#emit("error", { error, channel });
+    } else {
+      // deno-lint-ignore no-console -- a library's last resort: never swallow an error silently
+      console.error("pushserver client:", error);
+    }
+  }
+
+  /**
+   * @param {string} name
+   * @param {unknown} event
+   */
+  #emit(name, event) {
+    for (const listener of [...(this.#listeners.get(name) ?? [])]) {
+      try {
+        /** @type {(event: unknown) => void} */ (listener)(event);
+      } catch (error) {
+        if (name === "error") {
+          // deno-lint-ignore no-console -- an error listener threw; nowhere else to report it
+          console.error("pushserver client:", error);
+        } else {
+          this.#reportError(error, null);
+        }
+      }
+    }
+  }
+}
+
+if (typeof Symbol.asyncDispose === "symbol") {
+  Object.defineProperty(PushClient.prototype, Symbol.asyncDispose, {
+    /** @this {PushClient} */
+    value() {
+      return this.close();
+    },
+  });
+}
+
+/**
+ * @param {unknown} data
+ * @returns {Frame | null}
+ */
+function parseFrame(data) {
+  if (typeof data !== "string") return null;
+  try {
+    const frame = JSON.parse(data);
+    return typeof frame === "object" && frame !== null ? frame : null;
+  } catch {
+    return null;
+  }
+}
