@@ -9,7 +9,7 @@ import {
   expecting,
   object,
   utf8ByteLength,
-  uuid,
+  uuidArray,
 } from "./fields.ts";
 
 /** The four publisher actions. */
@@ -36,7 +36,7 @@ export const ACTION_SCHEMAS = {
   PUSH_MESSAGE: envelope("PUSH_MESSAGE", {
     channel: channelName,
     channelToken,
-    recipients: z.array(uuid, { error: expecting("an array of UUIDs") }),
+    recipients: uuidArray("an array of UUIDs"),
     message: z.string({ error: expecting("a string") }),
   }),
   DELETE_CHANNEL: envelope("DELETE_CHANNEL", { channel: channelName, channelToken }),

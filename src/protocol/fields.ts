@@ -28,6 +28,34 @@ export const uuid = z
   .uuid({ error: (issue) => (issue.input === undefined ? "is required" : "invalid UUID") })
   .transform((id) => id.toLowerCase());
 
+/**
+ * An array of {@link uuid}s, lower-cased. It stops at the first bad element: a 1 MiB body holds
+ * 500,000 junk recipients, and one zod issue per element cost ~2 s of CPU on the event loop.
+ */
+export function uuidArray(
+  expected: string,
+): z.ZodPipe<z.ZodCustom<unknown[], unknown[]>, z.ZodTransform<string[], unknown[]>> {
+  return z
+    .custom<unknown[]>((value) => Array.isArray(value), { error: expecting(expected) })
+    .transform((items, ctx) => {
+      const ids: string[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const parsed = uuid.safeParse(items[i]);
+        if (!parsed.success) {
+          ctx.issues.push({
+            code: "custom",
+            message: items[i] === undefined ? "is required" : "invalid UUID",
+            path: [i],
+            input: items[i],
+          });
+          return z.NEVER;
+        }
+        ids.push(parsed.data);
+      }
+      return ids;
+    });
+}
+
 /** A JSON object of anything (used for `data`, whose fields are checked one by one). */
 export function object<T extends z.ZodRawShape>(shape: T): z.ZodObject<T> {
   return z.object(shape, { error: expecting("an object") });
