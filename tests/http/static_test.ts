@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { action, createChannel, startTestServer } from "../_helpers.ts";
+
+const source = (relative: string) =>
+  Deno.readTextFileSync(new URL(`../../src/${relative}`, import.meta.url));
+
+Deno.test("[e2e] GET /js/*.js serves the client modules to any origin", async (t) => {
+  await using server = await startTestServer();
+
+  for (
+    const [path, file] of [
+      ["/js/pushserver.js", "client/pushserver.js"],
+      ["/js/publisher.js", "publisher/publisher.js"],
+      ["/js/demo.js", "client/demo.js"],
+    ] as const
+  ) {
+    await t.step(`${path} is the file verbatim, as text/javascript with CORS *`, async () => {
+      const response = await fetch(`${server.httpUrl}${path}`, {
+        headers: { origin: "https://elsewhere.example" },
+      });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
+      assert.equal(response.headers.get("access-control-allow-origin"), "*");
+      assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(await response.text(), source(file));
+    });
+  }
+
+  await t.step("a matching If-None-Match gets 304 without a body", async () => {
+    const first = await fetch(`${server.httpUrl}/js/pushserver.js`);
+    await first.body?.cancel();
+    const etag = first.headers.get("etag");
+    assert.ok(etag);
+    const second = await fetch(`${server.httpUrl}/js/pushserver.js`, {
+      headers: { "if-none-match": etag },
+    });
+    assert.equal(second.status, 304);
+    assert.equal(await second.text(), "");
+  });
+
+  await t.step("HEAD answers without a body", async () => {
+    const response = await fetch(`${server.httpUrl}/js/pushserver.js`, { method: "HEAD" });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
+    assert.equal(await response.text(), "");
+  });
+
+  await t.step("POST gets 405 with Allow: GET, HEAD", async () => {
+    const response = await fetch(`${server.httpUrl}/js/pushserver.js`, { method: "POST" });
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get("allow"), "GET, HEAD");
+    const body = await response.json();
+    assert.equal(body.code, 405);
+    assert.equal(body.message, "Method Not Allowed");
+  });
+});
+
+Deno.test("[e2e] GET /demo serves the page with the real WebSocket port", async () => {
+  await using server = await startTestServer();
+  const response = await fetch(`${server.httpUrl}/demo`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
+  const csp = response.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /connect-src 'self' ws: wss:/);
+  const html = await response.text();
+  assert.ok(html.includes(`<meta name="pushserver-ws-port" content="${server.wsPort}">`));
+  assert.ok(html.includes('<script type="module" src="/js/demo.js"></script>'));
+});
+
+/** A preflight as a browser sends it before a cross-origin JSON POST. */
+function preflight(url: string, origin: string): Promise<Response> {
+  return fetch(url, {
+    method: "OPTIONS",
+    headers: {
+      origin,
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "content-type",
+    },
+  });
+}
+
+Deno.test("[e2e] CORS_ORIGINS unset: publisher routes send no CORS headers", async () => {
+  await using server = await startTestServer();
+  const options = await preflight(`${server.httpUrl}/push`, "https://app.example");
+  await options.body?.cancel();
+  assert.equal(options.status, 405);
+  assert.equal(options.headers.get("access-control-allow-origin"), null);
+  const create = await fetch(`${server.httpUrl}/channel/create`, {
+    method: "POST",
+    headers: { origin: "https://app.example", "content-type": "application/json" },
+    body: JSON.stringify(action("CREATE_CHANNEL", { channel: "news" })),
+  });
+  await create.body?.cancel();
+  assert.equal(create.status, 200);
+  assert.equal(create.headers.get("access-control-allow-origin"), null);
+});
+
+Deno.test("[e2e] CORS_ORIGINS lists the origins allowed to call the publisher actions", async (t) => {
+  await using server = await startTestServer({
+    CORS_ORIGINS: "https://app.example, http://localhost:3000",
+  });
+  const token = await createChannel(server, "news");
+
+  for (const path of ["/channel/create", "/channel/ping", "/channel/delete", "/push"]) {
+    await t.step(`OPTIONS ${path} from a listed origin is a 204 preflight`, async () => {
+      const response = await preflight(`${server.httpUrl}${path}`, "http://localhost:3000");
+      await response.body?.cancel();
+      assert.equal(response.status, 204);
+      assert.equal(response.headers.get("access-control-allow-origin"), "http://localhost:3000");
+      assert.match(response.headers.get("access-control-allow-methods") ?? "", /POST/);
+      assert.equal(response.headers.get("access-control-allow-headers"), "content-type");
+      assert.match(response.headers.get("vary") ?? "", /Origin/);
+    });
+  }
+
+  await t.step("an unlisted origin gets no Access-Control-Allow-Origin", async () => {
+    const response = await preflight(`${server.httpUrl}/push`, "https://evil.example");
+    await response.body?.cancel();
+    assert.equal(response.headers.get("access-control-allow-origin"), null);
+  });
+
+  await t.step("success and error replies both carry the header", async () => {
+    for (const [token_, status] of [[token, 200], ["wrong", 403]] as const) {
+      const response = await fetch(`${server.httpUrl}/push`, {
+        method: "POST",
+        headers: { origin: "https://app.example", "content-type": "application/json" },
+        body: JSON.stringify(
+          action("PUSH_MESSAGE", {
+            channel: "news",
+            channelToken: token_,
+            recipients: [],
+            message: "x",
+          }),
+        ),
+      });
+      assert.equal(response.status, status);
+      assert.equal(response.headers.get("access-control-allow-origin"), "https://app.example");
+      assert.equal((await response.json()).code, status);
+    }
+  });
+
+  await t.step("operations routes are not opened up", async () => {
+    const response = await fetch(`${server.httpUrl}/healthz`, {
+      headers: { origin: "https://app.example" },
+    });
+    await response.body?.cancel();
+    assert.equal(response.headers.get("access-control-allow-origin"), null);
+  });
+});
+
+Deno.test("[e2e] CORS_ORIGINS=* allows any origin", async () => {
+  await using server = await startTestServer({ CORS_ORIGINS: "*" });
+  const response = await preflight(`${server.httpUrl}/channel/create`, "https://any.example");
+  await response.body?.cancel();
+  assert.equal(response.status, 204);
+  assert.equal(response.headers.get("access-control-allow-origin"), "*");
+});
