@@ -51,7 +51,10 @@ export class CapturingLogger implements Logger {
     this.#record({ level: "error", msg, fields });
   }
 
-  /** Resolves with the first record (past or future) that matches, or rejects after `timeoutMs`. */
+  /**
+   * Resolves with the first record (past or future) that matches, or rejects after `timeoutMs`.
+   * `match` is called once per record, so it may count.
+   */
   waitFor(match: (r: LogRecord) => boolean, timeoutMs = 5000): Promise<LogRecord> {
     const found = this.records.find(match);
     if (found !== undefined) return Promise.resolve(found);
@@ -70,8 +73,11 @@ export class CapturingLogger implements Logger {
 
   #record(record: LogRecord): void {
     this.records.push(record);
-    const ready = this.#waiters.filter((w) => w.match(record));
-    this.#waiters = this.#waiters.filter((w) => !w.match(record));
-    for (const waiter of ready) waiter.resolve(record);
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) {
+      if (waiter.match(record)) waiter.resolve(record);
+      else this.#waiters.push(waiter);
+    }
   }
 }

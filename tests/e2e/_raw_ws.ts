@@ -23,6 +23,7 @@ export class RawWebSocket implements AsyncDisposable {
   /** Connects and performs the opening handshake; throws unless the server answers 101. */
   static async connect(port: number, hostname = "127.0.0.1"): Promise<RawWebSocket> {
     const conn = await Deno.connect({ hostname, port });
+    conn.setNoDelay(true);
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
     await writeAll(
       conn,
