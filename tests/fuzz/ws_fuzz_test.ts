@@ -83,17 +83,31 @@ Deno.test("[fuzz] subscriber WebSocket: any frame in, one valid reply out, the s
   });
 });
 
-Deno.test("[fuzz] invalid UTF-8 in a text frame closes that socket (1007) and nothing else", async () => {
-  await using server = await startTestServer();
+Deno.test("[fuzz] invalid UTF-8 in a text frame drops that socket (and its subscriptions) only", async () => {
+  const logger = new CapturingLogger();
+  await using server = await startTestServer({}, { logger });
   await createChannel(server, "news");
   await using bystander = await TestClient.connect(server.wsUrl);
   for (const bad of [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x7b, 0xe2, 0x82]]) {
     await using raw = await RawWebSocket.connect(server.wsPort);
-    await raw.nextFrame(); // Connected
+    const uuid = JSON.parse(text((await raw.nextFrame())!)).data.uuid;
+    await raw.sendText(
+      JSON.stringify({
+        messageType: "CLIENT_ACTION",
+        action: "SUBSCRIBE",
+        data: { channel: "news" },
+      }),
+    );
+    await raw.nextFrame();
     await raw.conn.write(encodeFrame(0x1, new Uint8Array(bad)));
+    // The runtime rejects the frame and ends the connection (1007, or a plain TCP close).
     const code = await raw.closeCode();
     assert.ok(code === 1007 || code === null, `close code ${code}`);
+    await logger.waitFor((r) => r.msg === "connection closed" && r.fields.uuid === uuid);
   }
+  const metrics = await scrape(server.httpUrl);
+  assert.equal(metrics.get("pushserver_connections"), 1);
+  assert.equal(metrics.get("pushserver_subscriptions"), 0);
   assert.equal((await bystander.act("SUBSCRIBE", "news")).message, "Subscribed");
 });
 
