@@ -1,6 +1,7 @@
 /** pushserver entry point: config from the environment, both ports, graceful stop on signals. */
 import { ConfigError, loadConfig } from "./src/config.ts";
 import { startServer } from "./src/server.ts";
+import { main as cli } from "./src/cli.ts";
 
 /** Hard deadline for a graceful stop. */
 const EXIT_DEADLINE_MS = 10_000;
@@ -26,4 +27,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+// `pushserver cli …` (also in the compiled binary) runs the command-line client instead.
+if (import.meta.main) {
+  Deno.exit(Deno.args[0] === "cli" ? await cli(Deno.args.slice(1)) : await main());
+}

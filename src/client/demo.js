@@ -38,7 +38,9 @@ function log(channel, message) {
 }
 
 function describe(error) {
-  return error?.errorDetails ? `${error.code} ${error.message}: ${error.errorDetails}` : String(error);
+  return error?.errorDetails
+    ? `${error.code} ${error.message}: ${error.errorDetails}`
+    : String(error);
 }
 
 let push;

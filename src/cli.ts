@@ -1,0 +1,284 @@
+/**
+ * The pushserver command line: channel admin and push through the publisher SDK, and a live
+ * subscriber through the client. Exit codes follow the protocol's error codes ({@link EXIT}).
+ */
+import { parseArgs } from "node:util";
+import { PushClient, PushError } from "./client/pushserver.js";
+import { PushApiError, PushPublisher } from "./publisher/publisher.js";
+
+/** Exit codes: one per class of protocol error, since exit statuses only go up to 255. */
+export const EXIT = {
+  ok: 0,
+  /** 500 or anything unexpected. */
+  failure: 1,
+  /** Bad command line. */
+  usage: 2,
+  /** 401 or 403: token missing or wrong. */
+  auth: 3,
+  /** 404: no such channel. */
+  notFound: 4,
+  /** 409: the channel name is taken. */
+  conflict: 5,
+  /** 400: the server refused the request as malformed (e.g. a bad channel name or UUID). */
+  badRequest: 6,
+  /** 413: the message is too large. */
+  tooLarge: 7,
+  /** 429 or 503: the server is busy or shutting down. */
+  unavailable: 8,
+  /** The server could not be reached. */
+  network: 9,
+} as const;
+
+/** Maps a protocol status code (0: no answer) to an exit code. */
+export function exitCodeFor(status: number): number {
+  switch (status) {
+    case 0:
+      return EXIT.network;
+    case 400:
+      return EXIT.badRequest;
+    case 401:
+    case 403:
+      return EXIT.auth;
+    case 404:
+      return EXIT.notFound;
+    case 409:
+      return EXIT.conflict;
+    case 413:
+      return EXIT.tooLarge;
+    case 429:
+    case 503:
+      return EXIT.unavailable;
+    default:
+      return EXIT.failure;
+  }
+}
+
+const USAGE = `Usage: pushserver cli <command> [options]
+
+Commands:
+  channel create NAME            create a channel; prints its token (shown only once)
+  channel ping NAME [--token T]  check that NAME exists (and that T is its token)
+  channel delete NAME --token T  delete a channel
+  push NAME MESSAGE --token T    push MESSAGE ("-" reads stdin) to NAME's subscribers
+       [--to UUID]...            only to these subscribers
+  subscribe NAME...              print pushes as they arrive, until Ctrl-C
+       [--count N] [--json]      stop after N pushes; one JSON object per line
+  (create, ping and delete also work without the "channel" prefix)
+
+Options:
+  --http URL    publisher HTTP URL (default $PUSHSERVER_HTTP or http://localhost:5223)
+  --ws URL      subscriber WebSocket URL (default $PUSHSERVER_WS or ws://localhost:5222)
+  --token T     channel token (default $PUSHSERVER_TOKEN)
+  --json        print JSON instead of plain text
+  -h, --help    show this help
+
+Exit codes: 0 ok, 1 failure/500, 2 usage, 3 401/403, 4 404, 5 409, 6 400, 7 413,
+8 429/503, 9 server unreachable.
+`;
+
+/** Where the CLI reads and writes; tests replace all of it. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdin: () => Promise<string>;
+  /** Aborting ends a running `subscribe` with exit code 0 (SIGINT/SIGTERM in the real CLI). */
+  readonly signal: AbortSignal;
+}
+
+class UsageError extends Error {}
+
+/** Runs one CLI invocation and resolves with its exit code; never calls `Deno.exit`. */
+export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const out = io.stdout ?? ((text: string) => writeAll(Deno.stdout, text));
+  const err = io.stderr ?? ((text: string) => writeAll(Deno.stderr, text));
+  const env = io.env ?? {};
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        http: { type: "string" },
+        ws: { type: "string" },
+        token: { type: "string" },
+        to: { type: "string", multiple: true },
+        count: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (values.help || positionals.length === 0) {
+      (values.help ? out : err)(USAGE);
+      return values.help ? EXIT.ok : EXIT.usage;
+    }
+    const words = positionals[0] === "channel" ? positionals.slice(1) : positionals;
+    const [command, ...rest] = words;
+    const httpUrl = values.http ?? env.PUSHSERVER_HTTP ?? "http://localhost:5223";
+    const wsUrl = values.ws ?? env.PUSHSERVER_WS ?? "ws://localhost:5222";
+    const token = values.token ?? env.PUSHSERVER_TOKEN;
+    const publisher = new PushPublisher({ baseUrl: httpUrl });
+    const print = (text: string, json: unknown) =>
+      out(`${values.json ? JSON.stringify(json) : text}\n`);
+
+    switch (command) {
+      case "create": {
+        const channel = one(rest, "create NAME");
+        const created = await publisher.createChannel(channel);
+        print(created.channelToken, created);
+        return EXIT.ok;
+      }
+      case "ping": {
+        const channel = one(rest, "ping NAME");
+        await publisher.ping(channel, token ?? null);
+        print("OK", { channel, ok: true });
+        return EXIT.ok;
+      }
+      case "delete": {
+        const channel = one(rest, "delete NAME --token T");
+        await publisher.deleteChannel(channel, required(token));
+        print("Deleted", { channel, deleted: true });
+        return EXIT.ok;
+      }
+      case "push": {
+        if (rest.length !== 2) throw new UsageError("expected: push NAME MESSAGE --token T");
+        const [channel, text] = rest as [string, string];
+        const message = text === "-" ? await (io.stdin ?? readStdin)() : text;
+        await publisher.push(channel, required(token), message, { recipients: values.to ?? [] });
+        print("Sent", { channel, sent: true });
+        return EXIT.ok;
+      }
+      case "subscribe": {
+        if (rest.length === 0) throw new UsageError("expected: subscribe NAME...");
+        const count = values.count === undefined ? Infinity : Number(values.count);
+        if (count !== Infinity && !(Number.isSafeInteger(count) && count >= 1)) {
+          throw new UsageError(`--count must be a whole number from 1, got "${values.count}"`);
+        }
+        return await subscribe(wsUrl, rest, {
+          count,
+          json: values.json,
+          out,
+          err,
+          signal: io.signal ?? new AbortController().signal,
+        });
+      }
+      default:
+        throw new UsageError(`unknown command "${positionals.join(" ")}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      err(`pushserver: ${(error as Error).message}\nRun with --help for usage.\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof PushApiError || error instanceof PushError) {
+      const details = error.errorDetails === null ? "" : `: ${error.errorDetails}`;
+      err(`pushserver: ${error.code} ${error.message}${details}\n`);
+      return exitCodeFor(error.code);
+    }
+    if (error instanceof TypeError) {
+      // fetch rejects with a TypeError when the server cannot be reached.
+      err(`pushserver: cannot reach the server: ${error.message}\n`);
+      return EXIT.network;
+    }
+    err(`pushserver: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failure;
+  }
+}
+
+/** Prints pushes until `count` arrived, the signal fires, or every channel is deleted. */
+async function subscribe(
+  wsUrl: string,
+  channels: readonly string[],
+  options: {
+    count: number;
+    json: boolean;
+    out: (text: string) => void;
+    err: (text: string) => void;
+    signal: AbortSignal;
+  },
+): Promise<number> {
+  const { out, err, signal } = options;
+  if (signal.aborted) return EXIT.ok;
+  const client = await PushClient.connect(wsUrl);
+  const done = Promise.withResolvers<number>();
+  const onAbort = () => done.resolve(EXIT.ok);
+  signal.addEventListener("abort", onAbort, { once: true });
+  let received = 0;
+  try {
+    client.on("disconnected", ({ code, delayMs }) => {
+      err(`disconnected (code ${code}); reconnecting in ${delayMs} ms\n`);
+    });
+    client.on("reconnected", ({ uuid, channels }) => {
+      err(`reconnected as ${uuid}; subscribed to ${channels.join(", ")}\n`);
+    });
+    client.on("channelDeleted", ({ channel }) => {
+      err(`channel "${channel}" was deleted\n`);
+      if (client.channels.length === 0) done.resolve(EXIT.notFound);
+    });
+    client.on("error", ({ error, channel }) => {
+      const text = error instanceof PushError
+        ? `${error.code} ${error.message}: ${error.errorDetails}`
+        : String(error);
+      err(`error${channel === null ? "" : ` on "${channel}"`}: ${text}\n`);
+      if (client.channels.length === 0) done.resolve(EXIT.notFound);
+    });
+    for (const channel of channels) {
+      await client.subscribe(channel, (message, meta) => {
+        if (received >= options.count) return;
+        received++;
+        out(
+          options.json
+            ? `${JSON.stringify({ channel: meta.channel, message, uuid: meta.uuid })}\n`
+            : `${meta.channel}: ${message}\n`,
+        );
+        if (received >= options.count) done.resolve(EXIT.ok);
+      });
+    }
+    err(`subscribed to ${channels.join(", ")} as ${client.uuid}\n`);
+    return await done.promise;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await client.close();
+  }
+}
+
+function one(rest: readonly string[], usage: string): string {
+  if (rest.length !== 1) throw new UsageError(`expected: ${usage}`);
+  return rest[0] as string;
+}
+
+function required(token: string | undefined): string {
+  if (token === undefined || token === "") {
+    throw new UsageError("this command needs --token T (or $PUSHSERVER_TOKEN)");
+  }
+  return token;
+}
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
+}
+
+async function readStdin(): Promise<string> {
+  return (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
+}
+
+function writeAll(target: { writeSync(p: Uint8Array): number }, text: string): void {
+  let bytes = new TextEncoder().encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(target.writeSync(bytes));
+}
+
+/** Entry point for `deno task cli` and `pushserver cli`: SIGINT/SIGTERM end a subscribe. */
+export async function main(args: readonly string[]): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const name of signals) Deno.addSignalListener(name, stop);
+  try {
+    return await runCli(args, { env: Deno.env.toObject(), signal: controller.signal });
+  } finally {
+    for (const name of signals) Deno.removeSignalListener(name, stop);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,176 @@
+/**
+ * Real-browser scenarios: Debian's Chromium driven by playwright-core. They run in a child
+ * `deno test -A` started by `demo_test.ts`, because playwright-core probes /proc when it loads,
+ * which Deno allows only with --allow-all. Without Chromium they FAIL (they never skip).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { createChannel, push, startTestServer, type TestServer } from "../_helpers.ts";
+import { freePort } from "../client/_support.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  // Without these, Chromium keeps calling home on a machine with no internet.
+  "--disable-background-networking",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Launches Chromium with a fresh profile in `dir`; playwright never downloads a browser. */
+async function launch(dir: string): Promise<BrowserContext> {
+  const found = await Deno.stat(CHROMIUM).catch(() => undefined);
+  assert.ok(
+    found?.isFile,
+    `${CHROMIUM} is missing: run "apt-get install -y chromium" (.ci/run installs it)`,
+  );
+  return await chromium.launchPersistentContext(join(dir, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/** A page that fails the test on any uncaught page error. */
+async function newPage(context: BrowserContext, errors: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on("pageerror", (error) => errors.push(String(error)));
+  return page;
+}
+
+Deno.test("[browser] the demo page subscribes, shows pushes live, and reconnects after a restart", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "pushserver_browser_" });
+  // Fixed ports and a file DB, so the restarted server is the same server to the page.
+  const env = {
+    PORT_WS: String(freePort()),
+    PORT_HTTP: String(freePort()),
+    DB_PATH: join(dir, "push.db"),
+  };
+  let server: TestServer = await startTestServer(env);
+  const context = await launch(dir);
+  const errors: string[] = [];
+  try {
+    const page = await newPage(context, errors);
+    const version = context.browser()?.version() ??
+      (await page.evaluate(() => navigator.userAgent));
+    assert.match(version, /\d+\.\d+/);
+
+    await t.step("the page connects and shows its UUID", async () => {
+      await page.goto(`${server.httpUrl}/demo?channel=news`);
+      await page.locator('#status[data-state="open"]').waitFor();
+      assert.match(
+        (await page.locator("#status").textContent()) ?? "",
+        /^connected as [0-9a-f-]{36}$/,
+      );
+      assert.equal(await page.locator("#ws-url").textContent(), server.wsUrl);
+    });
+
+    let token = "";
+    await t.step("'Create this channel' puts the new token into the push form", async () => {
+      await page.click("#create-button");
+      await page.locator("#push-result", { hasText: 'created "news"' }).waitFor();
+      token = await page.inputValue("#push-token");
+      assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    });
+
+    await t.step("subscribing lists the channel", async () => {
+      await page.click("#subscribe-button");
+      await page.locator("#subscriptions", { hasText: "news" }).waitFor();
+    });
+
+    await t.step("a push over HTTP appears in the DOM", async () => {
+      const reply = await push(server, {
+        channel: "news",
+        channelToken: token,
+        message: "<b>live</b>",
+      });
+      assert.equal(reply.status, 200);
+      const item = page.locator("#messages li", { hasText: "<b>live</b>" });
+      await item.waitFor();
+      assert.equal(await item.locator(".channel").textContent(), "news");
+      // Shown as text, never parsed as HTML.
+      assert.equal(await page.locator("#messages b").count(), 0);
+    });
+
+    await t.step("the push form pushes with the typed-in token", async () => {
+      await page.fill("#push-message", "typed in the form");
+      await page.click("#push-button");
+      await page.locator("#push-result", { hasText: "sent" }).waitFor();
+      await page.locator("#messages li", { hasText: "typed in the form" }).waitFor();
+      await page.fill("#push-token", "wrong");
+      await page.click("#push-button");
+      await page.locator("#push-result", { hasText: "403 Forbidden" }).waitFor();
+    });
+
+    await t.step(
+      "killed and restarted, the server gets the page back with a new UUID",
+      async () => {
+        const before = (await page.locator("#status").textContent())?.replace("connected as ", "");
+        await server.shutdown();
+        await page.locator('#status[data-state="reconnecting"]').waitFor();
+        server = await startTestServer(env);
+        await page.locator("#status", { hasText: "reconnected as" }).waitFor({ timeout: 15_000 });
+        const after = (await page.locator("#status").textContent())?.replace("reconnected as ", "");
+        assert.match(after ?? "", /^[0-9a-f-]{36}$/);
+        assert.notEqual(after, before);
+
+        const reply = await push(server, {
+          channel: "news",
+          channelToken: token,
+          message: "after restart",
+        });
+        assert.equal(reply.status, 200);
+        await page.locator("#messages li", { hasText: "after restart" }).waitFor();
+      },
+    );
+
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("[browser] the README quick start works verbatim from another origin", async () => {
+  const docs = await Deno.readTextFile(new URL("../../docs/clients.md", import.meta.url));
+  const example = docs.match(/```html\n([\s\S]*?)```/)?.[1];
+  assert.ok(example, "docs/clients.md has no html quick start");
+  assert.ok(example.split("\n").length <= 25, "the quick start should stay short");
+
+  await using server = await startTestServer();
+  const token = await createChannel(server, "news");
+  const html = example
+    .replace("http://localhost:5223", server.httpUrl)
+    .replace("ws://localhost:5222", server.wsUrl);
+  // The page's own origin differs from the pushserver's (another port), as in a real app.
+  await using site = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "pushserver_browser_" });
+  const context = await launch(dir);
+  const errors: string[] = [];
+  try {
+    const page = await newPage(context, errors);
+    await page.goto(`http://127.0.0.1:${site.addr.port}/`);
+    await page.waitForFunction("document.title.startsWith('subscribed as ')");
+    const reply = await push(server, {
+      channel: "news",
+      channelToken: token,
+      message: "Hello, browser",
+    });
+    assert.equal(reply.status, 200);
+    await page.locator("#messages li", { hasText: "news: Hello, browser" }).waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
