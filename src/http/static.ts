@@ -6,6 +6,7 @@ import type { Hono } from "hono";
 import { cors } from "hono/cors";
 import { createHash } from "node:crypto";
 import { PushError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import { errorEnvelope } from "../protocol/outbound.ts";
 
 /** What the browser routes need. */
@@ -14,6 +15,10 @@ export interface StaticRoutesDeps {
   readonly corsOrigins?: readonly string[];
   /** The real subscriber port, known once it listens; the demo page connects to it. */
   readonly wsPort?: () => number | undefined;
+  /** Told when a file is missing (a `deno compile` without the `--include`s of the compile task). */
+  readonly logger?: Logger;
+  /** Reads a shipped file (tests replace it). */
+  readonly readTextFile?: (url: URL) => string;
 }
 
 /** Publisher action routes that CORS applies to. */
@@ -38,11 +43,31 @@ interface Asset {
   readonly etag: string;
 }
 
-/** Reads a file shipped next to the sources (embedded with `deno compile --include`). */
-function asset(relative: string): Asset {
-  const body = Deno.readTextFileSync(new URL(relative, import.meta.url));
+/**
+ * Reads a file shipped next to the sources, once. A missing file (a binary compiled without the
+ * compile task's `--include`s) is logged and its route answers 500: the push service itself
+ * must not fail to start over a demo page.
+ */
+function asset(relative: string, deps: StaticRoutesDeps): Asset | undefined {
+  const { logger, readTextFile = Deno.readTextFileSync } = deps;
+  let body: string;
+  try {
+    body = readTextFile(new URL(relative, import.meta.url));
+  } catch (error) {
+    logger?.error("browser asset missing; its route will answer 500", {
+      file: relative.replace(/^\.\.\//, "src/"),
+      hint: "deno compile needs the --include flags of the compile task in deno.json",
+      error,
+    });
+    return undefined;
+  }
   const digest = createHash("sha256").update(body).digest("base64url").slice(0, 27);
   return { body, etag: `"${digest}"` };
+}
+
+/** A route whose file is missing: a 500 like any internal failure (the details were logged). */
+function missing(): never {
+  throw new PushError("internal", null);
 }
 
 /**
@@ -62,14 +87,14 @@ export function mountStaticRoutes(app: Hono, deps: StaticRoutesDeps = {}): void 
     for (const path of ACTION_PATHS) app.use(path, middleware);
   }
 
-  const scripts: Record<string, Asset> = {
-    "/js/pushserver.js": asset("../client/pushserver.js"),
-    "/js/publisher.js": asset("../publisher/publisher.js"),
-    "/js/demo.js": asset("../client/demo.js"),
+  const scripts: Record<string, Asset | undefined> = {
+    "/js/pushserver.js": asset("../client/pushserver.js", deps),
+    "/js/publisher.js": asset("../publisher/publisher.js", deps),
+    "/js/demo.js": asset("../client/demo.js", deps),
   };
   for (const [path, script] of Object.entries(scripts)) {
     get(app, path, (request) =>
-      cached(request, script, {
+      cached(request, script ?? missing(), {
         "content-type": "text/javascript; charset=utf-8",
         // Pages on other origins import the client as a module, which needs CORS.
         "access-control-allow-origin": "*",
@@ -78,8 +103,9 @@ export function mountStaticRoutes(app: Hono, deps: StaticRoutesDeps = {}): void 
       }));
   }
 
-  const demo = asset("../client/demo.html");
+  const demo = asset("../client/demo.html", deps);
   get(app, "/demo", () => {
+    if (demo === undefined) return missing();
     const port = deps.wsPort?.();
     return new Response(
       demo.body.replace(WS_PORT_PLACEHOLDER, port === undefined ? "" : String(port)),

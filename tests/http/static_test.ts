@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { mountStaticRoutes } from "../../src/http/static.ts";
+import type { Logger } from "../../src/log.ts";
 import { action, createChannel, startTestServer } from "../_helpers.ts";
 
 const source = (relative: string) =>
@@ -155,4 +158,32 @@ Deno.test("[e2e] CORS_ORIGINS=* allows any origin", async () => {
   await response.body?.cancel();
   assert.equal(response.status, 204);
   assert.equal(response.headers.get("access-control-allow-origin"), "*");
+});
+
+Deno.test("mountStaticRoutes() logs a missing file and answers 500 for it, serving the rest", async () => {
+  const logged: [string, Record<string, unknown> | undefined][] = [];
+  const log = (msg: string, fields?: Record<string, unknown>) => logged.push([msg, fields]);
+  const logger: Logger = { debug: log, info: log, warn: log, error: log };
+  const app = new Hono();
+  const thrown: unknown[] = [];
+  app.onError((error) => {
+    thrown.push(error);
+    return new Response(null, { status: 500 });
+  });
+  mountStaticRoutes(app, {
+    logger,
+    wsPort: () => 4321,
+    readTextFile: (url) => {
+      if (url.pathname.endsWith("/demo.html")) throw new Deno.errors.NotFound("not embedded");
+      return Deno.readTextFileSync(url);
+    },
+  });
+  assert.equal(logged.length, 1);
+  assert.equal(logged[0]?.[1]?.file, "src/client/demo.html");
+  const demo = await app.request("/demo");
+  assert.equal(demo.status, 500);
+  assert.equal(thrown.length, 1);
+  const script = await app.request("/js/pushserver.js");
+  assert.equal(script.status, 200);
+  assert.equal(await script.text(), source("client/pushserver.js"));
 });
