@@ -38,6 +38,12 @@ export class PushError extends Error {
   }
 }
 
+/** Resubscribe requests in flight at once after a reconnect (below the server's frame burst). */
+const RESUBSCRIBE_BATCH = 50;
+/** Rounds of retrying resubscribes the server refused with 429, one second apart. */
+const RESUBSCRIBE_ROUNDS = 30;
+const RESUBSCRIBE_RETRY_MS = 1000;
+
 /**
  * Delay before reconnect attempt number `attempt` (0-based): exponential growth from
  * `minDelayMs` capped at `maxDelayMs`, minus up to `jitter` of it at random so that many
@@ -103,6 +109,9 @@ export class PushClient {
   #retryTimer;
   /** @type {Promise<void> | null} */
   #closing = null;
+  /** Ends a pending {@link PushClient.#pause} early (on close). */
+  /** @type {(() => void) | null} */
+  #wake = null;
 
   /**
    * Use {@link PushClient.connect}; the constructor does not open a connection.
@@ -244,6 +253,8 @@ export class PushClient {
     this.#state = "closed";
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    this.#wake?.();
+    this.#wake = null;
     this.#failAll(this.#inflight.splice(0), "The client was closed");
     this.#failAll(this.#outbox.splice(0), "The client was closed");
     const socket = this.#socket;
@@ -417,18 +428,52 @@ export class PushClient {
     this.#state = "open";
     this.#emit("connected", { uuid: this.#uuid });
     const uuid = this.#uuid;
-    const channels = [...this.#channels.keys()];
-    const results = channels.map((channel) => this.#request("SUBSCRIBE", channel, true));
     for (const request of this.#outbox.splice(0)) this.#transmit(request);
-    const settled = await Promise.allSettled(results);
-    if (this.#uuid !== uuid || this.#state !== "open") return; // dropped again meanwhile
-    settled.forEach((result, i) => {
-      const channel = /** @type {string} */ (channels[i]);
-      if (result.status === "fulfilled") return;
-      this.#channels.delete(channel);
-      this.#reportError(result.reason, channel);
-    });
+    // Resubscribe in batches, and retry what the server's frame rate limit refused (429),
+    // so a client with many channels gets all of them back rather than losing some.
+    let pending = [...this.#channels.keys()];
+    for (let round = 0; pending.length > 0 && round < RESUBSCRIBE_ROUNDS; round++) {
+      if (round > 0 && !(await this.#pause(RESUBSCRIBE_RETRY_MS))) return;
+      /** @type {string[]} */
+      const limited = [];
+      for (let i = 0; i < pending.length; i += RESUBSCRIBE_BATCH) {
+        const batch = pending.slice(i, i + RESUBSCRIBE_BATCH).filter((c) => this.#channels.has(c));
+        const settled = await Promise.allSettled(
+          batch.map((channel) => this.#request("SUBSCRIBE", channel, true)),
+        );
+        if (this.#uuid !== uuid || this.#state !== "open") return; // dropped again meanwhile
+        settled.forEach((result, j) => {
+          const channel = /** @type {string} */ (batch[j]);
+          if (result.status === "fulfilled") return;
+          const error = result.reason;
+          const code = error instanceof PushError ? error.code : 0;
+          if (code === 429 && round + 1 < RESUBSCRIBE_ROUNDS) return limited.push(channel);
+          // Gone or invalid: forget it. Anything else stays wanted for the next reconnect.
+          if (code === 404 || code === 400) this.#channels.delete(channel);
+          this.#reportError(error, channel);
+        });
+      }
+      pending = limited;
+    }
     this.#emit("reconnected", { uuid, previousUuid, channels: [...this.#serverChannels] });
+  }
+
+  /**
+   * Waits `ms`; resolves false instead if the client is closed meanwhile.
+   * @param {number} ms
+   * @returns {Promise<boolean>}
+   */
+  #pause(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve(this.#state !== "closed");
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+    });
   }
 
   /**

@@ -285,3 +285,38 @@ Deno.test("[e2e] PushClient with reconnect: false closes for good when the serve
   assert.equal(client.state, "closed");
   await client.close();
 });
+
+Deno.test("[e2e] PushClient resubscribes past the server's frame rate limit (429 is retried)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pushserver_client_" });
+  const env = {
+    PORT_WS: String(freePort()),
+    PORT_HTTP: String(freePort()),
+    DB_PATH: `${dir}/push.db`,
+  };
+  const names = Array.from({ length: 8 }, (_, i) => `c${i}`);
+  try {
+    const first = await startTestServer(env);
+    for (const name of names) await createChannel(first, name);
+    await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
+    for (const name of names) await client.subscribe(name, () => {});
+    const disconnected = nextEvent(client, "disconnected");
+    await first.shutdown();
+    await disconnected;
+
+    let errors = 0;
+    client.on("error", () => errors++);
+    const reconnected = nextEvent(client, "reconnected", 10_000);
+    // The restarted server allows a burst of only 5 frames, then 20 per second.
+    await using _second = await startTestServer({
+      ...env,
+      WS_FRAME_BURST: "5",
+      WS_FRAME_RATE: "20",
+    });
+    const event = await reconnected;
+    assert.deepEqual([...event.channels].sort(), names);
+    assert.deepEqual(client.channels, names);
+    assert.equal(errors, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
