@@ -10,25 +10,15 @@ const denort = Deno.env.get("DENORT_BIN");
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
-  name: "[e2e] the compiled binary serves both ports and hashes tokens (needs DENORT_BIN)",
+  name:
+    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client (needs DENORT_BIN)",
   ignore: denort === undefined || denort === "",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pushserver-compile-" });
     try {
       const binary = join(dir, "pushserver");
       const compiled = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "compile",
-          "--allow-net",
-          "--allow-env",
-          "--allow-read",
-          "--allow-write",
-          "--include",
-          "src/channels/_bcrypt_worker.ts",
-          "--output",
-          binary,
-          "main.ts",
-        ],
+        args: await compileArgs(binary),
         cwd: ROOT,
         stdout: "null",
         stderr: "piped",
@@ -64,6 +54,9 @@ Deno.test({
       });
       assert.equal(created.status, 200);
       assert.match((await created.json()).data.channelToken, /^[A-Za-z0-9_-]{43}$/);
+      const client = await fetch(`http://127.0.0.1:${match[1]}/js/pushserver.js`);
+      assert.equal(client.status, 200, "the browser client is embedded");
+      await client.body?.cancel();
       child.kill("SIGTERM");
       assert.equal((await child.status).code, 0);
       await reader.cancel();
@@ -72,3 +65,13 @@ Deno.test({
     }
   },
 });
+
+/** The `compile` task's own flags (so the test builds what users build), writing to `output`. */
+async function compileArgs(output: string): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const words: string[] = String(config.tasks.compile).split(/\s+/).slice(1); // drop "deno"
+  const at = words.indexOf("--output");
+  assert.ok(at > 0, "the compile task names its --output");
+  words[at + 1] = output;
+  return words;
+}
