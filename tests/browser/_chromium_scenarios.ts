@@ -139,9 +139,9 @@ Deno.test("[browser] the demo page subscribes, shows pushes live, and reconnects
 });
 
 Deno.test("[browser] the README quick start works verbatim from another origin", async () => {
-  const docs = await Deno.readTextFile(new URL("../../docs/clients.md", import.meta.url));
+  const docs = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
   const example = docs.match(/```html\n([\s\S]*?)```/)?.[1];
-  assert.ok(example, "docs/clients.md has no html quick start");
+  assert.ok(example, "README.md has no html quick start");
   assert.ok(example.split("\n").length <= 25, "the quick start should stay short");
 
   await using server = await startTestServer();
