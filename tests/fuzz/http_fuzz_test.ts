@@ -4,7 +4,7 @@ import { action, createChannel, post, readJson, startTestServer } from "../_help
 import { scrape } from "../e2e/_ops.ts";
 import { deepNesting, hostileBytes } from "./_arbitraries.ts";
 
-/** Requests sent by the property; the figures in docs/operations.md count these. */
+/** Requests sent by the property; the figures in the README's Reliability section count these. */
 export const HTTP_RUNS = 2000;
 
 const ROUTES = [

@@ -8,7 +8,7 @@ import { hostileText } from "./_arbitraries.ts";
 
 const ACTIONS: ActionName[] = ["CREATE_CHANNEL", "PING_CHANNEL", "PUSH_MESSAGE", "DELETE_CHANNEL"];
 
-/** Runs per property; the figures in docs/operations.md count these. */
+/** Runs per property; the figures in the README's Reliability section count these. */
 export const PARSER_RUNS = 3000;
 
 function assertValidError(error: unknown, allowed: number[]): void {

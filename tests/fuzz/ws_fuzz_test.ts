@@ -6,7 +6,7 @@ import { encodeFrame, RawWebSocket, text } from "../e2e/_raw_ws.ts";
 import { hostileText } from "./_arbitraries.ts";
 import { utf8ByteLength } from "../../src/protocol/fields.ts";
 
-/** Frames sent by the property, and in the one-socket storm; docs/operations.md counts these. */
+/** Frames sent by the property, and in the one-socket storm; the README's Reliability section counts these. */
 export const WS_RUNS = 3000;
 export const STORM_FRAMES = 10_000;
 export const SOCKETS = 500;
