@@ -21,10 +21,17 @@ export class ServerProcess implements AsyncDisposable {
     this.#pump = this.#read();
   }
 
-  /** Spawns the server with `env` (ports 0, 127.0.0.1, cost 4) and waits for its listening line. */
-  static async spawn(env: Record<string, string> = {}): Promise<ServerProcess> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN],
+  /**
+   * Spawns the server with `env` (ports 0, 127.0.0.1, cost 4) and waits for its listening line.
+   * `command` defaults to `deno run -A main.ts`; the compile test passes the built binary.
+   */
+  static async spawn(
+    env: Record<string, string> = {},
+    command: readonly string[] = [Deno.execPath(), "run", "-A", MAIN],
+  ): Promise<ServerProcess> {
+    const [program, ...args] = command;
+    const child = new Deno.Command(program!, {
+      args,
       env: {
         HOST: "127.0.0.1",
         PORT_WS: "0",

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ServerProcess } from "./_process.ts";
 
 const denort = Deno.env.get("DENORT_BIN");
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -24,27 +25,8 @@ Deno.test({
         stderr: "piped",
       }).output();
       assert.equal(compiled.code, 0, new TextDecoder().decode(compiled.stderr));
-      const child = new Deno.Command(binary, {
-        env: {
-          HOST: "127.0.0.1",
-          PORT_WS: "0",
-          PORT_HTTP: "0",
-          DB_PATH: join(dir, "p.db"),
-          BCRYPT_COST: "4",
-        },
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let text = "";
-      let match: RegExpMatchArray | null = null;
-      while (match === null) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("binary exited before listening");
-        text += value;
-        match = text.match(/http=127\.0\.0\.1:(\d+)/);
-      }
-      const created = await fetch(`http://127.0.0.1:${match[1]}/channel/create`, {
+      await using server = await ServerProcess.spawn({ DB_PATH: join(dir, "p.db") }, [binary]);
+      const created = await fetch(`${server.httpUrl}/channel/create`, {
         method: "POST",
         body: JSON.stringify({
           messageType: "SERVER_ACTION",
@@ -54,12 +36,11 @@ Deno.test({
       });
       assert.equal(created.status, 200);
       assert.match((await created.json()).data.channelToken, /^[A-Za-z0-9_-]{43}$/);
-      const client = await fetch(`http://127.0.0.1:${match[1]}/js/pushserver.js`);
+      const client = await fetch(`${server.httpUrl}/js/pushserver.js`);
       assert.equal(client.status, 200, "the browser client is embedded");
       await client.body?.cancel();
-      child.kill("SIGTERM");
-      assert.equal((await child.status).code, 0);
-      await reader.cancel();
+      server.kill("SIGTERM");
+      assert.equal((await server.exit()).code, 0);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

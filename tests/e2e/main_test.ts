@@ -1,6 +1,7 @@
 /** main.ts as a subprocess: the listening line, and one-line config errors with exit code 1. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ServerProcess } from "./_process.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -43,41 +44,21 @@ Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the v
 
 Deno.test("[e2e] main.ts prints the listening line with the real ports and serves", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-main-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN],
-    env: { HOST: "127.0.0.1", PORT_WS: "0", PORT_HTTP: "0", DB_PATH: join(dir, "data", "p.db") },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = "";
-    let match: RegExpMatchArray | null = null;
-    while (match === null) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("server exited before listening");
-      buffered += value;
-      match = buffered.match(/ws=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)/);
-    }
-    const line = buffered.split("\n").find((l) => l.includes("ws="))!;
-    assert.match(JSON.parse(line).msg, /^pushserver listening ws=\S+ http=\S+$/);
-    const [, wsPort, httpPort] = match;
-    assert.notEqual(wsPort, "0");
-    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    await using server = await ServerProcess.spawn({ DB_PATH: join(dir, "data", "p.db") });
+    const line = server.lines.find((l) => String(l.msg).includes("ws="));
+    assert.match(line?.msg, /^pushserver listening ws=127\.0\.0\.1:\d+ http=127\.0\.0\.1:\d+$/);
+    assert.notEqual(server.wsPort, 0);
+    assert.notEqual(server.httpPort, 0);
+    const health = await fetch(`${server.httpUrl}/healthz`);
     assert.deepEqual(await health.json(), { status: "ok" });
-    const ws = await fetch(`http://127.0.0.1:${wsPort}/`);
+    const ws = await fetch(server.wsUrl.replace("ws:", "http:"));
     assert.equal(ws.status, 426);
     await ws.body?.cancel();
-    child.kill("SIGTERM");
-    assert.equal((await child.status).code, 0);
-    await reader.cancel();
+    server.kill("SIGTERM");
+    assert.equal((await server.exit()).code, 0);
     assert.ok((await Deno.stat(join(dir, "data", "p.db"))).isFile, "DB_PATH's folder was created");
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
     await Deno.remove(dir, { recursive: true });
   }
 });
