@@ -32,6 +32,8 @@ export interface Spec {
   messageBytes: number;
   /** Recipients per targeted push. */
   recipients: number;
+  /** publish: whether a WebSocket subscriber receives each push (always for pushserver). */
+  subscribe?: boolean;
 }
 
 /** One measured number. */
@@ -373,7 +375,9 @@ async function idleMemory(spec: Spec): Promise<Result> {
 
 async function publish(spec: Spec): Promise<Result> {
   const errors: string[] = [];
-  const subscribers = spec.kind === "pushserver" ? await subscribeMany(spec, 1) : [];
+  const subscribers = spec.kind === "pushserver" || spec.subscribe === true
+    ? await subscribeMany(spec, 1)
+    : [];
   let delivered = 0;
   for (const { client } of subscribers) client.onMessage = () => delivered++;
   const clients = await Promise.all(

@@ -319,6 +319,8 @@ async function measure(
       channel,
       token,
       messageBytes: 100,
+      // The raw broadcast baseline delivers each POST to a subscriber, like pushserver does.
+      subscribe: program !== "baseline_hono",
       ...sizes,
     }, pin);
   } catch (error) {
@@ -437,6 +439,24 @@ const CHECKS: Check[] = [
         ratio,
         target: "≥ 0.80",
         pass: ratio >= 0.8 && ps.metrics.lost === 0,
+      };
+    },
+  },
+  {
+    scenario: "publish",
+    throughput: "requestsPerS",
+    title:
+      "publish POST /push req/s, 1 subscriber (baseline: raw Deno.serve POST → ws.send; informational)",
+    baseline: "baseline_broadcast",
+    row(ps, base) {
+      const ratio = ps.metrics.requestsPerS! / base!.metrics.requestsPerS!;
+      return {
+        scenario: this.title,
+        pushserver: fmt(ps.metrics.requestsPerS),
+        baseline: fmt(base!.metrics.requestsPerS),
+        ratio,
+        target: "report",
+        pass: undefined,
       };
     },
   },

@@ -10,6 +10,8 @@ export type LogFields = Readonly<Record<string, unknown>>;
 
 /** Where the server writes what happens. */
 export interface Logger {
+  /** Whether lines at `level` are written; lets hot paths skip building fields. Default: yes. */
+  enabled?(level: LogLevel): boolean;
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
@@ -30,13 +32,19 @@ export function jsonLogger(
     const record = { ts: new Date(now()).toISOString(), level: lineLevel, msg, ...fields };
     write(JSON.stringify(record, errorReplacer) + "\n");
   };
-  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  return {
+    enabled: (lineLevel) => LOG_LEVELS.indexOf(lineLevel) >= threshold,
+    debug: emit("debug"),
+    info: emit("info"),
+    warn: emit("warn"),
+    error: emit("error"),
+  };
 }
 
 /** A logger that drops everything (tests). */
 export function silentLogger(): Logger {
   const drop = () => {};
-  return { debug: drop, info: drop, warn: drop, error: drop };
+  return { enabled: () => false, debug: drop, info: drop, warn: drop, error: drop };
 }
 
 /** Errors serialize as name, message and stack instead of `{}`. */

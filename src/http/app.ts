@@ -1,8 +1,8 @@
 /** The publisher HTTP API and operations endpoints, as a Hono app (no ports, no Deno.serve). */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { ChannelService } from "../channels/service.ts";
+import { sameDigest, tokenDigest } from "../channels/tokens.ts";
 import { PushError } from "../errors.ts";
 import type { Broker } from "../hub/broker.ts";
 import type { Logger } from "../log.ts";
@@ -48,11 +48,13 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   const now = deps.now ?? performance.now.bind(performance);
   const app = new Hono();
 
+  const logRequests = logger.enabled?.("info") ?? true;
   app.use(async (c, next) => {
     const started = now();
     await next();
     const seconds = (now() - started) / 1000;
     metrics.observeRequest(seconds);
+    if (!logRequests) return;
     logger.info("request", {
       method: c.req.method,
       path: c.req.path,
@@ -125,11 +127,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     }));
 
-  const adminDigest = deps.adminToken === undefined ? undefined : sha256(deps.adminToken);
+  const adminDigest = deps.adminToken === undefined ? undefined : tokenDigest(deps.adminToken);
   operation("/sysadmin", (c) => {
     if (adminDigest === undefined) throw noRoute(c);
     const presented = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    if (presented === undefined || !timingSafeEqual(sha256(presented), adminDigest)) {
+    if (presented === undefined || !sameDigest(tokenDigest(presented), adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
     const channels = service.names();
@@ -176,8 +178,4 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
 function noRoute(c: Context): PushError {
   return new PushError("no_route", `No route for ${c.req.method} ${c.req.path}`);
-}
-
-function sha256(text: string): Uint8Array {
-  return createHash("sha256").update(text).digest();
 }
