@@ -7,8 +7,10 @@ import {
   exactly,
   exceedsUtf8Bytes,
   expecting,
+  isChannelName,
   object,
   utf8ByteLength,
+  uuid,
   uuidArray,
 } from "./fields.ts";
 
@@ -74,6 +76,10 @@ export function parseAction<A extends ActionName>(
       ),
     };
   }
+  if (action === "PUSH_MESSAGE") {
+    const push = wellFormedPush(json);
+    if (push !== undefined) return { ok: true, value: push as ActionRequest<A> };
+  }
   const parsed = ACTION_SCHEMAS[action].safeParse(json);
   if (!parsed.success) {
     return { ok: false, error: new PushError("invalid_request", describeIssue(parsed.error)) };
@@ -86,4 +92,39 @@ function messageField(json: unknown): unknown {
   const data = (json as { data?: unknown }).data;
   if (typeof data !== "object" || data === null) return undefined;
   return (data as { message?: unknown }).message;
+}
+
+/**
+ * The common case of the hottest route, checked by hand: zod's safeParse allocates enough to cost
+ * ~25 µs per push under load, a third of the request. It answers only when the body is certainly
+ * valid (the same value zod would produce); anything else returns `undefined`, so zod still
+ * decides and words every rejection. A property test holds the two to the same answers.
+ */
+export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | undefined {
+  if (!isPlainObject(json)) return undefined;
+  if (json.messageType !== "SERVER_ACTION" || json.action !== "PUSH_MESSAGE") return undefined;
+  const data = json.data;
+  if (!isPlainObject(data)) return undefined;
+  const { channel, channelToken, recipients, message } = data;
+  if (!isChannelName(channel) || typeof message !== "string" || !Array.isArray(recipients)) {
+    return undefined;
+  }
+  if (channelToken !== undefined && channelToken !== null && typeof channelToken !== "string") {
+    return undefined;
+  }
+  const ids: string[] = [];
+  for (const recipient of recipients) {
+    const id = uuid.safeParse(recipient);
+    if (!id.success) return undefined;
+    ids.push(id.data);
+  }
+  return {
+    messageType: "SERVER_ACTION",
+    action: "PUSH_MESSAGE",
+    data: { channel, channelToken: channelToken ?? null, recipients: ids, message },
+  };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -13,15 +13,24 @@ export function expecting(expected: string): (issue: { input?: unknown }) => str
   return (issue) => (issue.input === undefined ? "is required" : `must be ${expected}`);
 }
 
+function hasValidLength(name: string): boolean {
+  return name.length > 0 && countCodePoints(name) <= MAX_CHANNEL_NAME_CHARS;
+}
+
+function hasNoControlCharacter(name: string): boolean {
+  return !CONTROL_CHARACTER.test(name);
+}
+
+/** Whether `value` is a valid channel name (the same rules as {@link channelName}). */
+export function isChannelName(value: unknown): value is string {
+  return typeof value === "string" && hasValidLength(value) && hasNoControlCharacter(value);
+}
+
 /** A channel name: 1–200 code points, no control characters, compared exactly. */
 export const channelName = z
   .string({ error: expecting("a string") })
-  .refine((name) => name.length > 0 && countCodePoints(name) <= MAX_CHANNEL_NAME_CHARS, {
-    error: `must be 1 to ${MAX_CHANNEL_NAME_CHARS} characters long`,
-  })
-  .refine((name) => !CONTROL_CHARACTER.test(name), {
-    error: "must not contain control characters",
-  });
+  .refine(hasValidLength, { error: `must be 1 to ${MAX_CHANNEL_NAME_CHARS} characters long` })
+  .refine(hasNoControlCharacter, { error: "must not contain control characters" });
 
 /** A UUID in the canonical 8-4-4-4-12 hex form, compared case-insensitively. */
 export const uuid = z

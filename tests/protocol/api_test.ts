@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parseAction } from "../../src/protocol/api.ts";
+import fc from "fast-check";
+import { ACTION_SCHEMAS, parseAction, wellFormedPush } from "../../src/protocol/api.ts";
 
 const limits = { maxMessageBytes: 16 };
 const uuid = "3f0c4b8e-7d2a-4c1b-9a6e-2b5d8f1e0c7a";
@@ -107,4 +108,48 @@ Deno.test("parseAction() ignores __proto__ keys and unknown fields", () => {
   const result = parseAction("CREATE_CHANNEL", text, limits);
   assert.ok(result.ok);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("wellFormedPush() agrees with the zod schema on every push-like body", () => {
+  const channel = fc.oneof(
+    fc.constantFrom(
+      "news",
+      "",
+      "x".repeat(200),
+      "x".repeat(201),
+      "a\u0000b",
+      "频道 🚀",
+      "😀".repeat(200),
+    ),
+    fc.string(),
+    fc.integer(),
+    fc.constant(null),
+  );
+  const recipient = fc.oneof(fc.uuid(), fc.constant(uuid.toUpperCase()), fc.string(), fc.integer());
+  const field = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined });
+  const body = fc.record({
+    messageType: fc.oneof(fc.constant("SERVER_ACTION"), fc.string()),
+    action: fc.oneof(fc.constant("PUSH_MESSAGE"), fc.constant("PING_CHANNEL")),
+    data: fc.oneof(
+      fc.record({
+        channel: field(channel),
+        channelToken: field(fc.oneof(fc.string(), fc.constant(null), fc.integer())),
+        recipients: field(fc.oneof(fc.array(recipient, { maxLength: 4 }), fc.string())),
+        message: field(fc.oneof(fc.string(), fc.integer())),
+        extra: field(fc.string()),
+      }),
+      fc.array(fc.string()),
+      fc.constant(null),
+    ),
+  });
+  fc.assert(
+    fc.property(body, (generated) => {
+      const json = JSON.parse(JSON.stringify(generated));
+      const fast = wellFormedPush(json);
+      const zod = ACTION_SCHEMAS.PUSH_MESSAGE.safeParse(json);
+      assert.equal(fast !== undefined, zod.success, JSON.stringify(json));
+      if (fast !== undefined && zod.success) assert.deepEqual(fast, zod.data);
+    }),
+    { numRuns: 3000 },
+  );
 });
