@@ -12,6 +12,11 @@ export type LogFields = Readonly<Record<string, unknown>>;
 export interface Logger {
   /** Whether lines at `level` are written; lets hot paths skip building fields. Default: yes. */
   enabled?(level: LogLevel): boolean;
+  /**
+   * An `info` line written at every LOG_LEVEL: lifecycle lines that operators and tools wait
+   * for (the listening line, the stop). Default: `info`.
+   */
+  announce?(msg: string, fields?: LogFields): void;
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
@@ -27,18 +32,25 @@ export function jsonLogger(
   const write = options.write ?? ((line: string) => Deno.stdout.writeSync(encoder.encode(line)));
   const now = options.now ?? Date.now;
   const threshold = LOG_LEVELS.indexOf(level);
-  const emit = (lineLevel: LogLevel) => (msg: string, fields?: LogFields) => {
-    if (LOG_LEVELS.indexOf(lineLevel) < threshold) return;
+  const emit = (lineLevel: LogLevel, always = false) => (msg: string, fields?: LogFields) => {
+    if (!always && LOG_LEVELS.indexOf(lineLevel) < threshold) return;
     const record = { ts: new Date(now()).toISOString(), level: lineLevel, msg, ...fields };
     write(JSON.stringify(record, errorReplacer) + "\n");
   };
   return {
     enabled: (lineLevel) => LOG_LEVELS.indexOf(lineLevel) >= threshold,
+    announce: emit("info", true),
     debug: emit("debug"),
     info: emit("info"),
     warn: emit("warn"),
     error: emit("error"),
   };
+}
+
+/** Writes a lifecycle line whatever the level (see {@link Logger.announce}). */
+export function announce(logger: Logger, msg: string, fields?: LogFields): void {
+  if (logger.announce !== undefined) logger.announce(msg, fields);
+  else logger.info(msg, fields);
 }
 
 /** A logger that drops everything (tests). */

@@ -10,7 +10,7 @@ import { CLOSE, ERRORS, PushError } from "./errors.ts";
 import { LocalBroker } from "./hub/broker.ts";
 import { Hub } from "./hub/hub.ts";
 import { createHttpApp } from "./http/app.ts";
-import { jsonLogger, type Logger } from "./log.ts";
+import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { errorEnvelope } from "./protocol/outbound.ts";
 import { createWsHandler } from "./ws/handler.ts";
@@ -169,7 +169,8 @@ export async function startServer(
   listening = true;
   const httpPort = httpServer.addr.port;
   const wsPort = wsServer.addr.port;
-  logger.info(
+  announce(
+    logger,
     `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
     { channels: service.size },
   );
@@ -210,7 +211,7 @@ export async function startServer(
     listening = false;
     hasher.close();
     store.close();
-    logger.info("stopped");
+    announce(logger, "stopped");
     finished.resolve();
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { jsonLogger, LOG_LEVELS } from "../src/log.ts";
+import { announce, jsonLogger, LOG_LEVELS } from "../src/log.ts";
 import { action, post, startTestServer, TestClient } from "./_helpers.ts";
 
 Deno.test("jsonLogger() writes one JSON object per line with ts, level, msg and fields", () => {
@@ -120,4 +120,21 @@ Deno.test("[e2e] logs: a request line per publisher call; never a token, never a
   assert.ok(!everything.includes(token.slice(0, 20)), "part of a channel token was logged");
   assert.ok(!everything.includes(secretMessage), "a message body was logged");
   assert.ok(!everything.includes(adminToken), "the admin token was logged");
+});
+
+Deno.test("announce() writes lifecycle lines at every level, as info", () => {
+  const lines: string[] = [];
+  const logger = jsonLogger("error", { write: (line) => lines.push(line), now: () => 0 });
+  announce(logger, "pushserver listening ws=a:1 http=a:2", { channels: 3 });
+  logger.info("not this one");
+  assert.equal(lines.length, 1);
+  assert.deepEqual(JSON.parse(lines[0]!), {
+    ts: "1970-01-01T00:00:00.000Z",
+    level: "info",
+    msg: "pushserver listening ws=a:1 http=a:2",
+    channels: 3,
+  });
+  const calls: string[] = [];
+  announce({ debug() {}, info: (msg) => calls.push(msg), warn() {}, error() {} }, "fallback");
+  assert.deepEqual(calls, ["fallback"], "loggers without announce() fall back to info");
 });

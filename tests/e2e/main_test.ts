@@ -62,3 +62,14 @@ Deno.test("[e2e] main.ts prints the listening line with the real ports and serve
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("[e2e] main.ts prints the listening line even at LOG_LEVEL=error", async () => {
+  await using server = await ServerProcess.spawn({ LOG_LEVEL: "error" });
+  assert.notEqual(server.httpPort, 0);
+  const health = await fetch(`${server.httpUrl}/healthz`);
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+  assert.ok(!server.lines.some((l) => l.msg === "request"), "request logs stay hidden at error");
+  server.kill("SIGTERM");
+  assert.equal((await server.exit()).code, 0);
+});
