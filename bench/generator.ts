@@ -373,22 +373,21 @@ async function idleMemory(spec: Spec): Promise<Result> {
   };
 }
 
-async function publish(spec: Spec): Promise<Result> {
-  const errors: string[] = [];
-  const subscribers = spec.kind === "pushserver" || spec.subscribe === true
-    ? await subscribeMany(spec, 1)
-    : [];
-  let delivered = 0;
-  for (const { client } of subscribers) client.onMessage = () => delivered++;
-  const clients = await Promise.all(
-    Array.from({ length: spec.publishers }, () => HttpClient.connect(spec.host, spec.httpPort)),
-  );
-  const request = clients[0]!.request("/push", pushBody(spec, message("m", spec.messageBytes)));
+/**
+ * Closed-loop publishing: every client sends `requestFor(i)` back to back (publisher `n` starts
+ * at `i = n`), through a warm-up and then the measured window; closes the clients at the end.
+ */
+async function closedLoop(
+  spec: Spec,
+  clients: HttpClient[],
+  requestFor: (i: number) => Uint8Array,
+  errors: string[],
+): Promise<{ window: Window; requests: number; answered: number }> {
   let answered = 0;
   let stop = false;
-  async function publisher(http: HttpClient): Promise<void> {
-    while (!stop) {
-      expectOk(await http.send(request), errors);
+  async function publisher(http: HttpClient, index: number): Promise<void> {
+    for (let i = index; !stop; i++) {
+      expectOk(await http.send(requestFor(i)), errors);
       answered++;
     }
   }
@@ -403,6 +402,21 @@ async function publish(spec: Spec): Promise<Result> {
   stop = true;
   await running;
   for (const http of clients) http.close();
+  return { window, requests, answered };
+}
+
+async function publish(spec: Spec): Promise<Result> {
+  const errors: string[] = [];
+  const subscribers = spec.kind === "pushserver" || spec.subscribe === true
+    ? await subscribeMany(spec, 1)
+    : [];
+  let delivered = 0;
+  for (const { client } of subscribers) client.onMessage = () => delivered++;
+  const clients = await Promise.all(
+    Array.from({ length: spec.publishers }, () => HttpClient.connect(spec.host, spec.httpPort)),
+  );
+  const request = clients[0]!.request("/push", pushBody(spec, message("m", spec.messageBytes)));
+  const { window, requests, answered } = await closedLoop(spec, clients, () => request, errors);
   const deadline = performance.now() + 5000;
   while (subscribers.length > 0 && delivered < answered && performance.now() < deadline) {
     await sleep(10);
@@ -444,25 +458,12 @@ async function targeted(spec: Spec): Promise<Result> {
     const body = pushBody(spec, message("t", spec.messageBytes), recipients);
     return clients[0]!.request("/push", body);
   });
-  let answered = 0;
-  let stop = false;
-  async function publisher(http: HttpClient, index: number): Promise<void> {
-    for (let i = index; !stop; i++) {
-      expectOk(await http.send(requests[i % requests.length]!), errors);
-      answered++;
-    }
-  }
-  const running = Promise.all(clients.map(publisher));
-  await sleep(spec.warmupMs);
-  const window = new Window(spec);
-  const answered0 = answered;
-  window.start();
-  await sleep(spec.durationMs);
-  window.stop();
-  const pushes = answered - answered0;
-  stop = true;
-  await running;
-  for (const http of clients) http.close();
+  const { window, requests: pushes, answered } = await closedLoop(
+    spec,
+    clients,
+    (i) => requests[i % requests.length]!,
+    errors,
+  );
   const expected = answered * spec.recipients;
   const deadline = performance.now() + 5000;
   while (delivered < expected && performance.now() < deadline) await sleep(10);
