@@ -114,28 +114,18 @@ export async function startServer(
     isDraining: () => draining,
   });
 
-  const unavailable = (details = "The server is shutting down") =>
-    new Response(errorEnvelope(new PushError("unavailable", details)), {
+  const unavailable = () =>
+    new Response(errorEnvelope(new PushError("unavailable", "The server is shutting down")), {
       status: ERRORS.unavailable.status,
       headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
     });
 
-  /** Per in-flight request: answers it with 503 when the shutdown timeout abandons it. */
-  const abandoners = new Set<() => void>();
-
   async function serveHttp(request: Request): Promise<Response> {
     if (draining) return unavailable();
     inFlight++;
-    const abandoned = Promise.withResolvers<Response>();
-    const abandon = () =>
-      abandoned.resolve(unavailable("The server shut down before this request finished"));
-    abandoners.add(abandon);
     try {
-      // Without an answer for a request whose body never ends, Deno's server.shutdown() would
-      // wait for it forever and the process would miss its exit deadline.
-      return await Promise.race([app.fetch(request), abandoned.promise]);
+      return await app.fetch(request);
     } finally {
-      abandoners.delete(abandon);
       inFlight--;
       if (draining && inFlight === 0) drained?.resolve();
     }
@@ -190,17 +180,18 @@ export async function startServer(
         timer = setTimeout(() => {
           logger.warn("shutdown timeout: abandoning in-flight requests", { inFlight });
           abandonedAny = true;
-          for (const abandon of abandoners) abandon();
           resolve();
         }, config.shutdownTimeoutMs);
       });
       await Promise.race([drained.promise, timeout]);
       clearTimeout(timer);
     }
+    // shutdown() makes a body still arriving unreadable: such a request is answered 503 by the
+    // app (see readActionBody) instead of holding the process past its deadline.
     const closed = Promise.all([httpServer!.shutdown(), wsServer!.shutdown()]);
     if (abandonedAny) {
-      // An abandoned request's body may still be arriving, and Deno's shutdown() waits for that
-      // connection; give it a moment, then stop anyway (main.ts exits the process).
+      // Deno's shutdown() still waits for the abandoned request's connection; give it a moment,
+      // then stop anyway (main.ts exits the process).
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, LISTENER_GRACE_MS));
       await Promise.race([closed, grace]);

@@ -66,13 +66,25 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   // Before the action routes, so CORS preflights are answered instead of reaching the 405.
   mountStaticRoutes(app, deps);
 
+  /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
+  async function readActionBody(request: Request): Promise<string> {
+    try {
+      return await readBodyText(request, limits.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof PushError) throw error;
+      throw deps.isReady()
+        ? new PushError("invalid_request", "The request body ended before it was complete")
+        : new PushError("unavailable", "The server shut down before this request finished");
+    }
+  }
+
   function action<A extends ActionName>(
     path: string,
     name: A,
     handle: (request: ActionRequest<A>) => Promise<string>,
   ): void {
     app.post(path, async (c) => {
-      const body = await readBodyText(c.req.raw, limits.maxBodyBytes);
+      const body = await readActionBody(c.req.raw);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value));
