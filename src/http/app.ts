@@ -10,7 +10,7 @@ import type { Gauges, Metrics } from "../metrics.ts";
 import { type ActionName, type ActionRequest, parseAction } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
 import { readBodyText } from "./body.ts";
-import { mountStaticRoutes } from "./static.ts";
+import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -64,7 +64,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   });
 
   // Before the action routes, so CORS preflights are answered instead of reaching the 405.
-  mountStaticRoutes(app, deps);
+  applyCors(app, deps.corsOrigins ?? []);
 
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
   async function readActionBody(request: Request): Promise<string> {
@@ -161,6 +161,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       }),
     );
   });
+
+  for (const route of browserRoutes(deps)) operation(route.path, (c) => route.handle(c.req.raw));
 
   app.notFound((c) => errorResponse(noRoute(c)));
 

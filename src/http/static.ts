@@ -1,18 +1,16 @@
 /**
- * Browser-facing routes on the HTTP port: the client modules under `/js/`, the `/demo` page, and
- * CORS for the publisher action routes (`CORS_ORIGINS`).
+ * Browser-facing parts of the HTTP port: the client modules under `/js/`, the `/demo` page, and
+ * CORS for the publisher action routes (`CORS_ORIGINS`). The app registers the routes, so their
+ * 405s and error counts are the same as every other route's.
  */
 import type { Hono } from "hono";
 import { cors } from "hono/cors";
 import { createHash } from "node:crypto";
 import { PushError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { errorEnvelope } from "../protocol/outbound.ts";
 
 /** What the browser routes need. */
 export interface StaticRoutesDeps {
-  /** Origins allowed to call the publisher actions from a browser; `*` allows any; empty: none. */
-  readonly corsOrigins?: readonly string[];
   /** The real subscriber port, known once it listens; the demo page connects to it. */
   readonly wsPort?: () => number | undefined;
   /** Told when a file is missing (a `deno compile` without the `--include`s of the compile task). */
@@ -70,70 +68,67 @@ function missing(): never {
   throw new PushError("internal", null);
 }
 
-/**
- * Adds CORS to the publisher actions, then `GET /js/pushserver.js`, `GET /js/publisher.js`,
- * `GET /demo.js` and `GET /demo`. Call it before the action routes are registered, so that
- * CORS preflights are answered before they reach the 405 handler.
- */
-export function mountStaticRoutes(app: Hono, deps: StaticRoutesDeps = {}): void {
-  const origins = deps.corsOrigins ?? [];
-  if (origins.length > 0) {
-    const middleware = cors({
-      origin: origins.includes("*") ? "*" : [...origins],
-      allowMethods: ["POST", "OPTIONS"],
-      allowHeaders: ["content-type"],
-      maxAge: 600,
-    });
-    for (const path of ACTION_PATHS) app.use(path, middleware);
-  }
+/** One GET route serving a browser file. */
+export interface BrowserRoute {
+  readonly path: string;
+  readonly handle: (request: Request) => Response;
+}
 
+/**
+ * Adds CORS to the publisher actions when `origins` is not empty. Call it before the action
+ * routes are registered, so that CORS preflights are answered before they reach the 405 handler.
+ */
+export function applyCors(app: Hono, origins: readonly string[]): void {
+  if (origins.length === 0) return;
+  const middleware = cors({
+    origin: origins.includes("*") ? "*" : [...origins],
+    allowMethods: ["POST", "OPTIONS"],
+    allowHeaders: ["content-type"],
+    maxAge: 600,
+  });
+  for (const path of ACTION_PATHS) app.use(path, middleware);
+}
+
+/** `GET /js/pushserver.js`, `/js/publisher.js`, `/js/demo.js` and `/demo`; files are read once. */
+export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
   const scripts: Record<string, Asset | undefined> = {
     "/js/pushserver.js": asset("../client/pushserver.js", deps),
     "/js/publisher.js": asset("../publisher/publisher.js", deps),
     "/js/demo.js": asset("../client/demo.js", deps),
   };
-  for (const [path, script] of Object.entries(scripts)) {
-    get(app, path, (request) =>
+  const routes: BrowserRoute[] = Object.entries(scripts).map(([path, script]) => ({
+    path,
+    handle: (request) =>
       cached(request, script ?? missing(), {
         "content-type": "text/javascript; charset=utf-8",
         // Pages on other origins import the client as a module, which needs CORS.
         "access-control-allow-origin": "*",
         "cache-control": "no-cache",
         "x-content-type-options": "nosniff",
-      }));
-  }
+      }),
+  }));
 
   const demo = asset("../client/demo.html", deps);
-  get(app, "/demo", () => {
-    if (demo === undefined) return missing();
-    const port = deps.wsPort?.();
-    return new Response(
-      demo.body.replace(WS_PORT_PLACEHOLDER, port === undefined ? "" : String(port)),
-      {
-        headers: {
-          "content-type": "text/html; charset=utf-8",
-          "cache-control": "no-cache",
-          "content-security-policy": DEMO_CSP,
-          "x-content-type-options": "nosniff",
-          "referrer-policy": "no-referrer",
+  routes.push({
+    path: "/demo",
+    handle: () => {
+      if (demo === undefined) return missing();
+      const port = deps.wsPort?.();
+      return new Response(
+        demo.body.replace(WS_PORT_PLACEHOLDER, port === undefined ? "" : String(port)),
+        {
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            "cache-control": "no-cache",
+            "content-security-policy": DEMO_CSP,
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+          },
         },
-      },
-    );
+      );
+    },
   });
-}
-
-function get(app: Hono, path: string, handle: (request: Request) => Response): void {
-  app.get(path, (c) => handle(c.req.raw));
-  app.all(path, (c) => {
-    const error = new PushError(
-      "method_not_allowed",
-      `${c.req.method} is not allowed on ${path}; use GET`,
-    );
-    return new Response(errorEnvelope(error), {
-      status: error.status,
-      headers: { "content-type": "application/json; charset=utf-8", allow: "GET, HEAD" },
-    });
-  });
+  return routes;
 }
 
 /** 304 when the browser already holds this version, else the full body. */

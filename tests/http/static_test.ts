@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { mountStaticRoutes } from "../../src/http/static.ts";
+import { browserRoutes } from "../../src/http/static.ts";
 import type { Logger } from "../../src/log.ts";
 import { action, createChannel, startTestServer } from "../_helpers.ts";
 
@@ -160,7 +160,7 @@ Deno.test("[e2e] CORS_ORIGINS=* allows any origin", async () => {
   assert.equal(response.headers.get("access-control-allow-origin"), "*");
 });
 
-Deno.test("mountStaticRoutes() logs a missing file and answers 500 for it, serving the rest", async () => {
+Deno.test("browserRoutes() logs a missing file and answers 500 for it, serving the rest", async () => {
   const logged: [string, Record<string, unknown> | undefined][] = [];
   const log = (msg: string, fields?: Record<string, unknown>) => logged.push([msg, fields]);
   const logger: Logger = { debug: log, info: log, warn: log, error: log };
@@ -170,7 +170,7 @@ Deno.test("mountStaticRoutes() logs a missing file and answers 500 for it, servi
     thrown.push(error);
     return new Response(null, { status: 500 });
   });
-  mountStaticRoutes(app, {
+  const routes = browserRoutes({
     logger,
     wsPort: () => 4321,
     readTextFile: (url) => {
@@ -178,6 +178,7 @@ Deno.test("mountStaticRoutes() logs a missing file and answers 500 for it, servi
       return Deno.readTextFileSync(url);
     },
   });
+  for (const route of routes) app.get(route.path, (c) => route.handle(c.req.raw));
   assert.equal(logged.length, 1);
   assert.equal(logged[0]?.[1]?.file, "src/client/demo.html");
   const demo = await app.request("/demo");
