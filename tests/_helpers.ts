@@ -77,6 +77,15 @@ export function action(name: string, data: Record<string, unknown>): Record<stri
   return { messageType: "SERVER_ACTION", action: name, data };
 }
 
+/** A subscriber `CLIENT_ACTION` frame, as sent on the wire. */
+export function clientFrame(
+  action: string,
+  channel: unknown,
+  extra: Record<string, unknown> = {},
+): string {
+  return JSON.stringify({ messageType: "CLIENT_ACTION", action, data: { channel }, ...extra });
+}
+
 /** Creates a channel over HTTP and returns its token. */
 export async function createChannel(server: TestServer, channel: string): Promise<string> {
   const reply = await post(
@@ -160,9 +169,7 @@ export class TestClient implements AsyncDisposable {
   /** Sends a CLIENT_ACTION and returns the server's answer. */
   // deno-lint-ignore no-explicit-any
   async act(action: "SUBSCRIBE" | "UNSUBSCRIBE", channel: string, extra = {}): Promise<any> {
-    this.sendRaw(
-      JSON.stringify({ messageType: "CLIENT_ACTION", action, data: { channel }, ...extra }),
-    );
+    this.sendRaw(clientFrame(action, channel, extra));
     return await this.next();
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createChannel, push, startTestServer, TestClient } from "../_helpers.ts";
+import { clientFrame, createChannel, push, startTestServer, TestClient } from "../_helpers.ts";
 import { CapturingLogger, scrape } from "./_ops.ts";
 import { RawWebSocket, text } from "./_raw_ws.ts";
 
@@ -15,11 +15,7 @@ Deno.test("[e2e] heartbeat: a client that stops answering pings is closed and it
   await using mute = await RawWebSocket.connect(server.wsPort);
   const uuid = JSON.parse(text((await mute.nextFrame())!)).data.uuid;
   await mute.sendText(
-    JSON.stringify({
-      messageType: "CLIENT_ACTION",
-      action: "SUBSCRIBE",
-      data: { channel: "news" },
-    }),
+    clientFrame("SUBSCRIBE", "news"),
   );
   assert.equal(JSON.parse(text((await mute.nextFrame())!)).message, "Subscribed");
   assert.equal((await scrape(server.httpUrl)).get("pushserver_subscriptions"), 2);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { TokenHasher } from "../../src/channels/tokens.ts";
 import {
   action,
+  clientFrame,
   createChannel,
   post,
   push,
@@ -13,10 +14,6 @@ import { CapturingLogger, scrape } from "./_ops.ts";
 import { RawWebSocket, text } from "./_raw_ws.ts";
 
 const MiB = 1024 * 1024;
-
-function subscribeFrame(channel: string): string {
-  return JSON.stringify({ messageType: "CLIENT_ACTION", action: "SUBSCRIBE", data: { channel } });
-}
 
 /** Sends a raw HTTP/1.1 request head (and optional first body bytes) and reads the status line. */
 async function rawRequest(port: number, head: string, body = new Uint8Array(0)): Promise<string> {
@@ -192,11 +189,7 @@ Deno.test("[e2e] default frame rate limit: a flooder gets 429, then close 1008",
   await using server = await startTestServer();
   await using client = await RawWebSocket.connect(server.wsPort);
   await client.nextFrame(); // Connected
-  const frame = JSON.stringify({
-    messageType: "CLIENT_ACTION",
-    action: "UNSUBSCRIBE",
-    data: { channel: "x" },
-  });
+  const frame = clientFrame("UNSUBSCRIBE", "x");
   // Burst 200 plus 200 refused frames, sent at once; then one frame at a time until the close.
   // (A peer that is still sending when the server closes sees a TCP reset instead of the close
   // frame, because the runtime drops the unread input; pacing the tail keeps the 1008 visible.)
@@ -265,7 +258,7 @@ Deno.test("[e2e] slow consumer: one subscriber that never reads is closed with 4
   // The slow one: a raw socket that subscribes, then never reads again.
   await using slow = await RawWebSocket.connect(server.wsPort);
   const hello = JSON.parse(text((await slow.nextFrame())!));
-  await slow.sendText(subscribeFrame("feed"));
+  await slow.sendText(clientFrame("SUBSCRIBE", "feed"));
   assert.equal(JSON.parse(text((await slow.nextFrame())!)).message, "Subscribed");
 
   const readers = await Promise.all(

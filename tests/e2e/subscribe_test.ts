@@ -1,12 +1,15 @@
 /** Black-box tests of the subscriber WebSocket API, written from PROTOCOL.md against the real server. */
 import assert from "node:assert/strict";
-import { createChannel, push, readJson, startTestServer, TestClient } from "../_helpers.ts";
+import {
+  clientFrame,
+  createChannel,
+  push,
+  readJson,
+  startTestServer,
+  TestClient,
+} from "../_helpers.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-function frame(action: string, channel: unknown, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ messageType: "CLIENT_ACTION", action, data: { channel }, ...extra });
-}
 
 Deno.test("[e2e] WebSocket connect", async (t) => {
   await using server = await startTestServer();
@@ -159,8 +162,8 @@ Deno.test("[e2e] bad frames get an ERROR and the connection stays open", async (
     await expectError("[]", "Invalid message");
     await expectError("null", "Invalid message");
     await expectError("42", "Invalid message");
-    await expectError(frame("PUBLISH", "news"), "Invalid message");
-    await expectError(frame("subscribe", "news"), "Invalid message");
+    await expectError(clientFrame("PUBLISH", "news"), "Invalid message");
+    await expectError(clientFrame("subscribe", "news"), "Invalid message");
     await expectError(
       JSON.stringify({
         messageType: "SERVER_ACTION",
@@ -173,16 +176,19 @@ Deno.test("[e2e] bad frames get an ERROR and the connection stays open", async (
       JSON.stringify({ messageType: "CLIENT_ACTION", action: "SUBSCRIBE" }),
       "Invalid message",
     );
-    const details = await expectError(frame("SUBSCRIBE", 5), "Invalid message");
+    const details = await expectError(clientFrame("SUBSCRIBE", 5), "Invalid message");
     assert.match(details, /^data\.channel/);
-    await expectError(frame("SUBSCRIBE", ""), "Invalid message");
-    await expectError(frame("SUBSCRIBE", "x".repeat(201)), "Invalid message");
-    await expectError(frame("SUBSCRIBE", "a\u0000b"), "Invalid message");
-    await expectError(frame("SUBSCRIBE", "news", { uuid: 7 }), "Invalid message");
+    await expectError(clientFrame("SUBSCRIBE", ""), "Invalid message");
+    await expectError(clientFrame("SUBSCRIBE", "x".repeat(201)), "Invalid message");
+    await expectError(clientFrame("SUBSCRIBE", "a\u0000b"), "Invalid message");
+    await expectError(clientFrame("SUBSCRIBE", "news", { uuid: 7 }), "Invalid message");
   });
 
   await t.step("binary frames are 400 Invalid message", async () => {
-    await expectError(new TextEncoder().encode(frame("SUBSCRIBE", "news")), "Invalid message");
+    await expectError(
+      new TextEncoder().encode(clientFrame("SUBSCRIBE", "news")),
+      "Invalid message",
+    );
   });
 
   await t.step("unknown extra fields are ignored", async () => {
@@ -203,8 +209,8 @@ Deno.test("[e2e] frames over 64 KiB close the connection with 1009", async (t) =
 
   await t.step("a 64 KiB frame is still processed", async () => {
     await using client = await TestClient.connect(server.wsUrl);
-    const base = frame("SUBSCRIBE", "news", { pad: "" });
-    const exact = frame("SUBSCRIBE", "news", { pad: "x".repeat(64 * 1024 - base.length) });
+    const base = clientFrame("SUBSCRIBE", "news", { pad: "" });
+    const exact = clientFrame("SUBSCRIBE", "news", { pad: "x".repeat(64 * 1024 - base.length) });
     assert.equal(new TextEncoder().encode(exact).byteLength, 64 * 1024);
     client.sendRaw(exact);
     assert.equal((await client.next()).message, "Subscribed");
@@ -213,7 +219,7 @@ Deno.test("[e2e] frames over 64 KiB close the connection with 1009", async (t) =
   await t.step("one byte more closes with 1009 (UTF-8 bytes count, not characters)", async () => {
     await using client = await TestClient.connect(server.wsUrl);
     // 22,000 "€" are 66,000 UTF-8 bytes but only 22,000 UTF-16 units.
-    client.sendRaw(frame("SUBSCRIBE", "news", { pad: "€".repeat(22_000) }));
+    client.sendRaw(clientFrame("SUBSCRIBE", "news", { pad: "€".repeat(22_000) }));
     const closed = await client.closed;
     assert.equal(closed.code, 1009);
   });
@@ -233,7 +239,7 @@ Deno.test("[e2e] ordering and disconnects", async (t) => {
     await using client = await TestClient.connect(server.wsUrl);
     const count = 50;
     for (let i = 0; i < count; i++) {
-      client.sendRaw(frame(i % 2 === 0 ? "SUBSCRIBE" : "UNSUBSCRIBE", "news"));
+      client.sendRaw(clientFrame(i % 2 === 0 ? "SUBSCRIBE" : "UNSUBSCRIBE", "news"));
     }
     for (let i = 0; i < count; i++) {
       const ack = await client.next();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { createChannel, push, startTestServer, TestClient } from "../_helpers.ts";
+import { clientFrame, createChannel, push, startTestServer, TestClient } from "../_helpers.ts";
 import { CapturingLogger, scrape } from "../e2e/_ops.ts";
 import { encodeFrame, RawWebSocket, text } from "../e2e/_raw_ws.ts";
 import { hostileText } from "./_arbitraries.ts";
@@ -92,11 +92,7 @@ Deno.test("[fuzz] invalid UTF-8 in a text frame drops that socket (and its subsc
     await using raw = await RawWebSocket.connect(server.wsPort);
     const uuid = JSON.parse(text((await raw.nextFrame())!)).data.uuid;
     await raw.sendText(
-      JSON.stringify({
-        messageType: "CLIENT_ACTION",
-        action: "SUBSCRIBE",
-        data: { channel: "news" },
-      }),
+      clientFrame("SUBSCRIBE", "news"),
     );
     await raw.nextFrame();
     await raw.conn.write(encodeFrame(0x1, new Uint8Array(bad)));
@@ -126,11 +122,7 @@ Deno.test(`[fuzz] ${SOCKETS} sockets open, subscribe and close at once: no leak,
   await Promise.all(raws.map(async (raw) => {
     await raw.nextFrame();
     await raw.sendText(
-      JSON.stringify({
-        messageType: "CLIENT_ACTION",
-        action: "SUBSCRIBE",
-        data: { channel: "news" },
-      }),
+      clientFrame("SUBSCRIBE", "news"),
     );
     await raw.nextFrame();
   }));
