@@ -11,8 +11,8 @@ RUN deno install --frozen
 
 COPY --chown=deno:deno main.ts ./
 COPY --chown=deno:deno src/ ./src/
-# Type-check and cache the entry point and the bcrypt worker (loaded at run time) ahead of start.
-RUN deno cache --frozen main.ts src/channels/_bcrypt_worker.ts
+# Cache the entry point and the bcrypt worker (a Worker loaded at run time) ahead of start.
+RUN deno install --frozen --entrypoint main.ts src/channels/_bcrypt_worker.ts
 
 ENV HOST=0.0.0.0 \
     PORT_WS=5222 \
