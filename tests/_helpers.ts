@@ -77,6 +77,9 @@ export function action(name: string, data: Record<string, unknown>): Record<stri
   return { messageType: "SERVER_ACTION", action: name, data };
 }
 
+/** A channel name no test creates, used by {@link TestClient.receivedNothing}. */
+const SYNC_CHANNEL = "\u2063test-sync";
+
 /** A subscriber `CLIENT_ACTION` frame, as sent on the wire. */
 export function clientFrame(
   action: string,
@@ -155,10 +158,16 @@ export class TestClient implements AsyncDisposable {
     return promise;
   }
 
-  /** Resolves true if no frame arrives within `ms` (and leaves any queued frame alone). */
-  async silentFor(ms: number): Promise<boolean> {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    return this.#frames.length === 0;
+  /**
+   * True when no frame was sent to this client before now. The server answers each connection in
+   * the order it produces frames, so if the reply to a no-op UNSUBSCRIBE comes next, nothing
+   * (such as a push that must not reach this client) was sent before it. No sleeping involved.
+   */
+  async receivedNothing(): Promise<boolean> {
+    if (this.#frames.length > 0) return false;
+    this.sendRaw(clientFrame("UNSUBSCRIBE", SYNC_CHANNEL));
+    const frame = await this.next();
+    return frame?.messageType === "CLIENT_ACK" && frame.message === "Unsubscribed";
   }
 
   /** Sends a raw frame. */

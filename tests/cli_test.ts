@@ -80,7 +80,7 @@ Deno.test("[e2e] CLI channel commands and push", async (t) => {
     });
     assert.equal(run.code, 0, run.stderr);
     assert.equal((await b.next()).data.pushMessage.message, "from stdin");
-    assert.equal(await a.silentFor(50), true);
+    assert.equal(await a.receivedNothing(), true);
   });
 
   await t.step("push errors map to exit codes: 3, 6, 7, 4", async () => {

@@ -53,7 +53,7 @@ Deno.test("[e2e] PushPublisher against a real server", async (t) => {
     assert.equal((await b.next()).data.pushMessage.message, "to all");
     await publisher.push("news", token, "to b", { recipients: [b.uuid] });
     assert.equal((await b.next()).data.pushMessage.message, "to b");
-    assert.equal(await a.silentFor(50), true);
+    assert.equal(await a.receivedNothing(), true);
   });
 
   await t.step("push() with a bad token or bad recipients throws the server's error", async () => {
