@@ -154,7 +154,12 @@ export async function startServer(
     await httpServer?.shutdown();
     hasher.close();
     store.close();
-    throw error;
+    // A port that cannot be bound is a setting to fix: report it like one, naming the variable.
+    const [variable, port] = httpServer === undefined
+      ? ["PORT_HTTP", config.httpPort]
+      : ["PORT_WS", config.wsPort];
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`${variable}: cannot listen on ${config.host}:${port}: ${reason}`);
   }
   listening = true;
   const httpPort = httpServer.addr.port;

@@ -73,3 +73,19 @@ Deno.test("[e2e] main.ts prints the listening line even at LOG_LEVEL=error", asy
   server.kill("SIGTERM");
   assert.equal((await server.exit()).code, 0);
 });
+
+Deno.test("[e2e] main.ts reports a port already in use in one line naming the variable", async (t) => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  for (const variable of ["PORT_HTTP", "PORT_WS"]) {
+    await t.step(variable, async () => {
+      const result = await runMain({ HOST: "127.0.0.1", [variable]: String(taken.addr.port) });
+      assert.equal(result.code, 1);
+      const lines = result.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(
+        lines[0]!,
+        new RegExp(`^pushserver: ${variable}: cannot listen on 127\\.0\\.0\\.1:`),
+      );
+    });
+  }
+});
