@@ -67,16 +67,23 @@ export class Connection implements Subscriber, EventListenerObject {
 
   /** Dispatches socket events. */
   handleEvent(event: Event): void {
-    switch (event.type) {
-      case "open":
-        this.#deps.hub.add(this);
-        this.send(clientAck("Connected", { uuid: this.id, channels: [] }));
-        break;
-      case "message":
-        this.#onFrame((event as MessageEvent<unknown>).data);
-        break;
-      default: // close, error
-        this.#onGone(event instanceof CloseEvent ? event.code : undefined);
+    try {
+      switch (event.type) {
+        case "open":
+          this.#deps.hub.add(this);
+          this.send(clientAck("Connected", { uuid: this.id, channels: [] }));
+          break;
+        case "message":
+          this.#onFrame((event as MessageEvent<unknown>).data);
+          break;
+        default: // close, error
+          this.#onGone(event instanceof CloseEvent ? event.code : undefined);
+      }
+    } catch (error) {
+      // An exception escaping an event listener would end the whole process: this connection
+      // alone pays for a bug, with 1011, and the details go to the log.
+      this.#deps.logger.error("connection failed", { uuid: this.id, event: event.type, error });
+      this.close(CLOSE.internalError, "internal error");
     }
   }
 

@@ -49,7 +49,11 @@ const UUID = "6f1c8a56-2f0c-4d3a-9f5e-0e6e8c1d2b3a";
 
 function setup(
   limits: Partial<ConnectionDeps["limits"]> = {},
-  options: { maxSubscriptions?: number; channels?: string[] } = {},
+  options: {
+    maxSubscriptions?: number;
+    channels?: string[];
+    channelExists?: (name: string) => boolean;
+  } = {},
 ) {
   let clock = 1_000_000;
   const hub = new Hub({ maxSubscriptionsPerConnection: options.maxSubscriptions ?? 1000 });
@@ -59,7 +63,7 @@ function setup(
   const socket = new FakeSocket();
   const connection = new Connection(socket, UUID, {
     hub,
-    channelExists: (name) => channels.has(name),
+    channelExists: options.channelExists ?? ((name) => channels.has(name)),
     metrics,
     logger: silentLogger(),
     now: () => clock,
@@ -249,4 +253,16 @@ Deno.test("Connection: when the socket closes its subscriptions go at once, onGo
   const sent = socket.sent.length;
   socket.receive(subscribe("a"));
   assert.equal(socket.sent.length, sent);
+});
+
+Deno.test("Connection: an unexpected exception closes only that connection with 1011", () => {
+  const world = setup({}, {
+    channelExists: () => {
+      throw new Error("store exploded");
+    },
+  });
+  world.socket.receive(subscribe("news"));
+  assert.deepEqual(world.socket.closedWith, { code: 1011, reason: "internal error" });
+  assert.equal(world.hub.connectionCount, 0, "its subscriptions are gone");
+  assert.equal(world.gone.length, 1);
 });
