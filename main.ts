@@ -1,5 +1,6 @@
 /** pushserver entry point: config from the environment, both ports, graceful stop on signals. */
 import { ConfigError, loadConfig } from "./src/config.ts";
+import { jsonLogger } from "./src/log.ts";
 import { startServer } from "./src/server.ts";
 import { main as cli } from "./src/cli.ts";
 
@@ -9,7 +10,14 @@ const EXIT_DEADLINE_MS = 10_000;
 async function main(): Promise<number> {
   let server;
   try {
-    server = await startServer(loadConfig(Deno.env.toObject()));
+    const config = loadConfig(Deno.env.toObject());
+    const logger = jsonLogger(config.logLevel);
+    // Last line of defence: a stray rejected promise is logged, not allowed to end the process.
+    globalThis.addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      logger.error("unhandled rejection", { error: event.reason });
+    });
+    server = await startServer(config, { logger });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     Deno.stderr.writeSync(new TextEncoder().encode(`pushserver: ${error.message}\n`));
