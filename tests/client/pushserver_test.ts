@@ -24,6 +24,18 @@ function nextEvent<K extends keyof PushClientEvents>(
   return within(ms, promise, `the "${name}" event`).finally(off);
 }
 
+/**
+ * Settings for a server that can be stopped and started again on the same ports, with its
+ * channels kept in a file DB (removed on dispose).
+ */
+async function restartableEnv(): Promise<AsyncDisposable & { env: Record<string, string> }> {
+  const dir = await Deno.makeTempDir({ prefix: "pushserver_client_" });
+  return {
+    env: { PORT_WS: String(freePort()), PORT_HTTP: String(freePort()), DB_PATH: `${dir}/push.db` },
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
 Deno.test("backoffDelay() grows by factor from minDelayMs, caps at maxDelayMs, minus jitter", () => {
   const options = { minDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5 };
   const none = () => 0;
@@ -183,71 +195,55 @@ Deno.test("[e2e] PushClient.connect() rejects with code 0 when nothing listens",
 });
 
 Deno.test("[e2e] PushClient reconnects after a server restart and resubscribes", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pushserver_client_" });
-  const env = {
-    PORT_WS: String(freePort()),
-    PORT_HTTP: String(freePort()),
-    DB_PATH: `${dir}/push.db`,
-  };
-  try {
-    const first = await startTestServer(env);
-    const token = await createChannel(first, "news");
-    await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
-    const inbox = new Inbox<[string, PushMeta]>();
-    await client.subscribe("news", (message, meta) => inbox.put([message, meta]));
-    const oldUuid = client.uuid;
+  await using restartable = await restartableEnv();
+  const { env } = restartable;
+  const first = await startTestServer(env);
+  const token = await createChannel(first, "news");
+  await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
+  const inbox = new Inbox<[string, PushMeta]>();
+  await client.subscribe("news", (message, meta) => inbox.put([message, meta]));
+  const oldUuid = client.uuid;
 
-    const disconnected = nextEvent(client, "disconnected");
-    await first.shutdown();
-    const lost = await disconnected;
-    assert.equal(lost.code, 1001);
-    assert.equal(lost.willReconnect, true);
-    assert.equal(client.state, "reconnecting");
+  const disconnected = nextEvent(client, "disconnected");
+  await first.shutdown();
+  const lost = await disconnected;
+  assert.equal(lost.code, 1001);
+  assert.equal(lost.willReconnect, true);
+  assert.equal(client.state, "reconnecting");
 
-    const reconnected = nextEvent(client, "reconnected", 10_000);
-    await using second = await startTestServer(env);
-    const event = await reconnected;
-    assert.notEqual(event.uuid, oldUuid);
-    assert.equal(event.previousUuid, oldUuid);
-    assert.equal(event.uuid, client.uuid);
-    assert.deepEqual(event.channels, ["news"]);
-    assert.equal(client.state, "open");
+  const reconnected = nextEvent(client, "reconnected", 10_000);
+  await using second = await startTestServer(env);
+  const event = await reconnected;
+  assert.notEqual(event.uuid, oldUuid);
+  assert.equal(event.previousUuid, oldUuid);
+  assert.equal(event.uuid, client.uuid);
+  assert.deepEqual(event.channels, ["news"]);
+  assert.equal(client.state, "open");
 
-    const reply = await push(second, { channel: "news", channelToken: token, message: "after" });
-    assert.equal(reply.status, 200);
-    const [message, meta] = await inbox.take();
-    assert.equal(message, "after");
-    assert.equal(meta.uuid, client.uuid);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const reply = await push(second, { channel: "news", channelToken: token, message: "after" });
+  assert.equal(reply.status, 200);
+  const [message, meta] = await inbox.take();
+  assert.equal(message, "after");
+  assert.equal(meta.uuid, client.uuid);
 });
 
 Deno.test("[e2e] PushClient queues a subscribe made while reconnecting", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pushserver_client_" });
-  const env = {
-    PORT_WS: String(freePort()),
-    PORT_HTTP: String(freePort()),
-    DB_PATH: `${dir}/push.db`,
-  };
-  try {
-    const first = await startTestServer(env);
-    const token = await createChannel(first, "later");
-    await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
-    const disconnected = nextEvent(client, "disconnected");
-    await first.shutdown();
-    await disconnected;
+  await using restartable = await restartableEnv();
+  const { env } = restartable;
+  const first = await startTestServer(env);
+  const token = await createChannel(first, "later");
+  await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
+  const disconnected = nextEvent(client, "disconnected");
+  await first.shutdown();
+  await disconnected;
 
-    const inbox = new Inbox<string>();
-    const subscribed = client.subscribe("later", inbox.put);
-    await using second = await startTestServer(env);
-    await within(10_000, subscribed, "the queued subscribe");
-    assert.deepEqual(client.channels, ["later"]);
-    await push(second, { channel: "later", channelToken: token, message: "queued ok" });
-    assert.equal(await inbox.take(), "queued ok");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const inbox = new Inbox<string>();
+  const subscribed = client.subscribe("later", inbox.put);
+  await using second = await startTestServer(env);
+  await within(10_000, subscribed, "the queued subscribe");
+  assert.deepEqual(client.channels, ["later"]);
+  await push(second, { channel: "later", channelToken: token, message: "queued ok" });
+  assert.equal(await inbox.take(), "queued ok");
 });
 
 Deno.test("[e2e] PushClient reports a channel that is gone after a reconnect", async () => {
@@ -287,36 +283,28 @@ Deno.test("[e2e] PushClient with reconnect: false closes for good when the serve
 });
 
 Deno.test("[e2e] PushClient resubscribes past the server's frame rate limit (429 is retried)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pushserver_client_" });
-  const env = {
-    PORT_WS: String(freePort()),
-    PORT_HTTP: String(freePort()),
-    DB_PATH: `${dir}/push.db`,
-  };
+  await using restartable = await restartableEnv();
+  const { env } = restartable;
   const names = Array.from({ length: 8 }, (_, i) => `c${i}`);
-  try {
-    const first = await startTestServer(env);
-    for (const name of names) await createChannel(first, name);
-    await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
-    for (const name of names) await client.subscribe(name, () => {});
-    const disconnected = nextEvent(client, "disconnected");
-    await first.shutdown();
-    await disconnected;
+  const first = await startTestServer(env);
+  for (const name of names) await createChannel(first, name);
+  await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
+  for (const name of names) await client.subscribe(name, () => {});
+  const disconnected = nextEvent(client, "disconnected");
+  await first.shutdown();
+  await disconnected;
 
-    let errors = 0;
-    client.on("error", () => errors++);
-    const reconnected = nextEvent(client, "reconnected", 10_000);
-    // The restarted server allows a burst of only 5 frames, then 20 per second.
-    await using _second = await startTestServer({
-      ...env,
-      WS_FRAME_BURST: "5",
-      WS_FRAME_RATE: "20",
-    });
-    const event = await reconnected;
-    assert.deepEqual([...event.channels].sort(), names);
-    assert.deepEqual(client.channels, names);
-    assert.equal(errors, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  let errors = 0;
+  client.on("error", () => errors++);
+  const reconnected = nextEvent(client, "reconnected", 10_000);
+  // The restarted server allows a burst of only 5 frames, then 20 per second.
+  await using _second = await startTestServer({
+    ...env,
+    WS_FRAME_BURST: "5",
+    WS_FRAME_RATE: "20",
+  });
+  const event = await reconnected;
+  assert.deepEqual([...event.channels].sort(), names);
+  assert.deepEqual(client.channels, names);
+  assert.equal(errors, 0);
 });
