@@ -172,35 +172,26 @@ export async function startServer(
 
   const finished = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;
-  let abandonedAny = false;
 
   async function stop(): Promise<void> {
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
     for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    let abandoned = false;
     if (inFlight > 0) {
       drained = Promise.withResolvers<void>();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          logger.warn("shutdown timeout: abandoning in-flight requests", { inFlight });
-          abandonedAny = true;
-          resolve();
-        }, config.shutdownTimeoutMs);
-      });
-      await Promise.race([drained.promise, timeout]);
-      clearTimeout(timer);
+      abandoned = !(await settlesWithin(drained.promise, config.shutdownTimeoutMs));
+      if (abandoned) {
+        logger.warn("shutdown timeout: abandoning in-flight requests", { inFlight });
+      }
     }
     // shutdown() makes a body still arriving unreadable: such a request is answered 503 by the
     // app (see readActionBody) instead of holding the process past its deadline.
     const closed = Promise.all([httpServer!.shutdown(), wsServer!.shutdown()]);
-    if (abandonedAny) {
+    if (abandoned) {
       // Deno's shutdown() still waits for the abandoned request's connection; give it a moment,
       // then stop anyway (main.ts exits the process).
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, LISTENER_GRACE_MS));
-      await Promise.race([closed, grace]);
-      clearTimeout(timer);
+      await settlesWithin(closed, LISTENER_GRACE_MS);
     } else {
       await closed;
     }
@@ -220,4 +211,15 @@ export async function startServer(
     finished: finished.promise,
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/** Whether `promise` settles within `ms` (the timer is cleared either way). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
