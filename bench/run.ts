@@ -4,9 +4,12 @@
  * Runs every scenario against pushserver and against a baseline server in the same invocation,
  * each server and the load generator in fresh subprocesses pinned to different cores (when
  * `taskset` exists) with a raised `ulimit -n`, and prints one table of ratios. A full run also
- * rewrites the results section of bench/README.md. It exits 1 only when the bench itself broke
- * (a server did not start, a scenario errored); a missed target is reported, never gated on.
+ * rewrites the results section of bench/README.md. A scenario that errors is run again (up to
+ * {@link ATTEMPTS} times); the run exits 1 only when the bench itself is broken (every attempt
+ * failed with a defect, see `_outcome.ts`) and then prints why. A busy machine (a slow start, a
+ * reset connection, a timeout) is reported, and a missed target is reported, never gated on.
  */
+import { verdict } from "./_outcome.ts";
 import type { Result, ServerKind, Spec } from "./generator.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -19,6 +22,12 @@ const GENERATOR_SATURATED = 0.9;
 const NOFILE = 65536;
 /** Alternating rounds per throughput scenario in a full run (best round counts). */
 const ROUNDS = 3;
+/** Tries per scenario before an error is judged (see `_outcome.ts`). */
+const ATTEMPTS = 3;
+/** How long a server may take to listen; a loaded machine or a cold cache can be slow. */
+const START_TIMEOUT_MS = 90_000;
+/** A generator still running this long after its own windows is killed (it hung). */
+const GENERATOR_SLACK_MS = 120_000;
 
 type ScenarioName = Spec["scenario"];
 type ServerProgram = "pushserver" | "baseline_broadcast" | "baseline_hono";
@@ -168,6 +177,10 @@ interface RunningServer {
   host: string;
   wsPort: number;
   httpPort: number;
+  /** How the server ended, if it stopped on its own; `undefined` while it runs. */
+  exitStatus(): Deno.CommandStatus | undefined;
+  /** The last lines the server printed. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -183,9 +196,8 @@ function freePort(): number {
   return port;
 }
 
-/** Resolves once something accepts TCP connections on `port`, or rejects after `ms`. */
-async function waitForPort(port: number, ms: number, exited: () => boolean): Promise<void> {
-  const deadline = performance.now() + ms;
+/** Resolves once something accepts TCP connections on `port`, or rejects at `deadline`. */
+async function waitForPort(port: number, deadline: number, exited: () => boolean): Promise<void> {
   for (;;) {
     try {
       (await Deno.connect({ hostname: HOST, port })).close();
@@ -221,8 +233,8 @@ async function startServer(program: ServerProgram, pin: Placement): Promise<Runn
   });
   const stdout = new Lines(child.stdout);
   const stderr = new Lines(child.stderr);
-  let exited = false;
-  child.status.then(() => exited = true);
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((status) => exited = status);
   const stop = async () => {
     try {
       child.kill("SIGTERM");
@@ -242,15 +254,31 @@ async function startServer(program: ServerProgram, pin: Placement): Promise<Runn
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    await waitForPort(wsPort, 60_000, () => exited);
-    await waitForPort(httpPort, 10_000, () => exited);
+    const deadline = performance.now() + START_TIMEOUT_MS;
+    await waitForPort(wsPort, deadline, () => exited !== undefined);
+    await waitForPort(httpPort, deadline, () => exited !== undefined);
   } catch {
+    // Exiting before listening is a defect unless its output says why (a port taken meanwhile);
+    // still running but not listening yet is a slow machine.
+    const status = exited;
     await stop();
+    const output = [...stdout.tail, ...stderr.tail].slice(-10).join("\n");
     throw new Error(
-      `${program} did not start: ${[...stdout.tail, ...stderr.tail].slice(-10).join("\n")}`,
+      status === undefined
+        ? `${program} did not start within ${START_TIMEOUT_MS / 1000} s: ${output}`
+        : `${program} exited before listening (${describeExit(status)}): ${output}`,
     );
   }
-  return { program, pid: child.pid, host: HOST, wsPort, httpPort, stop };
+  return {
+    program,
+    pid: child.pid,
+    host: HOST,
+    wsPort,
+    httpPort,
+    exitStatus: () => exited,
+    output: () => [...stdout.tail, ...stderr.tail].slice(-10).join("\n"),
+    stop,
+  };
 }
 
 async function createChannel(server: RunningServer, channel: string): Promise<string> {
@@ -271,6 +299,10 @@ async function createChannel(server: RunningServer, channel: string): Promise<st
   return token;
 }
 
+function describeExit(status: Deno.CommandStatus): string {
+  return status.signal === null ? `exit code ${status.code}` : `killed by signal ${status.signal}`;
+}
+
 async function runGenerator(spec: Spec, pin: Placement): Promise<Result> {
   const child = spawn(
     [...pin.generator, Deno.execPath(), "run", "-A", "bench/generator.ts", JSON.stringify(spec)],
@@ -278,18 +310,34 @@ async function runGenerator(spec: Spec, pin: Placement): Promise<Result> {
   );
   const stdout = new Lines(child.stdout);
   const stderr = new Lines(child.stderr);
-  const { success } = await child.status;
+  const limitMs = spec.warmupMs + spec.durationMs + GENERATOR_SLACK_MS;
+  let hung = false;
+  const killer = setTimeout(() => {
+    hung = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+  }, limitMs);
+  const status = await child.status;
+  clearTimeout(killer);
   await Promise.all([stdout.done, stderr.done]);
   const last = stdout.tail.filter((line) => line.startsWith("{")).at(-1);
-  if (!success || last === undefined) {
-    return {
-      metrics: {},
-      generatorCpu: 0,
-      serverCpu: 0,
-      errors: [`generator failed: ${stderr.tail.slice(-5).join(" | ")}`],
-    };
+  if (hung) {
+    return failed(`generator timed out after ${limitMs / 1000} s and was killed`);
+  }
+  if (!status.success || last === undefined) {
+    return failed(
+      `generator failed (${describeExit(status)}): ${stderr.tail.slice(-5).join(" | ")}`,
+    );
   }
   return JSON.parse(last) as Result;
+}
+
+/** A result that carries only an error. */
+function failed(error: string): Result {
+  return { metrics: {}, generatorCpu: 0, serverCpu: 0, errors: [error] };
 }
 
 /** Starts `program`, runs one scenario against it, stops it. */
@@ -303,13 +351,14 @@ async function measure(
   try {
     server = await startServer(program, pin);
   } catch (error) {
-    return { metrics: {}, generatorCpu: 0, serverCpu: 0, errors: [String(error)] };
+    return failed(String(error));
   }
+  let result: Result;
   try {
     const kind: ServerKind = program === "pushserver" ? "pushserver" : "baseline";
     const channel = "bench";
     const token = kind === "pushserver" ? await createChannel(server, channel) : "";
-    return await runGenerator({
+    result = await runGenerator({
       scenario,
       kind,
       host: server.host,
@@ -324,10 +373,20 @@ async function measure(
       ...sizes,
     }, pin);
   } catch (error) {
-    return { metrics: {}, generatorCpu: 0, serverCpu: 0, errors: [String(error)] };
-  } finally {
-    await server.stop();
+    result = failed(String(error));
   }
+  const status = server.exitStatus();
+  if (status !== undefined) {
+    result = {
+      ...result,
+      errors: [
+        ...result.errors,
+        `${program} exited during the scenario (${describeExit(status)}): ${server.output()}`,
+      ],
+    };
+  }
+  await server.stop();
+  return result;
 }
 
 /** One table row. */
@@ -337,7 +396,10 @@ interface Row {
   baseline: string;
   ratio: string;
   target: string;
-  status: "pass" | "FAIL" | "info" | "generator-bound" | "error";
+  /** `error`: the bench is broken; `inconclusive`: every attempt hit a busy machine. */
+  status: "pass" | "FAIL" | "info" | "generator-bound" | "inconclusive" | "error";
+  /** Why the row is an error (empty otherwise). */
+  errors: string[];
   /** The ratio per server CPU-second (throughput scenarios), robust to a noisy neighbour. */
   perCpu: string;
   cpu: string;
@@ -364,7 +426,10 @@ interface Check {
    * round of each server counts, and the ratio per server CPU-second is shown beside it.
    */
   throughput?: string;
-  row(ps: Result, base: Result | undefined): Omit<Row, "cpu" | "status" | "ratio" | "perCpu"> & {
+  row(
+    ps: Result,
+    base: Result | undefined,
+  ): Omit<Row, "cpu" | "status" | "ratio" | "perCpu" | "errors"> & {
     ratio: number | undefined;
     pass: boolean | undefined;
   };
@@ -492,20 +557,27 @@ function best(check: Check, a: Result | undefined, b: Result): Result {
 }
 
 function evaluate(check: Check, ps: Result, base: Result | undefined): Row {
+  const errorRow = (errors: string[]): Row => ({
+    scenario: check.title,
+    pushserver: "—",
+    baseline: "—",
+    ratio: "—",
+    perCpu: "—",
+    target: "",
+    status: "error",
+    cpu: errors.join("; ").slice(0, 300),
+    errors,
+  });
   const errors = [...ps.errors, ...(base?.errors ?? [])];
-  if (errors.length > 0) {
-    return {
-      scenario: check.title,
-      pushserver: "—",
-      baseline: "—",
-      ratio: "—",
-      perCpu: "—",
-      target: "",
-      status: "error",
-      cpu: errors.join("; ").slice(0, 300),
-    };
-  }
+  if (errors.length > 0) return errorRow(errors);
   const row = check.row(ps, base);
+  if (row.ratio === undefined || !Number.isFinite(row.ratio)) {
+    // A metric the row needs is missing (or zero): the generator and the check disagree.
+    return errorRow([
+      `no ratio from pushserver ${JSON.stringify(ps.metrics)}` +
+      (base === undefined ? "" : ` and baseline ${JSON.stringify(base.metrics)}`),
+    ]);
+  }
   const saturated = check.scenario !== "idle" &&
     [ps, base].some((r) =>
       r !== undefined &&
@@ -529,6 +601,7 @@ function evaluate(check: Check, ps: Result, base: Result | undefined): Row {
       ? "pass"
       : "FAIL",
     cpu: check.scenario === "idle" ? "" : cpuNote(ps, base),
+    errors: [],
   };
 }
 
@@ -568,6 +641,11 @@ async function main(): Promise<number> {
   print(`pushserver bench (${quick ? "quick" : "full"}): ${machine(pin)}`);
 
   const rows: Row[] = [];
+  const problems: {
+    scenario: string;
+    kind: "inconclusive" | "broken";
+    reasons: readonly string[];
+  }[] = [];
   let baselinePushCapacity: number | undefined;
   for (const check of CHECKS) {
     if (only !== undefined && !only.includes(check.scenario)) continue;
@@ -579,20 +657,26 @@ async function main(): Promise<number> {
       s = { ...s, rate: Math.min(s.rate, Math.max(10, Math.floor(baselinePushCapacity / 2))) };
     }
     const rounds = check.throughput !== undefined ? (quick ? 1 : ROUNDS) : 1;
-    let base: Result | undefined;
-    let ps: Result | undefined;
-    for (let round = 0; round < rounds; round++) {
-      if (check.baseline !== undefined) {
-        base = best(check, base, await measure(check.scenario, check.baseline, s, pin));
-      }
-      ps = best(check, ps, await measure(check.scenario, "pushserver", s, pin));
+    const attempts: string[][] = [];
+    let outcome: { ps: Result; base: Result | undefined; row: Row } | undefined;
+    while (attempts.length < ATTEMPTS) {
+      outcome = await runCheck(check, s, rounds, pin);
+      const errors = outcome.row.status === "error" ? outcome.row.errors : [];
+      attempts.push(errors);
+      if (errors.length === 0) break;
+      print(`  ${check.scenario}: attempt ${attempts.length} failed: ${errors.join("; ")}`);
     }
-    if (ps === undefined) continue;
+    if (outcome === undefined) continue;
+    const { ps, base } = outcome;
+    const judged = verdict(attempts);
+    const row = judged.kind === "inconclusive"
+      ? { ...outcome.row, status: "inconclusive" as const }
+      : outcome.row;
+    if (judged.kind !== "ok") problems.push({ scenario: check.title, ...judged });
     if (check.scenario === "latency") ps.metrics.rate = s.rate;
     if (check.scenario === "fanout" && base?.metrics.deliveriesPerS !== undefined) {
       baselinePushCapacity = base.metrics.deliveriesPerS / s.clients;
     }
-    const row = evaluate(check, ps, base);
     rows.push(row);
     print(
       `  ${check.scenario}: ${row.status} ${row.ratio} — pushserver ${JSON.stringify(ps)}` +
@@ -631,7 +715,34 @@ async function main(): Promise<number> {
       print("bench/README.md updated");
     }
   }
-  return rows.some((r) => r.status === "error") ? 1 : 0;
+  for (const problem of problems) {
+    print(
+      problem.kind === "broken"
+        ? `BROKEN: ${problem.scenario} failed on every attempt, each time with a defect:`
+        : `inconclusive (not a failure): ${problem.scenario} failed on every attempt, at least once ` +
+          `for a reason a busy machine explains:`,
+    );
+    for (const reason of problem.reasons) print(`  ${reason}`);
+  }
+  return problems.some((p) => p.kind === "broken") ? 1 : 0;
+}
+
+/** Runs one check's rounds (baseline and pushserver alternating) and evaluates its row. */
+async function runCheck(
+  check: Check,
+  sizes: Sizes,
+  rounds: number,
+  pin: Placement,
+): Promise<{ ps: Result; base: Result | undefined; row: Row }> {
+  let base: Result | undefined;
+  let ps: Result | undefined;
+  for (let round = 0; round < rounds; round++) {
+    if (check.baseline !== undefined) {
+      base = best(check, base, await measure(check.scenario, check.baseline, sizes, pin));
+    }
+    ps = best(check, ps, await measure(check.scenario, "pushserver", sizes, pin));
+  }
+  return { ps: ps!, base, row: evaluate(check, ps!, base) };
 }
 
 if (import.meta.main) Deno.exit(await main());
