@@ -3,8 +3,10 @@ import { z } from "zod";
 import { PushError } from "../errors.ts";
 import type { ParseResult } from "./api.ts";
 import { channelName, describeIssue, exactly, expecting, object } from "./fields.ts";
+import { wellFormedInbound } from "./inbound_fast_path.ts";
 
-const inboundSchema = object({
+/** The shape of a subscriber action (exported for the fast path's property test). */
+export const inboundSchema = object({
   messageType: exactly("CLIENT_ACTION"),
   action: z.enum(["SUBSCRIBE", "UNSUBSCRIBE"], {
     error: (issue) =>
@@ -37,6 +39,8 @@ export function parseInbound(text: string): ParseResult<InboundFrame> {
   } catch {
     return { ok: false, error: new PushError("frame_bad_json", "Frame is not valid JSON") };
   }
+  const fast = wellFormedInbound(json);
+  if (fast !== undefined) return { ok: true, value: fast };
   const parsed = inboundSchema.safeParse(json);
   if (!parsed.success) {
     return { ok: false, error: new PushError("invalid_frame", describeIssue(parsed.error)) };
