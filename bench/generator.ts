@@ -38,6 +38,11 @@ export interface Spec {
   compactShare?: number;
   /** recovery: pushes a resubscribing client missed (the channel keeps at least that many). */
   missed?: number;
+  /**
+   * The server runs `_loop_monitor.ts`: signal it (SIGUSR1/SIGUSR2) at the start and end of the
+   * measured window. Never set otherwise: those signals would end a server without the monitor.
+   */
+  loopMonitor?: boolean;
 }
 
 /** The subprotocol that selects compact frames. */
@@ -317,6 +322,7 @@ async function latency(spec: Spec): Promise<Result> {
     if (i === warmupPushes) {
       measureFromUs = nowUs();
       window.start();
+      if (spec.loopMonitor === true) Deno.kill(spec.serverPid, "SIGUSR1");
     }
     await sleep(began + (i * 1000) / spec.rate - performance.now());
     // Open loop: a push never waits for an earlier one; when every connection is busy it
@@ -334,6 +340,7 @@ async function latency(spec: Spec): Promise<Result> {
   }
   await Promise.all(inFlight);
   window.stop();
+  if (spec.loopMonitor === true) Deno.kill(spec.serverPid, "SIGUSR2");
   const expected = measured * subscribers.length;
   const deadline = performance.now() + 5000;
   while (count < expected && performance.now() < deadline) await sleep(10);

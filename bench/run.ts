@@ -9,6 +9,7 @@
  * failed with a defect, see `_outcome.ts`) and then prints why. A busy machine (a slow start, a
  * reset connection, a timeout) is reported, and a missed target is reported, never gated on.
  */
+import { isDiagnosticLine, windowDiagnostics } from "./_diagnostics.ts";
 import { verdict } from "./_outcome.ts";
 import type { Result, ServerKind, Spec } from "./generator.ts";
 
@@ -156,10 +157,14 @@ function spawn(argv: string[], env: Record<string, string>): Deno.ChildProcess {
 /** Collects a stream's lines (the last 50 kept) and lets callers wait for one that matches. */
 class Lines {
   readonly tail: string[] = [];
+  /** Every line `keep` accepted, however many. */
+  readonly kept: string[] = [];
+  readonly #keep: (line: string) => boolean;
   #waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
   readonly done: Promise<void>;
 
-  constructor(stream: ReadableStream<Uint8Array>) {
+  constructor(stream: ReadableStream<Uint8Array>, keep: (line: string) => boolean = () => false) {
+    this.#keep = keep;
     this.done = this.#read(stream);
   }
 
@@ -175,6 +180,10 @@ class Lines {
   }
 
   #push(line: string): void {
+    if (this.#keep(line)) {
+      this.kept.push(line);
+      return;
+    }
     this.tail.push(line);
     if (this.tail.length > 50) this.tail.shift();
     this.#waiters = this.#waiters.filter((waiter) => {
@@ -208,6 +217,8 @@ interface RunningServer {
   exitStatus(): Deno.CommandStatus | undefined;
   /** The last lines the server printed. */
   output(): string;
+  /** Diagnostic lines (loop monitor, `--trace-gc`), complete once stopped. */
+  readonly diagnostics: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -238,9 +249,14 @@ async function waitForPort(port: number, deadline: number, exited: () => boolean
 
 /**
  * Starts a server on two ports chosen here. With LOG_LEVEL=warn pushserver does not print its
- * (info) listening line, so readiness is "both ports accept connections".
+ * (info) listening line, so readiness is "both ports accept connections". With `diagnose`, it
+ * runs with the event-loop monitor preloaded (`_loop_monitor.ts`) and V8's `--trace-gc`.
  */
-async function startServer(program: ServerProgram, pin: Placement): Promise<RunningServer> {
+async function startServer(
+  program: ServerProgram,
+  pin: Placement,
+  diagnose = false,
+): Promise<RunningServer> {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-bench-" });
   const file = program === "pushserver" ? "main.ts" : `bench/${program}.ts`;
   const wsPort = freePort();
@@ -248,7 +264,16 @@ async function startServer(program: ServerProgram, pin: Placement): Promise<Runn
   const profile = PROFILE_DIR !== undefined && program === "pushserver"
     ? [`--cpu-prof`, `--cpu-prof-dir=${PROFILE_DIR}`]
     : [];
-  const child = spawn([...pin.server, Deno.execPath(), "run", "-A", ...profile, file], {
+  const diagnostics = diagnose ? ["--preload=bench/_loop_monitor.ts", "--v8-flags=--trace-gc"] : [];
+  const child = spawn([
+    ...pin.server,
+    Deno.execPath(),
+    "run",
+    "-A",
+    ...profile,
+    ...diagnostics,
+    file,
+  ], {
     ...Deno.env.toObject(),
     HOST,
     PORT_WS: String(wsPort),
@@ -258,8 +283,8 @@ async function startServer(program: ServerProgram, pin: Placement): Promise<Runn
     BCRYPT_COST: "4",
     MAX_CONNECTIONS: "100000",
   });
-  const stdout = new Lines(child.stdout);
-  const stderr = new Lines(child.stderr);
+  const stdout = new Lines(child.stdout, diagnose ? isDiagnosticLine : undefined);
+  const stderr = new Lines(child.stderr, diagnose ? isDiagnosticLine : undefined);
   let exited: Deno.CommandStatus | undefined;
   child.status.then((status) => exited = status);
   const stop = async () => {
@@ -304,6 +329,9 @@ async function startServer(program: ServerProgram, pin: Placement): Promise<Runn
     httpPort,
     exitStatus: () => exited,
     output: () => [...stdout.tail, ...stderr.tail].slice(-10).join("\n"),
+    get diagnostics() {
+      return [...stdout.kept, ...stderr.kept];
+    },
     stop,
   };
 }
@@ -379,9 +407,11 @@ async function measure(
   pin: Placement,
 ): Promise<Result> {
   const { program } = setup;
+  // The latency scenario also reports event-loop delay and GC pauses, for both servers.
+  const diagnose = scenario === "latency";
   let server: RunningServer;
   try {
-    server = await startServer(program, pin);
+    server = await startServer(program, pin, diagnose);
   } catch (error) {
     return failed(String(error));
   }
@@ -403,6 +433,7 @@ async function measure(
       // The raw broadcast baseline delivers each POST to a subscriber, like pushserver does.
       subscribe: program !== "baseline_hono",
       ...(setup.compactShare === undefined ? {} : { compactShare: setup.compactShare }),
+      loopMonitor: diagnose,
       ...sizes,
     }, pin);
   } catch (error) {
@@ -419,6 +450,8 @@ async function measure(
     };
   }
   await server.stop();
+  const window = diagnose ? windowDiagnostics(server.diagnostics) : undefined;
+  if (window !== undefined) result = { ...result, metrics: { ...result.metrics, ...window } };
   return result;
 }
 
@@ -548,7 +581,11 @@ const CHECKS: Check[] = [
       const b = base!;
       const ratio = ps.metrics.p99Ms! / b.metrics.p99Ms!;
       const show = (r: Result) =>
-        `${fmt(r.metrics.p50Ms, 1)} / ${fmt(r.metrics.p99Ms, 1)} / ${fmt(r.metrics.maxMs, 1)}`;
+        `${fmt(r.metrics.p50Ms, 1)} / ${fmt(r.metrics.p99Ms, 1)} / ${fmt(r.metrics.maxMs, 1)}` +
+        (r.metrics.loopMaxMs === undefined
+          ? ""
+          : ` (loop delay max ${fmt(r.metrics.loopMaxMs, 1)}, ` +
+            `GC ${fmt(r.metrics.gcCount)} pauses, max ${fmt(r.metrics.gcMaxMs, 1)})`);
       return {
         scenario: this.title.replace("100 pushes/s", `${fmt(ps.metrics.rate)} pushes/s`),
         pushserver: show(ps),
