@@ -23,10 +23,12 @@ export const EXIT = {
   badRequest: 6,
   /** 413: the message is too large. */
   tooLarge: 7,
-  /** 429 or 503: the server is busy or shutting down. */
+  /** 408, 429 or 503: the server is busy, shutting down, or the request took too long. */
   unavailable: 8,
   /** The server could not be reached. */
   network: 9,
+  /** 507: the server holds as many channels as it may (`MAX_CHANNELS`). */
+  full: 10,
 } as const;
 
 /** Maps a protocol status code (0: no answer) to an exit code. */
@@ -45,9 +47,12 @@ export function exitCodeFor(status: number): number {
       return EXIT.conflict;
     case 413:
       return EXIT.tooLarge;
+    case 408:
     case 429:
     case 503:
       return EXIT.unavailable;
+    case 507:
+      return EXIT.full;
     default:
       return EXIT.failure;
   }
@@ -57,13 +62,24 @@ const USAGE = `Usage: pushserver cli <command> [options]
 
 Commands:
   channel create NAME            create a channel; prints its token (shown only once)
+       [--private]               only authorized connections may subscribe
+       [--history SIZE[,TTL]]    keep the newest SIZE pushes for TTL seconds (default
+                                 86400) so subscribers can recover missed pushes
   channel ping NAME [--token T]  check that NAME exists (and that T is its token)
   channel delete NAME --token T  delete a channel
+  channel authorize NAME UUID --token T
+                                 let the connection UUID subscribe (private channels)
+  channel revoke NAME UUID --token T
+                                 remove UUID's grant and unsubscribe it
+  channel rotate NAME --token T  replace the channel's token; prints the new one
   push NAME MESSAGE --token T    push MESSAGE ("-" reads stdin) to NAME's subscribers
        [--to UUID]...            only to these subscribers
   subscribe NAME...              print pushes as they arrive, until Ctrl-C
        [--count N] [--json]      stop after N pushes; one JSON object per line
-  (create, ping and delete also work without the "channel" prefix)
+       [--since OFFSET:EPOCH]... resume from a position (one per NAME, in order); on
+                                 exit, prints "position OFFSET:EPOCH NAME" to stderr
+                                 for each history channel
+  (the channel commands also work without the "channel" prefix)
 
 Options:
   --http URL    publisher HTTP URL (default $PUSHSERVER_HTTP or http://localhost:5223)
@@ -71,9 +87,10 @@ Options:
   --token T     channel token (default $PUSHSERVER_TOKEN)
   --json        print JSON instead of plain text
   -h, --help    show this help
+  $PUSHSERVER_CREATE_TOKEN is sent as the bearer token of "create" (server's CREATE_TOKEN).
 
 Exit codes: 0 ok, 1 failure/500, 2 usage, 3 401/403, 4 404, 5 409, 6 400, 7 413,
-8 429/503, 9 server unreachable.
+8 408/429/503, 9 server unreachable, 10 507 (server full).
 `;
 
 /** Where the CLI reads and writes; tests replace all of it. */
@@ -104,6 +121,9 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         token: { type: "string" },
         to: { type: "string", multiple: true },
         count: { type: "string" },
+        since: { type: "string", multiple: true },
+        history: { type: "string" },
+        private: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -120,12 +140,47 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     const publisher = new PushPublisher({ baseUrl: httpUrl });
     const print = (text: string, json: unknown) =>
       out(`${values.json ? JSON.stringify(json) : text}\n`);
+    if (command !== "create" && (values.private || values.history !== undefined)) {
+      throw new UsageError("--private and --history only go with create");
+    }
+    if (command !== "subscribe" && values.since !== undefined) {
+      throw new UsageError("--since only goes with subscribe");
+    }
 
     switch (command) {
       case "create": {
         const channel = one(rest, "create NAME");
-        const created = await publisher.createChannel(channel);
+        const createToken = env.PUSHSERVER_CREATE_TOKEN;
+        const creator = createToken
+          ? new PushPublisher({
+            baseUrl: httpUrl,
+            headers: { authorization: `Bearer ${createToken}` },
+          })
+          : publisher;
+        const created = await creator.createChannel(channel, {
+          ...(values.private ? { private: true } : {}),
+          ...(values.history === undefined ? {} : { history: parseHistory(values.history) }),
+        });
         print(created.channelToken, created);
+        return EXIT.ok;
+      }
+      case "authorize":
+      case "revoke": {
+        if (rest.length !== 2) throw new UsageError(`expected: ${command} NAME UUID --token T`);
+        const [channel, uuid] = rest as [string, string];
+        if (command === "authorize") {
+          await publisher.authorize(channel, required(token), uuid);
+          print("Authorized", { channel, uuid, authorized: true });
+        } else {
+          await publisher.revoke(channel, required(token), uuid);
+          print("Revoked", { channel, uuid, revoked: true });
+        }
+        return EXIT.ok;
+      }
+      case "rotate": {
+        const channel = one(rest, "rotate NAME --token T");
+        const rotated = await publisher.rotateToken(channel, required(token));
+        print(rotated.channelToken, rotated);
         return EXIT.ok;
       }
       case "ping": {
@@ -144,8 +199,15 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         if (rest.length !== 2) throw new UsageError("expected: push NAME MESSAGE --token T");
         const [channel, text] = rest as [string, string];
         const message = text === "-" ? await (io.stdin ?? readStdin)() : text;
-        await publisher.push(channel, required(token), message, { recipients: values.to ?? [] });
-        print("Sent", { channel, sent: true });
+        const sent = await publisher.push(channel, required(token), message, {
+          recipients: values.to ?? [],
+        });
+        if (sent.offset === undefined || sent.epoch === undefined) {
+          print("Sent", { channel, sent: true });
+        } else {
+          const { offset, epoch } = sent;
+          print(`Sent (position ${offset}:${epoch})`, { channel, sent: true, offset, epoch });
+        }
         return EXIT.ok;
       }
       case "subscribe": {
@@ -241,6 +303,20 @@ async function subscribe(
     await client.close();
   }
 }
+
+/** `SIZE[,TTL]` → history options; TTL defaults to one day. */
+function parseHistory(text: string): { size: number; ttlSeconds: number } {
+  const match = /^(\d+)(?:,(\d+))?$/.exec(text);
+  if (!match) {
+    throw new UsageError(
+      `--history expects SIZE or SIZE,TTL_SECONDS (e.g. 100,3600), got "${text}"`,
+    );
+  }
+  return { size: Number(match[1]), ttlSeconds: Number(match[2] ?? DEFAULT_HISTORY_TTL_S) };
+}
+
+/** TTL of `--history SIZE` without one: a day. */
+const DEFAULT_HISTORY_TTL_S = 86_400;
 
 function one(rest: readonly string[], usage: string): string {
   if (rest.length !== 1) throw new UsageError(`expected: ${usage}`);

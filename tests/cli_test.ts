@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EXIT, exitCodeFor, runCli } from "../src/cli.ts";
-import { startTestServer, TestClient } from "./_helpers.ts";
+import { action, post, startTestServer, TestClient } from "./_helpers.ts";
 import { freePort, within } from "./client/_support.ts";
 
 /** Runs the CLI in-process and captures its output. */
@@ -22,8 +22,8 @@ async function cli(
 
 Deno.test("exitCodeFor() gives each protocol error class its own exit code", () => {
   assert.deepEqual(
-    [0, 400, 401, 403, 404, 409, 413, 429, 500, 503, 502].map(exitCodeFor),
-    [9, 6, 3, 3, 4, 5, 7, 8, 1, 8, 1],
+    [0, 400, 401, 403, 404, 408, 409, 413, 429, 500, 503, 502, 507].map(exitCodeFor),
+    [9, 6, 3, 3, 4, 8, 5, 7, 8, 1, 8, 1, 10],
   );
   assert.equal(EXIT.ok, 0);
   assert.equal(EXIT.usage, 2);
@@ -99,6 +99,185 @@ Deno.test("[e2e] CLI channel commands and push", async (t) => {
     assert.equal((await cli(["delete", "news", "--token", token, ...http])).code, EXIT.ok);
     assert.equal((await cli(["ping", "news", ...http])).code, EXIT.notFound);
   });
+});
+
+Deno.test("[e2e] CLI v1.1 channel options, grants and rotation", async (t) => {
+  await using server = await startTestServer();
+  const http = ["--http", server.httpUrl];
+
+  await t.step(
+    "create --history SIZE,TTL: token on stdout, retention and epoch in --json",
+    async () => {
+      const run = await cli(["channel", "create", "feed", "--history", "5,60", "--json", ...http]);
+      assert.equal(run.code, 0, run.stderr);
+      const created = JSON.parse(run.stdout);
+      assert.deepEqual(created.history, { size: 5, ttlSeconds: 60 });
+      assert.equal(typeof created.epoch, "string");
+      assert.equal(created.private, undefined);
+      const ping = await post(
+        `${server.httpUrl}/channel/ping`,
+        action("PING_CHANNEL", { channel: "feed", channelToken: created.channelToken }),
+      );
+      assert.deepEqual(ping.body.data.history, { size: 5, ttlSeconds: 60 });
+
+      const pushed = await cli([
+        "push",
+        "feed",
+        "one",
+        "--token",
+        created.channelToken,
+        ...http,
+      ]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.equal(pushed.stdout, `Sent (position 1:${created.epoch})\n`);
+      const json = await cli([
+        "push",
+        "feed",
+        "two",
+        "--token",
+        created.channelToken,
+        "--json",
+        ...http,
+      ]);
+      assert.deepEqual(JSON.parse(json.stdout), {
+        channel: "feed",
+        sent: true,
+        offset: 2,
+        epoch: created.epoch,
+      });
+    },
+  );
+
+  await t.step("create --history SIZE defaults the TTL to one day", async () => {
+    const run = await cli(["create", "daily", "--history", "10", ...http]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+    const ping = await post(
+      `${server.httpUrl}/channel/ping`,
+      action("PING_CHANNEL", { channel: "daily", channelToken: run.stdout.trim() }),
+    );
+    assert.deepEqual(ping.body.data.history, { size: 10, ttlSeconds: 86_400 });
+  });
+
+  await t.step("create --history with a bad value: 2 locally, 6 when out of range", async () => {
+    for (const value of ["", "ten", "5,", "5,1h", "-1"]) {
+      const run = await cli(["create", "x", `--history=${value}`, ...http]);
+      assert.equal(run.code, EXIT.usage, `${value}: ${run.stderr}`);
+    }
+    const range = await cli(["create", "x", "--history", "0", ...http]);
+    assert.equal(range.code, EXIT.badRequest, range.stderr);
+    assert.match(range.stderr, /^pushserver: 400 Bad Request: data\.history\.size/);
+  });
+
+  let token = "";
+  await t.step("create --private: a subscribe is refused until authorize", async () => {
+    const run = await cli(["channel", "create", "room", "--private", "--json", ...http]);
+    assert.equal(run.code, 0, run.stderr);
+    const created = JSON.parse(run.stdout);
+    assert.equal(created.private, true);
+    token = created.channelToken;
+    await using subscriber = await TestClient.connect(server.wsUrl);
+    assert.equal((await subscriber.act("SUBSCRIBE", "room")).code, 403);
+
+    const granted = await cli([
+      "channel",
+      "authorize",
+      "room",
+      subscriber.uuid,
+      "--token",
+      token,
+      ...http,
+    ]);
+    assert.deepEqual(granted, { code: 0, stdout: "Authorized\n", stderr: "" });
+    assert.equal((await subscriber.act("SUBSCRIBE", "room")).message, "Subscribed");
+
+    const revoked = await cli([
+      "revoke",
+      "room",
+      subscriber.uuid,
+      "--token",
+      token,
+      "--json",
+      ...http,
+    ]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.deepEqual(JSON.parse(revoked.stdout), {
+      channel: "room",
+      uuid: subscriber.uuid,
+      revoked: true,
+    });
+    assert.equal((await subscriber.next()).message, "Subscription Revoked");
+  });
+
+  await t.step(
+    "authorize/revoke errors: 4 unknown UUID, 3 wrong token, 6 bad UUID, 2 usage",
+    async () => {
+      const stranger = crypto.randomUUID();
+      const unknown = await cli(["authorize", "room", stranger, "--token", token, ...http]);
+      assert.equal(unknown.code, EXIT.notFound);
+      assert.equal(
+        unknown.stderr,
+        `pushserver: 404 Not found: No live connection has the UUID ${stranger}\n`,
+      );
+      assert.equal(
+        (await cli(["authorize", "room", stranger, "--token", "wrong", ...http])).code,
+        EXIT.auth,
+      );
+      assert.equal(
+        (await cli(["revoke", "room", "not-a-uuid", "--token", token, ...http])).code,
+        EXIT.badRequest,
+      );
+      assert.equal((await cli(["revoke", "room", stranger, "--token", token, ...http])).code, 0);
+      assert.equal((await cli(["authorize", "room", "--token", token, ...http])).code, EXIT.usage);
+      const noToken = await cli(["revoke", "room", stranger, ...http]);
+      assert.equal(noToken.code, EXIT.usage);
+      assert.match(noToken.stderr, /needs --token/);
+    },
+  );
+
+  await t.step("rotate prints only the new token; the old one exits 3 from then on", async () => {
+    const run = await cli(["channel", "rotate", "room", "--token", token, ...http]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+    const fresh = run.stdout.trim();
+    assert.notEqual(fresh, token);
+    assert.equal((await cli(["ping", "room", "--token", token, ...http])).code, EXIT.auth);
+    assert.equal((await cli(["ping", "room", "--token", fresh, ...http])).code, EXIT.ok);
+    const json = await cli(["rotate", "room", "--json"], {
+      env: { PUSHSERVER_HTTP: server.httpUrl, PUSHSERVER_TOKEN: fresh },
+    });
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout).channel, "room");
+    assert.equal((await cli(["rotate", "room", "--token", fresh, ...http])).code, EXIT.auth);
+    assert.equal((await cli(["rotate", "nope", "--token", fresh, ...http])).code, EXIT.notFound);
+  });
+
+  await t.step("options on the wrong command are usage errors", async () => {
+    for (
+      const args of [
+        ["push", "room", "x", "--token", "t", "--private"],
+        ["ping", "room", "--history", "5"],
+        ["rotate", "room", "--token", "t", "--since", "1:abc"],
+      ]
+    ) {
+      const run = await cli([...args, ...http]);
+      assert.equal(run.code, EXIT.usage, `${JSON.stringify(args)}: ${run.stderr}`);
+    }
+  });
+});
+
+Deno.test("[e2e] CLI create: 507 past MAX_CHANNELS exits 10; $PUSHSERVER_CREATE_TOKEN is sent", async () => {
+  const createToken = "create-token-of-16+chars";
+  await using server = await startTestServer({ MAX_CHANNELS: "1", CREATE_TOKEN: createToken });
+  const env = { PUSHSERVER_HTTP: server.httpUrl };
+  const anonymous = await cli(["create", "first"], { env });
+  assert.equal(anonymous.code, EXIT.auth);
+  assert.match(anonymous.stderr, /^pushserver: 401 Unauthorized/);
+  const withToken = { ...env, PUSHSERVER_CREATE_TOKEN: createToken };
+  assert.equal((await cli(["create", "first"], { env: withToken })).code, EXIT.ok);
+  const full = await cli(["create", "second"], { env: withToken });
+  assert.equal(full.code, EXIT.full);
+  assert.match(full.stderr, /^pushserver: 507 Insufficient Storage/);
 });
 
 Deno.test("[e2e] CLI subscribe prints pushes as they arrive", async (t) => {
