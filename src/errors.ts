@@ -14,6 +14,7 @@ export type ErrorCode =
   | "token_missing"
   | "token_invalid"
   | "uuid_mismatch"
+  | "origin_forbidden"
   | "channel_exists"
   | "method_not_allowed"
   | "no_route"
@@ -33,6 +34,7 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
   token_missing: { status: 401, message: "Unauthorized" },
   token_invalid: { status: 403, message: "Forbidden" },
   uuid_mismatch: { status: 403, message: "Forbidden" },
+  origin_forbidden: { status: 403, message: "Forbidden" },
   channel_exists: { status: 409, message: "Conflict" },
   method_not_allowed: { status: 405, message: "Method Not Allowed" },
   no_route: { status: 404, message: "Not found" },

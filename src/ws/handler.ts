@@ -2,11 +2,14 @@
 import { PushError } from "../errors.ts";
 import { errorEnvelope } from "../protocol/outbound.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
+import { isOriginAllowed } from "./origin.ts";
 
 /** What the WebSocket handler needs. */
 export interface WsHandlerDeps extends Omit<ConnectionDeps, "onGone"> {
   readonly idleTimeoutS: number;
   readonly maxConnections: number;
+  /** `WS_ORIGINS`: browser origins allowed to connect; empty = any. */
+  readonly allowedOrigins?: readonly string[];
   /** True once shutdown has begun: new upgrades get 503. */
   readonly isDraining: () => boolean;
   readonly newId?: () => string;
@@ -40,6 +43,11 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
       return refuse(
         new PushError("upgrade_required", "This port only accepts WebSocket connections"),
         { upgrade: "websocket", connection: "Upgrade" },
+      );
+    }
+    if (!isOriginAllowed(deps.allowedOrigins ?? [], request.headers.get("origin"))) {
+      return refuse(
+        new PushError("origin_forbidden", "This Origin may not open WebSocket connections here"),
       );
     }
     if (deps.isDraining()) {
