@@ -3,7 +3,7 @@
  * subscriber through the client. Exit codes follow the protocol's error codes ({@link EXIT}).
  */
 import { parseArgs } from "node:util";
-import { PushClient, PushError } from "./client/pushserver.js";
+import { PushClient, PushError, type StreamPosition } from "./client/pushserver.js";
 import { PushApiError, PushPublisher } from "./publisher/publisher.js";
 
 /** Exit codes: one per class of protocol error, since exit statuses only go up to 255. */
@@ -216,8 +216,13 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         if (count !== Infinity && !(Number.isSafeInteger(count) && count >= 1)) {
           throw new UsageError(`--count must be a whole number from 1, got "${values.count}"`);
         }
+        const since = (values.since ?? []).map(parsePosition);
+        if (since.length > rest.length) {
+          throw new UsageError("--since is given once per channel, in order: too many of them");
+        }
         return await subscribe(wsUrl, rest, {
           count,
+          since,
           json: values.json,
           out,
           err,
@@ -247,12 +252,17 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
   }
 }
 
-/** Prints pushes until `count` arrived, the signal fires, or every channel is deleted. */
+/**
+ * Prints pushes until `count` arrived, the signal fires, or every channel is deleted or
+ * revoked; then the position of each history channel (the last push printed), for `--since`.
+ */
 async function subscribe(
   wsUrl: string,
   channels: readonly string[],
   options: {
     count: number;
+    /** The `--since` positions, for the first channels in order. */
+    since: readonly StreamPosition[];
     json: boolean;
     out: (text: string) => void;
     err: (text: string) => void;
@@ -266,6 +276,11 @@ async function subscribe(
   const onAbort = () => done.resolve(EXIT.ok);
   signal.addEventListener("abort", onAbort, { once: true });
   let received = 0;
+  /** Per history channel: where the output stands (the last push printed, or the start). */
+  const printed = new Map<string, StreamPosition>();
+  const left = (error: number) => {
+    if (client.channels.length === 0) done.resolve(error);
+  };
   try {
     client.on("disconnected", ({ code, delayMs }) => {
       err(`disconnected (code ${code}); reconnecting in ${delayMs} ms\n`);
@@ -273,9 +288,23 @@ async function subscribe(
     client.on("reconnected", ({ uuid, channels }) => {
       err(`reconnected as ${uuid}; subscribed to ${channels.join(", ")}\n`);
     });
+    client.on("notRecovered", ({ channel, position, epochChanged }) => {
+      const why = epochChanged ? "the channel was re-created" : "they are no longer kept";
+      err(
+        `channel "${channel}": missed pushes could not be recovered (${why}); ` +
+          `continuing after ${position.offset}:${position.epoch}\n`,
+      );
+      printed.set(channel, position);
+    });
     client.on("channelDeleted", ({ channel }) => {
       err(`channel "${channel}" was deleted\n`);
-      if (client.channels.length === 0) done.resolve(EXIT.notFound);
+      printed.delete(channel);
+      left(EXIT.notFound);
+    });
+    client.on("subscriptionRevoked", ({ channel }) => {
+      err(`subscription to "${channel}" was revoked\n`);
+      printed.delete(channel);
+      left(EXIT.auth);
     });
     client.on("error", ({ error, channel }) => {
       const text = error instanceof PushError
@@ -284,24 +313,41 @@ async function subscribe(
       err(`error${channel === null ? "" : ` on "${channel}"`}: ${text}\n`);
       if (client.channels.length === 0) done.resolve(EXIT.notFound);
     });
-    for (const channel of channels) {
+    for (const [i, channel] of channels.entries()) {
+      const since = options.since[i];
       await client.subscribe(channel, (message, meta) => {
         if (received >= options.count) return;
         received++;
-        out(
-          options.json
-            ? `${JSON.stringify({ channel: meta.channel, message, uuid: meta.uuid })}\n`
-            : `${meta.channel}: ${message}\n`,
-        );
+        const { offset, epoch } = meta;
+        const line = { channel: meta.channel, message, uuid: meta.uuid, offset, epoch };
+        out(options.json ? `${JSON.stringify(line)}\n` : `${meta.channel}: ${message}\n`);
+        if (offset !== undefined && epoch !== undefined) {
+          printed.set(meta.channel, { offset, epoch });
+        }
         if (received >= options.count) done.resolve(EXIT.ok);
-      });
+      }, since === undefined ? {} : { since });
+      const start = client.position(channel);
+      if (start && !printed.has(channel)) printed.set(channel, start);
     }
     err(`subscribed to ${channels.join(", ")} as ${client.uuid}\n`);
     return await done.promise;
   } finally {
     signal.removeEventListener("abort", onAbort);
     await client.close();
+    for (const [channel, { offset, epoch }] of printed) {
+      err(`position ${offset}:${epoch} ${channel}\n`);
+    }
   }
+}
+
+/** `OFFSET:EPOCH`, as `subscribe` prints it, for `--since`. */
+function parsePosition(text: string): StreamPosition {
+  const match = /^(\d+):(.+)$/.exec(text);
+  const offset = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(offset)) {
+    throw new UsageError(`--since expects OFFSET:EPOCH (as printed by subscribe), got "${text}"`);
+  }
+  return { offset, epoch: match[2] as string };
 }
 
 /** `SIZE[,TTL]` → history options; TTL defaults to one day. */
