@@ -19,8 +19,21 @@ export interface PushClientOptions {
   factor?: number;
   /** Fraction of each delay removed at random, 0–1 (default 0.5). */
   jitter?: number;
-  /** Give up on a connection attempt without a `Connected` ack after this many ms (default 10000). */
+  /**
+   * Give up on a connection attempt without a `Connected` ack after this many ms (default 10000);
+   * `connect()` rejects by then at the latest, whatever the WebSocket implementation does.
+   */
   connectTimeoutMs?: number;
+  /**
+   * Frames per second this client sends at most (default 90, under the server's default
+   * `WS_FRAME_RATE` of 100). Lowered automatically when the server refuses a frame with 429.
+   */
+  frameRate?: number;
+  /**
+   * Frames this client sends at once before pacing sets in (default 150, under the server's
+   * default `WS_FRAME_BURST` of 200).
+   */
+  frameBurst?: number;
   /** A WebSocket constructor for runtimes without a global one (e.g. Node < 22: `ws`). */
   WebSocket?: { new (url: string): WebSocket };
   /**

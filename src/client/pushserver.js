@@ -20,6 +20,8 @@ export const DEFAULT_OPTIONS = Object.freeze({
   factor: 2,
   jitter: 0.5,
   connectTimeoutMs: 10_000,
+  frameRate: 90,
+  frameBurst: 150,
 });
 
 /** An `ERROR` envelope from the server, or a local failure with code 0. */
@@ -39,11 +41,15 @@ export class PushError extends Error {
   }
 }
 
-/** Resubscribe requests in flight at once after a reconnect (below the server's frame burst). */
-const RESUBSCRIBE_BATCH = 50;
-/** Rounds of retrying resubscribes the server refused with 429, one second apart. */
-const RESUBSCRIBE_ROUNDS = 30;
-const RESUBSCRIBE_RETRY_MS = 1000;
+/** Requests sent and not yet answered, at most (a bound on what one refusal wave can cost). */
+const MAX_UNANSWERED = 50;
+/** Times one request is sent again after the server's frame rate limit refused it. */
+const MAX_RATE_RETRIES = 8;
+/** First pause after a frame-rate 429; it doubles while refusals continue, up to the maximum. */
+const RATE_PAUSE_MS = 1000;
+const MAX_RATE_PAUSE_MS = 16_000;
+/** The server's frame-rate refusal (PROTOCOL.md, Limits); other 429s are not retried. */
+const FRAME_RATE_DETAILS = /^Too many frames; the limit is (\d+) per second \(burst (\d+)\)/;
 
 /**
  * Delay before reconnect attempt number `attempt` (0-based): exponential growth from
@@ -69,6 +75,7 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
  * @typedef {import("./pushserver.d.ts").StreamPosition} StreamPosition
  * @typedef {(message: string, meta: PushMeta) => void} PushHandler
  * @typedef {{ action: "SUBSCRIBE" | "UNSUBSCRIBE", channel: string, internal: boolean,
+ *   seq: number, retries: number,
  *   resolve: (channels: string[]) => void, reject: (error: Error) => void,
  *   first?: boolean, since?: StreamPosition | null }} Pending
  * @typedef {{ handler: PushHandler }} Entry
@@ -108,9 +115,26 @@ export class PushClient {
   /** Requests sent on the current socket, answered in order. */
   /** @type {Pending[]} */
   #inflight = [];
+  /** Requests for the current socket waiting for a send token, in `seq` order. */
+  /** @type {Pending[]} */
+  #sendQueue = [];
   /** Requests waiting for a connection. */
   /** @type {Pending[]} */
   #outbox = [];
+  #seq = 0;
+  /**
+   * Outbound frame pacing (a token bucket kept below the server's `WS_FRAME_RATE` and
+   * `WS_FRAME_BURST`). Lowered when the server says its limits are lower; kept across reconnects.
+   */
+  #rate = 0;
+  #burst = 0;
+  #tokens = 0;
+  #refilledAt = 0;
+  /** No frame is sent before this time (after a frame-rate 429). */
+  #pausedUntil = 0;
+  #ratePauseMs = RATE_PAUSE_MS;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #pumpTimer;
   /** @type {Map<string, Set<(event: never) => void>>} */
   #listeners = new Map();
   #attempt = 0;
@@ -118,9 +142,6 @@ export class PushClient {
   #retryTimer;
   /** @type {Promise<void> | null} */
   #closing = null;
-  /** Ends a pending {@link PushClient.#pause} early (on close). */
-  /** @type {(() => void) | null} */
-  #wake = null;
   /** The app's grant callback for private channels (`options.authorize`). */
   /** @type {((uuid: string, channel: string) => unknown) | null} */
   #authorize = null;
@@ -153,6 +174,8 @@ export class PushClient {
     const defined = {};
     for (const [key, value] of Object.entries(rest)) if (value !== undefined) defined[key] = value;
     this.#options = { ...DEFAULT_OPTIONS, ...defined };
+    this.#rate = Math.max(0.1, this.#options.frameRate);
+    this.#burst = Math.max(1, Math.floor(this.#options.frameBurst));
     const fallback = /** @type {WebSocketConstructor | undefined} */ (globalThis.WebSocket);
     if (!ctor && !fallback) {
       throw new TypeError("No WebSocket implementation: pass options.WebSocket (e.g. from 'ws')");
@@ -162,8 +185,8 @@ export class PushClient {
 
   /**
    * Opens a connection and resolves once the server has assigned a UUID (`client.uuid`).
-   * Rejects with a {@link PushError} (code 0) if the first connection fails; later drops are
-   * handled by reconnecting.
+   * Rejects with a {@link PushError} (code 0) if the first connection fails or sends no
+   * `Connected` within `connectTimeoutMs`; later drops are handled by reconnecting.
    *
    * @param {string | URL} url the WebSocket URL, e.g. `ws://localhost:5222`
    * @param {import("./pushserver.d.ts").PushClientOptions} [options]
@@ -306,9 +329,10 @@ export class PushClient {
     this.#state = "closed";
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    this.#wake?.();
-    this.#wake = null;
+    clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
     this.#failAll(this.#inflight.splice(0), "The client was closed");
+    this.#failAll(this.#sendQueue.splice(0), "The client was closed");
     this.#failAll(this.#outbox.splice(0), "The client was closed");
     const socket = this.#socket;
     this.#socket = null;
@@ -321,7 +345,10 @@ export class PushClient {
   }
 
   /**
-   * Opens a socket and resolves on the server's `Connected` ack; rejects if it closes first.
+   * Opens a socket and resolves on the server's `Connected` ack. Rejects on an `error` event,
+   * a close, or after `connectTimeoutMs`, whichever comes first: Node 20's built-in WebSocket
+   * fires only `error` (never `close`) for a refused connection, and `ws` throws an unhandled
+   * `error` event (ending the process) when nobody listens for it.
    * @returns {Promise<void>}
    */
   #open() {
@@ -337,10 +364,28 @@ export class PushClient {
       }
       this.#socket = socket;
       let welcomed = false;
-      const timer = setTimeout(() => socket.close(), this.#options.connectTimeoutMs);
+      let failed = false;
+      /** @param {string} detail */
+      const fail = (detail) => {
+        if (welcomed || failed) return;
+        failed = true;
+        clearTimeout(timer);
+        if (socket === this.#socket) this.#socket = null;
+        try {
+          socket.close();
+        } catch {
+          // Some implementations throw when closing a socket that never opened.
+        }
+        reject(new PushError(LOCAL_ERROR_CODE, "Connection failed", detail));
+      };
+      const timer = setTimeout(
+        () => fail(`No answer from ${this.#url} within ${this.#options.connectTimeoutMs} ms`),
+        this.#options.connectTimeoutMs,
+      );
       // Arrow functions keep `this` bound to the client (the original script lost it).
+      socket.onerror = () => fail(`Could not connect to ${this.#url}`);
       socket.onmessage = (event) => {
-        if (socket !== this.#socket) return;
+        if (socket !== this.#socket || failed) return;
         const frame = parseFrame(event.data);
         if (welcomed) return this.#onFrame(frame);
         if (frame?.messageType === "CLIENT_ACK" && typeof frame.data?.uuid === "string") {
@@ -350,24 +395,16 @@ export class PushClient {
           this.#serverChannels = [];
           resolve();
         } else {
-          socket.close(4002, "expected a Connected ack");
+          fail(`${this.#url} did not start with a Connected ack`);
         }
       };
       socket.onclose = (event) => {
-        clearTimeout(timer);
-        const current = socket === this.#socket;
-        if (current) this.#socket = null;
         if (!welcomed) {
-          reject(
-            new PushError(
-              LOCAL_ERROR_CODE,
-              "Connection failed",
-              `Could not connect to ${this.#url} (close code ${event.code})`,
-            ),
-          );
-        } else if (current) {
-          this.#onLost(event.code, event.reason);
+          return fail(`Could not connect to ${this.#url} (close code ${event.code})`);
         }
+        if (socket !== this.#socket) return;
+        this.#socket = null;
+        this.#onLost(event.code, event.reason);
       };
     });
   }
@@ -404,7 +441,9 @@ export class PushClient {
       case "CLIENT_ACK": {
         const pending = this.#inflight.shift();
         if (pending) this.#onAcked(pending, data?.recovery);
+        this.#ratePauseMs = RATE_PAUSE_MS;
         if (pending) pending.resolve([...this.#serverChannels]);
+        this.#pump();
         return;
       }
       case "ERROR": {
@@ -415,8 +454,9 @@ export class PushClient {
         );
         const pending = this.#inflight.shift();
         if (pending?.first) this.#firstSent.delete(pending.channel);
-        if (pending) pending.reject(error);
-        else this.#reportError(error, null);
+        if (pending && !this.#retryIfRateLimited(pending, error)) pending.reject(error);
+        else if (!pending) this.#reportError(error, null);
+        this.#pump();
         return;
       }
     }
@@ -424,6 +464,43 @@ export class PushClient {
       new PushError(LOCAL_ERROR_CODE, "Unexpected frame", "The server sent an unknown frame"),
       null,
     );
+  }
+
+  /**
+   * The server refused `request` because this connection sent frames too fast: slow down (to
+   * the limits the server states, when it states them), pause, and send it again if it still
+   * matches what the client wants. Returns false when the caller should reject it instead.
+   * @param {Pending} request
+   * @param {PushError} error
+   * @returns {boolean}
+   */
+  #retryIfRateLimited(request, error) {
+    if (error.code !== 429) return false;
+    const limits = FRAME_RATE_DETAILS.exec(error.errorDetails ?? "");
+    if (!limits) return false;
+    const now = Date.now();
+    if (now >= this.#pausedUntil) {
+      // One refusal wave (every frame already sent may be refused too) lowers the pace once.
+      const serverRate = Number(limits[1]);
+      const serverBurst = Number(limits[2]);
+      const target = serverRate * 0.9;
+      // Above the stated rate: drop below it. Already below it and still refused: halve.
+      this.#rate = Math.max(0.1, this.#rate > target ? target : this.#rate / 2);
+      this.#burst = Math.max(1, Math.min(this.#burst, Math.floor(serverBurst / 2)));
+      this.#pausedUntil = now + this.#ratePauseMs;
+      this.#ratePauseMs = Math.min(MAX_RATE_PAUSE_MS, this.#ratePauseMs * 2);
+    }
+    this.#tokens = 0;
+    this.#refilledAt = this.#pausedUntil;
+    const wanted = request.action === "SUBSCRIBE"
+      ? this.#channels.has(request.channel)
+      : !this.#channels.has(request.channel);
+    if (!wanted || request.retries >= MAX_RATE_RETRIES) return false;
+    request.retries++;
+    let index = this.#sendQueue.findIndex((queued) => queued.seq > request.seq);
+    if (index < 0) index = this.#sendQueue.length;
+    this.#sendQueue.splice(index, 0, request);
+    return true;
   }
 
   /**
@@ -602,7 +679,10 @@ export class PushClient {
    * @param {string} reason
    */
   #onLost(code, reason) {
-    const requests = this.#inflight.splice(0);
+    clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
+    const requests = [...this.#inflight.splice(0), ...this.#sendQueue.splice(0)];
+    requests.sort((a, b) => a.seq - b.seq);
     this.#failAll(requests.filter((r) => r.internal), "The connection was lost");
     this.#outbox.unshift(...requests.filter((r) => !r.internal));
     if (this.#state === "closed") return;
@@ -643,56 +723,53 @@ export class PushClient {
     this.#emit("connected", { uuid: this.#uuid });
     const uuid = this.#uuid;
     if (!(await this.#regrant(uuid))) return;
-    for (const request of this.#outbox.splice(0)) this.#transmit(request);
-    // Resubscribe in batches, and retry what the server's frame rate limit refused (429),
-    // so a client with many channels gets all of them back rather than losing some.
-    let pending = [...this.#channels.keys()];
-    for (let round = 0; pending.length > 0 && round < RESUBSCRIBE_ROUNDS; round++) {
-      if (round > 0 && !(await this.#pause(RESUBSCRIBE_RETRY_MS))) return;
-      /** @type {string[]} */
-      const limited = [];
-      for (let i = 0; i < pending.length; i += RESUBSCRIBE_BATCH) {
-        const batch = pending.slice(i, i + RESUBSCRIBE_BATCH).filter((c) => this.#channels.has(c));
-        const settled = await Promise.allSettled(
-          batch.map((channel) => this.#request("SUBSCRIBE", channel, true)),
-        );
-        if (this.#uuid !== uuid || this.#state !== "open") return; // dropped again meanwhile
-        settled.forEach((result, j) => {
-          const channel = /** @type {string} */ (batch[j]);
-          if (result.status === "fulfilled") return;
-          const error = result.reason;
-          const code = error instanceof PushError ? error.code : 0;
-          if (code === 429 && round + 1 < RESUBSCRIBE_ROUNDS) return limited.push(channel);
-          // Gone or invalid: forget it. Anything else stays wanted for the next reconnect.
-          if (code === 404 || code === 400) this.#channels.delete(channel);
-          this.#reportError(error, channel);
-        });
+    // The new connection has no subscriptions: an unsubscribe made while disconnected is done
+    // already, and a subscribe made meanwhile is answered by that channel's resubscribe.
+    /** @type {Map<string, Pending[]>} */
+    const waiting = new Map();
+    for (const request of this.#outbox.splice(0)) {
+      if (request.action === "UNSUBSCRIBE" || !this.#channels.has(request.channel)) {
+        request.resolve([]);
+        continue;
       }
-      pending = limited;
+      const list = waiting.get(request.channel) ?? [];
+      list.push(request);
+      waiting.set(request.channel, list);
     }
+    // Every resubscribe is queued at once and paced by the send bucket, so a client with a
+    // thousand channels stays under the server's frame rate instead of being closed with 1008.
+    const channels = [...this.#channels.keys()];
+    const settled = await Promise.allSettled(
+      channels.map((channel) => this.#request("SUBSCRIBE", channel, true)),
+    );
+    // Read afresh: the awaits above let close() or a drop change the state.
+    const state = /** @type {ClientState} */ (this.#state);
+    if (this.#uuid !== uuid || state !== "open") {
+      // Dropped again (or closed) meanwhile: the waiting subscribes go to the next connection.
+      const requests = [...waiting.values()].flat().sort((a, b) => a.seq - b.seq);
+      if (state === "closed") this.#failAll(requests, "The client was closed");
+      else this.#outbox.unshift(...requests);
+      return;
+    }
+    settled.forEach((result, i) => {
+      const channel = /** @type {string} */ (channels[i]);
+      const requests = waiting.get(channel) ?? [];
+      if (result.status === "fulfilled") {
+        for (const request of requests) request.resolve(result.value);
+        return;
+      }
+      const error = result.reason;
+      const code = error instanceof PushError ? error.code : 0;
+      // Gone or invalid: forget it. Anything else stays wanted for the next reconnect.
+      if (code === 404 || code === 400) this.#channels.delete(channel);
+      for (const request of requests) request.reject(error);
+      if (requests.length === 0) this.#reportError(error, channel);
+    });
     this.#emit("reconnected", {
       uuid,
       previousUuid,
       channels: [...this.#serverChannels],
       recovered: this.#recoveredOn(uuid),
-    });
-  }
-
-  /**
-   * Waits `ms`; resolves false instead if the client is closed meanwhile.
-   * @param {number} ms
-   * @returns {Promise<boolean>}
-   */
-  #pause(ms) {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        resolve(this.#state !== "closed");
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
     });
   }
 
@@ -710,22 +787,59 @@ export class PushClient {
     }
     return new Promise((resolve, reject) => {
       /** @type {Pending} */
-      const request = { action, channel, internal, resolve, reject };
-      if (this.#state === "open") this.#transmit(request);
-      else this.#outbox.push(request);
+      const request = {
+        action,
+        channel,
+        internal,
+        seq: this.#seq++,
+        retries: 0,
+        resolve,
+        reject,
+      };
+      if (this.#state === "open") {
+        this.#sendQueue.push(request);
+        this.#pump();
+      } else this.#outbox.push(request);
     });
   }
 
-  /** @param {Pending} request */
-  #transmit(request) {
+  /**
+   * Sends queued requests while the bucket has tokens and fewer than {@link MAX_UNANSWERED}
+   * are unanswered; otherwise waits for the next token (or an answer).
+   */
+  #pump() {
     const socket = this.#socket;
-    if (!socket) return this.#outbox.push(request);
-    this.#inflight.push(request);
-    socket.send(JSON.stringify({
-      messageType: "CLIENT_ACTION",
-      action: request.action,
-      data: this.#frameData(request),
-    }));
+    if (!socket || this.#state !== "open" || this.#pumpTimer !== undefined) return;
+    while (this.#sendQueue.length > 0 && this.#inflight.length < MAX_UNANSWERED) {
+      const now = Date.now();
+      if (now > this.#refilledAt) {
+        this.#tokens = Math.min(
+          this.#burst,
+          this.#tokens + ((now - this.#refilledAt) * this.#rate) / 1000,
+        );
+        this.#refilledAt = now;
+      }
+      if (this.#tokens < 1) {
+        const waitMs = Math.max(
+          this.#pausedUntil - now,
+          Math.ceil(((1 - this.#tokens) * 1000) / this.#rate),
+          1,
+        );
+        this.#pumpTimer = setTimeout(() => {
+          this.#pumpTimer = undefined;
+          this.#pump();
+        }, waitMs);
+        return;
+      }
+      this.#tokens -= 1;
+      const request = /** @type {Pending} */ (this.#sendQueue.shift());
+      this.#inflight.push(request);
+      socket.send(JSON.stringify({
+        messageType: "CLIENT_ACTION",
+        action: request.action,
+        data: this.#frameData(request),
+      }));
+    }
   }
 
   /**

@@ -127,3 +127,87 @@ export class TcpGate implements AsyncDisposable {
     await Promise.allSettled([...this.#relays]);
   }
 }
+
+/**
+ * A scripted stand-in for a WebSocket server connection, passed to the client as
+ * `options.WebSocket`: it records what the client sends and lets a test deliver frames. Every
+ * instance is listed in `FakeWebSocket.instances` (reset it per test).
+ */
+export class FakeWebSocket {
+  static instances: FakeWebSocket[] = [];
+  /** Called for each instance as it is created (e.g. to answer with `Connected`). */
+  static onCreate: (socket: FakeWebSocket) => void = () => {};
+
+  readonly url: string;
+  readonly protocols: string[];
+  /** What the server chose from `protocols` (set before `open`); "" for none. */
+  protocol = "";
+  readyState = 0;
+  /** Frames the client sent, parsed, with the time they were sent (performance.now()). */
+  readonly sent: { at: number; frame: Record<string, unknown> }[] = [];
+  /** The scripted server: its answer to each frame the client sends (null: no answer). */
+  reply: (frame: Record<string, unknown>) => Record<string, unknown> | null = () => null;
+  /** Resolvers waiting for the next sent frame. */
+  readonly #sendWaiters: (() => void)[] = [];
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  readonly #closeListeners: (() => void)[] = [];
+
+  constructor(url: string, protocols?: string | string[]) {
+    this.url = url;
+    this.protocols = protocols === undefined ? [] : [protocols].flat();
+    FakeWebSocket.instances.push(this);
+    // A macrotask, as with a real socket: the client sets its handlers after the constructor, and
+    // a microtask may already run in between (Deno's setTimeout() can drain the queue).
+    setTimeout(() => FakeWebSocket.onCreate(this), 0);
+  }
+
+  /** The server side: accepts the connection (optionally a subprotocol) and says `Connected`. */
+  accept(protocol = "", hello: Record<string, unknown> | null = null): void {
+    this.protocol = protocol;
+    this.readyState = 1;
+    this.onopen?.(new Event("open"));
+    if (hello) this.deliver(hello);
+  }
+
+  /** The server side: sends one frame (an object is JSON-encoded). */
+  deliver(frame: Record<string, unknown> | string): void {
+    this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+  }
+
+  /** The server side: closes the connection. */
+  drop(code = 1006, reason = ""): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+    for (const listener of this.#closeListeners.splice(0)) listener();
+  }
+
+  /** Resolves once the client has sent at least `count` frames in all. */
+  async sentCount(count: number, ms = 5000): Promise<void> {
+    while (this.sent.length < count) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#sendWaiters.push(resolve);
+      await within(ms, promise, `frame number ${count} from the client`);
+    }
+  }
+
+  send(data: string): void {
+    if (this.readyState !== 1) throw new Error("send() on a socket that is not open");
+    const frame = JSON.parse(data);
+    this.sent.push({ at: performance.now(), frame });
+    for (const waiter of this.#sendWaiters.splice(0)) waiter();
+    const answer = this.reply(frame);
+    if (answer) queueMicrotask(() => this.readyState === 1 && this.deliver(answer));
+  }
+
+  close(code = 1000, reason = ""): void {
+    queueMicrotask(() => this.drop(code, reason));
+  }
+
+  addEventListener(type: string, listener: () => void): void {
+    if (type === "close") this.#closeListeners.push(listener);
+  }
+}
