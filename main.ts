@@ -25,7 +25,8 @@ async function main(): Promise<number> {
     server = await startServer(config, { logger });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    Deno.stderr.writeSync(new TextEncoder().encode(`pushserver: ${error.message}\n`));
+    const lines = error.problems.map((problem) => `pushserver: ${problem}\n`).join("");
+    Deno.stderr.writeSync(new TextEncoder().encode(lines));
     return 1;
   }
   const running = server;

@@ -42,6 +42,24 @@ Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the v
   }
 });
 
+Deno.test("[e2e] main.ts reports every bad setting, one line each, exit 1", async () => {
+  const result = await runMain({ PORT_WS: "70000", LOG_LEVEL: "loud", BCRYPT_COST: "3" });
+  assert.equal(result.code, 1);
+  assert.deepEqual(
+    result.stderr.trim().split("\n").map((line) => /^pushserver: (\w+)/.exec(line)?.[1]),
+    ["PORT_WS", "BCRYPT_COST", "LOG_LEVEL"],
+  );
+});
+
+Deno.test("[e2e] main.ts names the clash when PORT_WS equals PORT_HTTP", async () => {
+  const result = await runMain({ PORT_WS: "5299", PORT_HTTP: "5299" });
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    "pushserver: PORT_WS and PORT_HTTP are both 5299: the subscriber and publisher ports must differ\n",
+  );
+});
+
 Deno.test("[e2e] main.ts prints the listening line with the real ports and serves", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-main-" });
   try {
