@@ -112,6 +112,7 @@ export async function startServer(
     idleTimeoutS: config.wsIdleTimeoutS,
     maxConnections: config.maxConnections,
     isDraining: () => draining,
+    httpPort: () => httpServer?.addr.port,
   });
 
   const unavailable = () =>
