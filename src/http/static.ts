@@ -39,6 +39,8 @@ const DEMO_CSP = [
 interface Asset {
   readonly body: string;
   readonly etag: string;
+  /** UTF-8 length of `body`, sent as content-length (also on HEAD, which has no body to count). */
+  readonly length: number;
 }
 
 /**
@@ -60,7 +62,7 @@ function asset(relative: string, deps: StaticRoutesDeps): Asset | undefined {
     return undefined;
   }
   const digest = createHash("sha256").update(body).digest("base64url").slice(0, 27);
-  return { body, etag: `"${digest}"` };
+  return { body, etag: `"${digest}"`, length: byteLength(body) };
 }
 
 /** A route whose file is missing: a 500 like any internal failure (the details were logged). */
@@ -114,10 +116,12 @@ export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
     handle: () => {
       if (demo === undefined) return missing();
       const port = deps.wsPort?.();
+      const body = demo.body.replace(WS_PORT_PLACEHOLDER, port === undefined ? "" : String(port));
       return new Response(
-        demo.body.replace(WS_PORT_PLACEHOLDER, port === undefined ? "" : String(port)),
+        body,
         {
           headers: {
+            "content-length": String(byteLength(body)),
             "content-type": "text/html; charset=utf-8",
             "cache-control": "no-cache",
             "content-security-policy": DEMO_CSP,
@@ -138,5 +142,11 @@ function cached(request: Request, asset: Asset, headers: Record<string, string>)
   if (match !== null && match.split(",").some((tag) => tag.trim() === asset.etag)) {
     return new Response(null, { status: 304, headers: all });
   }
-  return new Response(asset.body, { headers: all });
+  return new Response(asset.body, { headers: { ...all, "content-length": String(asset.length) } });
+}
+
+const encoder = new TextEncoder();
+
+function byteLength(text: string): number {
+  return encoder.encode(text).length;
 }

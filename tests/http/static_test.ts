@@ -41,11 +41,27 @@ Deno.test("[e2e] GET /js/*.js serves the client modules to any origin", async (t
     assert.equal(await second.text(), "");
   });
 
-  await t.step("HEAD answers without a body", async () => {
-    const response = await fetch(`${server.httpUrl}/js/pushserver.js`, { method: "HEAD" });
-    assert.equal(response.status, 200);
-    assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
-    assert.equal(await response.text(), "");
+  await t.step("HEAD answers without a body, with the GET's content-length", async () => {
+    const scripts = [
+      ["/js/pushserver.js", "client/pushserver.js"],
+      ["/js/publisher.js", "publisher/publisher.js"],
+    ] as const;
+    for (const [path, file] of scripts) {
+      const response = await fetch(`${server.httpUrl}${path}`, { method: "HEAD" });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
+      assert.equal(
+        response.headers.get("content-length"),
+        String(new TextEncoder().encode(source(file)).length),
+        path,
+      );
+      assert.equal(await response.text(), "");
+    }
+    const get = await fetch(`${server.httpUrl}/demo`);
+    const page = new TextEncoder().encode(await get.text()).length;
+    const head = await fetch(`${server.httpUrl}/demo`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), String(page));
+    assert.equal(await head.text(), "");
   });
 
   await t.step("POST gets 405 with Allow: GET, HEAD", async () => {
