@@ -83,13 +83,16 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     name: A,
     handle: (request: ActionRequest<A>) => Promise<string>,
   ): void {
-    app.post(path, async (c) => {
+    const handler = async (c: Context) => {
       const body = await readActionBody(c.req.raw);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value));
-    });
-    app.all(path, (c) => methodNotAllowed(c, "POST"));
+    };
+    for (const route of withTrailingSlash(path)) {
+      app.post(route, handler);
+      app.all(route, (c) => methodNotAllowed(c, "POST"));
+    }
   }
 
   action("/channel/create", "CREATE_CHANNEL", async ({ data }) => {
@@ -188,6 +191,14 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   }
 
   return app;
+}
+
+/**
+ * An action route and the same path with one trailing slash, answered alike (clients of the
+ * original server, which matched by prefix, send `/push/`); any other extra segment stays 404.
+ */
+function withTrailingSlash(path: string): readonly string[] {
+  return [path, `${path}/`];
 }
 
 function noRoute(c: Context): PushError {

@@ -88,7 +88,8 @@ export function applyCors(app: Hono, origins: readonly string[]): void {
     allowHeaders: ["content-type"],
     maxAge: 600,
   });
-  for (const path of ACTION_PATHS) app.use(path, middleware);
+  // With one trailing slash too, as the action routes answer it.
+  for (const path of ACTION_PATHS) app.use(path, middleware).use(`${path}/`, middleware);
 }
 
 /** `GET /js/pushserver.js`, `/js/publisher.js`, `/js/demo.js` and `/demo`; files are read once. */

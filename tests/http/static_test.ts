@@ -121,7 +121,7 @@ Deno.test("[e2e] CORS_ORIGINS lists the origins allowed to call the publisher ac
   });
   const token = await createChannel(server, "news");
 
-  for (const path of ["/channel/create", "/channel/ping", "/channel/delete", "/push"]) {
+  for (const path of ["/channel/create", "/channel/ping", "/channel/delete", "/push", "/push/"]) {
     await t.step(`OPTIONS ${path} from a listed origin is a 204 preflight`, async () => {
       const response = await preflight(`${server.httpUrl}${path}`, "http://localhost:3000");
       await response.body?.cancel();
