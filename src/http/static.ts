@@ -92,18 +92,26 @@ export function applyCors(app: Hono, origins: readonly string[]): void {
   for (const path of ACTION_PATHS) app.use(path, middleware).use(`${path}/`, middleware);
 }
 
-/** `GET /js/pushserver.js`, `/js/publisher.js`, `/js/demo.js` and `/demo`; files are read once. */
+/**
+ * `GET /js/pushserver.js`, `/js/publisher.js`, their type declarations (`.d.ts`: the modules name
+ * them with `@ts-self-types`, so Deno fetches them next to an imported module), `/js/demo.js` and
+ * `/demo`; files are read once.
+ */
 export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
   const scripts: Record<string, Asset | undefined> = {
     "/js/pushserver.js": asset("../client/pushserver.js", deps),
+    "/js/pushserver.d.ts": asset("../client/pushserver.d.ts", deps),
     "/js/publisher.js": asset("../publisher/publisher.js", deps),
+    "/js/publisher.d.ts": asset("../publisher/publisher.d.ts", deps),
     "/js/demo.js": asset("../client/demo.js", deps),
   };
   const routes: BrowserRoute[] = Object.entries(scripts).map(([path, script]) => ({
     path,
     handle: (request) =>
       cached(request, script ?? missing(), {
-        "content-type": "text/javascript; charset=utf-8",
+        "content-type": path.endsWith(".d.ts")
+          ? "application/typescript; charset=utf-8"
+          : "text/javascript; charset=utf-8",
         // Pages on other origins import the client as a module, which needs CORS.
         "access-control-allow-origin": "*",
         "cache-control": "no-cache",
