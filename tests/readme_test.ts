@@ -290,6 +290,31 @@ async function forgetRemoteModules(port: number): Promise<void> {
   );
 }
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+function anchor(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+}
+
+Deno.test("links in README.md and docs/protocol.md point at files and headings that exist", async () => {
+  const broken: string[] = [];
+  for (const doc of ["README.md", "docs/protocol.md"]) {
+    const text = await Deno.readTextFile(join(ROOT, doc));
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^(https?:|mailto:)/.test(target!)) continue;
+      const [file, hash] = target!.split("#") as [string, string | undefined];
+      const path = file === "" ? join(ROOT, doc) : join(ROOT, dirname(doc), file);
+      const found = path.startsWith(ROOT) && await Deno.readTextFile(path).catch(() => undefined);
+      const headings = typeof found === "string"
+        ? [...found.matchAll(/^#+ (.+)$/gm)].map((m) => anchor(m[1]!))
+        : [];
+      if (found === undefined || found === false || (hash && !headings.includes(hash))) {
+        broken.push(`${doc}: ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
 Deno.test("codeBlocks() finds fenced blocks and the marker right before each", () => {
   const blocks = codeBlocks(
     [
