@@ -232,10 +232,15 @@ Deno.test("[e2e] README examples run as written, top to bottom", async (t) => {
           background.push({ run, until: want.until, line: block.line });
           const exited = { now: false };
           run.done.then(() => exited.now = true);
-          const subscribed = await eventually(
-            async () => exited.now || (await counters(server)).subs > before.subs,
-            10_000,
-          );
+          // Subscribed: the server's subscription count rose, and held still for one more poll
+          // (a subscriber of several channels subscribes to them one after the other).
+          let last = before.subs;
+          const subscribed = await eventually(async () => {
+            const subs = (await counters(server)).subs;
+            const settled = subs > before.subs && subs === last;
+            last = subs;
+            return exited.now || settled;
+          }, 10_000);
           assert.ok(subscribed && !exited.now, `the subscriber did not subscribe\n${run.output()}`);
         } else {
           const status = await within(BLOCK_TIMEOUT_MS, run.done);
