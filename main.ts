@@ -4,13 +4,18 @@ import { jsonLogger } from "./src/log.ts";
 import { startServer } from "./src/server.ts";
 import { main as cli } from "./src/cli.ts";
 
-/** Hard deadline for a graceful stop. */
-const EXIT_DEADLINE_MS = 10_000;
+/**
+ * How long past `SHUTDOWN_TIMEOUT_MS` a graceful stop may take before the process exits 1 anyway:
+ * the protocol promises exit 0 within SHUTDOWN_TIMEOUT_MS + 2 s, and the server's own stop needs
+ * up to one second of it to close the listeners after abandoning requests.
+ */
+const EXIT_GRACE_MS = 2_000;
 
 async function main(): Promise<number> {
   let server;
+  let config;
   try {
-    const config = loadConfig(Deno.env.toObject());
+    config = loadConfig(Deno.env.toObject());
     const logger = jsonLogger(config.logLevel);
     // Last line of defence: a stray rejected promise is logged, not allowed to end the process.
     globalThis.addEventListener("unhandledrejection", (event) => {
@@ -20,7 +25,8 @@ async function main(): Promise<number> {
     server = await startServer(config, { logger });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    Deno.stderr.writeSync(new TextEncoder().encode(`pushserver: ${error.message}\n`));
+    const lines = error.problems.map((problem) => `pushserver: ${problem}\n`).join("");
+    Deno.stderr.writeSync(new TextEncoder().encode(lines));
     return 1;
   }
   const running = server;
@@ -30,7 +36,7 @@ async function main(): Promise<number> {
     Deno.addSignalListener(signal, () => resolve());
   }
   await signalled;
-  setTimeout(() => Deno.exit(1), EXIT_DEADLINE_MS);
+  setTimeout(() => Deno.exit(1), config.shutdownTimeoutMs + EXIT_GRACE_MS);
   await running.shutdown();
   return 0;
 }

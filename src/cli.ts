@@ -112,7 +112,7 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
   const env = io.env ?? {};
   try {
     const { values, positionals } = parseArgs({
-      args: [...args],
+      args: joinOptionValues(args),
       allowPositionals: true,
       strict: true,
       options: {
@@ -363,6 +363,39 @@ function parseHistory(text: string): { size: number; ttlSeconds: number } {
 
 /** TTL of `--history SIZE` without one: a day. */
 const DEFAULT_HISTORY_TTL_S = 86_400;
+
+/** The options that take a value (`--token T`); everything else is a flag or a positional. */
+const VALUE_OPTIONS = new Set([
+  "--http",
+  "--ws",
+  "--token",
+  "--to",
+  "--count",
+  "--since",
+  "--history",
+]);
+
+/**
+ * Rewrites `--token VALUE` as `--token=VALUE`, so that an option always takes the next argument
+ * as its value. parseArgs refuses a separate value that starts with "-" as ambiguous, and a
+ * base64url channel token starts with "-" about once in 64.
+ */
+function joinOptionValues(args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      joined.push(...args.slice(i));
+      break;
+    }
+    if (VALUE_OPTIONS.has(arg) && i + 1 < args.length) {
+      joined.push(`${arg}=${args[++i]}`);
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
 
 function one(rest: readonly string[], usage: string): string {
   if (rest.length !== 1) throw new UsageError(`expected: ${usage}`);

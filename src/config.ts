@@ -153,20 +153,36 @@ const envSchema = z.object({
   MAX_CHANNELS: integer("MAX_CHANNELS", 1_000_000, 1, 100_000_000),
 });
 
-/** Why the configuration was rejected: names the variable, in one line. */
+/**
+ * Why the configuration was rejected: one line per problem, each naming its variable, so that
+ * several bad settings are all reported at once.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /** One line per bad setting, each starting with the variable's name. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const lines = typeof problems === "string" ? [problems] : problems;
+    super(lines.join("\n"));
+    this.problems = lines;
+  }
 }
 
 /** Parses and validates configuration from an environment map (it never reads `Deno.env` itself). */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const variable = String(issue?.path[0] ?? "configuration");
-    const message = issue?.message ?? "invalid value";
-    throw new ConfigError(message.startsWith(variable) ? message : `${variable}: ${message}`);
+  const problems = new Map<string, string>();
+  for (const issue of parsed.error?.issues ?? []) {
+    const variable = String(issue.path[0] ?? "configuration");
+    const line = issue.message.startsWith(variable)
+      ? issue.message
+      : `${variable}: ${issue.message}`;
+    if (!problems.has(variable)) problems.set(variable, line);
   }
+  const clash = portClash(env);
+  if (clash !== undefined) problems.set("PORT_WS", clash);
+  if (!parsed.success || problems.size > 0) throw new ConfigError([...problems.values()]);
   const e = parsed.data;
   return {
     host: e.HOST,
@@ -192,4 +208,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     createToken: e.CREATE_TOKEN,
     maxChannels: e.MAX_CHANNELS,
   };
+}
+
+/** Both listeners on one (non-zero) port cannot work: say so rather than "address in use". */
+function portClash(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const ws = envSchema.shape.PORT_WS.safeParse(env.PORT_WS);
+  const http = envSchema.shape.PORT_HTTP.safeParse(env.PORT_HTTP);
+  if (!ws.success || !http.success || ws.data !== http.data || ws.data === 0) return undefined;
+  return `PORT_WS and PORT_HTTP are both ${ws.data}: the subscriber and publisher ports must differ`;
 }

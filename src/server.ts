@@ -1,5 +1,6 @@
 /** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
 import { dirname } from "node:path";
+import { explainDbPathError } from "./channels/db_path.ts";
 import { createChannelService } from "./channels/service.ts";
 import { SqliteChannelStore } from "./channels/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
@@ -54,8 +55,7 @@ export function openSqliteStore(path: string): SqliteChannelStore {
     }
     return new SqliteChannelStore(path);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`DB_PATH: cannot open "${path}": ${reason}`);
+    throw new ConfigError(explainDbPathError(path, error));
   }
 }
 
@@ -148,6 +148,7 @@ export async function startServer(
     maxConnections: config.maxConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
+    httpPort: () => httpServer?.addr.port,
   });
 
   const unavailable = () =>

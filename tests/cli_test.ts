@@ -281,6 +281,28 @@ Deno.test("[e2e] CLI create: 507 past MAX_CHANNELS exits 10; $PUSHSERVER_CREATE_
   assert.match(full.stderr, /^pushserver: 507 Insufficient Storage/);
 });
 
+Deno.test('[e2e] CLI --token takes the next argument even when it starts with "-"', async () => {
+  // base64url tokens start with "-" about once in 64; parseArgs used to call such a value
+  // ambiguous and exit 2 before anything was sent.
+  await using server = await startTestServer();
+  const http = ["--http", server.httpUrl];
+  const token = (await cli(["create", "dash", ...http])).stdout.trim();
+  for (const wrong of [`-${token.slice(1)}`, "--json", "-"]) {
+    const run = await cli(["ping", "dash", "--token", wrong, ...http]);
+    assert.equal(run.code, EXIT.auth, `${wrong}: ${run.stderr}`);
+    assert.equal(run.stdout, "", "the value was taken as the token, not as --json");
+    assert.match(run.stderr, /^pushserver: 403 Forbidden/);
+  }
+  const push = await cli(["push", "dash", "hi", "--token", `-${token.slice(1)}`, ...http]);
+  assert.equal(push.code, EXIT.auth, push.stderr);
+  // The same holds for the other options that take a value, and `--` still ends the options.
+  const count = await cli(["subscribe", "dash", "--count", "-1", "--ws", server.wsUrl]);
+  assert.equal(count.code, EXIT.usage);
+  assert.match(count.stderr, /--count must be a whole number from 1, got "-1"/);
+  const right = await cli(["ping", "dash", "--token", token, ...http]);
+  assert.equal(right.code, EXIT.ok, right.stderr);
+});
+
 Deno.test("[e2e] CLI subscribe prints pushes as they arrive", async (t) => {
   await using server = await startTestServer();
   const created = await cli(["create", "news", "--http", server.httpUrl]);

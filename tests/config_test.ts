@@ -148,6 +148,44 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
   }
 });
 
+Deno.test("loadConfig() reports every bad variable at once, one line each", () => {
+  assert.throws(
+    () => loadConfig({ PORT_WS: "x", BCRYPT_COST: "3", LOG_LEVEL: "loud", HOST: "ok" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems.map((line) => line.split(" ")[0]), [
+        "PORT_WS",
+        "BCRYPT_COST",
+        "LOG_LEVEL",
+      ]);
+      assert.equal(error.message, error.problems.join("\n"));
+      return true;
+    },
+  );
+});
+
+Deno.test("loadConfig() refuses PORT_WS equal to PORT_HTTP, naming the clash", () => {
+  assert.throws(
+    () => loadConfig({ PORT_WS: "5300", PORT_HTTP: "5300" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        "PORT_WS and PORT_HTTP are both 5300: the subscriber and publisher ports must differ",
+      ]);
+      return true;
+    },
+  );
+  // The clash is reported next to the other problems, not after they are fixed.
+  assert.throws(
+    () => loadConfig({ PORT_WS: "5223", LOG_LEVEL: "loud" }),
+    (error: unknown) =>
+      error instanceof ConfigError && error.problems.length === 2 &&
+      error.problems.some((line) => line.startsWith("PORT_WS and PORT_HTTP are both 5223")),
+  );
+  // Port 0 means "any free port": both may ask for it.
+  assert.equal(loadConfig({ PORT_WS: "0", PORT_HTTP: "0" }).wsPort, 0);
+});
+
 Deno.test("loadConfig() never reads Deno.env itself", () => {
   Deno.env.set("MAX_CONNECTIONS", "7");
   try {

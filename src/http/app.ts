@@ -93,13 +93,16 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     name: A,
     handle: (request: ActionRequest<A>, raw: Request) => Promise<string>,
   ): void {
-    app.post(path, async (c) => {
+    const handler = async (c: Context) => {
       const body = await readActionBody(c.req.raw);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value, c.req.raw));
-    });
-    app.all(path, (c) => methodNotAllowed(c, "POST"));
+    };
+    for (const route of withTrailingSlash(path)) {
+      app.post(route, handler);
+      app.all(route, (c) => methodNotAllowed(c, "POST"));
+    }
   }
 
   const createDigest = deps.createToken === undefined ? undefined : tokenDigest(deps.createToken);
@@ -283,6 +286,14 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 function bearerMatches(request: Request, digest: Uint8Array): boolean {
   const presented = /^Bearer (.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
   return presented !== undefined && sameDigest(tokenDigest(presented), digest);
+}
+
+/**
+ * An action route and the same path with one trailing slash, answered alike (clients of the
+ * original server, which matched by prefix, send `/push/`); any other extra segment stays 404.
+ */
+function withTrailingSlash(path: string): readonly string[] {
+  return [path, `${path}/`];
 }
 
 function noRoute(c: Context): PushError {

@@ -20,6 +20,8 @@ export interface WsHandlerDeps extends Omit<ConnectionDeps, "onGone"> {
   /** True once shutdown has begun: new upgrades get 503. */
   readonly isDraining: () => boolean;
   readonly newId?: () => string;
+  /** The real publisher port once it listens: a plain HTTP request here is told where to go. */
+  readonly httpPort?: () => number | undefined;
 }
 
 /** The handler plus the set of live connections (for shutdown). */
@@ -47,8 +49,15 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
 
   function handle(request: Request): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      const httpPort = deps.httpPort?.();
+      const elsewhere = httpPort === undefined
+        ? ""
+        : `; the publisher HTTP API is on port ${httpPort} (PORT_HTTP)`;
       return refuse(
-        new PushError("upgrade_required", "This port only accepts WebSocket connections"),
+        new PushError(
+          "upgrade_required",
+          `This port only accepts WebSocket connections${elsewhere}`,
+        ),
         { upgrade: "websocket", connection: "Upgrade" },
       );
     }

@@ -36,9 +36,11 @@ Deno.test({
       });
       assert.equal(created.status, 200);
       assert.match((await created.json()).data.channelToken, /^[A-Za-z0-9_-]{43}$/);
-      const client = await fetch(`${server.httpUrl}/js/pushserver.js`);
-      assert.equal(client.status, 200, "the browser client is embedded");
-      await client.body?.cancel();
+      for (const path of ["/js/pushserver.js", "/js/publisher.js", "/js/publisher.d.ts"]) {
+        const file = await fetch(`${server.httpUrl}${path}`);
+        assert.equal(file.status, 200, `${path} is embedded`);
+        await file.body?.cancel();
+      }
       server.kill("SIGTERM");
       assert.equal((await server.exit()).code, 0);
     } finally {
