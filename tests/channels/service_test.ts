@@ -4,6 +4,9 @@ import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
 import type { TokenHasher } from "../../src/channels/tokens.ts";
 import { PushError } from "../../src/errors.ts";
 
+/** A v1 channel: no options. */
+const V1 = { private: false, history: null } as const;
+
 /** A hasher that records verify calls and can hold them open. */
 function countingHasher(): TokenHasher & {
   verifies: number;
@@ -43,21 +46,26 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
 
 Deno.test("service.create() stores only the hash and refuses a taken name", async () => {
   using world = await setup();
-  const token = await world.service.create("news");
+  const { token } = await world.service.create("news", V1);
   assert.equal(token, "token-1");
-  assert.deepEqual(await world.store.get("news"), {
+  const stored = await world.store.get("news");
+  assert.deepEqual(stored, {
     name: "news",
     tokenHash: "h:token-1",
     createdAt: 1000,
+    epoch: stored?.epoch,
+    private: false,
+    history: null,
   });
-  await rejectsWith(world.service.create("news"), "channel_exists");
+  assert.match(stored?.epoch ?? "", /^.+$/, "a non-empty epoch");
+  await rejectsWith(world.service.create("news", V1), "channel_exists");
   assert.equal(world.service.exists("news"), true);
   assert.deepEqual(world.service.names(), ["news"]);
 });
 
 Deno.test("service.authorize(): 404, then 401 for null, then 403 for a wrong token", async () => {
   using world = await setup();
-  const token = await world.service.create("news");
+  const { token } = await world.service.create("news", V1);
   await rejectsWith(world.service.authorize("nope", null), "unknown_channel");
   await rejectsWith(world.service.authorize("news", null), "token_missing");
   await rejectsWith(world.service.authorize("news", "wrong"), "token_invalid");
@@ -66,7 +74,7 @@ Deno.test("service.authorize(): 404, then 401 for null, then 403 for a wrong tok
 
 Deno.test("a right token pays bcrypt at most once; a wrong one pays it every time", async () => {
   using world = await setup();
-  const token = await world.service.create("news");
+  const { token } = await world.service.create("news", V1);
   for (let i = 0; i < 5; i++) await world.service.authorize("news", token);
   assert.equal(world.hasher.verifies, 0, "the creator's token is known from create");
   for (let i = 0; i < 3; i++) {
@@ -77,7 +85,7 @@ Deno.test("a right token pays bcrypt at most once; a wrong one pays it every tim
 
 Deno.test("after a restart the first right token is verified with bcrypt, then cached", async () => {
   using world = await setup();
-  const token = await world.service.create("news");
+  const { token } = await world.service.create("news", V1);
   const restarted = await createChannelService({
     store: world.store,
     hasher: world.hasher,
@@ -90,7 +98,7 @@ Deno.test("after a restart the first right token is verified with bcrypt, then c
 
 Deno.test("ping with null checks existence only; with a token it checks the token", async () => {
   using world = await setup();
-  const token = await world.service.create("news");
+  const { token } = await world.service.create("news", V1);
   await world.service.ping("news", null);
   await world.service.ping("news", token);
   await rejectsWith(world.service.ping("news", "bad"), "token_invalid");
@@ -99,19 +107,19 @@ Deno.test("ping with null checks existence only; with a token it checks the toke
 
 Deno.test("delete removes the channel and its cached digest; a re-created channel needs its new token", async () => {
   using world = await setup();
-  const old = await world.service.create("news");
+  const { token: old } = await world.service.create("news", V1);
   await rejectsWith(world.service.delete("news", null), "token_missing");
   await world.service.delete("news", old);
   assert.equal(world.service.exists("news"), false);
   assert.equal(await world.store.get("news"), undefined);
-  const fresh = await world.service.create("news");
+  const { token: fresh } = await world.service.create("news", V1);
   await rejectsWith(world.service.authorize("news", old), "token_invalid");
   await world.service.authorize("news", fresh);
 });
 
 Deno.test("concurrent wrong-token checks past the bound get 429 instead of queueing", async () => {
   using world = await setup(2);
-  await world.service.create("news");
+  await world.service.create("news", V1);
   world.hasher.hold = Promise.withResolvers();
   const first = world.service.authorize("news", "bad1");
   const second = world.service.authorize("news", "bad2");

@@ -27,6 +27,11 @@ async function appWith(broker: Broker) {
     metrics: new Metrics(),
     logger,
     limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
+    grants: {
+      grant: () => Promise.resolve(false),
+      revoke: () => Promise.resolve(),
+      isGranted: () => false,
+    },
     adminToken: undefined,
     gauges: () => ({ connections: 0, subscriptions: 0, channels: service.size }),
     isReady: () => true,
@@ -40,7 +45,12 @@ function request(action: string, data: Record<string, unknown>): RequestInit {
 
 const failingBroker: Broker = {
   publish: () => Promise.reject(new Error("broker exploded")),
-  channelDeleted: () => Promise.resolve(),
+  history: () => Promise.reject(new Error("broker exploded")),
+  channelEvent: () => Promise.resolve(),
+  subscribe: () => undefined,
+  unsubscribe: () => {},
+  forget: () => {},
+  close: () => Promise.resolve(),
 };
 
 Deno.test("an unexpected failure is a 500 with null details, logged without the token or body", async () => {

@@ -2,11 +2,21 @@ import assert from "node:assert/strict";
 import { Hub, type Subscriber } from "../../src/hub/hub.ts";
 import { PushError } from "../../src/errors.ts";
 
+/** A broadcast or targeted publication of `message` (no stream position: a v1 channel). */
+function pub(message: string, recipients: readonly string[] = []) {
+  return { message, recipients };
+}
+
 /** A subscriber that records frames; `accept = false` simulates a closing or slow socket. */
 class FakeSubscriber implements Subscriber {
   readonly frames: Record<string, unknown>[] = [];
   accept = true;
+  readonly compact = false;
+  closedWith: number | undefined;
   constructor(readonly id: string) {}
+  close(code: number): void {
+    this.closedWith = code;
+  }
   send(frame: string): boolean {
     if (!this.accept) return false;
     this.frames.push(JSON.parse(frame));
@@ -35,7 +45,7 @@ Deno.test("hub.deliver() with no recipients reaches every subscriber of the chan
   hub.subscribe(b.id, "sports");
   hub.subscribe(b.id, "news");
   hub.subscribe(c.id, "sports");
-  assert.deepEqual(hub.deliver("news", "hi"), { delivered: 2, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("hi")), { delivered: 2, dropped: 0 });
   assert.deepEqual(a.frames[0], {
     messageType: "CLIENT_PUSH",
     code: 200,
@@ -58,12 +68,10 @@ Deno.test("hub.deliver() with recipients reaches only listed, subscribed UUIDs, 
   hub.subscribe(a.id, "news");
   hub.subscribe(b.id, "news");
   hub.subscribe(c.id, "sports");
-  const report = hub.deliver("news", "to-b", [
-    b.id,
-    b.id,
-    c.id,
-    "ffffffff-0000-4000-8000-000000000000",
-  ]);
+  const report = hub.deliver(
+    "news",
+    pub("to-b", [b.id, b.id, c.id, "ffffffff-0000-4000-8000-000000000000"]),
+  );
   assert.deepEqual(report, { delivered: 1, dropped: 0 });
   assert.deepEqual(b.messages(), ["to-b"]);
   assert.equal(a.frames.length, 0);
@@ -73,7 +81,7 @@ Deno.test("hub.deliver() with recipients reaches only listed, subscribed UUIDs, 
 Deno.test("hub.deliver() to a channel nobody subscribes to reaches no one", () => {
   const { hub, subs: [a] } = world();
   hub.subscribe(a.id, "news");
-  assert.deepEqual(hub.deliver("empty", "x"), { delivered: 0, dropped: 0 });
+  assert.deepEqual(hub.deliver("empty", pub("x")), { delivered: 0, dropped: 0 });
   assert.equal(a.frames.length, 0);
 });
 
@@ -82,17 +90,17 @@ Deno.test("hub.deliver() counts subscribers that cannot take a frame as dropped"
   hub.subscribe(a.id, "news");
   hub.subscribe(b.id, "news");
   b.accept = false;
-  assert.deepEqual(hub.deliver("news", "x"), { delivered: 1, dropped: 1 });
+  assert.deepEqual(hub.deliver("news", pub("x")), { delivered: 1, dropped: 1 });
 });
 
 Deno.test("the push frame follows subscription changes (the cached head is rebuilt)", () => {
   const { hub, subs: [a] } = world();
   hub.subscribe(a.id, "news");
-  hub.deliver("news", "1");
+  hub.deliver("news", pub("1"));
   hub.subscribe(a.id, "sports");
-  hub.deliver("news", "2");
+  hub.deliver("news", pub("2"));
   hub.unsubscribe(a.id, "sports");
-  hub.deliver("news", "3");
+  hub.deliver("news", pub("3"));
   const lists = a.frames.map((f) =>
     (f.data as { subscribedChannels: string[] }).subscribedChannels
   );
@@ -126,8 +134,8 @@ Deno.test("hub.remove() drops every subscription at once", () => {
   hub.remove(a.id);
   assert.equal(hub.connectionCount, 2);
   assert.equal(hub.subscriptionCount, 1);
-  assert.deepEqual(hub.deliver("news", "x", [a.id]), { delivered: 0, dropped: 0 });
-  assert.deepEqual(hub.deliver("news", "y"), { delivered: 1, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("x", [a.id])), { delivered: 0, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("y")), { delivered: 1, dropped: 0 });
   assert.equal(a.frames.length, 0);
 });
 
@@ -147,5 +155,5 @@ Deno.test("hub.dropChannel() unsubscribes everyone and sends Channel Deleted wit
   assert.deepEqual((b.frames[0]!.data as { subscribedChannels: string[] }).subscribedChannels, []);
   assert.equal(c.frames.length, 0);
   assert.equal(hub.subscriptionCount, 2);
-  assert.deepEqual(hub.deliver("news", "x"), { delivered: 0, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("x")), { delivered: 0, dropped: 0 });
 });

@@ -13,7 +13,11 @@ Deno.test("parseAction() accepts each action's documented shape", () => {
   const create = parseAction("CREATE_CHANNEL", body("CREATE_CHANNEL", { channel: "news" }), limits);
   assert.deepEqual(create, {
     ok: true,
-    value: { messageType: "SERVER_ACTION", action: "CREATE_CHANNEL", data: { channel: "news" } },
+    value: {
+      messageType: "SERVER_ACTION",
+      action: "CREATE_CHANNEL",
+      data: { channel: "news", private: false, history: null },
+    },
   });
   const push = parseAction(
     "PUSH_MESSAGE",

@@ -3,7 +3,13 @@ import { CLOSE } from "../../src/errors.ts";
 import { Hub } from "../../src/hub/hub.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { Connection, type ConnectionDeps, type SocketLike } from "../../src/ws/connection.ts";
+import type { Channel } from "../../src/channels/store.ts";
+import {
+  type ChannelLookup,
+  Connection,
+  type ConnectionDeps,
+  type SocketLike,
+} from "../../src/ws/connection.ts";
 
 /** An EventTarget standing in for a server-side WebSocket. */
 class FakeSocket extends EventTarget implements SocketLike {
@@ -47,12 +53,17 @@ class FakeSocket extends EventTarget implements SocketLike {
 
 const UUID = "6f1c8a56-2f0c-4d3a-9f5e-0e6e8c1d2b3a";
 
+/** A channel record without v1.1 options. */
+function v1Channel(name: string): Channel {
+  return { name, tokenHash: "h", createdAt: 0, epoch: "e", private: false, history: null };
+}
+
 function setup(
   limits: Partial<ConnectionDeps["limits"]> = {},
   options: {
     maxSubscriptions?: number;
     channels?: string[];
-    channelExists?: (name: string) => boolean;
+    lookup?: ChannelLookup["lookup"];
   } = {},
 ) {
   let clock = 1_000_000;
@@ -63,7 +74,11 @@ function setup(
   const socket = new FakeSocket();
   const connection = new Connection(socket, UUID, {
     hub,
-    channelExists: options.channelExists ?? ((name) => channels.has(name)),
+    channels: {
+      lookup: options.lookup ?? ((name) => channels.has(name) ? v1Channel(name) : undefined),
+      isGranted: () => false,
+      history: () => Promise.reject(new Error("no history channels in these tests")),
+    },
     metrics,
     logger: silentLogger(),
     now: () => clock,
@@ -257,7 +272,7 @@ Deno.test("Connection: when the socket closes its subscriptions go at once, onGo
 
 Deno.test("Connection: an unexpected exception closes only that connection with 1011", () => {
   const world = setup({}, {
-    channelExists: () => {
+    lookup: () => {
       throw new Error("store exploded");
     },
   });
