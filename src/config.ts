@@ -55,7 +55,13 @@ const envSchema = z.object({
   MAX_MESSAGE_BYTES: integer("MAX_MESSAGE_BYTES", 65536, 1, 1024 * 1024),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
   MAX_FRAME_BYTES: integer("MAX_FRAME_BYTES", 64 * 1024, 256, 16 * 1024 * 1024),
-  ADMIN_TOKEN: z.string().optional().transform((v) => (v === "" ? undefined : v)),
+  ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 16, {
+      error: "ADMIN_TOKEN must be at least 16 characters long",
+    }),
   LOG_LEVEL: z
     .string()
     .optional()

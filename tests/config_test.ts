@@ -23,6 +23,8 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     maxTokenChecks: 64,
     corsOrigins: [],
     shutdownTimeoutMs: 8000,
+    createToken: undefined,
+    maxChannels: 1_000_000,
   });
 });
 
@@ -39,7 +41,7 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
     WS_FRAME_BURST: "9",
     MAX_TOKEN_CHECKS: "2",
     SHUTDOWN_TIMEOUT_MS: "500",
-    ADMIN_TOKEN: "t",
+    ADMIN_TOKEN: "t".repeat(16),
     LOG_LEVEL: " WARN ",
   });
   assert.equal(config.maxMessageBytes, 1000);
@@ -53,7 +55,7 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
   assert.equal(config.frameBurst, 9);
   assert.equal(config.maxTokenChecks, 2);
   assert.equal(config.shutdownTimeoutMs, 500);
-  assert.equal(config.adminToken, "t");
+  assert.equal(config.adminToken, "t".repeat(16));
   assert.equal(config.logLevel, "warn");
 });
 
@@ -80,6 +82,7 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
     ["SHUTDOWN_TIMEOUT_MS", "99"],
     ["LOG_LEVEL", "verbose"],
     ["HOST", " "],
+    ["ADMIN_TOKEN", "fifteen-chars-y"],
   ];
   for (const [variable, value] of cases) {
     await t.step(`${variable}=${JSON.stringify(value)}`, () => {
