@@ -633,3 +633,24 @@ Deno.test("[e2e] kill -9 during a push storm: every acknowledged push is recover
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("[e2e] a replay larger than the send buffer is paced, not closed as a slow consumer", async () => {
+  // Smallest sizes that show it: a 64 KiB send-buffer limit and a 1.6 MiB replay (25×).
+  await using server = await startTestServer({ MAX_BUFFERED_BYTES: "65536" });
+  const COUNT = 200;
+  const { token, epoch } = await createWith(server, "big", {
+    history: { size: COUNT, ttlSeconds: 600 },
+  });
+  const body = "x".repeat(8 * 1024);
+  for (let i = 1; i <= COUNT; i++) await broadcast(server, "big", token, `${i}:${body}`);
+  await using reader = await WsClient.connect(server.wsUrl);
+  const ack = await reader.subscribe("big", { offset: 0, epoch });
+  assert.deepEqual(ack.data.recovery, { channel: "big", epoch, offset: COUNT, recovered: true });
+  // A live push during the replay waits behind it.
+  const live = broadcast(server, "big", token, "live");
+  const frames = await reader.pushesUpTo(COUNT + 1);
+  await live;
+  assert.deepEqual(offsets(frames), range(1, COUNT + 1));
+  assert.equal(frames.at(-1).data.pushMessage.message, "live");
+  assert.equal(reader.socket.readyState, WebSocket.OPEN, "still open");
+});

@@ -130,6 +130,28 @@ Deno.test("[e2e] ROTATE_TOKEN", async (t) => {
   });
 });
 
+Deno.test("[e2e] from the 200 of a delete, the deleted channel's token is refused", async () => {
+  await using server = await startTestServer();
+  const { token: old } = await createWith(server, "c");
+  await using sub = await WsClient.connect(server.wsUrl);
+  const deleted = await call(server, "DELETE_CHANNEL", { channel: "c", channelToken: old });
+  assert.equal(deleted.status, 200);
+  const gone = await call(server, "PUSH_MESSAGE", {
+    channel: "c",
+    channelToken: old,
+    recipients: [],
+    message: "m",
+  });
+  assertError(gone, 404, "Not found");
+  // Re-created under the same name: the old token is just a wrong token now.
+  const { token: fresh } = await createWith(server, "c");
+  await assertRefusedEverywhere(server, "c", old, sub.uuid);
+  assert.equal(
+    (await call(server, "PING_CHANNEL", { channel: "c", channelToken: fresh })).status,
+    200,
+  );
+});
+
 Deno.test("[e2e] rotation leaves history, epoch, options and grants alone", async () => {
   await using server = await startTestServer();
   const history = { size: 50, ttlSeconds: 600 };
