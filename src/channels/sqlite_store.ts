@@ -81,8 +81,11 @@ export class SqliteChannelStore implements ChannelStore {
       "UPDATE channels SET token_hash = ? WHERE name = ? AND epoch = ? AND token_hash = ?",
     );
     this.#list = db.prepare(`SELECT ${COLUMNS} FROM channels ORDER BY created_at, name`);
+    // Only while that record of the channel exists: a push racing a delete leaves no orphan row
+    // that a re-created channel of the same name would inherit.
     this.#append = db.prepare(
-      "INSERT INTO history (channel, offset, created_at, message) VALUES (?, ?, ?, ?)",
+      `INSERT INTO history (channel, offset, created_at, message)
+       SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM channels WHERE name = ? AND epoch = ?)`,
     );
     this.#raiseTop = db.prepare(
       "UPDATE channels SET top_offset = max(top_offset, ?) WHERE name = ? AND epoch = ?",
@@ -137,16 +140,27 @@ export class SqliteChannelStore implements ChannelStore {
 
   /**
    * Stores pushes in one transaction (one fsync for the batch), raising each channel's top
-   * offset with them and trimming what retention no longer keeps.
+   * offset with them and trimming what retention no longer keeps. Returns, per push, whether
+   * it was stored (`false`: its channel was deleted meanwhile).
    */
-  appendHistory(pushes: readonly StoredPush[]): void {
-    this.#transaction(() => {
-      for (const push of pushes) {
-        this.#append.run(push.channel, push.offset, push.createdAt, push.message);
-        this.#raiseTop.run(push.offset, push.channel, push.epoch);
-        this.#trimBelow.run(push.channel, push.offset - push.history.size);
-      }
-    });
+  appendHistory(pushes: readonly StoredPush[]): boolean[] {
+    return this.#transaction(() =>
+      pushes.map((push) => {
+        const { channel, epoch, offset } = push;
+        const stored = this.#append.run(
+          channel,
+          offset,
+          push.createdAt,
+          push.message,
+          channel,
+          epoch,
+        );
+        if (Number(stored.changes) !== 1) return false;
+        this.#raiseTop.run(offset, channel, epoch);
+        this.#trimBelow.run(channel, offset - push.history.size);
+        return true;
+      })
+    );
   }
 
   /** Deletes a channel's entries older than `cutoff` (ms since the epoch). */

@@ -3,6 +3,7 @@
  * in batches (one transaction per event-loop turn), a bounded in-memory tail for recoveries.
  */
 import type { Channel } from "../channels/store.ts";
+import { PushError } from "../errors.ts";
 import type { SqliteChannelStore } from "../channels/sqlite_store.ts";
 import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "./log.ts";
 
@@ -139,8 +140,9 @@ export class SqliteHistory {
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
+    let stored: boolean[];
     try {
-      this.#store.appendHistory(batch.map((p) => p.push));
+      stored = this.#store.appendHistory(batch.map((p) => p.push));
     } catch (error) {
       // Nothing of the batch was stored: hand its offsets out again, so the stream has no gap.
       for (const { push } of batch) {
@@ -150,7 +152,16 @@ export class SqliteHistory {
       for (const { done } of batch) done.reject(error);
       return;
     }
-    for (const { push, done } of batch) {
+    for (const [i, { push, done }] of batch.entries()) {
+      if (!stored[i]) {
+        done.reject(
+          new PushError(
+            "unknown_channel",
+            `Could not find a channel called ${JSON.stringify(push.channel)}`,
+          ),
+        );
+        continue;
+      }
       const stream = this.#streams.get(push.channel);
       if (stream !== undefined && stream.epoch === push.epoch) this.#remember(stream, push);
       this.#onCommitted(push);

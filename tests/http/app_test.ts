@@ -24,14 +24,14 @@ async function appWith(broker: Broker) {
   const app = createHttpApp({
     service,
     broker,
-    metrics: new Metrics(),
-    logger,
-    limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
     grants: {
       grant: () => Promise.resolve(false),
       revoke: () => Promise.resolve(),
       isGranted: () => false,
     },
+    metrics: new Metrics(),
+    logger,
+    limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
     adminToken: undefined,
     gauges: () => ({ connections: 0, subscriptions: 0, channels: service.size }),
     isReady: () => true,

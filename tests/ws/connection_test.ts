@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
+import type { Channel } from "../../src/channels/store.ts";
 import { CLOSE } from "../../src/errors.ts";
 import { Hub } from "../../src/hub/hub.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
-import type { Channel } from "../../src/channels/store.ts";
-import {
-  type ChannelLookup,
-  Connection,
-  type ConnectionDeps,
-  type SocketLike,
-} from "../../src/ws/connection.ts";
+import { Connection, type ConnectionDeps, type SocketLike } from "../../src/ws/connection.ts";
 
 /** An EventTarget standing in for a server-side WebSocket. */
 class FakeSocket extends EventTarget implements SocketLike {
@@ -53,8 +48,8 @@ class FakeSocket extends EventTarget implements SocketLike {
 
 const UUID = "6f1c8a56-2f0c-4d3a-9f5e-0e6e8c1d2b3a";
 
-/** A channel record without v1.1 options. */
-function v1Channel(name: string): Channel {
+/** A v1 channel record called `name`. */
+function fakeChannel(name: string): Channel {
   return { name, tokenHash: "h", createdAt: 0, epoch: "e", private: false, history: null };
 }
 
@@ -63,7 +58,7 @@ function setup(
   options: {
     maxSubscriptions?: number;
     channels?: string[];
-    lookup?: ChannelLookup["lookup"];
+    channelExists?: (name: string) => boolean;
   } = {},
 ) {
   let clock = 1_000_000;
@@ -75,9 +70,11 @@ function setup(
   const connection = new Connection(socket, UUID, {
     hub,
     channels: {
-      lookup: options.lookup ?? ((name) => channels.has(name) ? v1Channel(name) : undefined),
+      lookup: options.channelExists === undefined
+        ? (name) => channels.has(name) ? fakeChannel(name) : undefined
+        : (name) => options.channelExists!(name) ? fakeChannel(name) : undefined,
       isGranted: () => false,
-      history: () => Promise.reject(new Error("no history channels in these tests")),
+      history: () => Promise.reject(new Error("no history in these tests")),
     },
     metrics,
     logger: silentLogger(),
@@ -272,7 +269,7 @@ Deno.test("Connection: when the socket closes its subscriptions go at once, onGo
 
 Deno.test("Connection: an unexpected exception closes only that connection with 1011", () => {
   const world = setup({}, {
-    lookup: () => {
+    channelExists: () => {
       throw new Error("store exploded");
     },
   });
