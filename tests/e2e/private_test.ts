@@ -361,6 +361,31 @@ Deno.test("[e2e] revoke unsubscribes at once and notifies; public channels too",
   });
 });
 
+Deno.test("[e2e] a private history channel replays nothing to a connection without a grant", async () => {
+  await using server = await startTestServer();
+  const { token, epoch } = await createWith(server, "ph", {
+    private: true,
+    history: { size: 10, ttlSeconds: 600 },
+  });
+  await broadcast(server, "ph", token, "secret-1");
+  await broadcast(server, "ph", token, "secret-2");
+  await using client = await WsClient.connect(server.wsUrl);
+  client.send(JSON.stringify({
+    messageType: "CLIENT_ACTION",
+    action: "SUBSCRIBE",
+    data: { channel: "ph", since: { offset: 0, epoch } },
+  }));
+  const reply = await client.next();
+  assert.equal(reply.code, 403, JSON.stringify(reply));
+  assert.ok(await client.receivedNothing(), "no replay leaked");
+  const grant = { channel: "ph", channelToken: token, uuid: client.uuid };
+  assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
+  const ack = await client.subscribe("ph", { offset: 0, epoch });
+  assert.deepEqual(ack.data.recovery, { channel: "ph", epoch, offset: 2, recovered: true });
+  const replay = await client.pushesUpTo(2);
+  assert.deepEqual(replay.map((f) => f.data.pushMessage.message), ["secret-1", "secret-2"]);
+});
+
 Deno.test("[e2e] a grant ends when the channel is deleted; the re-created channel needs a new one", async () => {
   await using server = await startTestServer();
   const first = await createWith(server, "vip", { private: true });
