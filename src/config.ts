@@ -25,6 +25,9 @@ export interface Config {
   /** Origins allowed to open a WebSocket (lower-cased); empty = any. */
   readonly wsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
+  /** When set, creating a channel needs it as a bearer token. */
+  readonly createToken: string | undefined;
+  readonly maxChannels: number;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -140,6 +143,14 @@ const envSchema = z.object({
       return normalized;
     }),
   SHUTDOWN_TIMEOUT_MS: integer("SHUTDOWN_TIMEOUT_MS", 8000, 100, 60_000),
+  CREATE_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 16, {
+      error: "CREATE_TOKEN must be at least 16 characters long",
+    }),
+  MAX_CHANNELS: integer("MAX_CHANNELS", 1_000_000, 1, 100_000_000),
 });
 
 /** Why the configuration was rejected: names the variable, in one line. */
@@ -178,5 +189,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     corsOrigins: e.CORS_ORIGINS,
     wsOrigins: e.WS_ORIGINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    createToken: e.CREATE_TOKEN,
+    maxChannels: e.MAX_CHANNELS,
   };
 }
