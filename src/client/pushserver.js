@@ -1,7 +1,8 @@
 // @ts-check
 // @ts-self-types="./pushserver.d.ts"
 /**
- * pushserver subscriber client: one WebSocket, promise-based subscribe, auto-reconnect.
+ * pushserver subscriber client: one WebSocket, promise-based subscribe, auto-reconnect, compact
+ * frames when the server offers them.
  *
  * Plain JavaScript with JSDoc types (checked by `deno check`) so the server can serve this exact
  * file to browsers at `GET /js/pushserver.js`; Deno imports it unchanged. Types for importers
@@ -21,7 +22,11 @@ export const DEFAULT_OPTIONS = Object.freeze({
   connectTimeoutMs: 10_000,
   frameRate: 90,
   frameBurst: 150,
+  compact: true,
 });
+
+/** The WebSocket subprotocol that asks the server for compact frames (PROTOCOL.md). */
+export const COMPACT_PROTOCOL = "pushserver.compact";
 
 /** An `ERROR` envelope from the server, or a local failure with code 0. */
 export class PushError extends Error {
@@ -47,6 +52,8 @@ const MAX_RATE_RETRIES = 8;
 /** First pause after a frame-rate 429; it doubles while refusals continue, up to the maximum. */
 const RATE_PAUSE_MS = 1000;
 const MAX_RATE_PAUSE_MS = 16_000;
+/** Acks the server sends unasked; every other ack answers the oldest request in flight. */
+const UNSOLICITED_ACKS = new Set(["Channel Deleted", "Subscription Revoked"]);
 /** The server's frame-rate refusal (PROTOCOL.md, Limits); other 429s are not retried. */
 const FRAME_RATE_DETAILS = /^Too many frames; the limit is (\d+) per second \(burst (\d+)\)/;
 
@@ -78,9 +85,9 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
  * @typedef {{ handler: PushHandler }} Entry
  * @typedef {"connecting" | "open" | "reconnecting" | "closed"} ClientState
  * @typedef {{ messageType?: unknown, message?: unknown, code?: unknown, data?: {
- *   uuid?: unknown, subscribedChannels?: unknown, errorDetails?: unknown,
+ *   uuid?: unknown, subscribedChannels?: unknown, channel?: unknown, errorDetails?: unknown,
  *   pushMessage?: { channel?: unknown, message?: unknown } } }} Frame
- * @typedef {{ new (url: string): WebSocket }} WebSocketConstructor
+ * @typedef {{ new (url: string, protocols?: string | string[]): WebSocket }} WebSocketConstructor
  */
 
 /**
@@ -98,7 +105,13 @@ export class PushClient {
   /** @type {ClientState} */
   #state = "connecting";
   #uuid = "";
-  /** The server's view of this connection's subscriptions, from its latest ack or push. */
+  /** Whether the current connection speaks compact frames. */
+  #compact = false;
+  /**
+   * The server's view of this connection's subscriptions: taken from each v1 frame, or kept
+   * from the compact acks (Subscribed adds, Unsubscribed, Channel Deleted and Subscription
+   * Revoked remove).
+   */
   /** @type {string[]} */
   #serverChannels = [];
   /** @type {Map<string, Set<Entry>>} */
@@ -187,6 +200,11 @@ export class PushClient {
     return this.#state;
   }
 
+  /** Whether the current connection uses compact frames (the server accepted the subprotocol). */
+  get compact() {
+    return this.#compact;
+  }
+
   /** Channels this client wants, in subscription order (resubscribed after every reconnect). */
   get channels() {
     return [...this.#channels.keys()];
@@ -240,7 +258,8 @@ export class PushClient {
   }
 
   /**
-   * Listens for `connected`, `disconnected`, `reconnected`, `channelDeleted` or `error`.
+   * Listens for `connected`, `disconnected`, `reconnected`, `channelDeleted`,
+   * `subscriptionRevoked` or `error`.
    * Returns a function that removes the listener.
    *
    * @param {string} name
@@ -292,18 +311,42 @@ export class PushClient {
   }
 
   /**
-   * Opens a socket and resolves on the server's `Connected` ack. Rejects on an `error` event,
-   * a close, or after `connectTimeoutMs`, whichever comes first: Node 20's built-in WebSocket
-   * fires only `error` (never `close`) for a refused connection, and `ws` throws an unhandled
-   * `error` event (ending the process) when nobody listens for it.
+   * Opens a connection within `connectTimeoutMs`, offering compact frames. A server that does
+   * not accept the subprotocol answers without one, and browsers, `ws` and Node's WebSocket then
+   * fail the handshake ("Sent non-empty 'Sec-WebSocket-Protocol' header but no response was
+   * received", "Server sent no subprotocol"): so a failed offer is followed at once by an
+   * attempt without it, in the same time budget. Every reconnect offers again, so a server
+   * upgraded meanwhile gets compact frames.
    * @returns {Promise<void>}
    */
-  #open() {
+  async #open() {
+    const deadline = Date.now() + this.#options.connectTimeoutMs;
+    if (!this.#options.compact) return await this.#openOnce(false, deadline);
+    try {
+      await this.#openOnce(true, deadline);
+    } catch (error) {
+      if (!(error instanceof HandshakeFailed) || this.#state === "closed") throw error;
+      await this.#openOnce(false, deadline);
+    }
+  }
+
+  /**
+   * Opens a socket and resolves on the server's `Connected` ack. Rejects on an `error` event,
+   * a close, or at `deadline`, whichever comes first: Node 20's built-in WebSocket fires only
+   * `error` (never `close`) for a refused connection, and `ws` throws an unhandled `error`
+   * event (ending the process) when nobody listens for it.
+   * @param {boolean} offerCompact
+   * @param {number} deadline ms since the epoch
+   * @returns {Promise<void>}
+   */
+  #openOnce(offerCompact, deadline) {
     return new Promise((resolve, reject) => {
       /** @type {WebSocket} */
       let socket;
       try {
-        socket = new this.#WebSocket(this.#url);
+        socket = offerCompact
+          ? new this.#WebSocket(this.#url, [COMPACT_PROTOCOL])
+          : new this.#WebSocket(this.#url);
       } catch (error) {
         const detail = error instanceof Error ? error.message : String(error);
         reject(new PushError(LOCAL_ERROR_CODE, "Connection failed", detail));
@@ -312,8 +355,11 @@ export class PushClient {
       this.#socket = socket;
       let welcomed = false;
       let failed = false;
-      /** @param {string} detail */
-      const fail = (detail) => {
+      /**
+       * @param {string} detail
+       * @param {boolean} [handshake] the socket failed or closed (rather than timing out)
+       */
+      const fail = (detail, handshake = false) => {
         if (welcomed || failed) return;
         failed = true;
         clearTimeout(timer);
@@ -323,14 +369,15 @@ export class PushClient {
         } catch {
           // Some implementations throw when closing a socket that never opened.
         }
-        reject(new PushError(LOCAL_ERROR_CODE, "Connection failed", detail));
+        const ErrorType = handshake ? HandshakeFailed : PushError;
+        reject(new ErrorType(LOCAL_ERROR_CODE, "Connection failed", detail));
       };
       const timer = setTimeout(
         () => fail(`No answer from ${this.#url} within ${this.#options.connectTimeoutMs} ms`),
-        this.#options.connectTimeoutMs,
+        Math.max(0, deadline - Date.now()),
       );
       // Arrow functions keep `this` bound to the client (the original script lost it).
-      socket.onerror = () => fail(`Could not connect to ${this.#url}`);
+      socket.onerror = () => fail(`Could not connect to ${this.#url}`, true);
       socket.onmessage = (event) => {
         if (socket !== this.#socket || failed) return;
         const frame = parseFrame(event.data);
@@ -339,6 +386,7 @@ export class PushClient {
           welcomed = true;
           clearTimeout(timer);
           this.#uuid = frame.data.uuid;
+          this.#compact = socket.protocol === COMPACT_PROTOCOL;
           this.#serverChannels = [];
           resolve();
         } else {
@@ -347,7 +395,7 @@ export class PushClient {
       };
       socket.onclose = (event) => {
         if (!welcomed) {
-          return fail(`Could not connect to ${this.#url} (close code ${event.code})`);
+          return fail(`Could not connect to ${this.#url} (close code ${event.code})`, true);
         }
         if (socket !== this.#socket) return;
         this.#socket = null;
@@ -359,15 +407,11 @@ export class PushClient {
   /** @param {Frame | null} frame */
   #onFrame(frame) {
     const data = frame?.data;
-    if (Array.isArray(data?.subscribedChannels)) {
-      const previous = this.#serverChannels;
-      this.#serverChannels = data.subscribedChannels.map(String);
-      if (frame?.messageType === "CLIENT_ACK" && frame.message === "Channel Deleted") {
-        return this.#onChannelsDeleted(previous);
-      }
-    }
     switch (frame?.messageType) {
       case "CLIENT_PUSH": {
+        if (Array.isArray(data?.subscribedChannels)) {
+          this.#serverChannels = data.subscribedChannels.map(String);
+        }
         const push = data?.pushMessage;
         if (typeof push?.channel !== "string" || typeof push.message !== "string") break;
         const entries = this.#channels.get(push.channel);
@@ -387,6 +431,14 @@ export class PushClient {
         return;
       }
       case "CLIENT_ACK": {
+        const message = String(frame.message);
+        const previous = this.#serverChannels;
+        if (Array.isArray(data?.subscribedChannels)) {
+          this.#serverChannels = data.subscribedChannels.map(String);
+        } else if (typeof data?.channel === "string") {
+          this.#applyCompactAck(message, data.channel);
+        }
+        if (UNSOLICITED_ACKS.has(message)) return this.#onChannelsDropped(message, previous);
         const pending = this.#inflight.shift();
         this.#ratePauseMs = RATE_PAUSE_MS;
         if (pending) pending.resolve([...this.#serverChannels]);
@@ -410,6 +462,21 @@ export class PushClient {
       new PushError(LOCAL_ERROR_CODE, "Unexpected frame", "The server sent an unknown frame"),
       null,
     );
+  }
+
+  /**
+   * Keeps the subscription list from a compact ack, which names only the channel concerned.
+   * @param {string} message
+   * @param {string} channel
+   */
+  #applyCompactAck(message, channel) {
+    if (message === "Subscribed") {
+      if (!this.#serverChannels.includes(channel)) {
+        this.#serverChannels = [...this.#serverChannels, channel];
+      }
+    } else if (message === "Unsubscribed" || UNSOLICITED_ACKS.has(message)) {
+      this.#serverChannels = this.#serverChannels.filter((c) => c !== channel);
+    }
   }
 
   /**
@@ -449,12 +516,18 @@ export class PushClient {
     return true;
   }
 
-  /** @param {string[]} previous */
-  #onChannelsDeleted(previous) {
+  /**
+   * A publisher deleted a channel (`Channel Deleted`) or revoked this connection's subscription
+   * (`Subscription Revoked`): the server dropped it, so its handlers go too, with an event.
+   * @param {string} message
+   * @param {string[]} previous the subscriptions before this ack
+   */
+  #onChannelsDropped(message, previous) {
+    const name = message === "Channel Deleted" ? "channelDeleted" : "subscriptionRevoked";
     for (const channel of previous) {
       if (this.#serverChannels.includes(channel) || !this.#channels.has(channel)) continue;
       this.#channels.delete(channel);
-      this.#emit("channelDeleted", { channel });
+      this.#emit(name, { channel });
     }
   }
 
@@ -686,6 +759,9 @@ if (typeof Symbol.asyncDispose === "symbol") {
     },
   });
 }
+
+/** A connection attempt that failed or closed before `Connected` (not a timeout). */
+class HandshakeFailed extends PushError {}
 
 /**
  * @param {unknown} data
