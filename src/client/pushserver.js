@@ -1,8 +1,9 @@
 // @ts-check
 // @ts-self-types="./pushserver.d.ts"
 /**
- * pushserver subscriber client: one WebSocket, promise-based subscribe, auto-reconnect, compact
- * frames when the server offers them.
+ * pushserver subscriber client: one WebSocket, promise-based subscribe, auto-reconnect, and
+ * (v1.1) recovery of missed pushes on history channels, grants for private channels and compact
+ * frames when the server accepts them.
  *
  * Plain JavaScript with JSDoc types (checked by `deno check`) so the server can serve this exact
  * file to browsers at `GET /js/pushserver.js`; Deno imports it unchanged. Types for importers
@@ -52,8 +53,6 @@ const MAX_RATE_RETRIES = 8;
 /** First pause after a frame-rate 429; it doubles while refusals continue, up to the maximum. */
 const RATE_PAUSE_MS = 1000;
 const MAX_RATE_PAUSE_MS = 16_000;
-/** Acks the server sends unasked; every other ack answers the oldest request in flight. */
-const UNSOLICITED_ACKS = new Set(["Channel Deleted", "Subscription Revoked"]);
 /** The server's frame-rate refusal (PROTOCOL.md, Limits); other 429s are not retried. */
 const FRAME_RATE_DETAILS = /^Too many frames; the limit is (\d+) per second \(burst (\d+)\)/;
 
@@ -77,16 +76,21 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
 }
 
 /**
- * @typedef {(message: string, meta: { channel: string, uuid: string,
- *   subscribedChannels: string[] }) => void} PushHandler
+ * @typedef {import("./pushserver.d.ts").PushMeta} PushMeta
+ * @typedef {import("./pushserver.d.ts").StreamPosition} StreamPosition
+ * @typedef {(message: string, meta: PushMeta) => void} PushHandler
  * @typedef {{ action: "SUBSCRIBE" | "UNSUBSCRIBE", channel: string, internal: boolean,
  *   seq: number, retries: number,
- *   resolve: (channels: string[]) => void, reject: (error: Error) => void }} Pending
+ *   resolve: (channels: string[]) => void, reject: (error: Error) => void,
+ *   first?: boolean, since?: StreamPosition | null }} Pending
  * @typedef {{ handler: PushHandler }} Entry
  * @typedef {"connecting" | "open" | "reconnecting" | "closed"} ClientState
+ * @typedef {{ channel?: unknown, epoch?: unknown, offset?: unknown, recovered?: unknown }} Recovery
  * @typedef {{ messageType?: unknown, message?: unknown, code?: unknown, data?: {
- *   uuid?: unknown, subscribedChannels?: unknown, channel?: unknown, errorDetails?: unknown,
- *   pushMessage?: { channel?: unknown, message?: unknown } } }} Frame
+ *   uuid?: unknown, subscribedChannels?: unknown, errorDetails?: unknown, channel?: unknown,
+ *   recovery?: Recovery,
+ *   pushMessage?: { channel?: unknown, message?: unknown, offset?: unknown,
+ *   epoch?: unknown } } }} Frame
  * @typedef {{ new (url: string, protocols?: string | string[]): WebSocket }} WebSocketConstructor
  */
 
@@ -96,7 +100,10 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
 export class PushClient {
   /** @type {string} */
   #url;
-  /** @type {Required<Omit<import("./pushserver.d.ts").PushClientOptions, "WebSocket">>} */
+  /**
+   * @type {Required<Omit<import("./pushserver.d.ts").PushClientOptions,
+   *   "WebSocket" | "authorize">>}
+   */
   #options;
   /** @type {WebSocketConstructor} */
   #WebSocket;
@@ -109,7 +116,7 @@ export class PushClient {
   #compact = false;
   /**
    * The server's view of this connection's subscriptions: taken from each v1 frame, or kept
-   * from the compact acks (Subscribed adds, Unsubscribed, Channel Deleted and Subscription
+   * from the compact acks (Subscribed adds; Unsubscribed, Channel Deleted and Subscription
    * Revoked remove).
    */
   /** @type {string[]} */
@@ -146,6 +153,21 @@ export class PushClient {
   #retryTimer;
   /** @type {Promise<void> | null} */
   #closing = null;
+  /** The app's grant callback for private channels (`options.authorize`). */
+  /** @type {((uuid: string, channel: string) => unknown) | null} */
+  #authorize = null;
+  /** Per history channel: the last offset received (or the start) and the channel's epoch. */
+  /** @type {Map<string, StreamPosition>} */
+  #positions = new Map();
+  /** Channel → UUID of the connection its first SUBSCRIBE (the one that carries `since`) went to. */
+  /** @type {Map<string, string>} */
+  #firstSent = new Map();
+  /** Channel → whether its last resubscribe with `since` recovered, and on which connection. */
+  /** @type {Map<string, { uuid: string, recovered: boolean }>} */
+  #recovered = new Map();
+  /** Private channels this client got a grant for: granted again after every reconnect. */
+  /** @type {Set<string>} */
+  #granted = new Set();
 
   /**
    * Use {@link PushClient.connect}; the constructor does not open a connection.
@@ -154,7 +176,11 @@ export class PushClient {
    */
   constructor(url, options) {
     this.#url = String(url);
-    const { WebSocket: ctor, ...rest } = options;
+    const { WebSocket: ctor, authorize, ...rest } = options;
+    if (authorize !== undefined && typeof authorize !== "function") {
+      throw new TypeError("options.authorize must be a function (uuid, channel) => Promise");
+    }
+    this.#authorize = authorize ?? null;
     /** @type {Record<string, unknown>} */
     const defined = {};
     for (const [key, value] of Object.entries(rest)) if (value !== undefined) defined[key] = value;
@@ -214,27 +240,36 @@ export class PushClient {
    * Subscribes to `channel` and calls `handler(message, meta)` for each push on it. Resolves
    * on the server's ack with a function that removes this handler (and unsubscribes when it
    * was the channel's last one). Rejects with the server's error, e.g. 404 for a missing
-   * channel. While reconnecting, the request waits for the next connection.
+   * channel, 403 for a private channel this connection has no grant for (after asking
+   * `options.authorize` for one, when given). While reconnecting, the request waits for the
+   * next connection. `options.since` resumes a history channel from a stored position (it is
+   * used when the channel is not subscribed yet; a `notRecovered` event says when it could not).
    *
    * @param {string} channel
    * @param {PushHandler} handler
+   * @param {import("./pushserver.d.ts").SubscribeOptions} [options]
    * @returns {Promise<() => Promise<void>>}
    */
-  async subscribe(channel, handler) {
+  async subscribe(channel, handler, options = {}) {
     if (typeof channel !== "string") throw new TypeError("channel must be a string");
     if (typeof handler !== "function") throw new TypeError("handler must be a function");
+    const since = checkSince(options?.since);
     /** @type {Entry} */
     const entry = { handler };
     let entries = this.#channels.get(channel);
     if (!entries) {
       entries = new Set();
       this.#channels.set(channel, entries);
+      this.#forget(channel); // anything left from an earlier subscription is stale
+      if (since) this.#positions.set(channel, since);
     }
     entries.add(entry);
     try {
-      await this.#request("SUBSCRIBE", channel, false);
+      await this.#request("SUBSCRIBE", channel, false).catch((error) =>
+        this.#authorizeAndRetry(channel, error)
+      );
     } catch (error) {
-      this.#removeEntry(channel, entry);
+      if (this.#removeEntry(channel, entry)) this.#forget(channel);
       throw error;
     }
     let done = false;
@@ -242,6 +277,7 @@ export class PushClient {
       if (done) return;
       done = true;
       if (this.#removeEntry(channel, entry) && this.#state !== "closed") {
+        this.#forget(channel);
         await this.#request("UNSUBSCRIBE", channel, false);
       }
     };
@@ -254,12 +290,26 @@ export class PushClient {
    */
   async unsubscribe(channel) {
     this.#channels.delete(channel);
+    this.#forget(channel);
     await this.#request("UNSUBSCRIBE", channel, false);
   }
 
   /**
+   * Where `channel`'s stream stands for this client: the offset of the last push received (or
+   * where the subscription started) and the channel's epoch; `undefined` for a channel without
+   * history or not subscribed. Store it to resume later with `subscribe(…, { since })`.
+   *
+   * @param {string} channel
+   * @returns {StreamPosition | undefined}
+   */
+  position(channel) {
+    const position = this.#positions.get(channel);
+    return position ? { ...position } : undefined;
+  }
+
+  /**
    * Listens for `connected`, `disconnected`, `reconnected`, `channelDeleted`,
-   * `subscriptionRevoked` or `error`.
+   * `subscriptionRevoked`, `notRecovered` or `error`.
    * Returns a function that removes the listener.
    *
    * @param {string} name
@@ -406,21 +456,24 @@ export class PushClient {
 
   /** @param {Frame | null} frame */
   #onFrame(frame) {
+    if (this.#onDropped(frame)) return;
     const data = frame?.data;
+    if (Array.isArray(data?.subscribedChannels)) {
+      this.#serverChannels = data.subscribedChannels.map(String);
+    }
     switch (frame?.messageType) {
       case "CLIENT_PUSH": {
-        if (Array.isArray(data?.subscribedChannels)) {
-          this.#serverChannels = data.subscribedChannels.map(String);
-        }
         const push = data?.pushMessage;
         if (typeof push?.channel !== "string" || typeof push.message !== "string") break;
         const entries = this.#channels.get(push.channel);
         if (!entries) return;
+        /** @type {PushMeta} */
         const meta = {
           channel: push.channel,
           uuid: this.#uuid,
           subscribedChannels: [...this.#serverChannels],
         };
+        this.#advance(push, meta);
         for (const entry of [...entries]) {
           try {
             entry.handler(push.message, meta);
@@ -431,15 +484,12 @@ export class PushClient {
         return;
       }
       case "CLIENT_ACK": {
-        const message = String(frame.message);
-        const previous = this.#serverChannels;
-        if (Array.isArray(data?.subscribedChannels)) {
-          this.#serverChannels = data.subscribedChannels.map(String);
-        } else if (typeof data?.channel === "string") {
-          this.#applyCompactAck(message, data.channel);
+        // A compact ack names only the channel concerned (a v1 ack's list was taken above).
+        if (!Array.isArray(data?.subscribedChannels) && typeof data?.channel === "string") {
+          this.#applyCompactAck(String(frame.message), data.channel);
         }
-        if (UNSOLICITED_ACKS.has(message)) return this.#onChannelsDropped(message, previous);
         const pending = this.#inflight.shift();
+        if (pending) this.#onAcked(pending, data?.recovery);
         this.#ratePauseMs = RATE_PAUSE_MS;
         if (pending) pending.resolve([...this.#serverChannels]);
         this.#pump();
@@ -452,6 +502,7 @@ export class PushClient {
           typeof data?.errorDetails === "string" ? data.errorDetails : null,
         );
         const pending = this.#inflight.shift();
+        if (pending?.first) this.#firstSent.delete(pending.channel);
         if (pending && !this.#retryIfRateLimited(pending, error)) pending.reject(error);
         else if (!pending) this.#reportError(error, null);
         this.#pump();
@@ -465,16 +516,14 @@ export class PushClient {
   }
 
   /**
-   * Keeps the subscription list from a compact ack, which names only the channel concerned.
+   * Keeps the subscription list from a compact `Subscribed` or `Unsubscribed` ack.
    * @param {string} message
    * @param {string} channel
    */
   #applyCompactAck(message, channel) {
-    if (message === "Subscribed") {
-      if (!this.#serverChannels.includes(channel)) {
-        this.#serverChannels = [...this.#serverChannels, channel];
-      }
-    } else if (message === "Unsubscribed" || UNSOLICITED_ACKS.has(message)) {
+    if (message === "Subscribed" && !this.#serverChannels.includes(channel)) {
+      this.#serverChannels = [...this.#serverChannels, channel];
+    } else if (message === "Unsubscribed") {
       this.#serverChannels = this.#serverChannels.filter((c) => c !== channel);
     }
   }
@@ -517,18 +566,172 @@ export class PushClient {
   }
 
   /**
-   * A publisher deleted a channel (`Channel Deleted`) or revoked this connection's subscription
-   * (`Subscription Revoked`): the server dropped it, so its handlers go too, with an event.
-   * @param {string} message
-   * @param {string[]} previous the subscriptions before this ack
+   * Handles the acks the server sends unasked, `Channel Deleted` and `Subscription Revoked`
+   * (v1 frames name the channel by leaving it out of `subscribedChannels`, compact frames by
+   * `data.channel`): the channel's handlers are removed and the app is told. True when `frame`
+   * was one of them.
+   * @param {Frame | null} frame
+   * @returns {boolean}
    */
-  #onChannelsDropped(message, previous) {
-    const name = message === "Channel Deleted" ? "channelDeleted" : "subscriptionRevoked";
-    for (const channel of previous) {
-      if (this.#serverChannels.includes(channel) || !this.#channels.has(channel)) continue;
-      this.#channels.delete(channel);
-      this.#emit(name, { channel });
+  #onDropped(frame) {
+    if (frame?.messageType !== "CLIENT_ACK") return false;
+    const event = frame.message === "Channel Deleted"
+      ? "channelDeleted"
+      : frame.message === "Subscription Revoked"
+      ? "subscriptionRevoked"
+      : null;
+    if (event === null) return false;
+    const data = frame.data;
+    const previous = this.#serverChannels;
+    /** @type {string[]} */
+    let dropped = [];
+    if (Array.isArray(data?.subscribedChannels)) {
+      this.#serverChannels = data.subscribedChannels.map(String);
+      dropped = previous.filter((channel) => !this.#serverChannels.includes(channel));
     }
+    if (typeof data?.channel === "string") {
+      dropped = [data.channel];
+      this.#serverChannels = previous.filter((channel) => channel !== data.channel);
+    }
+    for (const channel of dropped) {
+      if (!this.#channels.has(channel)) continue;
+      this.#channels.delete(channel);
+      this.#forget(channel);
+      this.#emit(event, { channel });
+    }
+    return true;
+  }
+
+  /**
+   * A SUBSCRIBE was answered: record where the channel's stream starts for this client. With
+   * `recovered: true` the missed pushes follow and advance the position one by one.
+   * @param {Pending} request
+   * @param {Recovery | undefined} recovery
+   */
+  #onAcked(request, recovery) {
+    if (request.action !== "SUBSCRIBE" || !request.first) return;
+    const { channel, since } = request;
+    if (typeof recovery?.epoch !== "string" || typeof recovery.offset !== "number") {
+      this.#positions.delete(channel); // a channel without history
+      return;
+    }
+    const recovered = recovery.recovered === true;
+    if (since) this.#recovered.set(channel, { uuid: this.#uuid, recovered });
+    if (recovered) return;
+    const position = { offset: recovery.offset, epoch: recovery.epoch };
+    this.#positions.set(channel, position);
+    if (since) {
+      this.#emit("notRecovered", {
+        channel,
+        since: { ...since },
+        position: { ...position },
+        epochChanged: since.epoch !== position.epoch,
+      });
+    }
+  }
+
+  /**
+   * A push with a stream position: pass it to the handlers and remember it.
+   * @param {{ offset?: unknown, epoch?: unknown }} push
+   * @param {PushMeta} meta
+   */
+  #advance(push, meta) {
+    const { offset, epoch } = push;
+    if (typeof offset !== "number" || typeof epoch !== "string") return;
+    meta.offset = offset;
+    meta.epoch = epoch;
+    const position = this.#positions.get(meta.channel);
+    if (!position || position.epoch !== epoch || position.offset < offset) {
+      this.#positions.set(meta.channel, { offset, epoch });
+    }
+  }
+
+  /**
+   * `subscribe()` was refused with 403 (a private channel): ask the app's `authorize` callback
+   * for a grant for this connection, then try once more. Any other error is passed on.
+   * @param {string} channel
+   * @param {unknown} error
+   * @returns {Promise<string[]>}
+   */
+  async #authorizeAndRetry(channel, error) {
+    if (!(error instanceof PushError) || error.code !== 403 || !this.#authorize) throw error;
+    if (!this.#channels.has(channel)) throw error;
+    // Marked first, so that a reconnect meanwhile asks for a grant for the new UUID too.
+    this.#granted.add(channel);
+    try {
+      await this.#authorize(this.#uuid, channel);
+      return await this.#request("SUBSCRIBE", channel, false);
+    } catch (refused) {
+      this.#granted.delete(channel);
+      throw refused;
+    }
+  }
+
+  /**
+   * After a reconnect: ask for new grants for the private channels (the UUID changed), before
+   * they are subscribed again. A failure is reported; that resubscribe will then be refused.
+   * @param {string} uuid the new connection's UUID
+   * @returns {Promise<boolean>} false when the connection changed or closed meanwhile
+   */
+  async #regrant(uuid) {
+    const authorize = this.#authorize;
+    const channels = [...this.#granted].filter((channel) => this.#channels.has(channel));
+    if (!authorize || channels.length === 0) return true;
+    const settled = await Promise.allSettled(
+      channels.map(async (channel) => await authorize(uuid, channel)),
+    );
+    settled.forEach((result, i) => {
+      if (result.status === "rejected") this.#reportError(result.reason, channels[i] ?? null);
+    });
+    return this.#uuid === uuid && this.#state === "open";
+  }
+
+  /**
+   * Which resubscribed history channels got every missed push back on connection `uuid`.
+   * @param {string} uuid
+   * @returns {Record<string, boolean>}
+   */
+  #recoveredOn(uuid) {
+    /** @type {Record<string, boolean>} */
+    const result = {};
+    for (const [channel, entry] of this.#recovered) {
+      if (entry.uuid === uuid && this.#channels.has(channel)) result[channel] = entry.recovered;
+    }
+    return result;
+  }
+
+  /**
+   * Drops what the client kept for a channel it no longer wants.
+   * @param {string} channel
+   */
+  #forget(channel) {
+    this.#positions.delete(channel);
+    this.#recovered.delete(channel);
+    this.#granted.delete(channel);
+    this.#firstSent.delete(channel);
+  }
+
+  /**
+   * The `data` of a SUBSCRIBE or UNSUBSCRIBE frame. The first SUBSCRIBE of a channel on a
+   * connection carries the channel's position as `since`, so a history channel resumes where
+   * this client left off; later ones (more handlers) must not, as the server would answer them
+   * `recovered: false`.
+   * @param {Pending} request
+   * @returns {{ channel: string, since?: StreamPosition }}
+   */
+  #frameData(request) {
+    const { channel } = request;
+    if (request.action === "UNSUBSCRIBE") {
+      this.#firstSent.delete(channel);
+      return { channel };
+    }
+    request.first = false;
+    request.since = null;
+    if (this.#firstSent.get(channel) === this.#uuid) return { channel };
+    this.#firstSent.set(channel, this.#uuid);
+    request.first = true;
+    request.since = this.#positions.get(channel) ?? null;
+    return request.since ? { channel, since: { ...request.since } } : { channel };
   }
 
   /**
@@ -581,6 +784,7 @@ export class PushClient {
     this.#state = "open";
     this.#emit("connected", { uuid: this.#uuid });
     const uuid = this.#uuid;
+    if (!(await this.#regrant(uuid))) return;
     // The new connection has no subscriptions: an unsubscribe made while disconnected is done
     // already, and a subscribe made meanwhile is answered by that channel's resubscribe.
     /** @type {Map<string, Pending[]>} */
@@ -623,7 +827,12 @@ export class PushClient {
       for (const request of requests) request.reject(error);
       if (requests.length === 0) this.#reportError(error, channel);
     });
-    this.#emit("reconnected", { uuid, previousUuid, channels: [...this.#serverChannels] });
+    this.#emit("reconnected", {
+      uuid,
+      previousUuid,
+      channels: [...this.#serverChannels],
+      recovered: this.#recoveredOn(uuid),
+    });
   }
 
   /**
@@ -690,7 +899,7 @@ export class PushClient {
       socket.send(JSON.stringify({
         messageType: "CLIENT_ACTION",
         action: request.action,
-        data: { channel: request.channel },
+        data: this.#frameData(request),
       }));
     }
   }
@@ -775,4 +984,22 @@ function parseFrame(data) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Validates a `since` option: `{ offset, epoch }` as a server or `position()` gave it, or none.
+ * @param {unknown} since
+ * @returns {StreamPosition | null}
+ */
+function checkSince(since) {
+  if (since === undefined || since === null) return null;
+  const { offset, epoch } = /** @type {{ offset?: unknown, epoch?: unknown }} */ (since);
+  if (
+    typeof since !== "object" || !Number.isSafeInteger(offset) || /** @type {number} */
+    (offset) < 0 ||
+    typeof epoch !== "string" || epoch === ""
+  ) {
+    throw new TypeError("options.since must be { offset: integer >= 0, epoch: non-empty string }");
+  }
+  return { offset: /** @type {number} */ (offset), epoch };
 }

@@ -52,6 +52,83 @@ export class Inbox<T> {
 }
 
 /**
+ * A TCP relay to `targetPort` on 127.0.0.1 that the test can close to new connections: while
+ * `open` is false every connection is accepted and closed at once, so a client (a browser too)
+ * keeps failing to reconnect until the test lets it through. Connections already relayed are
+ * not touched.
+ */
+export class TcpGate implements AsyncDisposable {
+  open = true;
+  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly #relays = new Set<Promise<void>>();
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #accepting: Promise<void>;
+
+  constructor(readonly targetPort: number) {
+    this.#accepting = this.#accept();
+  }
+
+  /** The port clients connect to. */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        if (!this.open) {
+          conn.close();
+          continue;
+        }
+        const relay = this.#relay(conn);
+        this.#relays.add(relay);
+        relay.finally(() => this.#relays.delete(relay));
+      }
+    } catch {
+      // The listener was closed.
+    }
+  }
+
+  async #relay(client: Deno.Conn): Promise<void> {
+    this.#conns.add(client);
+    let upstream: Deno.Conn | undefined;
+    try {
+      upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.targetPort });
+      this.#conns.add(upstream);
+      await Promise.allSettled([
+        client.readable.pipeTo(upstream.writable),
+        upstream.readable.pipeTo(client.writable),
+      ]);
+    } catch {
+      // Nothing listens on the target (the server is down): the client sees a closed socket.
+    } finally {
+      for (const conn of [client, upstream]) {
+        if (!conn) continue;
+        this.#conns.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // pipeTo closed it already.
+        }
+      }
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await Promise.allSettled([...this.#relays]);
+  }
+}
+
+/**
  * A scripted stand-in for a WebSocket server connection, passed to the client as
  * `options.WebSocket`: it records what the client sends and lets a test deliver frames. Every
  * instance is listed in `FakeWebSocket.instances` (reset it per test).
