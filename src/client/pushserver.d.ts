@@ -7,6 +7,9 @@
 /** Code of a {@link PushError} that never reached the server (closed client, lost connection). */
 export declare const LOCAL_ERROR_CODE: 0;
 
+/** The WebSocket subprotocol that asks the server for compact frames. */
+export declare const COMPACT_PROTOCOL: "pushserver.compact";
+
 /** Options for {@link PushClient.connect}; every field is optional. */
 export interface PushClientOptions {
   /** Reconnect after an unexpected close (default true). */
@@ -34,8 +37,14 @@ export interface PushClientOptions {
    * default `WS_FRAME_BURST` of 200).
    */
   frameBurst?: number;
+  /**
+   * Offer the `pushserver.compact` subprotocol (default true): acks then name one channel instead
+   * of repeating the whole list, and the client keeps the list itself. A server that does not
+   * accept it is spoken to in v1 frames.
+   */
+  compact?: boolean;
   /** A WebSocket constructor for runtimes without a global one (e.g. Node < 22: `ws`). */
-  WebSocket?: { new (url: string): WebSocket };
+  WebSocket?: { new (url: string, protocols?: string | string[]): WebSocket };
   /**
    * Gets this connection a grant for a private channel: typically sends `uuid` and `channel`
    * to the app's backend, which calls the publisher API's `/channel/authorize` and answers once
@@ -153,6 +162,8 @@ export declare class PushClient implements AsyncDisposable {
   readonly uuid: string;
   /** `connecting`, `open`, `reconnecting` or `closed`. */
   readonly state: PushClientState;
+  /** Whether the current connection uses compact frames (the server accepted the subprotocol). */
+  readonly compact: boolean;
   /** Channels this client wants, in subscription order. */
   readonly channels: string[];
   /**

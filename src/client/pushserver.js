@@ -2,7 +2,8 @@
 // @ts-self-types="./pushserver.d.ts"
 /**
  * pushserver subscriber client: one WebSocket, promise-based subscribe, auto-reconnect, and
- * (v1.1) recovery of missed pushes on history channels and grants for private channels.
+ * (v1.1) recovery of missed pushes on history channels, grants for private channels and compact
+ * frames when the server accepts them.
  *
  * Plain JavaScript with JSDoc types (checked by `deno check`) so the server can serve this exact
  * file to browsers at `GET /js/pushserver.js`; Deno imports it unchanged. Types for importers
@@ -22,7 +23,11 @@ export const DEFAULT_OPTIONS = Object.freeze({
   connectTimeoutMs: 10_000,
   frameRate: 90,
   frameBurst: 150,
+  compact: true,
 });
+
+/** The WebSocket subprotocol that asks the server for compact frames (PROTOCOL.md). */
+export const COMPACT_PROTOCOL = "pushserver.compact";
 
 /** An `ERROR` envelope from the server, or a local failure with code 0. */
 export class PushError extends Error {
@@ -86,7 +91,7 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
  *   recovery?: Recovery,
  *   pushMessage?: { channel?: unknown, message?: unknown, offset?: unknown,
  *   epoch?: unknown } } }} Frame
- * @typedef {{ new (url: string): WebSocket }} WebSocketConstructor
+ * @typedef {{ new (url: string, protocols?: string | string[]): WebSocket }} WebSocketConstructor
  */
 
 /**
@@ -107,7 +112,13 @@ export class PushClient {
   /** @type {ClientState} */
   #state = "connecting";
   #uuid = "";
-  /** The server's view of this connection's subscriptions, from its latest ack or push. */
+  /** Whether the current connection speaks compact frames. */
+  #compact = false;
+  /**
+   * The server's view of this connection's subscriptions: taken from each v1 frame, or kept
+   * from the compact acks (Subscribed adds; Unsubscribed, Channel Deleted and Subscription
+   * Revoked remove).
+   */
   /** @type {string[]} */
   #serverChannels = [];
   /** @type {Map<string, Set<Entry>>} */
@@ -213,6 +224,11 @@ export class PushClient {
   /** `connecting`, `open`, `reconnecting` or `closed`. */
   get state() {
     return this.#state;
+  }
+
+  /** Whether the current connection uses compact frames (the server accepted the subprotocol). */
+  get compact() {
+    return this.#compact;
   }
 
   /** Channels this client wants, in subscription order (resubscribed after every reconnect). */
@@ -345,18 +361,42 @@ export class PushClient {
   }
 
   /**
-   * Opens a socket and resolves on the server's `Connected` ack. Rejects on an `error` event,
-   * a close, or after `connectTimeoutMs`, whichever comes first: Node 20's built-in WebSocket
-   * fires only `error` (never `close`) for a refused connection, and `ws` throws an unhandled
-   * `error` event (ending the process) when nobody listens for it.
+   * Opens a connection within `connectTimeoutMs`, offering compact frames. A server that does
+   * not accept the subprotocol answers without one, and browsers, `ws` and Node's WebSocket then
+   * fail the handshake ("Sent non-empty 'Sec-WebSocket-Protocol' header but no response was
+   * received", "Server sent no subprotocol"): so a failed offer is followed at once by an
+   * attempt without it, in the same time budget. Every reconnect offers again, so a server
+   * upgraded meanwhile gets compact frames.
    * @returns {Promise<void>}
    */
-  #open() {
+  async #open() {
+    const deadline = Date.now() + this.#options.connectTimeoutMs;
+    if (!this.#options.compact) return await this.#openOnce(false, deadline);
+    try {
+      await this.#openOnce(true, deadline);
+    } catch (error) {
+      if (!(error instanceof HandshakeFailed) || this.#state === "closed") throw error;
+      await this.#openOnce(false, deadline);
+    }
+  }
+
+  /**
+   * Opens a socket and resolves on the server's `Connected` ack. Rejects on an `error` event,
+   * a close, or at `deadline`, whichever comes first: Node 20's built-in WebSocket fires only
+   * `error` (never `close`) for a refused connection, and `ws` throws an unhandled `error`
+   * event (ending the process) when nobody listens for it.
+   * @param {boolean} offerCompact
+   * @param {number} deadline ms since the epoch
+   * @returns {Promise<void>}
+   */
+  #openOnce(offerCompact, deadline) {
     return new Promise((resolve, reject) => {
       /** @type {WebSocket} */
       let socket;
       try {
-        socket = new this.#WebSocket(this.#url);
+        socket = offerCompact
+          ? new this.#WebSocket(this.#url, [COMPACT_PROTOCOL])
+          : new this.#WebSocket(this.#url);
       } catch (error) {
         const detail = error instanceof Error ? error.message : String(error);
         reject(new PushError(LOCAL_ERROR_CODE, "Connection failed", detail));
@@ -365,8 +405,11 @@ export class PushClient {
       this.#socket = socket;
       let welcomed = false;
       let failed = false;
-      /** @param {string} detail */
-      const fail = (detail) => {
+      /**
+       * @param {string} detail
+       * @param {boolean} [handshake] the socket failed or closed (rather than timing out)
+       */
+      const fail = (detail, handshake = false) => {
         if (welcomed || failed) return;
         failed = true;
         clearTimeout(timer);
@@ -376,14 +419,15 @@ export class PushClient {
         } catch {
           // Some implementations throw when closing a socket that never opened.
         }
-        reject(new PushError(LOCAL_ERROR_CODE, "Connection failed", detail));
+        const ErrorType = handshake ? HandshakeFailed : PushError;
+        reject(new ErrorType(LOCAL_ERROR_CODE, "Connection failed", detail));
       };
       const timer = setTimeout(
         () => fail(`No answer from ${this.#url} within ${this.#options.connectTimeoutMs} ms`),
-        this.#options.connectTimeoutMs,
+        Math.max(0, deadline - Date.now()),
       );
       // Arrow functions keep `this` bound to the client (the original script lost it).
-      socket.onerror = () => fail(`Could not connect to ${this.#url}`);
+      socket.onerror = () => fail(`Could not connect to ${this.#url}`, true);
       socket.onmessage = (event) => {
         if (socket !== this.#socket || failed) return;
         const frame = parseFrame(event.data);
@@ -392,6 +436,7 @@ export class PushClient {
           welcomed = true;
           clearTimeout(timer);
           this.#uuid = frame.data.uuid;
+          this.#compact = socket.protocol === COMPACT_PROTOCOL;
           this.#serverChannels = [];
           resolve();
         } else {
@@ -400,7 +445,7 @@ export class PushClient {
       };
       socket.onclose = (event) => {
         if (!welcomed) {
-          return fail(`Could not connect to ${this.#url} (close code ${event.code})`);
+          return fail(`Could not connect to ${this.#url} (close code ${event.code})`, true);
         }
         if (socket !== this.#socket) return;
         this.#socket = null;
@@ -439,6 +484,10 @@ export class PushClient {
         return;
       }
       case "CLIENT_ACK": {
+        // A compact ack names only the channel concerned (a v1 ack's list was taken above).
+        if (!Array.isArray(data?.subscribedChannels) && typeof data?.channel === "string") {
+          this.#applyCompactAck(String(frame.message), data.channel);
+        }
         const pending = this.#inflight.shift();
         if (pending) this.#onAcked(pending, data?.recovery);
         this.#ratePauseMs = RATE_PAUSE_MS;
@@ -464,6 +513,19 @@ export class PushClient {
       new PushError(LOCAL_ERROR_CODE, "Unexpected frame", "The server sent an unknown frame"),
       null,
     );
+  }
+
+  /**
+   * Keeps the subscription list from a compact `Subscribed` or `Unsubscribed` ack.
+   * @param {string} message
+   * @param {string} channel
+   */
+  #applyCompactAck(message, channel) {
+    if (message === "Subscribed" && !this.#serverChannels.includes(channel)) {
+      this.#serverChannels = [...this.#serverChannels, channel];
+    } else if (message === "Unsubscribed") {
+      this.#serverChannels = this.#serverChannels.filter((c) => c !== channel);
+    }
   }
 
   /**
@@ -906,6 +968,9 @@ if (typeof Symbol.asyncDispose === "symbol") {
     },
   });
 }
+
+/** A connection attempt that failed or closed before `Connected` (not a timeout). */
+class HandshakeFailed extends PushError {}
 
 /**
  * @param {unknown} data

@@ -211,3 +211,44 @@ export class FakeWebSocket {
     if (type === "close") this.#closeListeners.push(listener);
   }
 }
+
+/**
+ * A server that speaks only v1 (it never accepts a subprotocol): it says `Connected` and acks
+ * every SUBSCRIBE with the whole list, as servers before compact frames did.
+ */
+export function startV1Server(): AsyncDisposable & { url: string } {
+  const sockets = new Set<WebSocket>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    const uuid = crypto.randomUUID();
+    const channels: string[] = [];
+    sockets.add(socket);
+    socket.onopen = () => {
+      socket.send(JSON.stringify({
+        messageType: "CLIENT_ACK",
+        code: 200,
+        message: "Connected",
+        data: { uuid, subscribedChannels: [] },
+      }));
+    };
+    socket.onmessage = (event) => {
+      const channel = String(JSON.parse(String(event.data)).data.channel);
+      if (!channels.includes(channel)) channels.push(channel);
+      socket.send(JSON.stringify({
+        messageType: "CLIENT_ACK",
+        code: 200,
+        message: "Subscribed",
+        data: { uuid, subscribedChannels: [...channels] },
+      }));
+    };
+    socket.onclose = () => sockets.delete(socket);
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      for (const socket of sockets) socket.close();
+      await server.shutdown();
+    },
+  };
+}

@@ -3,9 +3,11 @@
  * `--experimental-websocket`: a failed first connection must reject cleanly, never crash or hang.
  */
 import assert from "node:assert/strict";
-import { freePort } from "./_support.ts";
+import { createChannel, startTestServer } from "../_helpers.ts";
+import { freePort, startV1Server } from "./_support.ts";
 
 const CLIENT = new URL("../../src/client/pushserver.js", import.meta.url).href;
+const PUBLISHER = new URL("../../src/publisher/publisher.js", import.meta.url).href;
 /** `ws` from Deno's npm cache (pinned in deno.json, installed by `deno install`). */
 const WS_PACKAGE = import.meta.resolve("ws");
 
@@ -22,7 +24,7 @@ interface Attempt {
 /**
  * Runs `PushClient.connect()` in Node against `closedPort` (nothing listens) and `silentPort`
  * (accepts TCP, never answers the handshake), each with `connectTimeoutMs`, and returns what
- * happened. The Node process is killed after `killAfterMs` if it has not ended by itself.
+ * happened (`code` is null when Node did not end by itself within 20 s).
  */
 async function connectInNode(
   implementation: "ws" | "builtin",
@@ -53,9 +55,27 @@ async function connectInNode(
     ];
     process.stdout.write(JSON.stringify(results));
   `;
+  const run = await runNode(implementation, script);
+  return {
+    code: run.code,
+    attempts: run.stdout === "" ? [] : JSON.parse(run.stdout),
+    stderr: run.stderr,
+  };
+}
+
+/**
+ * Runs an ES module `script` in Node (with `--experimental-websocket` for "builtin"); killed
+ * after 20 s if it has not ended by itself. `code` is null when it had to be killed.
+ */
+async function runNode(
+  implementation: "ws" | "builtin",
+  script: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const flags = implementation === "builtin" ? ["--experimental-websocket"] : [];
   const child = new Deno.Command("node", {
     args: [...flags, "--no-warnings", "--input-type=module", "-e", script],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -63,10 +83,9 @@ async function connectInNode(
   const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
   try {
     const output = await child.output();
-    const stdout = new TextDecoder().decode(output.stdout);
     return {
       code: output.signal === null ? output.code : null,
-      attempts: stdout === "" ? [] : JSON.parse(stdout),
+      stdout: new TextDecoder().decode(output.stdout),
       stderr: new TextDecoder().decode(output.stderr),
     };
   } finally {
@@ -120,5 +139,56 @@ for (const implementation of ["ws", "builtin"] as const) {
     }
     const [, silentAttempt] = run.attempts;
     assert.ok(silentAttempt!.ms >= connectTimeoutMs - 50, `silent: ${silentAttempt!.ms} ms`);
+  });
+}
+
+for (const implementation of ["ws", "builtin"] as const) {
+  const imports = `
+    import { PushClient } from ${JSON.stringify(CLIENT)};
+    import { PushPublisher } from ${JSON.stringify(PUBLISHER)};
+    ${implementation === "ws" ? `import WebSocket from ${JSON.stringify(WS_PACKAGE)};` : ""}
+    const options = { connectTimeoutMs: 5000, ${implementation === "ws" ? "WebSocket" : ""} };
+  `;
+
+  Deno.test(`[e2e] in Node with ${implementation}, the client uses compact frames with this server`, async () => {
+    await using server = await startTestServer();
+    const token = await createChannel(server, "from-node");
+    const script = imports + `
+      const client = await PushClient.connect(process.env.WS_URL, options);
+      const publisher = new PushPublisher({ baseUrl: process.env.HTTP_URL });
+      const got = new Promise((resolve) => {
+        client.subscribe("from-node", (message, meta) => resolve({ message, meta }))
+          .then(() => publisher.push("from-node", process.env.TOKEN, "compact hello"));
+      });
+      const { message, meta } = await got;
+      await client.close();
+      process.stdout.write(JSON.stringify({ compact: client.compact, message, meta }));
+    `;
+    const run = await runNode(implementation, script, {
+      WS_URL: server.wsUrl,
+      HTTP_URL: server.httpUrl,
+      TOKEN: token,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout);
+    assert.equal(result.compact, true);
+    assert.equal(result.message, "compact hello");
+    assert.deepEqual(result.meta.subscribedChannels, ["from-node"]);
+  });
+
+  Deno.test(`[e2e] in Node with ${implementation}, the client speaks v1 to a server without compact frames`, async () => {
+    // ws refuses a handshake whose answer names no subprotocol after one was offered; the
+    // client then connects again without offering it.
+    await using server = startV1Server();
+    const script = imports + `
+      const client = await PushClient.connect(process.env.WS_URL, options);
+      const unsubscribe = await client.subscribe("old", () => {});
+      const channels = client.channels;
+      await client.close();
+      process.stdout.write(JSON.stringify({ compact: client.compact, channels }));
+    `;
+    const run = await runNode(implementation, script, { WS_URL: server.url });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { compact: false, channels: ["old"] });
   });
 }

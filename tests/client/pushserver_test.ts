@@ -8,7 +8,7 @@ import {
   type PushMeta,
 } from "../../src/client/pushserver.js";
 import { action, createChannel, post, push, startTestServer } from "../_helpers.ts";
-import { freePort, Inbox, within } from "./_support.ts";
+import { freePort, Inbox, startV1Server, within } from "./_support.ts";
 
 /** Resolves with the next `name` event of `client`. */
 function nextEvent<K extends keyof PushClientEvents>(
@@ -364,4 +364,59 @@ Deno.test("[e2e] PushClient restores 1,000 channels within 15 s of a restart, wi
   const last = names[names.length - 1]!;
   await push(second, { channel: last, channelToken: tokens.get(last)!, message: "back" });
   assert.deepEqual(await inbox.take(), [last, "back"]);
+});
+
+Deno.test("[e2e] PushClient uses compact frames with this server and keeps its own channel list", async () => {
+  await using server = await startTestServer();
+  const tokens = new Map<string, string>();
+  for (const name of ["one", "two", "three"]) tokens.set(name, await createChannel(server, name));
+  await using client = await PushClient.connect(server.wsUrl);
+  assert.equal(client.compact, true);
+  const inbox = new Inbox<[string, PushMeta]>();
+  for (const name of tokens.keys()) {
+    await client.subscribe(name, (message, meta) => inbox.put([message, meta]));
+  }
+  await push(server, { channel: "two", channelToken: tokens.get("two")!, message: "hi" });
+  assert.deepEqual(await inbox.take(), ["hi", {
+    channel: "two",
+    uuid: client.uuid,
+    subscribedChannels: ["one", "two", "three"],
+  }]);
+
+  const deleted = nextEvent(client, "channelDeleted");
+  const del = await post(
+    `${server.httpUrl}/channel/delete`,
+    action("DELETE_CHANNEL", { channel: "one", channelToken: tokens.get("one") }),
+  );
+  assert.equal(del.status, 200);
+  assert.deepEqual(await deleted, { channel: "one" });
+
+  const revoked = nextEvent(client, "subscriptionRevoked");
+  const revoke = await post(
+    `${server.httpUrl}/channel/revoke`,
+    action("REVOKE_SUBSCRIBER", {
+      channel: "two",
+      channelToken: tokens.get("two"),
+      uuid: client.uuid,
+    }),
+  );
+  assert.equal(revoke.status, 200);
+  assert.deepEqual(await revoked, { channel: "two" });
+  assert.deepEqual(client.channels, ["three"]);
+
+  await push(server, { channel: "three", channelToken: tokens.get("three")!, message: "left" });
+  assert.deepEqual(await inbox.take(), ["left", {
+    channel: "three",
+    uuid: client.uuid,
+    subscribedChannels: ["three"],
+  }]);
+});
+
+Deno.test("[e2e] PushClient speaks v1 to a server that does not accept the subprotocol", async () => {
+  await using server = startV1Server();
+  await using client = await PushClient.connect(server.url);
+  assert.equal(client.compact, false);
+  await client.subscribe("old", () => {});
+  await client.subscribe("older", () => {});
+  assert.deepEqual(client.channels, ["old", "older"]);
 });
