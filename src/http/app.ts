@@ -10,6 +10,7 @@ import type { Gauges, Metrics } from "../metrics.ts";
 import { type ActionName, type ActionRequest, parseAction } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
 import { readBodyText } from "./body.ts";
+import { docsRoutes } from "./docs.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -162,7 +163,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     );
   });
 
-  for (const route of browserRoutes(deps)) operation(route.path, (c) => route.handle(c.req.raw));
+  for (const route of [...browserRoutes(deps), ...docsRoutes(deps)]) {
+    operation(route.path, (c) => route.handle(c.req.raw));
+  }
 
   app.notFound((c) => errorResponse(noRoute(c)));
 
