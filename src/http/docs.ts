@@ -10,10 +10,15 @@ import { asyncApiDocument, openApiDocument } from "../protocol/describe.ts";
 import initScript from "../client/docs.js" with { type: "text" };
 import { type Asset, type BrowserRoute, cached, textAsset } from "./static.ts";
 
+/** Swagger UI's files that `/docs` serves. */
+export type SwaggerFile = "swagger-ui-bundle.js" | "swagger-ui.css";
+
 /** What the docs routes need. */
 export interface DocsRoutesDeps {
   /** Told when a Swagger UI file cannot be loaded (its route then answers 500). */
   readonly logger?: Logger;
+  /** Loads a Swagger UI file (tests replace it). */
+  readonly loadSwaggerFile?: (file: SwaggerFile) => Promise<string>;
 }
 
 const PAGE = `<!doctype html>
@@ -51,6 +56,8 @@ const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+const SOURCE_MAP_COMMENT = /\n\/[/*]# sourceMappingURL=\S+\s*(\*\/)?\s*$/;
+
 const JSON_HEADERS = {
   "content-type": "application/json; charset=utf-8",
   // Public descriptions: tools on other origins (editors, generators) may fetch them.
@@ -59,13 +66,13 @@ const JSON_HEADERS = {
   "x-content-type-options": "nosniff",
 };
 
-/** Swagger UI's files, loaded on first use (the bundle is 1.7 MB). */
-const SWAGGER_FILES: Readonly<Record<string, () => Promise<{ default: string }>>> = {
-  "/docs/swagger-ui-bundle.js": () =>
-    import("swagger-ui-dist/swagger-ui-bundle.js", { with: { type: "text" } }),
-  "/docs/swagger-ui.css": () =>
-    import("swagger-ui-dist/swagger-ui.css", { with: { type: "text" } }),
-};
+/** Swagger UI's files, as text imports: statically named, so `deno compile` embeds them. */
+async function importSwaggerFile(file: SwaggerFile): Promise<string> {
+  const module = file === "swagger-ui-bundle.js"
+    ? await import("swagger-ui-dist/swagger-ui-bundle.js", { with: { type: "text" } })
+    : await import("swagger-ui-dist/swagger-ui.css", { with: { type: "text" } });
+  return module.default;
+}
 
 /** `/openapi.json`, `/asyncapi.json`, `/docs` and its files; each built or loaded once. */
 export function docsRoutes(deps: DocsRoutesDeps = {}): BrowserRoute[] {
@@ -94,13 +101,15 @@ export function docsRoutes(deps: DocsRoutesDeps = {}): BrowserRoute[] {
     },
     { path: "/docs/init.js", handle: (request) => cached(request, init, scriptHeaders()) },
   ];
-  for (const [path, load] of Object.entries(SWAGGER_FILES)) {
-    const asset = once(() => loadSwaggerFile(path, load, deps.logger));
-    const headers = path.endsWith(".css")
+  const load = deps.loadSwaggerFile ?? importSwaggerFile;
+  for (const file of ["swagger-ui-bundle.js", "swagger-ui.css"] as const) {
+    // Loaded on first use: the bundle is 1.7 MB.
+    const asset = once(() => loadSwaggerFile(file, load, deps.logger));
+    const headers = file.endsWith(".css")
       ? { ...scriptHeaders(), "content-type": "text/css; charset=utf-8" }
       : scriptHeaders();
     routes.push({
-      path,
+      path: `/docs/${file}`,
       handle: async (request) => {
         const loaded = await asset();
         if (loaded === undefined) throw new PushError("internal", null);
@@ -120,19 +129,15 @@ function scriptHeaders(): Record<string, string> {
 }
 
 async function loadSwaggerFile(
-  path: string,
-  load: () => Promise<{ default: string }>,
+  file: SwaggerFile,
+  load: (file: SwaggerFile) => Promise<string>,
   logger: Logger | undefined,
 ): Promise<Asset | undefined> {
   try {
     // The source maps are not shipped: drop the comment that would make browsers ask for them.
-    const text = (await load()).default.replace(
-      /\n\/[/*]# sourceMappingURL=\S+\s*(\*\/)?\s*$/,
-      "\n",
-    );
-    return textAsset(text);
+    return textAsset((await load(file)).replace(SOURCE_MAP_COMMENT, "\n"));
   } catch (error) {
-    logger?.error("swagger-ui-dist file missing; its route will answer 500", { path, error });
+    logger?.error("swagger-ui-dist file missing; its route will answer 500", { file, error });
     return undefined;
   }
 }

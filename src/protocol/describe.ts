@@ -408,7 +408,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
 function file(description: string, type: string): Readonly<Record<number, Reply>> {
   return {
     200: { description, content: { type, schema: anyText } },
-    304: { description: "The copy named by `If-None-Match` is current (no body)" },
+    304: NOT_MODIFIED,
     500: {
       description: "The file is not in this build (see the server's log)",
       content: error(500),
@@ -423,6 +423,17 @@ function page(description: string): Readonly<Record<number, Reply>> {
       description: "The page is not in this build (see the server's log)",
       content: error(500),
     },
+  };
+}
+
+const NOT_MODIFIED: Reply = {
+  description: "The copy named by `If-None-Match` is current (no body)",
+};
+
+function apiDocument(description: string): Readonly<Record<number, Reply>> {
+  return {
+    200: { description, content: { type: JSON_TYPE, schema: { type: "object" } } },
+    304: NOT_MODIFIED,
   };
 }
 
@@ -538,31 +549,21 @@ export const OPERATION_ROUTES: readonly OperationRoute[] = [
     tag: "API descriptions",
     summary: "Interactive API reference",
     description: "Swagger UI for this document, served by the server itself (no CDN).",
-    responses: page("The page"),
+    responses: { ...page("The page"), 304: NOT_MODIFIED },
   },
   {
     path: "/openapi.json",
     tag: "API descriptions",
     summary: "This document (OpenAPI 3.1)",
     description: "The publisher HTTP API and the operations endpoints.",
-    responses: {
-      200: {
-        description: "The document",
-        content: { type: JSON_TYPE, schema: { type: "object" } },
-      },
-    },
+    responses: apiDocument("The document"),
   },
   {
     path: "/asyncapi.json",
     tag: "API descriptions",
     summary: "The WebSocket protocol (AsyncAPI 3.0)",
     description: "Each client action and each server message of the subscriber port.",
-    responses: {
-      200: {
-        description: "The document",
-        content: { type: JSON_TYPE, schema: { type: "object" } },
-      },
-    },
+    responses: apiDocument("The document"),
   },
   {
     path: "/docs/swagger-ui-bundle.js",
