@@ -167,9 +167,9 @@ Deno.test("checkFrame() accepts every documented server frame and nothing else",
 });
 
 /** A fake "server" on two ports that answers whatever the test wants, watched like a real one. */
-async function fakeServer(
+function fakeServer(
   answer: (request: Request) => Response,
-): Promise<{ watch: Watch; url: string; port: number } & AsyncDisposable> {
+): { watch: Watch; url: string; port: number } & AsyncDisposable {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, answer);
   const host = `127.0.0.1:${server.addr.port}`;
   checkFetches();
@@ -186,7 +186,7 @@ async function fakeServer(
 }
 
 Deno.test("[e2e] the fetch hook records an answer the document does not allow", async () => {
-  await using fake = await fakeServer(() => new Response("teapot", { status: 418 }));
+  await using fake = fakeServer(() => new Response("teapot", { status: 418 }));
   const response = await fetch(`${fake.url}/`);
   assert.equal(await response.text(), "teapot", "the test still gets the body");
   assert.throws(() => fake.watch.end(), /GET \/ on the ws port answered 418/);
@@ -199,7 +199,7 @@ Deno.test("[e2e] TestClient and RawWebSocket record frames and close codes the d
     message: "Connected",
     data: { uuid: UUID, subscribedChannels: [], surprise: true },
   });
-  await using fake = await fakeServer((request) => {
+  await using fake = fakeServer((request) => {
     const { socket, response } = Deno.upgradeWebSocket(request);
     socket.onopen = () => {
       socket.send(odd);
