@@ -12,7 +12,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
   name:
-    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client (needs DENORT_BIN)",
+    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client and the API docs (needs DENORT_BIN)",
   ignore: denort === undefined || denort === "",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pushserver-compile-" });
@@ -39,6 +39,13 @@ Deno.test({
       const client = await fetch(`${server.httpUrl}/js/pushserver.js`);
       assert.equal(client.status, 200, "the browser client is embedded");
       await client.body?.cancel();
+      for (
+        const path of ["/openapi.json", "/asyncapi.json", "/docs", "/docs/swagger-ui-bundle.js"]
+      ) {
+        const file = await fetch(`${server.httpUrl}${path}`);
+        assert.equal(file.status, 200, `${path} is embedded`);
+        assert.ok((await file.text()).length > 1000, path);
+      }
       server.kill("SIGTERM");
       assert.equal((await server.exit()).code, 0);
     } finally {
