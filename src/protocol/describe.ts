@@ -75,9 +75,13 @@ export interface Reply {
   };
 }
 
-/** One `GET` route that is not a publisher action. */
+/** One route that is not a publisher action (operations, admin, browser files). */
 export interface OperationRoute {
   readonly path: string;
+  /** `get` when absent (`HEAD` then answers the same without a body). */
+  readonly method?: "get" | "post" | "put" | "delete";
+  /** The request body, for a method that takes one. */
+  readonly request?: Reply["content"];
   readonly tag: string;
   readonly summary: string;
   readonly description: string;
@@ -692,8 +696,14 @@ const INFO_DESCRIPTION = [
   "Any path not listed here answers 404 (`x-any-other-path`).",
 ].join("\n\n");
 
-/** Builds the OpenAPI 3.1 document of the HTTP port. */
-export function openApiDocument(): Json {
+/** Builds the OpenAPI 3.1 document of the HTTP port (from the route tables above by default). */
+export function openApiDocument(
+  tables: {
+    readonly actions?: readonly ActionRoute[];
+    readonly operations?: readonly OperationRoute[];
+  } = {},
+): Json {
+  const { actions = ACTION_ROUTES, operations = OPERATION_ROUTES } = tables;
   const target = "draft-2020-12";
   const schemas: Record<string, Json> = {};
   const paths: Record<string, Json> = {};
@@ -725,7 +735,7 @@ export function openApiDocument(): Json {
     return response;
   };
 
-  for (const route of ACTION_ROUTES) {
+  for (const route of actions) {
     const name = pascal(route.action);
     schemas[`${name}Request`] = requestSchema(route.action, target);
     schemas[`${name}Ack`] = jsonSchema(
@@ -791,7 +801,7 @@ export function openApiDocument(): Json {
     };
   }
 
-  for (const route of OPERATION_ROUTES) {
+  for (const route of operations) {
     const responses: Record<string, Json> = {};
     for (const status of sortedStatuses(EVERY_ROUTE_ERRORS, route.responses)) {
       const reply = route.responses[status];
@@ -807,15 +817,27 @@ export function openApiDocument(): Json {
       }
       responses[status] = response;
     }
-    const get: Json = {
-      operationId: camel(route.path.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "")),
+    const method = route.method ?? "get";
+    const name = route.path.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "");
+    const operation: Json = {
+      operationId: camel(method === "get" ? name : `${method}_${name}`),
       tags: [route.tag],
       summary: route.summary,
-      description: `${route.description}\n\n\`HEAD\` answers the same without a body.`,
+      description: method === "get"
+        ? `${route.description}\n\n\`HEAD\` answers the same without a body.`
+        : route.description,
       responses,
     };
-    if (route.bearer !== undefined) get.security = [{ [route.bearer]: [] }];
-    paths[route.path] = { get };
+    if (route.request !== undefined) {
+      const media: Json = { schema: jsonSchema(route.request.schema, target, "input") };
+      if (route.request.example !== undefined) media.example = route.request.example;
+      operation.requestBody = {
+        required: true,
+        content: { [route.request.type.split(";")[0]!]: media },
+      };
+    }
+    if (route.bearer !== undefined) operation.security = [{ [route.bearer]: [] }];
+    paths[route.path] = { ...paths[route.path], [method]: operation };
   }
 
   return {

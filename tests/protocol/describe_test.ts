@@ -21,6 +21,7 @@ import {
   covers,
   type Json,
   openApiDocument,
+  OPERATION_ROUTES,
   requestSchema,
 } from "../../src/protocol/describe.ts";
 import { inboundSchema, parseInbound } from "../../src/protocol/inbound.ts";
@@ -269,4 +270,36 @@ Deno.test("every status in the error catalog is documented somewhere", () => {
     assert.ok(openApi.includes(quoted) || asyncApi.includes(quoted), `${code}: ${message}`);
     assert.ok(openApi.includes(`"${status}"`) || asyncApi.includes(`"${status}"`), code);
   }
+});
+
+Deno.test("a new route is one table entry: an admin POST with a body gets a valid operation", async () => {
+  const document = openApiDocument({
+    operations: [
+      ...OPERATION_ROUTES,
+      {
+        path: "/sysadmin",
+        method: "post",
+        tag: "Operations",
+        summary: "An admin action",
+        description: "Example of a route added later.",
+        request: {
+          type: "application/json",
+          schema: z.object({ channel: z.string() }),
+          example: { channel: "news" },
+        },
+        responses: { 200: { description: "Done" } },
+        bearer: "adminToken",
+      },
+    ],
+  });
+  const sysadmin = (document.paths as Record<string, Json>)["/sysadmin"]!;
+  assert.deepEqual(Object.keys(sysadmin), ["get", "post"]);
+  const post = sysadmin.post as Json;
+  assert.equal(post.operationId, "postSysadmin");
+  assert.deepEqual(Object.keys(post.responses as Json), ["200", "405", "500", "503"]);
+  assert.ok(post.requestBody !== undefined);
+  const result = await validateOpenApi(
+    document as unknown as Parameters<typeof validateOpenApi>[0],
+  );
+  assert.equal(result.valid, true, JSON.stringify(result));
 });
