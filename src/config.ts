@@ -23,6 +23,9 @@ export interface Config {
   readonly maxTokenChecks: number;
   readonly corsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
+  /** When set, creating a channel needs it as a bearer token. */
+  readonly createToken: string | undefined;
+  readonly maxChannels: number;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -79,6 +82,14 @@ const envSchema = z.object({
     .optional()
     .transform((v) => (v ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "")),
   SHUTDOWN_TIMEOUT_MS: integer("SHUTDOWN_TIMEOUT_MS", 8000, 100, 60_000),
+  CREATE_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 16, {
+      error: "CREATE_TOKEN must be at least 16 characters long",
+    }),
+  MAX_CHANNELS: integer("MAX_CHANNELS", 1_000_000, 1, 100_000_000),
 });
 
 /** Why the configuration was rejected: names the variable, in one line. */
@@ -116,5 +127,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxTokenChecks: e.MAX_TOKEN_CHECKS,
     corsOrigins: e.CORS_ORIGINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    createToken: e.CREATE_TOKEN,
+    maxChannels: e.MAX_CHANNELS,
   };
 }

@@ -15,6 +15,9 @@ export type ErrorCode =
   | "token_invalid"
   | "uuid_mismatch"
   | "channel_exists"
+  | "private_channel"
+  | "unknown_connection"
+  | "insufficient_storage"
   | "method_not_allowed"
   | "no_route"
   | "too_many_requests"
@@ -34,6 +37,9 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
   token_invalid: { status: 403, message: "Forbidden" },
   uuid_mismatch: { status: 403, message: "Forbidden" },
   channel_exists: { status: 409, message: "Conflict" },
+  private_channel: { status: 403, message: "Forbidden" },
+  unknown_connection: { status: 404, message: "Not found" },
+  insufficient_storage: { status: 507, message: "Insufficient Storage" },
   method_not_allowed: { status: 405, message: "Method Not Allowed" },
   no_route: { status: 404, message: "Not found" },
   too_many_requests: { status: 429, message: "Too Many Requests" },

@@ -7,8 +7,10 @@ import { bcryptHasher, type TokenHasher } from "./channels/tokens.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
-import { LocalBroker } from "./hub/broker.ts";
+import type { Broker, BrokerHandler } from "./hub/broker.ts";
+import { type Grants, localGrants } from "./hub/grants.ts";
 import { Hub } from "./hub/hub.ts";
+import { LocalBroker } from "./hub/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -24,6 +26,10 @@ export interface ServerOverrides {
   store?: ChannelStore;
   hasher?: TokenHasher;
   now?: () => number;
+  /** Builds the broker that carries pushes to this node's `handler` (default: in-process). */
+  broker?: (handler: BrokerHandler) => Broker;
+  /** Where grants live (default: this process's hub). */
+  grants?: (hub: Hub) => Grants;
 }
 
 /** A running server. */
@@ -74,6 +80,7 @@ export async function startServer(
       store,
       hasher,
       maxTokenChecks: config.maxTokenChecks,
+      maxChannels: config.maxChannels,
       now,
     });
   } catch (error) {
@@ -81,8 +88,30 @@ export async function startServer(
     store.close();
     throw error;
   }
-  const hub = new Hub({ maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection });
-  const broker = new LocalBroker(hub);
+  // The hub asks the broker for a channel's traffic while it has local subscribers; the broker
+  // hands what reaches this node to the hub, which delivers and counts on the receiving side.
+  const hub = new Hub({
+    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    maxHeldChars: config.maxBufferedBytes,
+    onChannelActive: (channel) => broker.subscribe(channel),
+    onChannelIdle: (channel) => broker.unsubscribe(channel),
+  });
+  const handler: BrokerHandler = {
+    onPublication(channel, publication) {
+      const report = hub.deliver(channel, publication);
+      metrics.deliveries += report.delivered;
+      metrics.droppedMessages += report.dropped;
+    },
+    onChannelEvent(channel, event) {
+      if (event.type === "deleted") hub.dropChannel(channel);
+      else hub.revoke(event.uuid, channel);
+    },
+  };
+  const broker: Broker = overrides.broker?.(handler) ?? new LocalBroker(handler, {
+    ...(store instanceof SqliteChannelStore ? { store } : {}),
+    now,
+  });
+  const grants = overrides.grants?.(hub) ?? localGrants(hub);
   const gauges = () => ({
     connections: hub.connectionCount,
     subscriptions: hub.subscriptionCount,
@@ -93,10 +122,12 @@ export async function startServer(
   const app = createHttpApp({
     service,
     broker,
+    grants,
     metrics,
     logger,
     limits: config,
     adminToken: config.adminToken,
+    createToken: config.createToken,
     gauges,
     isReady: () => listening && !draining,
     corsOrigins: config.corsOrigins,
@@ -104,7 +135,11 @@ export async function startServer(
   });
   const ws = createWsHandler({
     hub,
-    channelExists: service.exists,
+    channels: {
+      lookup: (name) => service.current(name),
+      isGranted: (id, channel) => grants.isGranted(id, channel),
+      history: (channel, since) => broker.history(channel, since),
+    },
     metrics,
     logger,
     now,
@@ -196,6 +231,7 @@ export async function startServer(
       await closed;
     }
     listening = false;
+    await broker.close();
     hasher.close();
     store.close();
     announce(logger, "stopped");

@@ -23,7 +23,24 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     maxTokenChecks: 64,
     corsOrigins: [],
     shutdownTimeoutMs: 8000,
+    createToken: undefined,
+    maxChannels: 1_000_000,
   });
+});
+
+Deno.test("CREATE_TOKEN needs 16+ characters; MAX_CHANNELS is 1 to 100,000,000", () => {
+  assert.throws(
+    () => loadConfig({ CREATE_TOKEN: "short" }),
+    (e) => e instanceof ConfigError && /CREATE_TOKEN/.test(e.message),
+  );
+  assert.equal(loadConfig({ CREATE_TOKEN: "x".repeat(16) }).createToken, "x".repeat(16));
+  assert.equal(loadConfig({ MAX_CHANNELS: "5" }).maxChannels, 5);
+  for (const bad of ["0", "100000001", "x"]) {
+    assert.throws(
+      () => loadConfig({ MAX_CHANNELS: bad }),
+      (e) => e instanceof ConfigError && /MAX_CHANNELS/.test(e.message),
+    );
+  }
 });
 
 Deno.test("loadConfig() reads every limit from its variable", () => {

@@ -1,24 +1,43 @@
-/** Channel rules (unique names, token checks) over a store and a hasher; throws PushError. */
+/** Channel rules (unique names, token checks, options, rotation) over a store and a hasher. */
 import { PushError } from "../errors.ts";
-import type { ChannelStore } from "./store.ts";
+import { type Channel, type ChannelOptions, type ChannelStore, newEpoch } from "./store.ts";
 import { newToken, sameDigest, tokenDigest, type TokenHasher } from "./tokens.ts";
 
 interface KnownChannel {
-  readonly tokenHash: string;
+  readonly channel: Channel;
   /** SHA-256 of the token once bcrypt has accepted it: later checks skip bcrypt. */
   verifiedDigest: Uint8Array | undefined;
 }
 
+/** A created channel and its token (the only time the token is ever visible). */
+export interface CreatedChannel {
+  readonly channel: Channel;
+  readonly token: string;
+}
+
 /** What publishers can do to channels, and what subscribers may ask about them. */
 export interface ChannelService {
-  /** Creates `name` and returns its token (the only time it is ever visible). */
-  create(name: string): Promise<string>;
-  /** Checks `token` against `name`: 404 when missing, 401 when `token` is null, 403 when wrong. */
-  authorize(name: string, token: string | null): Promise<void>;
+  /** Creates `name`; 409 when taken, 507 past `maxChannels`. */
+  create(name: string, options: ChannelOptions): Promise<CreatedChannel>;
+  /**
+   * Checks `token` against `name`: 404 when missing, 401 when `token` is null, 403 when wrong.
+   * Resolves with the record the token was checked against: an action acts on that record only.
+   */
+  authorize(name: string, token: string | null): Promise<Channel>;
   /** Ping: with a null token only existence is checked. */
-  ping(name: string, token: string | null): Promise<void>;
+  ping(name: string, token: string | null): Promise<Channel>;
   /** Deletes `name` after checking its token; resolves once the deletion is durable. */
-  delete(name: string, token: string | null): Promise<void>;
+  delete(name: string, token: string | null): Promise<Channel>;
+  /** Gives `name` a new token after checking the current one; the old one stops working. */
+  rotate(name: string, token: string | null): Promise<string>;
+  /** The operator's way out of a lost token: delete without one. */
+  forceDelete(name: string): Promise<Channel>;
+  /** The operator's way out of a lost token: a new token without the old one. */
+  forceRotate(name: string): Promise<string>;
+  /** The current record of `name`, answered from memory. */
+  current(name: string): Channel | undefined;
+  /** Throws 404 unless `channel` is still the current record of its name (403 if replaced). */
+  assertCurrent(channel: Channel): void;
   /** Whether `name` exists, answered from memory. */
   exists(name: string): boolean;
   /** Every channel name, oldest first. */
@@ -33,6 +52,8 @@ export interface ChannelServiceOptions {
   hasher: TokenHasher;
   /** Most bcrypt verifications in flight at once; past it, callers get 429. */
   maxTokenChecks: number;
+  /** Most channels; creating one more is 507. */
+  maxChannels?: number;
   now?: () => number;
   generateToken?: () => string;
 }
@@ -45,25 +66,26 @@ export async function createChannelService(
   options: ChannelServiceOptions,
 ): Promise<ChannelService> {
   const { store, hasher, maxTokenChecks } = options;
+  const maxChannels = options.maxChannels ?? Number.MAX_SAFE_INTEGER;
   const now = options.now ?? Date.now;
   const generateToken = options.generateToken ?? newToken;
   const known = new Map<string, KnownChannel>();
   for (const channel of await store.list()) {
-    known.set(channel.name, { tokenHash: channel.tokenHash, verifiedDigest: undefined });
+    known.set(channel.name, { channel, verifiedDigest: undefined });
   }
   let checksInFlight = 0;
+  /** Names being created right now (counted against `maxChannels`). */
+  let creating = 0;
 
   function find(name: string): KnownChannel {
-    const channel = known.get(name);
-    if (channel === undefined) {
-      throw new PushError("unknown_channel", `Could not find a channel called ${quote(name)}`);
-    }
-    return channel;
+    const entry = known.get(name);
+    if (entry === undefined) throw notFound(name);
+    return entry;
   }
 
-  async function checkToken(name: string, channel: KnownChannel, token: string): Promise<void> {
+  async function checkToken(entry: KnownChannel, token: string): Promise<void> {
     const digest = tokenDigest(token);
-    if (channel.verifiedDigest !== undefined && sameDigest(channel.verifiedDigest, digest)) return;
+    if (entry.verifiedDigest !== undefined && sameDigest(entry.verifiedDigest, digest)) return;
     if (checksInFlight >= maxTokenChecks) {
       throw new PushError(
         "too_many_requests",
@@ -73,54 +95,118 @@ export async function createChannelService(
     checksInFlight++;
     let valid: boolean;
     try {
-      valid = await hasher.verify(token, channel.tokenHash);
+      valid = await hasher.verify(token, entry.channel.tokenHash);
     } finally {
       checksInFlight--;
     }
-    if (!valid) throw new PushError("token_invalid", "Channel token is invalid");
-    // Only remember the digest if the channel was not deleted or re-created meanwhile.
-    if (known.get(name) === channel) channel.verifiedDigest = digest;
+    if (!valid) throw tokenInvalid();
+    // Only remember the digest if the record was not deleted, re-created or rotated meanwhile.
+    if (known.get(entry.channel.name) === entry) entry.verifiedDigest = digest;
   }
 
-  async function authorize(name: string, token: string | null): Promise<void> {
-    const channel = find(name);
+  async function authorize(name: string, token: string | null): Promise<Channel> {
+    const entry = find(name);
     if (token === null) throw new PushError("token_missing", "No channel token provided");
-    await checkToken(name, channel, token);
+    await checkToken(entry, token);
+    assertCurrent(entry.channel);
+    return entry.channel;
+  }
+
+  function assertCurrent(channel: Channel): void {
+    const current = known.get(channel.name)?.channel;
+    if (current === undefined) throw notFound(channel.name);
+    // Deleted and re-created, or rotated, while the token was being checked.
+    if (current !== channel) throw tokenInvalid();
+  }
+
+  async function replaceToken(channel: Channel): Promise<string> {
+    const token = generateToken();
+    const tokenHash = await hasher.hash(token);
+    assertCurrent(channel);
+    if (
+      !(await store.replaceTokenHash(channel.name, channel.epoch, channel.tokenHash, tokenHash))
+    ) {
+      assertCurrent(channel);
+      throw tokenInvalid();
+    }
+    known.set(channel.name, {
+      channel: { ...channel, tokenHash },
+      verifiedDigest: tokenDigest(token),
+    });
+    return token;
+  }
+
+  async function remove(channel: Channel): Promise<Channel> {
+    const deleted = await store.delete(channel.name, channel.epoch);
+    if (known.get(channel.name)?.channel === channel) known.delete(channel.name);
+    if (!deleted) throw notFound(channel.name);
+    return channel;
   }
 
   return {
-    async create(name) {
+    async create(name, channelOptions) {
       const taken = () =>
         new PushError("channel_exists", `A channel called ${quote(name)} already exists`);
       if (known.has(name)) throw taken();
-      const token = generateToken();
-      const tokenHash = await hasher.hash(token);
-      if (known.has(name) || !(await store.insert({ name, tokenHash, createdAt: now() }))) {
-        throw taken();
+      if (known.size + creating >= maxChannels) {
+        throw new PushError(
+          "insufficient_storage",
+          `The server holds its maximum of ${maxChannels} channels`,
+        );
       }
-      known.set(name, { tokenHash, verifiedDigest: tokenDigest(token) });
-      return token;
+      creating++;
+      try {
+        const token = generateToken();
+        const tokenHash = await hasher.hash(token);
+        const channel: Channel = {
+          name,
+          tokenHash,
+          createdAt: now(),
+          epoch: newEpoch(),
+          private: channelOptions.private,
+          history: channelOptions.history,
+        };
+        if (known.has(name) || !(await store.insert(channel))) throw taken();
+        known.set(name, { channel, verifiedDigest: tokenDigest(token) });
+        return { channel, token };
+      } finally {
+        creating--;
+      }
     },
     authorize,
     async ping(name, token) {
-      const channel = find(name);
-      if (token !== null) await checkToken(name, channel, token);
+      const entry = find(name);
+      if (token !== null) await checkToken(entry, token);
+      return entry.channel;
     },
     async delete(name, token) {
-      await authorize(name, token);
-      const channel = find(name);
-      const deleted = await store.delete(name);
-      if (known.get(name) === channel) known.delete(name);
-      if (!deleted) {
-        throw new PushError("unknown_channel", `Could not find a channel called ${quote(name)}`);
-      }
+      return await remove(await authorize(name, token));
     },
+    async rotate(name, token) {
+      return await replaceToken(await authorize(name, token));
+    },
+    async forceDelete(name) {
+      return await remove(find(name).channel);
+    },
+    async forceRotate(name) {
+      return await replaceToken(find(name).channel);
+    },
+    current: (name) => known.get(name)?.channel,
+    assertCurrent,
     exists: (name) => known.has(name),
     names: () => [...known.keys()],
     get size() {
       return known.size;
     },
   };
+}
+
+function notFound(name: string): PushError {
+  return new PushError("unknown_channel", `Could not find a channel called ${quote(name)}`);
+}
+
+function tokenInvalid(): PushError {
+  return new PushError("token_invalid", "Channel token is invalid");
 }
 
 function quote(name: string): string {

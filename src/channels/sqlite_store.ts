@@ -1,5 +1,6 @@
-/** SQLite-backed {@link ChannelStore} on Deno's built-in `node:sqlite`. */
+/** SQLite-backed {@link ChannelStore} and {@link HistoryLog} on Deno's built-in `node:sqlite`. */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { HistoryEntry, StoredPush } from "../history/log.ts";
 import type { Channel, ChannelStore } from "./store.ts";
 
 /** Schema migrations, applied in order; `schema_version` records how many have run. */
@@ -9,13 +10,36 @@ const MIGRATIONS: readonly string[] = [
      token_hash TEXT NOT NULL,
      created_at INTEGER NOT NULL
    ) WITHOUT ROWID`,
+  // v1.1: channel options, the epoch (a generation per created channel) and the stream top.
+  `ALTER TABLE channels ADD COLUMN epoch TEXT;
+   UPDATE channels SET epoch = lower(hex(randomblob(8))) WHERE epoch IS NULL;
+   ALTER TABLE channels ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE channels ADD COLUMN history_size INTEGER;
+   ALTER TABLE channels ADD COLUMN history_ttl_s INTEGER;
+   ALTER TABLE channels ADD COLUMN top_offset INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE history (
+     channel TEXT NOT NULL,
+     offset INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     message TEXT NOT NULL,
+     PRIMARY KEY (channel, offset)
+   ) WITHOUT ROWID;`,
 ];
 
 interface ChannelRow {
   name: string;
   token_hash: string;
   created_at: number;
+  epoch: string;
+  private: number;
+  history_size: number | null;
+  history_ttl_s: number | null;
 }
+
+const COLUMNS = "name, token_hash, created_at, epoch, private, history_size, history_ttl_s";
+
+/** How long a statement waits for another process's lock before the store reports "busy". */
+const BUSY_TIMEOUT_MS = 5000;
 
 /** Channels in one SQLite file (WAL mode, full sync), or in memory for `:memory:`. */
 export class SqliteChannelStore implements ChannelStore {
@@ -23,35 +47,67 @@ export class SqliteChannelStore implements ChannelStore {
   readonly #insert: StatementSync;
   readonly #get: StatementSync;
   readonly #delete: StatementSync;
+  readonly #deleteHistory: StatementSync;
+  readonly #replaceHash: StatementSync;
   readonly #list: StatementSync;
+  readonly #append: StatementSync;
+  readonly #raiseTop: StatementSync;
+  readonly #trimBelow: StatementSync;
+  readonly #trimOlder: StatementSync;
+  readonly #readAfter: StatementSync;
+  readonly #top: StatementSync;
 
   /** Opens (creating if needed) the database at `path`; throws when it cannot be opened or written. */
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
     try {
       this.#db.exec("PRAGMA journal_mode = WAL");
-      // Create and delete are acknowledged only once on disk.
+      // Writes are acknowledged only once on disk.
       this.#db.exec("PRAGMA synchronous = FULL");
-      this.#db.exec("PRAGMA busy_timeout = 5000");
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       migrate(this.#db);
     } catch (error) {
       this.#db.close();
       throw error;
     }
-    this.#insert = this.#db.prepare(
-      "INSERT INTO channels (name, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+    const db = this.#db;
+    this.#insert = db.prepare(
+      `INSERT INTO channels (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING`,
     );
-    this.#get = this.#db.prepare(
-      "SELECT name, token_hash, created_at FROM channels WHERE name = ?",
+    this.#get = db.prepare(`SELECT ${COLUMNS} FROM channels WHERE name = ?`);
+    this.#delete = db.prepare("DELETE FROM channels WHERE name = ? AND epoch = ?");
+    this.#deleteHistory = db.prepare("DELETE FROM history WHERE channel = ?");
+    this.#replaceHash = db.prepare(
+      "UPDATE channels SET token_hash = ? WHERE name = ? AND epoch = ? AND token_hash = ?",
     );
-    this.#delete = this.#db.prepare("DELETE FROM channels WHERE name = ?");
-    this.#list = this.#db.prepare(
-      "SELECT name, token_hash, created_at FROM channels ORDER BY created_at, name",
+    this.#list = db.prepare(`SELECT ${COLUMNS} FROM channels ORDER BY created_at, name`);
+    // Only while that record of the channel exists: a push racing a delete leaves no orphan row
+    // that a re-created channel of the same name would inherit.
+    this.#append = db.prepare(
+      `INSERT INTO history (channel, offset, created_at, message)
+       SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM channels WHERE name = ? AND epoch = ?)`,
     );
+    this.#raiseTop = db.prepare(
+      "UPDATE channels SET top_offset = max(top_offset, ?) WHERE name = ? AND epoch = ?",
+    );
+    this.#trimBelow = db.prepare("DELETE FROM history WHERE channel = ? AND offset <= ?");
+    this.#trimOlder = db.prepare("DELETE FROM history WHERE channel = ? AND created_at < ?");
+    this.#readAfter = db.prepare(
+      "SELECT offset, created_at, message FROM history WHERE channel = ? AND offset > ? ORDER BY offset",
+    );
+    this.#top = db.prepare("SELECT top_offset FROM channels WHERE name = ? AND epoch = ?");
   }
 
   insert(channel: Channel): Promise<boolean> {
-    const result = this.#insert.run(channel.name, channel.tokenHash, channel.createdAt);
+    const result = this.#insert.run(
+      channel.name,
+      channel.tokenHash,
+      channel.createdAt,
+      channel.epoch,
+      channel.private ? 1 : 0,
+      channel.history?.size ?? null,
+      channel.history?.ttlSeconds ?? null,
+    );
     return Promise.resolve(Number(result.changes) === 1);
   }
 
@@ -60,21 +116,106 @@ export class SqliteChannelStore implements ChannelStore {
     return Promise.resolve(row === undefined ? undefined : toChannel(row));
   }
 
-  delete(name: string): Promise<boolean> {
-    return Promise.resolve(Number(this.#delete.run(name).changes) === 1);
+  delete(name: string, epoch: string): Promise<boolean> {
+    return Promise.resolve(this.#transaction(() => {
+      const deleted = Number(this.#delete.run(name, epoch).changes) === 1;
+      if (deleted) this.#deleteHistory.run(name);
+      return deleted;
+    }));
+  }
+
+  replaceTokenHash(
+    name: string,
+    epoch: string,
+    oldHash: string,
+    newHash: string,
+  ): Promise<boolean> {
+    const result = this.#replaceHash.run(newHash, name, epoch, oldHash);
+    return Promise.resolve(Number(result.changes) === 1);
   }
 
   list(): Promise<Channel[]> {
     return Promise.resolve((this.#list.all() as unknown as ChannelRow[]).map(toChannel));
   }
 
+  /**
+   * Stores pushes in one transaction (one fsync for the batch), raising each channel's top
+   * offset with them and trimming what retention no longer keeps. Returns, per push, whether
+   * it was stored (`false`: its channel was deleted meanwhile).
+   */
+  appendHistory(pushes: readonly StoredPush[]): boolean[] {
+    return this.#transaction(() =>
+      pushes.map((push) => {
+        const { channel, epoch, offset } = push;
+        const stored = this.#append.run(
+          channel,
+          offset,
+          push.createdAt,
+          push.message,
+          channel,
+          epoch,
+        );
+        if (Number(stored.changes) !== 1) return false;
+        this.#raiseTop.run(offset, channel, epoch);
+        this.#trimBelow.run(channel, offset - push.history.size);
+        return true;
+      })
+    );
+  }
+
+  /** Deletes a channel's entries older than `cutoff` (ms since the epoch). */
+  trimHistoryOlderThan(channel: string, cutoff: number): void {
+    this.#trimOlder.run(channel, cutoff);
+  }
+
+  /** The stored entries of `channel` above `offset`, oldest first. */
+  readHistory(channel: string, offset: number): HistoryEntry[] {
+    const rows = this.#readAfter.all(channel, offset) as unknown as {
+      offset: number;
+      created_at: number;
+      message: string;
+    }[];
+    return rows.map((row) => ({
+      offset: Number(row.offset),
+      createdAt: Number(row.created_at),
+      message: row.message,
+    }));
+  }
+
+  /** The highest offset ever stored for this channel record (0 before the first push). */
+  topOffset(channel: string, epoch: string): number {
+    const row = this.#top.get(channel, epoch) as { top_offset: number } | undefined;
+    return row === undefined ? 0 : Number(row.top_offset);
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 }
 
 function toChannel(row: ChannelRow): Channel {
-  return { name: row.name, tokenHash: row.token_hash, createdAt: Number(row.created_at) };
+  return {
+    name: row.name,
+    tokenHash: row.token_hash,
+    createdAt: Number(row.created_at),
+    epoch: row.epoch,
+    private: row.private === 1,
+    history: row.history_size === null || row.history_ttl_s === null
+      ? null
+      : { size: Number(row.history_size), ttlSeconds: Number(row.history_ttl_s) },
+  };
 }
 
 function migrate(db: DatabaseSync): void {

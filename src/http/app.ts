@@ -4,10 +4,17 @@ import type { Context } from "hono";
 import type { ChannelService } from "../channels/service.ts";
 import { sameDigest, tokenDigest } from "../channels/tokens.ts";
 import { PushError } from "../errors.ts";
+import type { Channel } from "../channels/store.ts";
 import type { Broker } from "../hub/broker.ts";
+import type { Grants } from "../hub/grants.ts";
 import type { Logger } from "../log.ts";
 import type { Gauges, Metrics } from "../metrics.ts";
-import { type ActionName, type ActionRequest, parseAction } from "../protocol/api.ts";
+import {
+  type ActionName,
+  type ActionRequest,
+  parseAction,
+  parseAdminAction,
+} from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
 import { readBodyText } from "./body.ts";
 import { docsRoutes } from "./docs.ts";
@@ -19,10 +26,13 @@ const JSON_TYPE = "application/json; charset=utf-8";
 export interface HttpAppDeps {
   readonly service: ChannelService;
   readonly broker: Broker;
+  readonly grants: Grants;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
   readonly adminToken: string | undefined;
+  /** When set, creating a channel needs `Authorization: Bearer <createToken>`. */
+  readonly createToken?: string | undefined;
   /** Live numbers for /metrics and /sysadmin. */
   readonly gauges: () => Gauges;
   /** True when the store is open and both ports listen. */
@@ -82,42 +92,123 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   function action<A extends ActionName>(
     path: string,
     name: A,
-    handle: (request: ActionRequest<A>) => Promise<string>,
+    handle: (request: ActionRequest<A>, raw: Request) => Promise<string>,
   ): void {
     app.post(path, async (c) => {
       const body = await readActionBody(c.req.raw);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
-      return jsonResponse(200, await handle(parsed.value));
+      return jsonResponse(200, await handle(parsed.value, c.req.raw));
     });
     app.all(path, (c) => methodNotAllowed(c, "POST"));
   }
 
-  action("/channel/create", "CREATE_CHANNEL", async ({ data }) => {
-    const token = await service.create(data.channel);
+  const createDigest = deps.createToken === undefined ? undefined : tokenDigest(deps.createToken);
+
+  action("/channel/create", "CREATE_CHANNEL", async ({ data }, request) => {
+    if (createDigest !== undefined && !bearerMatches(request, createDigest)) {
+      throw new PushError("token_missing", "Creating a channel needs the server's create token");
+    }
+    const { token, channel } = await service.create(data.channel, {
+      private: data.private,
+      history: data.history,
+    });
     logger.info("channel created", { channel: data.channel });
-    return serverAck("Created", data.channel, token);
+    return serverAck("Created", data.channel, token, {
+      ...(channel.history === null ? {} : { history: channel.history, epoch: channel.epoch }),
+      ...(channel.private ? { private: true } : {}),
+    });
   });
 
   action("/channel/ping", "PING_CHANNEL", async ({ data }) => {
-    await service.ping(data.channel, data.channelToken);
-    return serverAck("OK", data.channel, null);
+    const channel = await service.ping(data.channel, data.channelToken);
+    // Only the token holder learns the options, and v1 channels answer exactly as in v1.
+    const showOptions = data.channelToken !== null && (channel.private || channel.history !== null);
+    return serverAck(
+      "OK",
+      data.channel,
+      null,
+      showOptions ? { private: channel.private, history: channel.history } : {},
+    );
   });
 
   action("/push", "PUSH_MESSAGE", async ({ data }) => {
-    await service.authorize(data.channel, data.channelToken);
-    const report = await broker.publish(data.channel, data.message, data.recipients);
+    const channel = await service.authorize(data.channel, data.channelToken);
+    const offset = await broker.publish(channel, data.message, data.recipients);
     metrics.pushes++;
-    metrics.deliveries += report.delivered;
-    metrics.droppedMessages += report.dropped;
-    return serverAck("Sent", data.channel, null);
+    return serverAck(
+      "Sent",
+      data.channel,
+      null,
+      offset === undefined ? {} : { offset, epoch: channel.epoch },
+    );
   });
 
   action("/channel/delete", "DELETE_CHANNEL", async ({ data }) => {
-    await service.delete(data.channel, data.channelToken);
-    await broker.channelDeleted(data.channel);
-    logger.info("channel deleted", { channel: data.channel });
+    await deleted(await service.delete(data.channel, data.channelToken));
     return serverAck("Deleted", data.channel, null);
+  });
+
+  action("/channel/authorize", "AUTHORIZE_SUBSCRIBER", async ({ data }) => {
+    const channel = await service.authorize(data.channel, data.channelToken);
+    if (!(await deps.grants.grant(data.uuid, channel))) {
+      throw new PushError(
+        "unknown_connection",
+        `No live connection has the UUID ${data.uuid}`,
+      );
+    }
+    return serverAck("Authorized", data.channel, null, { uuid: data.uuid });
+  });
+
+  action("/channel/revoke", "REVOKE_SUBSCRIBER", async ({ data }) => {
+    const channel = await service.authorize(data.channel, data.channelToken);
+    await deps.grants.revoke(data.uuid, channel);
+    await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
+    return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
+  });
+
+  action("/channel/rotate", "ROTATE_TOKEN", async ({ data }) => {
+    const token = await service.rotate(data.channel, data.channelToken);
+    logger.info("channel token rotated", { channel: data.channel });
+    return serverAck("Rotated", data.channel, token);
+  });
+
+  /** A deleted channel leaves every node's subscribers and its history. */
+  async function deleted(channel: Channel): Promise<void> {
+    broker.forget(channel);
+    await broker.channelEvent(channel.name, { type: "deleted" });
+    logger.info("channel deleted", { channel: channel.name });
+  }
+
+  const adminDigest = deps.adminToken === undefined ? undefined : tokenDigest(deps.adminToken);
+
+  /** The operator's way out of a lost channel token (only with ADMIN_TOKEN). */
+  function adminAction(path: string, handle: (channel: string) => Promise<string>): void {
+    app.post(path, async (c) => {
+      if (adminDigest === undefined) throw noRoute(c);
+      if (!bearerMatches(c.req.raw, adminDigest)) {
+        throw new PushError("token_missing", "A valid admin bearer token is required");
+      }
+      const parsed = parseAdminAction(await readActionBody(c.req.raw));
+      if (!parsed.ok) throw parsed.error;
+      return jsonResponse(200, await handle(parsed.value.channel));
+    });
+    app.all(path, (c) => {
+      if (adminDigest === undefined) throw noRoute(c);
+      return methodNotAllowed(c, "POST");
+    });
+  }
+
+  adminAction("/admin/channel/delete", async (name) => {
+    await deleted(await service.forceDelete(name));
+    logger.warn("channel deleted by the operator", { channel: name });
+    return serverAck("Deleted", name, null);
+  });
+
+  adminAction("/admin/channel/rotate", async (name) => {
+    const token = await service.forceRotate(name);
+    logger.warn("channel token rotated by the operator", { channel: name });
+    return serverAck("Rotated", name, token);
   });
 
   function operation(path: string, handle: (c: Context) => Response | Promise<Response>): void {
@@ -140,11 +231,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     }));
 
-  const adminDigest = deps.adminToken === undefined ? undefined : tokenDigest(deps.adminToken);
   operation("/sysadmin", (c) => {
     if (adminDigest === undefined) throw noRoute(c);
-    const presented = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    if (presented === undefined || !sameDigest(tokenDigest(presented), adminDigest)) {
+    if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
     const channels = service.names();
@@ -191,6 +280,12 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   }
 
   return app;
+}
+
+/** Whether the request carries `Authorization: Bearer <token>` whose digest is `digest`. */
+function bearerMatches(request: Request, digest: Uint8Array): boolean {
+  const presented = /^Bearer (.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  return presented !== undefined && sameDigest(tokenDigest(presented), digest);
 }
 
 function noRoute(c: Context): PushError {

@@ -1,36 +1,55 @@
-/** The multi-node seam: publishers hand messages to a Broker, which reaches every node's Hub. */
-import type { DeliveryReport, Hub } from "./hub.ts";
-
 /**
- * Carries pushes and channel deletions to subscribers. At-most-once; per-channel order is
- * preserved; never waits on a subscriber.
+ * The multi-node seam. Publishers hand pushes and channel events to a Broker; every node's
+ * broker hands what reaches it to that node's {@link BrokerHandler} (its hub), which delivers to
+ * local connections and counts the deliveries. A node asks for a channel's traffic with
+ * `subscribe` while it has local subscribers (per-channel interest, as centrifuge does).
  */
-export interface Broker {
-  /** Delivers `message` on `channel` (to `recipients` only, when non-empty). */
-  publish(channel: string, message: string, recipients: readonly string[]): Promise<DeliveryReport>;
-  /** Unsubscribes everyone from a deleted channel and tells them. */
-  channelDeleted(channel: string): Promise<void>;
+import type { Channel } from "../channels/store.ts";
+import type { HistoryRead } from "../history/log.ts";
+
+/** A push as it travels from a publisher to the nodes. */
+export interface Publication {
+  readonly message: string;
+  /** Empty: every subscriber; otherwise only these connections (filtered on each node). */
+  readonly recipients: readonly string[];
+  /** Stream position, on stored (history) pushes only. */
+  readonly offset?: number;
+  readonly epoch?: string;
 }
 
-/** A single-process broker: publishes straight into the local hub. */
-export class LocalBroker implements Broker {
-  readonly #hub: Hub;
+/** Something that happened to a channel that its subscribers must learn. */
+export type ChannelEvent =
+  | { readonly type: "deleted" }
+  | { readonly type: "revoked"; readonly uuid: string };
 
-  /** Wraps the local hub. */
-  constructor(hub: Hub) {
-    this.#hub = hub;
-  }
+/** Receives what the broker carries to this node. */
+export interface BrokerHandler {
+  onPublication(channel: string, publication: Publication): void;
+  onChannelEvent(channel: string, event: ChannelEvent): void;
+}
 
+/** Carries pushes and channel events to every node; stores history pushes first. */
+export interface Broker {
+  /**
+   * Sends `message` to the channel's subscribers on every node (to `recipients` only, when
+   * non-empty). A broadcast on a history channel is stored first and resolves with its offset
+   * once durable; anything else resolves `undefined` once handed on.
+   */
   publish(
-    channel: string,
+    channel: Channel,
     message: string,
     recipients: readonly string[],
-  ): Promise<DeliveryReport> {
-    return Promise.resolve(this.#hub.deliver(channel, message, recipients));
-  }
-
-  channelDeleted(channel: string): Promise<void> {
-    this.#hub.dropChannel(channel);
-    return Promise.resolve();
-  }
+  ): Promise<number | undefined>;
+  /** The stream top of a history channel and, when `since` is given, what came after it. */
+  history(channel: Channel, since: number | undefined): Promise<HistoryRead>;
+  /** Tells every node's subscribers of `channel` about `event`. */
+  channelEvent(channel: string, event: ChannelEvent): Promise<void>;
+  /** Starts receiving `channel`'s traffic on this node; resolves once in force. */
+  subscribe(channel: string): Promise<void> | undefined;
+  /** Stops receiving `channel`'s traffic on this node. */
+  unsubscribe(channel: string): void;
+  /** Forgets a deleted channel's stream state. */
+  forget(channel: Channel): void;
+  /** Commits what is pending and releases connections. */
+  close(): Promise<void>;
 }

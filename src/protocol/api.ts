@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { PushError } from "../errors.ts";
 import {
+  boundedInteger,
   channelName,
   describeIssue,
   exactly,
@@ -14,8 +15,8 @@ import {
   uuidArray,
 } from "./fields.ts";
 
-/** The four publisher actions. */
-export type ActionName = "CREATE_CHANNEL" | "PING_CHANNEL" | "PUSH_MESSAGE" | "DELETE_CHANNEL";
+/** The publisher actions. */
+export type ActionName = keyof typeof ACTION_SCHEMAS;
 
 /** A token field: absent and `null` both mean "no token". */
 const channelToken = z
@@ -23,7 +24,19 @@ const channelToken = z
   .nullish()
   .transform((token) => token ?? null);
 
-function envelope<A extends ActionName, D extends z.ZodRawShape>(action: A, data: D) {
+/** Optional history retention at create (v1.1): absent or null = no history. */
+const historyOption = object({
+  size: boundedInteger(1, 10_000),
+  ttlSeconds: boundedInteger(1, 2_592_000),
+}).nullish().transform((history) => history ?? null);
+
+/** An optional boolean: absent or null = false. */
+const optionalFlag = z
+  .boolean({ error: expecting("a boolean or null") })
+  .nullish()
+  .transform((flag) => flag ?? false);
+
+function envelope<A extends string, D extends z.ZodRawShape>(action: A, data: D) {
   return object({
     messageType: exactly("SERVER_ACTION"),
     action: exactly(action),
@@ -33,7 +46,11 @@ function envelope<A extends ActionName, D extends z.ZodRawShape>(action: A, data
 
 /** Request schemas by action. */
 export const ACTION_SCHEMAS = {
-  CREATE_CHANNEL: envelope("CREATE_CHANNEL", { channel: channelName }),
+  CREATE_CHANNEL: envelope("CREATE_CHANNEL", {
+    channel: channelName,
+    history: historyOption,
+    private: optionalFlag,
+  }),
   PING_CHANNEL: envelope("PING_CHANNEL", { channel: channelName, channelToken }),
   PUSH_MESSAGE: envelope("PUSH_MESSAGE", {
     channel: channelName,
@@ -42,6 +59,13 @@ export const ACTION_SCHEMAS = {
     message: z.string({ error: expecting("a string") }),
   }),
   DELETE_CHANNEL: envelope("DELETE_CHANNEL", { channel: channelName, channelToken }),
+  AUTHORIZE_SUBSCRIBER: envelope("AUTHORIZE_SUBSCRIBER", {
+    channel: channelName,
+    channelToken,
+    uuid,
+  }),
+  REVOKE_SUBSCRIBER: envelope("REVOKE_SUBSCRIBER", { channel: channelName, channelToken, uuid }),
+  ROTATE_TOKEN: envelope("ROTATE_TOKEN", { channel: channelName, channelToken }),
 } as const;
 
 /** A validated publisher request for action `A`. */
@@ -127,4 +151,21 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const adminActionSchema = object({ channel: channelName });
+
+/** Parses an operator's `{"channel": NAME}` body (admin routes). */
+export function parseAdminAction(body: string): ParseResult<z.output<typeof adminActionSchema>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, error: new PushError("bad_json", "Body is not valid JSON") };
+  }
+  const parsed = adminActionSchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, error: new PushError("invalid_request", describeIssue(parsed.error)) };
+  }
+  return { ok: true, value: parsed.data };
 }

@@ -76,6 +76,15 @@ export function uuidArray(
     .meta({ type: "array", items: { type: "string", format: "uuid" } });
 }
 
+/** A whole number from `min` to `max`. */
+export function boundedInteger(min: number, max: number): z.ZodNumber {
+  return z
+    .number({ error: expecting(`a whole number from ${min} to ${max}`) })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` })
+    .max(max, { error: `must be a whole number from ${min} to ${max}` });
+}
+
 /** A JSON object of anything (used for `data`, whose fields are checked one by one). */
 export function object<T extends z.ZodRawShape>(shape: T): z.ZodObject<T> {
   return z.object(shape, { error: expecting("an object") });

@@ -11,7 +11,18 @@ export const inboundSchema = object({
     error: (issue) =>
       issue.input === undefined ? "is required" : 'must be "SUBSCRIBE" or "UNSUBSCRIBE"',
   }),
-  data: object({ channel: channelName }),
+  data: object({
+    channel: channelName,
+    // v1.1: resume a history channel's stream after this position; null = absent.
+    since: object({
+      offset: z.number({ error: expecting("a whole number ≥ 0") }).int({
+        error: "must be a whole number ≥ 0",
+      }).min(0, { error: "must be a whole number ≥ 0" }).max(Number.MAX_SAFE_INTEGER, {
+        error: "must be a whole number ≥ 0",
+      }),
+      epoch: z.string({ error: expecting("a string") }),
+    }).nullish().transform((since) => since ?? undefined),
+  }),
   // The original client sent its UUID; when present (not null) it must be this connection's.
   uuid: z.string({ error: expecting("a string or null") }).nullish(),
 });

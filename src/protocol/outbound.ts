@@ -12,27 +12,61 @@ export function errorEnvelope(error: PushError): string {
   });
 }
 
-/** `SERVER_ACK` envelope answering a publisher. */
-export function serverAck(message: string, channel: string, channelToken: string | null): string {
+/**
+ * `SERVER_ACK` envelope answering a publisher. `extra` fields (v1.1 options, stream positions)
+ * follow `channelToken`; v1 channels pass none, so their acks stay byte-for-byte v1.
+ */
+export function serverAck(
+  message: string,
+  channel: string,
+  channelToken: string | null,
+  extra: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
     messageType: "SERVER_ACK",
     code: 200,
     message,
-    data: { channel, channelToken },
+    data: { channel, channelToken, ...extra },
   });
 }
 
-/** `CLIENT_ACK` envelope for a subscriber. */
+/** Where a subscription starts, on history channels. */
+export interface Recovery {
+  readonly channel: string;
+  readonly epoch: string;
+  readonly offset: number;
+  readonly recovered: boolean;
+}
+
+/** `CLIENT_ACK` envelope for a subscriber (v1 form: the whole channel list). */
 export function clientAck(
   message: string,
   subscriber: { uuid: string; channels: readonly string[] },
+  recovery?: Recovery,
 ): string {
   return JSON.stringify({
     messageType: "CLIENT_ACK",
     code: 200,
     message,
-    data: { uuid: subscriber.uuid, subscribedChannels: subscriber.channels },
+    data: recovery === undefined
+      ? { uuid: subscriber.uuid, subscribedChannels: subscriber.channels }
+      : { uuid: subscriber.uuid, subscribedChannels: subscriber.channels, recovery },
   });
+}
+
+/** `CLIENT_ACK` in compact form: the one channel concerned instead of the whole list. */
+export function compactAck(
+  message: string,
+  uuid: string,
+  channel?: string,
+  recovery?: Recovery,
+): string {
+  const data = channel === undefined
+    ? { uuid }
+    : recovery === undefined
+    ? { uuid, channel }
+    : { uuid, channel, recovery };
+  return JSON.stringify({ messageType: "CLIENT_ACK", code: 200, message, data });
 }
 
 /**
@@ -45,7 +79,27 @@ export function pushHead(subscriber: { uuid: string; channels: readonly string[]
   },"subscribedChannels":${JSON.stringify(subscriber.channels)},"pushMessage":`;
 }
 
-/** The shared tail of a `CLIENT_PUSH` frame, serialized once per push: `head + tail` is the frame. */
-export function pushTail(channel: string, message: string): string {
-  return `${JSON.stringify({ channel, message })}}}`;
+/** A push's position in its channel's stream (history channels only). */
+export interface Position {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+/** The `pushMessage` object of a push, serialized once per push. */
+export function pushMessage(channel: string, message: string, position?: Position): string {
+  return JSON.stringify(
+    position === undefined
+      ? { channel, message }
+      : { channel, message, offset: position.offset, epoch: position.epoch },
+  );
+}
+
+/** The shared tail of a v1 `CLIENT_PUSH` frame: `head + tail` is the frame. */
+export function pushTail(pushMessageJson: string): string {
+  return `${pushMessageJson}}}`;
+}
+
+/** A compact `CLIENT_PUSH` frame: the same bytes for every recipient. */
+export function compactPush(pushMessageJson: string): string {
+  return `{"messageType":"CLIENT_PUSH","code":200,"message":"Push Message","data":{"pushMessage":${pushMessageJson}}}`;
 }

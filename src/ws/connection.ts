@@ -1,11 +1,21 @@
-/** One subscriber WebSocket: frame limits, parsing, hub operations and a bounded send path. */
+/** One subscriber WebSocket: frame limits, ordered handling, hub operations, a bounded send path. */
+import type { Channel } from "../channels/store.ts";
 import { CLOSE, PushError } from "../errors.ts";
+import type { HistoryRead } from "../history/log.ts";
+import type { Hub, Subscriber } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Hub, Subscriber } from "../hub/hub.ts";
 import { exceedsUtf8Bytes } from "../protocol/fields.ts";
-import { parseInbound } from "../protocol/inbound.ts";
-import { clientAck, errorEnvelope } from "../protocol/outbound.ts";
+import { type InboundFrame, parseInbound } from "../protocol/inbound.ts";
+import {
+  clientAck,
+  compactAck,
+  compactPush,
+  errorEnvelope,
+  pushHead,
+  pushMessage,
+  pushTail,
+} from "../protocol/outbound.ts";
 
 /** The subset of a WebSocket a connection uses (a real socket, or an EventTarget fake in tests). */
 export interface SocketLike extends EventTarget {
@@ -16,11 +26,23 @@ export interface SocketLike extends EventTarget {
   close(code?: number, reason?: string): void;
 }
 
+/** A value now, or later (a networked store answers later). */
+export type Maybe<T> = T | Promise<T>;
+
+/** What a connection may ask about channels. */
+export interface ChannelLookup {
+  /** The channel's current record, if it exists. */
+  lookup(name: string): Maybe<Channel | undefined>;
+  /** Whether connection `id` holds a grant on private `channel`. */
+  isGranted(id: string, channel: Channel): Maybe<boolean>;
+  /** A history channel's stream top and what came after `since`. */
+  history(channel: Channel, since: number | undefined): Promise<HistoryRead>;
+}
+
 /** What every connection shares. */
 export interface ConnectionDeps {
   readonly hub: Hub;
-  /** Whether a channel exists, answered synchronously so frames stay in order. */
-  readonly channelExists: (name: string) => boolean;
+  readonly channels: ChannelLookup;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly now: () => number;
@@ -35,13 +57,20 @@ export interface ConnectionDeps {
 }
 
 const OPEN = 1;
+/** How often a paced replay looks at the send buffer again. */
+const PACE_POLL_MS = 5;
 
 /**
  * A subscriber connection. It listens with itself as the event handler object, so an idle
  * connection costs one small object and no closures.
+ *
+ * Frames are handled in arrival order. Most are answered synchronously; one that must wait
+ * (a recovery, a networked store) holds the frames behind it in `#waiting` until it is done,
+ * so replies always come back in request order.
  */
 export class Connection implements Subscriber, EventListenerObject {
   readonly id: string;
+  readonly compact: boolean;
   readonly #socket: SocketLike;
   readonly #deps: ConnectionDeps;
   /** Token bucket for inbound frames. */
@@ -50,10 +79,14 @@ export class Connection implements Subscriber, EventListenerObject {
   /** Frames refused by the rate limit since the bucket was last full. */
   #strikes = 0;
   #gone = false;
+  /** Frames that arrived while an earlier one is still being handled (undefined: none). */
+  #waiting: unknown[] | undefined;
+  #busy = false;
 
   /** Wraps `socket` and starts listening; nothing is sent until it opens. */
-  constructor(socket: SocketLike, id: string, deps: ConnectionDeps) {
+  constructor(socket: SocketLike, id: string, deps: ConnectionDeps, compact = false) {
     this.id = id;
+    this.compact = compact;
     this.#socket = socket;
     this.#deps = deps;
     this.#tokens = deps.limits.frameBurst;
@@ -71,7 +104,11 @@ export class Connection implements Subscriber, EventListenerObject {
       switch (event.type) {
         case "open":
           this.#deps.hub.add(this);
-          this.send(clientAck("Connected", { uuid: this.id, channels: [] }));
+          this.send(
+            this.compact
+              ? compactAck("Connected", this.id)
+              : clientAck("Connected", { uuid: this.id, channels: [] }),
+          );
           break;
         case "message":
           this.#onFrame((event as MessageEvent<unknown>).data);
@@ -80,10 +117,7 @@ export class Connection implements Subscriber, EventListenerObject {
           this.#onGone(event instanceof CloseEvent ? event.code : undefined);
       }
     } catch (error) {
-      // An exception escaping an event listener would end the whole process: this connection
-      // alone pays for a bug, with 1011, and the details go to the log.
-      this.#deps.logger.error("connection failed", { uuid: this.id, event: event.type, error });
-      this.close(CLOSE.internalError, "internal error");
+      this.#fail(event.type, error);
     }
   }
 
@@ -110,9 +144,17 @@ export class Connection implements Subscriber, EventListenerObject {
     this.#onGone(code);
   }
 
+  #fail(where: string, error: unknown): void {
+    // An exception escaping an event listener would end the whole process: this connection
+    // alone pays for a bug, with 1011, and the details go to the log.
+    this.#deps.logger.error("connection failed", { uuid: this.id, event: where, error });
+    this.close(CLOSE.internalError, "internal error");
+  }
+
   #onGone(code: number | undefined): void {
     if (this.#gone) return;
     this.#gone = true;
+    this.#waiting = undefined;
     this.#deps.hub.remove(this.id);
     this.#deps.onGone(this);
     this.#deps.logger.debug("connection closed", { uuid: this.id, code });
@@ -121,49 +163,196 @@ export class Connection implements Subscriber, EventListenerObject {
   #onFrame(data: unknown): void {
     if (this.#gone) return;
     const { limits } = this.#deps;
-    if (!this.#takeToken()) return;
-    if (typeof data !== "string") {
-      const size = data instanceof ArrayBuffer ? data.byteLength : 0;
-      if (size > limits.maxFrameBytes) return this.close(CLOSE.messageTooBig, "frame too large");
-      return this.#reject(
-        new PushError("invalid_frame", "Binary frames are not supported; send JSON text frames"),
-      );
-    }
-    if (exceedsUtf8Bytes(data, limits.maxFrameBytes)) {
+    if (typeof data === "string") {
+      if (exceedsUtf8Bytes(data, limits.maxFrameBytes)) {
+        return this.close(CLOSE.messageTooBig, "frame too large");
+      }
+    } else if (data instanceof ArrayBuffer && data.byteLength > limits.maxFrameBytes) {
       return this.close(CLOSE.messageTooBig, "frame too large");
     }
-    const parsed = parseInbound(data);
-    if (!parsed.ok) return this.#reject(parsed.error);
-    const frame = parsed.value;
-    if (typeof frame.uuid === "string" && frame.uuid.toLowerCase() !== this.id) {
-      return this.#reject(
-        new PushError(
-          "uuid_mismatch",
-          "The given UUID does not belong to this WebSocket connection",
-        ),
+    if (this.#busy) {
+      // Wait behind the frame being handled; the rate limit bounds how many can pile up.
+      const waiting = this.#waiting ??= [];
+      if (waiting.length >= limits.frameBurst) {
+        return this.close(CLOSE.policyViolation, "too many frames");
+      }
+      waiting.push(data);
+      return;
+    }
+    this.#handle(data);
+  }
+
+  /** Handles one frame; if it must wait, later frames queue until it is done. */
+  #handle(data: unknown): void {
+    if (!this.#takeToken()) return;
+    let pending: Promise<void> | void;
+    try {
+      pending = this.#act(data);
+    } catch (error) {
+      return this.#answerError(error);
+    }
+    if (pending === undefined) return;
+    this.#busy = true;
+    pending
+      .catch((error) => this.#answerError(error))
+      .catch((error) => this.#fail("message", error))
+      .finally(() => {
+        this.#busy = false;
+        this.#drain();
+      });
+  }
+
+  #drain(): void {
+    while (!this.#busy && !this.#gone) {
+      if (this.#waiting === undefined || this.#waiting.length === 0) {
+        this.#waiting = undefined;
+        return;
+      }
+      this.#handle(this.#waiting.shift());
+    }
+  }
+
+  #answerError(error: unknown): void {
+    if (!(error instanceof PushError)) throw error;
+    this.#reject(error);
+  }
+
+  #act(data: unknown): Promise<void> | void {
+    if (typeof data !== "string") {
+      throw new PushError(
+        "invalid_frame",
+        "Binary frames are not supported; send JSON text frames",
       );
     }
-    const channel = frame.data.channel;
+    const parsed = parseInbound(data);
+    if (!parsed.ok) throw parsed.error;
+    const frame = parsed.value;
+    if (typeof frame.uuid === "string" && frame.uuid.toLowerCase() !== this.id) {
+      throw new PushError(
+        "uuid_mismatch",
+        "The given UUID does not belong to this WebSocket connection",
+      );
+    }
     const { hub } = this.#deps;
+    const name = frame.data.channel;
+    if (frame.action === "UNSUBSCRIBE") {
+      hub.unsubscribe(this.id, name);
+      this.send(hub.ackFor(this.id, "Unsubscribed", name));
+      return;
+    }
+    const found = this.#deps.channels.lookup(name);
+    if (found instanceof Promise) return found.then((channel) => this.#subscribe(frame, channel));
+    return this.#subscribe(frame, found);
+  }
+
+  #subscribe(frame: InboundFrame, channel: Channel | undefined): Promise<void> | void {
+    const name = frame.data.channel;
+    if (channel === undefined) {
+      throw new PushError(
+        "unknown_channel",
+        `Could not find a channel called ${JSON.stringify(name)}`,
+      );
+    }
+    if (!channel.private) return this.#join(channel, frame.data.since);
+    const granted = this.#deps.channels.isGranted(this.id, channel);
+    if (granted instanceof Promise) {
+      return granted.then((ok) => {
+        if (!ok) throw notGranted(name);
+        return this.#join(channel, frame.data.since);
+      });
+    }
+    if (!granted) throw notGranted(name);
+    return this.#join(channel, frame.data.since);
+  }
+
+  #join(channel: Channel, since: InboundFrame["data"]["since"]): Promise<void> | void {
+    const { hub } = this.#deps;
+    const name = channel.name;
+    if (this.#gone) return;
+    const already = hub.isSubscribed(this.id, name);
+    hub.subscribe(this.id, name);
+    const ready = hub.ready(name);
+    if (channel.history !== null) return this.#recover(channel, since, already, ready);
+    if (ready === undefined) {
+      this.send(hub.ackFor(this.id, "Subscribed", name));
+      return;
+    }
+    return ready.then(
+      () => void this.send(hub.ackFor(this.id, "Subscribed", name)),
+      (error) => {
+        if (!already) hub.unsubscribe(this.id, name);
+        throw unavailable(error);
+      },
+    );
+  }
+
+  /**
+   * Subscribes to a history channel: the ack with where the stream stands, then (when
+   * recovering) the missed pushes paced by the send buffer, then whatever arrived meanwhile.
+   */
+  async #recover(
+    channel: Channel,
+    since: InboundFrame["data"]["since"],
+    already: boolean,
+    ready: Promise<void> | undefined,
+  ): Promise<void> {
+    const { hub } = this.#deps;
+    const name = channel.name;
+    hub.hold(this.id, name);
+    // Already subscribed: live pushes kept flowing, so none held may be dropped.
+    let replayedUpTo = -1;
     try {
-      if (frame.action === "SUBSCRIBE") {
-        if (!this.#deps.channelExists(channel)) {
-          throw new PushError(
-            "unknown_channel",
-            `Could not find a channel called ${JSON.stringify(channel)}`,
-          );
-        }
-        this.send(
-          clientAck("Subscribed", { uuid: this.id, channels: hub.subscribe(this.id, channel) }),
-        );
-      } else {
-        this.send(
-          clientAck("Unsubscribed", { uuid: this.id, channels: hub.unsubscribe(this.id, channel) }),
-        );
+      let read: HistoryRead;
+      const asked = !already && since !== undefined && since.epoch === channel.epoch
+        ? since.offset
+        : undefined;
+      try {
+        await ready;
+        read = await this.#deps.channels.history(channel, asked);
+      } catch (error) {
+        if (!already) hub.unsubscribe(this.id, name);
+        throw unavailable(error);
       }
-    } catch (error) {
-      if (!(error instanceof PushError)) throw error;
-      this.#reject(error);
+      const recovered = asked !== undefined && read.complete;
+      const replay = recovered ? read.entries : [];
+      const offset = recovered ? (replay.at(-1)?.offset ?? asked) : read.top;
+      if (!already) replayedUpTo = offset;
+      this.send(
+        hub.ackFor(this.id, "Subscribed", name, {
+          channel: name,
+          epoch: channel.epoch,
+          offset,
+          recovered,
+        }),
+      );
+      let head: string | undefined;
+      for (const entry of replay) {
+        await this.#room();
+        if (this.#gone) return;
+        const json = pushMessage(name, entry.message, {
+          offset: entry.offset,
+          epoch: channel.epoch,
+        });
+        if (this.compact) this.send(compactPush(json));
+        else {
+          head ??= pushHead({ uuid: this.id, channels: hub.channelsOf(this.id) });
+          this.send(head + pushTail(json));
+        }
+      }
+    } finally {
+      for (const frame of hub.release(this.id, replayedUpTo)) {
+        await this.#room();
+        if (this.#gone) break;
+        this.send(frame);
+      }
+    }
+  }
+
+  /** Waits until the send buffer has room for more (half the slow-consumer bound). */
+  async #room(): Promise<void> {
+    const limit = this.#deps.limits.maxBufferedBytes / 2;
+    while (!this.#gone && this.#socket.bufferedAmount > limit) {
+      await new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
     }
   }
 
@@ -201,4 +390,18 @@ export class Connection implements Subscriber, EventListenerObject {
     }
     return false;
   }
+}
+
+function notGranted(name: string): PushError {
+  return new PushError(
+    "private_channel",
+    `The channel ${
+      JSON.stringify(name)
+    } is private and this connection is not authorized to subscribe`,
+  );
+}
+
+function unavailable(error: unknown): PushError {
+  if (error instanceof PushError) return error;
+  return new PushError("unavailable", "The channel store is unavailable; retry shortly");
 }

@@ -3,6 +3,13 @@ import { PushError } from "../errors.ts";
 import { errorEnvelope } from "../protocol/outbound.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
 
+/** The subprotocol that selects compact frames. */
+export const COMPACT_PROTOCOL = "pushserver.compact";
+
+function offersCompact(header: string | null): boolean {
+  return header !== null && header.split(",").some((p) => p.trim() === COMPACT_PROTOCOL);
+}
+
 /** What the WebSocket handler needs. */
 export interface WsHandlerDeps extends Omit<ConnectionDeps, "onGone"> {
   readonly idleTimeoutS: number;
@@ -50,14 +57,19 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
       deps.metrics.rejectedConnections++;
       return refuse(new PushError("unavailable", "The server has reached its connection limit"));
     }
+    // Compact frames are opt-in: the client offers the subprotocol, the server accepts it.
+    const compact = offersCompact(request.headers.get("sec-websocket-protocol"));
     let upgraded: { socket: WebSocket; response: Response };
     try {
-      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: deps.idleTimeoutS });
+      upgraded = Deno.upgradeWebSocket(request, {
+        idleTimeout: deps.idleTimeoutS,
+        ...(compact ? { protocol: COMPACT_PROTOCOL } : {}),
+      });
     } catch {
       return refuse(new PushError("invalid_request", "The WebSocket upgrade request is malformed"));
     }
     const { socket, response } = upgraded;
-    connections.add(new Connection(socket, newId(), connectionDeps));
+    connections.add(new Connection(socket, newId(), connectionDeps, compact));
     deps.metrics.connectionsOpened++;
     return response;
   }

@@ -7,6 +7,9 @@ const channel = (name: string, createdAt = 1) => ({
   name,
   tokenHash: `hash-of-${name}`,
   createdAt,
+  epoch: `epoch-${name}`,
+  private: false,
+  history: null,
 });
 
 Deno.test("SqliteChannelStore inserts, gets, lists and deletes channels", async () => {
@@ -17,8 +20,9 @@ Deno.test("SqliteChannelStore inserts, gets, lists and deletes channels", async 
     assert.deepEqual(await store.get("a"), channel("a", 1));
     assert.equal(await store.get("missing"), undefined);
     assert.deepEqual((await store.list()).map((c) => c.name), ["a", "b"], "oldest first");
-    assert.equal(await store.delete("a"), true);
-    assert.equal(await store.delete("a"), false);
+    assert.equal(await store.delete("a", "other-epoch"), false, "only the record of that epoch");
+    assert.equal(await store.delete("a", "epoch-a"), true);
+    assert.equal(await store.delete("a", "epoch-a"), false);
     assert.equal(await store.get("a"), undefined);
   } finally {
     store.close();
@@ -29,7 +33,7 @@ Deno.test("SqliteChannelStore refuses a taken name without overwriting it", asyn
   const store = new SqliteChannelStore(":memory:");
   try {
     assert.equal(await store.insert(channel("n")), true);
-    assert.equal(await store.insert({ name: "n", tokenHash: "other", createdAt: 9 }), false);
+    assert.equal(await store.insert({ ...channel("n"), tokenHash: "other", createdAt: 9 }), false);
     assert.equal((await store.get("n"))?.tokenHash, "hash-of-n");
     assert.equal(await store.insert(channel("N")), true, "names are case-sensitive");
   } finally {
@@ -50,10 +54,77 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
     const raw = new DatabaseSync(path);
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
     assert.deepEqual({ ...raw.prepare("SELECT version FROM schema_version").get() }, {
-      version: 1,
+      version: 2,
     });
     raw.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a v1 database file is migrated at start: channels keep working, gain an epoch and v1 options", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "v1.db");
+  try {
+    const v1 = new DatabaseSync(path);
+    v1.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL);
+      INSERT INTO schema_version VALUES (1);
+      CREATE TABLE channels (name TEXT PRIMARY KEY NOT NULL, token_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO channels VALUES ('old', 'hash-of-old', 5);`);
+    v1.close();
+    const store = new SqliteChannelStore(path);
+    try {
+      const old = await store.get("old");
+      assert.equal(old?.tokenHash, "hash-of-old");
+      assert.equal(old?.private, false);
+      assert.equal(old?.history, null);
+      assert.match(old!.epoch, /^[0-9a-f]{16}$/);
+      assert.equal(store.topOffset("old", old!.epoch), 0);
+    } finally {
+      store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("replaceTokenHash is a compare-and-set on epoch and old hash", async () => {
+  const store = new SqliteChannelStore(":memory:");
+  try {
+    await store.insert(channel("n"));
+    assert.equal(await store.replaceTokenHash("n", "epoch-n", "stale", "new"), false);
+    assert.equal(await store.replaceTokenHash("n", "other", "hash-of-n", "new"), false);
+    assert.equal(await store.replaceTokenHash("n", "epoch-n", "hash-of-n", "new"), true);
+    assert.equal((await store.get("n"))?.tokenHash, "new");
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("history rows: append raises the top, trims by size, reads above an offset; delete removes them", async () => {
+  const store = new SqliteChannelStore(":memory:");
+  const history = { size: 3, ttlSeconds: 60 };
+  try {
+    await store.insert({ ...channel("h"), history });
+    const push = (offset: number, createdAt = offset) => ({
+      channel: "h",
+      epoch: "epoch-h",
+      history,
+      offset,
+      createdAt,
+      message: `m${offset}`,
+    });
+    store.appendHistory([push(1), push(2)]);
+    store.appendHistory([push(3), push(4), push(5)]);
+    assert.equal(store.topOffset("h", "epoch-h"), 5);
+    assert.deepEqual(store.readHistory("h", 0).map((e) => e.offset), [3, 4, 5], "size 3 kept");
+    assert.deepEqual(store.readHistory("h", 4).map((e) => e.message), ["m5"]);
+    store.trimHistoryOlderThan("h", 5);
+    assert.deepEqual(store.readHistory("h", 0).map((e) => e.offset), [5]);
+    assert.equal(await store.delete("h", "epoch-h"), true);
+    assert.deepEqual(store.readHistory("h", 0), []);
+  } finally {
+    store.close();
   }
 });

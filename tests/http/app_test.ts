@@ -24,6 +24,11 @@ async function appWith(broker: Broker) {
   const app = createHttpApp({
     service,
     broker,
+    grants: {
+      grant: () => Promise.resolve(false),
+      revoke: () => Promise.resolve(),
+      isGranted: () => false,
+    },
     metrics: new Metrics(),
     logger,
     limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
@@ -40,7 +45,12 @@ function request(action: string, data: Record<string, unknown>): RequestInit {
 
 const failingBroker: Broker = {
   publish: () => Promise.reject(new Error("broker exploded")),
-  channelDeleted: () => Promise.resolve(),
+  history: () => Promise.reject(new Error("broker exploded")),
+  channelEvent: () => Promise.resolve(),
+  subscribe: () => undefined,
+  unsubscribe: () => {},
+  forget: () => {},
+  close: () => Promise.resolve(),
 };
 
 Deno.test("an unexpected failure is a 500 with null details, logged without the token or body", async () => {

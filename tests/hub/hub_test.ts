@@ -1,14 +1,21 @@
 import assert from "node:assert/strict";
+import type { Publication } from "../../src/hub/broker.ts";
 import { Hub, type Subscriber } from "../../src/hub/hub.ts";
 import { PushError } from "../../src/errors.ts";
 
 /** A subscriber that records frames; `accept = false` simulates a closing or slow socket. */
 class FakeSubscriber implements Subscriber {
   readonly frames: Record<string, unknown>[] = [];
+  readonly raw: string[] = [];
   accept = true;
-  constructor(readonly id: string) {}
+  closed: number | undefined;
+  constructor(readonly id: string, readonly compact = false) {}
+  close(code: number): void {
+    this.closed = code;
+  }
   send(frame: string): boolean {
     if (!this.accept) return false;
+    this.raw.push(frame);
     this.frames.push(JSON.parse(frame));
     return true;
   }
@@ -17,6 +24,11 @@ class FakeSubscriber implements Subscriber {
       (f.data as { pushMessage?: { message: string } }).pushMessage?.message
     );
   }
+}
+
+/** A publication of `message` (to `recipients` only, when given). */
+function pub(message: string, recipients: string[] = []): Publication {
+  return { message, recipients };
 }
 
 function world(max = 100) {
@@ -35,7 +47,7 @@ Deno.test("hub.deliver() with no recipients reaches every subscriber of the chan
   hub.subscribe(b.id, "sports");
   hub.subscribe(b.id, "news");
   hub.subscribe(c.id, "sports");
-  assert.deepEqual(hub.deliver("news", "hi"), { delivered: 2, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("hi")), { delivered: 2, dropped: 0 });
   assert.deepEqual(a.frames[0], {
     messageType: "CLIENT_PUSH",
     code: 200,
@@ -58,12 +70,10 @@ Deno.test("hub.deliver() with recipients reaches only listed, subscribed UUIDs, 
   hub.subscribe(a.id, "news");
   hub.subscribe(b.id, "news");
   hub.subscribe(c.id, "sports");
-  const report = hub.deliver("news", "to-b", [
-    b.id,
-    b.id,
-    c.id,
-    "ffffffff-0000-4000-8000-000000000000",
-  ]);
+  const report = hub.deliver(
+    "news",
+    pub("to-b", [b.id, b.id, c.id, "ffffffff-0000-4000-8000-000000000000"]),
+  );
   assert.deepEqual(report, { delivered: 1, dropped: 0 });
   assert.deepEqual(b.messages(), ["to-b"]);
   assert.equal(a.frames.length, 0);
@@ -73,7 +83,7 @@ Deno.test("hub.deliver() with recipients reaches only listed, subscribed UUIDs, 
 Deno.test("hub.deliver() to a channel nobody subscribes to reaches no one", () => {
   const { hub, subs: [a] } = world();
   hub.subscribe(a.id, "news");
-  assert.deepEqual(hub.deliver("empty", "x"), { delivered: 0, dropped: 0 });
+  assert.deepEqual(hub.deliver("empty", pub("x")), { delivered: 0, dropped: 0 });
   assert.equal(a.frames.length, 0);
 });
 
@@ -82,17 +92,17 @@ Deno.test("hub.deliver() counts subscribers that cannot take a frame as dropped"
   hub.subscribe(a.id, "news");
   hub.subscribe(b.id, "news");
   b.accept = false;
-  assert.deepEqual(hub.deliver("news", "x"), { delivered: 1, dropped: 1 });
+  assert.deepEqual(hub.deliver("news", pub("x")), { delivered: 1, dropped: 1 });
 });
 
 Deno.test("the push frame follows subscription changes (the cached head is rebuilt)", () => {
   const { hub, subs: [a] } = world();
   hub.subscribe(a.id, "news");
-  hub.deliver("news", "1");
+  hub.deliver("news", pub("1"));
   hub.subscribe(a.id, "sports");
-  hub.deliver("news", "2");
+  hub.deliver("news", pub("2"));
   hub.unsubscribe(a.id, "sports");
-  hub.deliver("news", "3");
+  hub.deliver("news", pub("3"));
   const lists = a.frames.map((f) =>
     (f.data as { subscribedChannels: string[] }).subscribedChannels
   );
@@ -126,8 +136,8 @@ Deno.test("hub.remove() drops every subscription at once", () => {
   hub.remove(a.id);
   assert.equal(hub.connectionCount, 2);
   assert.equal(hub.subscriptionCount, 1);
-  assert.deepEqual(hub.deliver("news", "x", [a.id]), { delivered: 0, dropped: 0 });
-  assert.deepEqual(hub.deliver("news", "y"), { delivered: 1, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("x", [a.id])), { delivered: 0, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("y")), { delivered: 1, dropped: 0 });
   assert.equal(a.frames.length, 0);
 });
 
@@ -147,5 +157,103 @@ Deno.test("hub.dropChannel() unsubscribes everyone and sends Channel Deleted wit
   assert.deepEqual((b.frames[0]!.data as { subscribedChannels: string[] }).subscribedChannels, []);
   assert.equal(c.frames.length, 0);
   assert.equal(hub.subscriptionCount, 2);
-  assert.deepEqual(hub.deliver("news", "x"), { delivered: 0, dropped: 0 });
+  assert.deepEqual(hub.deliver("news", pub("x")), { delivered: 0, dropped: 0 });
+});
+
+Deno.test("compact subscribers get one shared push frame and single-channel acks", () => {
+  const hub = new Hub({ maxSubscriptionsPerConnection: 10 });
+  const v1 = new FakeSubscriber("0000000a-0000-4000-8000-000000000000");
+  const c1 = new FakeSubscriber("0000000b-0000-4000-8000-000000000000", true);
+  const c2 = new FakeSubscriber("0000000c-0000-4000-8000-000000000000", true);
+  for (const s of [v1, c1, c2]) {
+    hub.add(s);
+    hub.subscribe(s.id, "news");
+  }
+  hub.deliver("news", { message: "m", recipients: [], offset: 7, epoch: "e" });
+  const compact =
+    '{"messageType":"CLIENT_PUSH","code":200,"message":"Push Message","data":{"pushMessage":{"channel":"news","message":"m","offset":7,"epoch":"e"}}}';
+  assert.equal(c1.raw[0], compact);
+  assert.equal(c2.raw[0], compact);
+  assert.deepEqual((v1.frames[0]!.data as { pushMessage: unknown }).pushMessage, {
+    channel: "news",
+    message: "m",
+    offset: 7,
+    epoch: "e",
+  });
+  hub.dropChannel("news");
+  assert.deepEqual(c1.frames[1], {
+    messageType: "CLIENT_ACK",
+    code: 200,
+    message: "Channel Deleted",
+    data: { uuid: c1.id, channel: "news" },
+  });
+});
+
+Deno.test("grants: per connection and channel epoch, bounded, gone with the connection or the channel", () => {
+  const { hub, subs: [a, b] } = world(2);
+  assert.equal(hub.grant(a.id, "p", "e1"), true);
+  assert.equal(hub.grant("ffffffff-0000-4000-8000-000000000000", "p", "e1"), false);
+  assert.equal(hub.isGranted(a.id, "p", "e1"), true);
+  assert.equal(hub.isGranted(a.id, "p", "e2"), false, "a re-created channel needs a new grant");
+  assert.equal(hub.isGranted(b.id, "p", "e1"), false);
+  hub.grant(a.id, "q", "e1");
+  assert.throws(
+    () => hub.grant(a.id, "r", "e1"),
+    (e) => e instanceof PushError && e.status === 429,
+  );
+  hub.dropChannel("p");
+  assert.equal(hub.isGranted(a.id, "p", "e1"), false);
+  hub.remove(a.id);
+  assert.equal(hub.isGranted(a.id, "q", "e1"), false);
+});
+
+Deno.test("revoke unsubscribes with Subscription Revoked; nothing is sent when not subscribed", () => {
+  const { hub, subs: [a, b] } = world();
+  hub.subscribe(a.id, "news");
+  hub.subscribe(a.id, "sports");
+  assert.equal(hub.revoke(a.id, "news"), true);
+  assert.deepEqual(a.frames[0], {
+    messageType: "CLIENT_ACK",
+    code: 200,
+    message: "Subscription Revoked",
+    data: { uuid: a.id, subscribedChannels: ["sports"] },
+  });
+  assert.equal(hub.revoke(b.id, "news"), false);
+  assert.equal(b.frames.length, 0);
+  assert.deepEqual(hub.deliver("news", pub("x")), { delivered: 0, dropped: 0 });
+});
+
+Deno.test("hold/release: frames wait during a recovery; the recovered channel's replayed offsets are dropped", () => {
+  const { hub, subs: [a] } = world();
+  hub.subscribe(a.id, "h");
+  hub.subscribe(a.id, "other");
+  hub.hold(a.id, "h");
+  hub.deliver("h", { message: "old", recipients: [], offset: 3, epoch: "e" });
+  hub.deliver("other", pub("o"));
+  hub.deliver("h", { message: "new", recipients: [], offset: 4, epoch: "e" });
+  assert.equal(a.frames.length, 0, "nothing is sent while held");
+  const released = hub.release(a.id, 3).map((f) => JSON.parse(f).data.pushMessage.message);
+  assert.deepEqual(released, ["o", "new"]);
+  hub.deliver("other", pub("live"));
+  assert.deepEqual(a.messages(), ["live"]);
+});
+
+Deno.test("first subscriber and last unsubscribe drive the node's interest in a channel", () => {
+  const events: string[] = [];
+  const hub = new Hub({
+    maxSubscriptionsPerConnection: 10,
+    onChannelActive: (c) => void events.push(`+${c}`),
+    onChannelIdle: (c) => events.push(`-${c}`),
+  });
+  const a = new FakeSubscriber("0000000a-0000-4000-8000-000000000000");
+  const b = new FakeSubscriber("0000000b-0000-4000-8000-000000000000");
+  hub.add(a);
+  hub.add(b);
+  hub.subscribe(a.id, "n");
+  hub.subscribe(b.id, "n");
+  hub.unsubscribe(a.id, "n");
+  hub.remove(b.id);
+  hub.subscribe(a.id, "m");
+  hub.dropChannel("m");
+  assert.deepEqual(events, ["+n", "-n", "+m", "-m"]);
 });

@@ -13,8 +13,24 @@ Deno.test("parseAction() accepts each action's documented shape", () => {
   const create = parseAction("CREATE_CHANNEL", body("CREATE_CHANNEL", { channel: "news" }), limits);
   assert.deepEqual(create, {
     ok: true,
-    value: { messageType: "SERVER_ACTION", action: "CREATE_CHANNEL", data: { channel: "news" } },
+    value: {
+      messageType: "SERVER_ACTION",
+      action: "CREATE_CHANNEL",
+      data: { channel: "news", history: null, private: false },
+    },
   });
+  const withOptions = parseAction(
+    "CREATE_CHANNEL",
+    body("CREATE_CHANNEL", {
+      channel: "news",
+      history: { size: 10, ttlSeconds: 60 },
+      private: true,
+    }),
+    limits,
+  );
+  assert.ok(withOptions.ok);
+  assert.deepEqual(withOptions.value.data.history, { size: 10, ttlSeconds: 60 });
+  assert.equal(withOptions.value.data.private, true);
   const push = parseAction(
     "PUSH_MESSAGE",
     body("PUSH_MESSAGE", {

@@ -4,6 +4,7 @@ import {
   clientAck,
   errorEnvelope,
   pushHead,
+  pushMessage,
   pushTail,
   serverAck,
 } from "../../src/protocol/outbound.ts";
@@ -46,7 +47,8 @@ Deno.test("serverAck() and clientAck() emit the documented shapes", () => {
 
 Deno.test("pushHead() + pushTail() is exactly the documented CLIENT_PUSH frame", () => {
   const channels = ['quote"d', "频道"];
-  const frame = pushHead({ uuid: "u", channels }) + pushTail("频道", 'line\n"break" \u2028');
+  const frame = pushHead({ uuid: "u", channels }) +
+    pushTail(pushMessage("频道", 'line\n"break" \u2028'));
   assert.deepEqual(JSON.parse(frame), {
     messageType: "CLIENT_PUSH",
     code: 200,

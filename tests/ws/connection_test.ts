@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Channel } from "../../src/channels/store.ts";
 import { CLOSE } from "../../src/errors.ts";
 import { Hub } from "../../src/hub/hub.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -47,6 +48,11 @@ class FakeSocket extends EventTarget implements SocketLike {
 
 const UUID = "6f1c8a56-2f0c-4d3a-9f5e-0e6e8c1d2b3a";
 
+/** A v1 channel record called `name`. */
+function fakeChannel(name: string): Channel {
+  return { name, tokenHash: "h", createdAt: 0, epoch: "e", private: false, history: null };
+}
+
 function setup(
   limits: Partial<ConnectionDeps["limits"]> = {},
   options: {
@@ -63,7 +69,13 @@ function setup(
   const socket = new FakeSocket();
   const connection = new Connection(socket, UUID, {
     hub,
-    channelExists: options.channelExists ?? ((name) => channels.has(name)),
+    channels: {
+      lookup: options.channelExists === undefined
+        ? (name) => channels.has(name) ? fakeChannel(name) : undefined
+        : (name) => options.channelExists!(name) ? fakeChannel(name) : undefined,
+      isGranted: () => false,
+      history: () => Promise.reject(new Error("no history in these tests")),
+    },
     metrics,
     logger: silentLogger(),
     now: () => clock,

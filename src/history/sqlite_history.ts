@@ -1,0 +1,204 @@
+/**
+ * Durable per-channel history on the SQLite store: offsets assigned in memory, pushes committed
+ * in batches (one transaction per event-loop turn), a bounded in-memory tail for recoveries.
+ */
+import type { Channel } from "../channels/store.ts";
+import { PushError } from "../errors.ts";
+import type { SqliteChannelStore } from "../channels/sqlite_store.ts";
+import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "./log.ts";
+
+/** Most entries of a channel's tail kept in memory. */
+const TAIL_ENTRIES = 2048;
+/** Most message bytes (UTF-16 units, close enough) of a channel's tail kept in memory. */
+const TAIL_CHARS = 1 << 20;
+/** How often entries past their TTL are deleted from disk (reads filter by TTL exactly). */
+const SWEEP_INTERVAL_MS = 60_000;
+
+interface Stream {
+  readonly epoch: string;
+  readonly ttlSeconds: number;
+  /** Last offset handed out. */
+  assigned: number;
+  /** Last offset committed (and delivered). */
+  committed: number;
+  /** Creation time of the last assigned push: kept non-decreasing along offsets. */
+  lastTime: number;
+  /** The newest committed entries, contiguous, ending at `committed`. */
+  tail: HistoryEntry[];
+  tailChars: number;
+  /** Whether `tail` holds every retained entry (true until the tail drops one). */
+  tailWhole: boolean;
+}
+
+interface Pending {
+  readonly push: StoredPush;
+  readonly done: PromiseWithResolvers<void>;
+}
+
+/** Options of {@link SqliteHistory}. */
+export interface SqliteHistoryOptions {
+  readonly store: SqliteChannelStore;
+  readonly now: () => number;
+  /** Called for each committed push, in offset order, before its publisher is answered. */
+  readonly onCommitted: (push: StoredPush) => void;
+}
+
+/** History of every history channel of one single-node server. */
+export class SqliteHistory {
+  readonly #store: SqliteChannelStore;
+  readonly #now: () => number;
+  readonly #onCommitted: (push: StoredPush) => void;
+  readonly #streams = new Map<string, Stream>();
+  #pending: Pending[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  /** Creates the history over an open store. */
+  constructor(options: SqliteHistoryOptions) {
+    this.#store = options.store;
+    this.#now = options.now;
+    this.#onCommitted = options.onCommitted;
+  }
+
+  /**
+   * Assigns the next offset to `message` and resolves once it is durable, after
+   * `onCommitted` has run for it. Concurrent appends share one commit.
+   */
+  append(channel: Channel, message: string): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error("history is closed"));
+    const history = channel.history!;
+    const stream = this.#stream(channel);
+    const offset = ++stream.assigned;
+    stream.lastTime = Math.max(stream.lastTime, this.#now());
+    const push: StoredPush = {
+      channel: channel.name,
+      epoch: channel.epoch,
+      history,
+      offset,
+      createdAt: stream.lastTime,
+      message,
+    };
+    const done = Promise.withResolvers<void>();
+    this.#pending.push({ push, done });
+    this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
+    this.#startSweeper();
+    return done.promise.then(() => offset);
+  }
+
+  /** The stream's top and, when `since` is given, the retained entries above it. */
+  read(channel: Channel, since: number | undefined): HistoryRead {
+    const history = channel.history!;
+    const stream = this.#stream(channel);
+    const top = stream.committed;
+    if (since === undefined || since >= top) {
+      // A future offset is not recoverable: that position never existed in this epoch.
+      return { top, entries: [], complete: since === top };
+    }
+    const first = stream.tail[0];
+    const fromTail = first !== undefined && (first.offset <= since + 1 || stream.tailWhole);
+    const entries = fromTail ? stream.tail : this.#store.readHistory(channel.name, since);
+    return retained(entries, since, top, history, this.#now());
+  }
+
+  /** Forgets a deleted channel's stream (its rows went with the channel). */
+  forget(name: string): void {
+    this.#streams.delete(name);
+  }
+
+  /** Commits what is pending, then stops. */
+  close(): void {
+    this.#flush();
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  #stream(channel: Channel): Stream {
+    let stream = this.#streams.get(channel.name);
+    if (stream === undefined || stream.epoch !== channel.epoch) {
+      const top = this.#store.topOffset(channel.name, channel.epoch);
+      stream = {
+        epoch: channel.epoch,
+        ttlSeconds: channel.history!.ttlSeconds,
+        assigned: top,
+        committed: top,
+        lastTime: 0,
+        tail: [],
+        tailChars: 0,
+        // After a restart the tail starts empty: reads below it go to disk.
+        tailWhole: top === 0,
+      };
+      this.#streams.set(channel.name, stream);
+    }
+    return stream;
+  }
+
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let stored: boolean[];
+    try {
+      stored = this.#store.appendHistory(batch.map((p) => p.push));
+    } catch (error) {
+      // Nothing of the batch was stored: hand its offsets out again, so the stream has no gap.
+      for (const { push } of batch) {
+        const stream = this.#streams.get(push.channel);
+        if (stream !== undefined && stream.epoch === push.epoch) stream.assigned = stream.committed;
+      }
+      for (const { done } of batch) done.reject(error);
+      return;
+    }
+    for (const [i, { push, done }] of batch.entries()) {
+      if (!stored[i]) {
+        done.reject(
+          new PushError(
+            "unknown_channel",
+            `Could not find a channel called ${JSON.stringify(push.channel)}`,
+          ),
+        );
+        continue;
+      }
+      const stream = this.#streams.get(push.channel);
+      if (stream !== undefined && stream.epoch === push.epoch) this.#remember(stream, push);
+      this.#onCommitted(push);
+      done.resolve();
+    }
+  }
+
+  #remember(stream: Stream, push: StoredPush): void {
+    stream.committed = push.offset;
+    stream.tail.push({ offset: push.offset, createdAt: push.createdAt, message: push.message });
+    stream.tailChars += push.message.length;
+    const keep = Math.min(push.history.size, TAIL_ENTRIES);
+    while (
+      stream.tail.length > keep || (stream.tailChars > TAIL_CHARS && stream.tail.length > 1)
+    ) {
+      const dropped = stream.tail.shift()!;
+      stream.tailChars -= dropped.message.length;
+      // Past `size` the entry is no longer retained anyway; otherwise only disk has it now.
+      if (dropped.offset > push.offset - push.history.size) stream.tailWhole = false;
+    }
+  }
+
+  #startSweeper(): void {
+    if (this.#sweepTimer !== undefined) return;
+    const timer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+    Deno.unrefTimer(timer);
+    this.#sweepTimer = timer;
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    for (const [name, stream] of this.#streams) {
+      try {
+        this.#store.trimHistoryOlderThan(name, now - stream.ttlSeconds * 1000);
+      } catch {
+        // A busy store: the next sweep tries again; reads filter by TTL meanwhile.
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import type { Channel } from "../../src/channels/store.ts";
+import { PushError } from "../../src/errors.ts";
+import type { StoredPush } from "../../src/history/log.ts";
+import { SqliteHistory } from "../../src/history/sqlite_history.ts";
+
+function historyChannel(name: string, size = 100, ttlSeconds = 60, epoch = `e-${name}`): Channel {
+  return {
+    name,
+    tokenHash: "h",
+    createdAt: 0,
+    epoch,
+    private: false,
+    history: { size, ttlSeconds },
+  };
+}
+
+function world(store = new SqliteChannelStore(":memory:")) {
+  let clock = 1_000_000;
+  const committed: StoredPush[] = [];
+  const history = new SqliteHistory({
+    store,
+    now: () => clock,
+    onCommitted: (push) => committed.push(push),
+  });
+  return {
+    store,
+    history,
+    committed,
+    advance: (ms: number) => clock += ms,
+    [Symbol.dispose]() {
+      history.close();
+      store.close();
+    },
+  };
+}
+
+Deno.test("concurrent appends share one commit, get consecutive offsets and are delivered in order", async () => {
+  using w = world();
+  const channel = historyChannel("h");
+  await w.store.insert(channel);
+  let commits = 0;
+  const append = w.store.appendHistory.bind(w.store);
+  w.store.appendHistory = (pushes) => {
+    commits++;
+    return append(pushes);
+  };
+  const offsets = await Promise.all([1, 2, 3, 4].map((i) => w.history.append(channel, `m${i}`)));
+  assert.deepEqual(offsets, [1, 2, 3, 4]);
+  assert.equal(commits, 1, "one transaction (one fsync) for the four pushes");
+  assert.deepEqual(w.committed.map((p) => p.offset), [1, 2, 3, 4]);
+  const read = w.history.read(channel, 1);
+  assert.deepEqual(read.entries.map((e) => e.message), ["m2", "m3", "m4"]);
+  assert.equal(read.top, 4);
+  assert.equal(read.complete, true);
+});
+
+Deno.test("after a restart the top is kept and recovery below the tail reads from disk", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "h.db");
+  const channel = historyChannel("h", 10);
+  try {
+    {
+      using w = world(new SqliteChannelStore(path));
+      await w.store.insert(channel);
+      for (let i = 1; i <= 12; i++) await w.history.append(channel, `m${i}`);
+    }
+    using w = world(new SqliteChannelStore(path));
+    const read = w.history.read(channel, 5);
+    assert.equal(read.top, 12);
+    assert.deepEqual(read.entries.map((e) => e.offset), [6, 7, 8, 9, 10, 11, 12]);
+    assert.equal(read.complete, true);
+    assert.equal(
+      w.history.read(channel, 1).complete,
+      false,
+      "offsets 2 and 3 were trimmed by size",
+    );
+    assert.equal(await w.history.append(channel, "next"), 13, "offsets never restart");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("entries past their TTL are not replayed, and a recovery needing them is incomplete", async () => {
+  using w = world();
+  const channel = historyChannel("h", 100, 1);
+  await w.store.insert(channel);
+  await w.history.append(channel, "old");
+  w.advance(1500);
+  await w.history.append(channel, "new");
+  const read = w.history.read(channel, 0);
+  assert.deepEqual(read.entries.map((e) => e.message), ["new"]);
+  assert.equal(read.complete, false);
+  assert.equal(w.history.read(channel, 1).complete, true);
+});
+
+Deno.test("a future offset or no offset is not a recovery", async () => {
+  using w = world();
+  const channel = historyChannel("h");
+  await w.store.insert(channel);
+  await w.history.append(channel, "a");
+  assert.deepEqual(w.history.read(channel, 5), { top: 1, entries: [], complete: false });
+  assert.deepEqual(w.history.read(channel, undefined), { top: 1, entries: [], complete: false });
+  assert.deepEqual(w.history.read(channel, 1), { top: 1, entries: [], complete: true });
+});
+
+Deno.test("a failed commit hands its offsets out again: the stream has no gap", async () => {
+  using w = world();
+  const channel = historyChannel("h");
+  await w.store.insert(channel);
+  await w.history.append(channel, "a");
+  const append = w.store.appendHistory.bind(w.store);
+  w.store.appendHistory = () => {
+    throw new Error("disk full");
+  };
+  await assert.rejects(w.history.append(channel, "lost"), /disk full/);
+  w.store.appendHistory = append;
+  assert.equal(await w.history.append(channel, "b"), 2);
+  assert.deepEqual(w.history.read(channel, 0).entries.map((e) => e.message), ["a", "b"]);
+});
+
+Deno.test("a push racing a delete is refused and leaves nothing for a re-created channel", async () => {
+  using w = world();
+  const old = historyChannel("h", 100, 60, "old");
+  await w.store.insert(old);
+  const pending = w.history.append(old, "racing");
+  await w.store.delete("h", "old");
+  const fresh = historyChannel("h", 100, 60, "fresh");
+  await w.store.insert(fresh);
+  await assert.rejects(pending, (e) => e instanceof PushError && e.status === 404);
+  assert.equal(w.committed.length, 0, "nothing was delivered");
+  assert.deepEqual(w.history.read(fresh, 0), { top: 0, entries: [], complete: true });
+  assert.deepEqual(w.store.readHistory("h", 0), []);
+});
