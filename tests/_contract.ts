@@ -122,10 +122,11 @@ function httpResponses(method: string, path: string): Record<string, Json> {
   }
   const operation = item[method === "HEAD" ? "get" : method.toLowerCase()];
   if (operation !== undefined) return operation.responses as Record<string, Json>;
-  // An undocumented method on a documented path: only what any method can get.
+  // An undocumented method on a documented path: only what any method can get (404 where the
+  // route itself may not exist, e.g. the admin routes without ADMIN_TOKEN).
   const any = Object.values(item)[0]!.responses as Record<string, Json>;
   return Object.fromEntries(
-    Object.entries(any).filter(([status]) => ["405", "500", "503"].includes(status)),
+    Object.entries(any).filter(([status]) => ["404", "405", "500", "503"].includes(status)),
   );
 }
 

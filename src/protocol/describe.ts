@@ -9,9 +9,8 @@
  */
 import { z } from "zod";
 import { CLOSE, type ErrorCode, ERRORS } from "../errors.ts";
-import { ACTION_SCHEMAS } from "./api.ts";
+import { ACTION_SCHEMAS, type ActionName, adminActionSchema } from "./api.ts";
 import { inboundSchema } from "./inbound.ts";
-import { CONTRACT_ACTIONS, CONTRACT_CLIENT_ACTIONS } from "./_contract_requests.ts";
 import {
   catalogMessages,
   channelTokenValue,
@@ -40,7 +39,7 @@ export const PROTOCOL_VERSION = "1.1.0";
 export interface ActionRoute {
   readonly path: string;
   /** The action name: its request schema is `ACTION_SCHEMAS[action]`. */
-  readonly action: string;
+  readonly action: ActionName;
   readonly tag: string;
   readonly summary: string;
   /** Markdown. */
@@ -138,7 +137,6 @@ const ERROR_EXAMPLES: Readonly<Record<number, string | null>> = {
  */
 export const CONTRACT_ERROR_MESSAGES: Readonly<Record<number, string>> = {
   408: "Request Timeout",
-  507: "Insufficient Storage",
 };
 
 /** Catalog entries only the WebSocket port answers with. */
@@ -154,7 +152,7 @@ const WS_FRAME_ERRORS: readonly ErrorCode[] = [
   "frame_bad_json",
   "invalid_frame",
   "uuid_mismatch",
-  "token_invalid", // a private channel this connection is not authorized for: 403 Forbidden
+  "private_channel",
   "unknown_channel",
   "too_many_requests",
   "unavailable",
@@ -519,6 +517,62 @@ export const OPERATION_ROUTES: readonly OperationRoute[] = [
     },
     bearer: "adminToken",
   },
+  ...(
+    [
+      ["delete", "Deleted", "Delete a channel whose token is lost", "like `/channel/delete`"],
+      [
+        "rotate",
+        "Rotated",
+        "Give a channel whose token is lost a new one",
+        "like `/channel/rotate`",
+      ],
+    ] as const
+  ).map(([verb, message, summary, like]): OperationRoute => ({
+    path: `/admin/channel/${verb}`,
+    method: "post",
+    tag: "Operations",
+    summary: `${summary} (admin)`,
+    description: `The operator's way out of a lost channel token, ${like}. Exists only when ` +
+      "the server has `ADMIN_TOKEN` set; needs `Authorization: Bearer <ADMIN_TOKEN>`.",
+    request: { type: JSON_TYPE, schema: adminActionSchema, example: { channel: "news" } },
+    responses: {
+      200: {
+        description: `\`${message}\``,
+        content: {
+          type: JSON_TYPE,
+          schema: serverAckSchema(message, {
+            channel: channelName,
+            channelToken: verb === "rotate" ? channelTokenValue : nullToken,
+          }),
+          example: {
+            messageType: "SERVER_ACK",
+            code: 200,
+            message,
+            data: {
+              channel: "news",
+              channelToken: verb === "rotate"
+                ? "Zx8pL0qR5tY7uI9oP1aS3dF6gH2jK4lM0nB5vC7xZ1q"
+                : null,
+            },
+          },
+        },
+      },
+      400: { description: 'The body is not `{"channel": NAME}`', content: error(400) },
+      401: {
+        description: "No valid admin bearer token",
+        content: error(401, "A valid admin bearer token is required"),
+      },
+      404: {
+        description: "No channel of that name; or `ADMIN_TOKEN` is not set, so the route " +
+          "does not exist (for any method)",
+        content: error(404),
+      },
+      408: { description: EVERY_ACTION_ERRORS[408] ?? "", content: error(408) },
+      413: { description: "The body is over `MAX_BODY_BYTES`", content: error(413) },
+      429: { description: EVERY_ACTION_ERRORS[429] ?? "", content: error(429) },
+    },
+    bearer: "adminToken",
+  })),
   {
     path: "/js/pushserver.js",
     tag: "Browser files",
@@ -607,41 +661,14 @@ function jsonSchema(
   return json;
 }
 
-function dataKeys(json: Json): string[] {
-  const data = (json.properties as Record<string, Json> | undefined)?.data;
-  return Object.keys((data?.properties as Json | undefined) ?? {});
+/** The request schema of an action, from `ACTION_SCHEMAS`. */
+export function requestSchema(action: ActionName, target: "draft-2020-12" | "draft-7"): Json {
+  return jsonSchema(ACTION_SCHEMAS[action], target, "input");
 }
 
-/**
- * The request schema of an action: `ACTION_SCHEMAS`' own, unless PROTOCOL.md's version of it
- * (in `_contract_requests.ts`) has `data` fields that it lacks.
- */
-export function requestSchema(action: string, target: "draft-2020-12" | "draft-7"): Json {
-  const own = (ACTION_SCHEMAS as Readonly<Record<string, z.ZodType>>)[action];
-  const contract = CONTRACT_ACTIONS[action];
-  const ownJson = own === undefined ? undefined : jsonSchema(own, target, "input");
-  if (contract === undefined) {
-    if (ownJson === undefined) throw new Error(`no request schema for ${action}`);
-    return ownJson;
-  }
-  const contractJson = jsonSchema(contract, target, "input");
-  if (ownJson !== undefined && covers(ownJson, contractJson)) return ownJson;
-  return contractJson;
-}
-
-/** Whether `own` has every `data` field of `contract`. */
-export function covers(own: Json, contract: Json): boolean {
-  const keys = new Set(dataKeys(own));
-  return dataKeys(contract).every((key) => keys.has(key));
-}
-
-/** The `CLIENT_ACTION` frame for one action (`SUBSCRIBE`, `UNSUBSCRIBE`). */
+/** The `CLIENT_ACTION` frame for one action (`SUBSCRIBE`, `UNSUBSCRIBE`), from `inbound.ts`. */
 export function clientActionSchema(action: string, target: "draft-2020-12" | "draft-7"): Json {
-  const own = narrowAction(jsonSchema(inboundSchema, target, "input"), action);
-  const contract = CONTRACT_CLIENT_ACTIONS[action];
-  if (contract === undefined) return own;
-  const contractJson = jsonSchema(contract, target, "input");
-  return covers(own, contractJson) ? own : contractJson;
+  return narrowAction(jsonSchema(inboundSchema, target, "input"), action);
 }
 
 /** The branch (or the copy) of a frame schema that accepts exactly `action`. */
