@@ -154,9 +154,9 @@ export class TestClient implements AsyncDisposable {
     });
   }
 
-  /** Connects and consumes the `Connected` ack (its UUID is kept in `uuid`). */
-  static async connect(url: string): Promise<TestClient> {
-    const client = new TestClient(new WebSocket(url));
+  /** Connects (offering `protocols`) and consumes the `Connected` ack (its UUID is kept in `uuid`). */
+  static async connect(url: string, protocols?: string | string[]): Promise<TestClient> {
+    const client = new TestClient(new WebSocket(url, protocols));
     const hello = await client.next();
     if (hello?.message !== "Connected") {
       throw new Error(`unexpected hello ${JSON.stringify(hello)}`);
