@@ -22,6 +22,8 @@ export interface Config {
   readonly frameBurst: number;
   readonly maxTokenChecks: number;
   readonly corsOrigins: readonly string[];
+  /** Origins allowed to open a WebSocket (lower-cased); empty = any. */
+  readonly wsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
   /** When set, creating a channel needs it as a bearer token. */
   readonly createToken: string | undefined;
@@ -46,6 +48,30 @@ function integer(name: string, fallback: number, min: number, max: number) {
     });
 }
 
+/** Fewest characters of a secret the operator chooses (`ADMIN_TOKEN`). */
+export const MIN_SECRET_CHARS = 16;
+
+/**
+ * `value` as a browser serializes it in the `Origin` header (`scheme://host[:port]`, lower case,
+ * default port dropped), or undefined when it is not such an origin. `null` (sandboxed frames,
+ * file pages) is kept as is, so an operator can allow it explicitly.
+ */
+function asOrigin(value: string): string | undefined {
+  if (value === "null") return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  // A path, query, fragment or credentials mean the operator wrote a URL, not an origin.
+  if (url.pathname !== "/" || /[?#@]/.test(value) || /^https?:\/\/[^/]*\/./i.test(value)) {
+    return undefined;
+  }
+  return url.origin;
+}
+
 const envSchema = z.object({
   HOST: z.string().trim().min(1, "HOST must not be empty").default("0.0.0.0"),
   PORT_WS: integer("PORT_WS", 5222, 0, 65535),
@@ -55,7 +81,23 @@ const envSchema = z.object({
   MAX_MESSAGE_BYTES: integer("MAX_MESSAGE_BYTES", 65536, 1, 1024 * 1024),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
   MAX_FRAME_BYTES: integer("MAX_FRAME_BYTES", 64 * 1024, 256, 16 * 1024 * 1024),
-  ADMIN_TOKEN: z.string().optional().transform((v) => (v === "" ? undefined : v)),
+  ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      const length = [...v].length;
+      if (length < MIN_SECRET_CHARS) {
+        // The token itself is never echoed, only its length.
+        ctx.addIssue({
+          code: "custom",
+          message:
+            `ADMIN_TOKEN must be at least ${MIN_SECRET_CHARS} characters long, got ${length}`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    }),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -81,6 +123,25 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((v) => (v ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "")),
+  WS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const origins = (raw ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+      const normalized: string[] = [];
+      for (const origin of origins) {
+        const value = asOrigin(origin);
+        if (value === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            message: `WS_ORIGINS must list origins such as https://app.example, got "${origin}"`,
+          });
+          return z.NEVER;
+        }
+        normalized.push(value);
+      }
+      return normalized;
+    }),
   SHUTDOWN_TIMEOUT_MS: integer("SHUTDOWN_TIMEOUT_MS", 8000, 100, 60_000),
   CREATE_TOKEN: z
     .string()
@@ -126,6 +187,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     frameBurst: e.WS_FRAME_BURST,
     maxTokenChecks: e.MAX_TOKEN_CHECKS,
     corsOrigins: e.CORS_ORIGINS,
+    wsOrigins: e.WS_ORIGINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     createToken: e.CREATE_TOKEN,
     maxChannels: e.MAX_CHANNELS,

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "token_missing"
   | "token_invalid"
   | "uuid_mismatch"
+  | "origin_forbidden"
   | "channel_exists"
   | "private_channel"
   | "unknown_connection"
@@ -36,6 +37,7 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
   token_missing: { status: 401, message: "Unauthorized" },
   token_invalid: { status: 403, message: "Forbidden" },
   uuid_mismatch: { status: 403, message: "Forbidden" },
+  origin_forbidden: { status: 403, message: "Forbidden" },
   channel_exists: { status: 409, message: "Conflict" },
   private_channel: { status: 403, message: "Forbidden" },
   unknown_connection: { status: 404, message: "Not found" },

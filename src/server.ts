@@ -146,6 +146,7 @@ export async function startServer(
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
     maxConnections: config.maxConnections,
+    allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
   });
 

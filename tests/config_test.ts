@@ -22,6 +22,7 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     frameBurst: 200,
     maxTokenChecks: 64,
     corsOrigins: [],
+    wsOrigins: [],
     shutdownTimeoutMs: 8000,
     createToken: undefined,
     maxChannels: 1_000_000,
@@ -56,7 +57,7 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
     WS_FRAME_BURST: "9",
     MAX_TOKEN_CHECKS: "2",
     SHUTDOWN_TIMEOUT_MS: "500",
-    ADMIN_TOKEN: "t",
+    ADMIN_TOKEN: "a-long-admin-tok",
     LOG_LEVEL: " WARN ",
   });
   assert.equal(config.maxMessageBytes, 1000);
@@ -70,12 +71,41 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
   assert.equal(config.frameBurst, 9);
   assert.equal(config.maxTokenChecks, 2);
   assert.equal(config.shutdownTimeoutMs, 500);
-  assert.equal(config.adminToken, "t");
+  assert.equal(config.adminToken, "a-long-admin-tok");
   assert.equal(config.logLevel, "warn");
 });
 
 Deno.test("loadConfig() treats an empty ADMIN_TOKEN as unset (the endpoint stays disabled)", () => {
   assert.equal(loadConfig({ ADMIN_TOKEN: "" }).adminToken, undefined);
+});
+
+Deno.test("loadConfig() needs an ADMIN_TOKEN of at least 16 characters, and never echoes it", () => {
+  assert.equal(loadConfig({ ADMIN_TOKEN: "0123456789abcdef" }).adminToken, "0123456789abcdef");
+  // Characters, not UTF-16 units: 16 emoji are 16 characters (32 units); 15 are too few.
+  assert.equal(loadConfig({ ADMIN_TOKEN: "🔑".repeat(16) }).adminToken, "🔑".repeat(16));
+  for (const short of ["s3cret", "0123456789abcde", "🔑".repeat(15)]) {
+    assert.throws(
+      () => loadConfig({ ADMIN_TOKEN: short }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(
+          error.message,
+          /^ADMIN_TOKEN must be at least 16 characters long, got (6|15)$/,
+        );
+        assert.ok(!error.message.includes(short), "the token must not be echoed");
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("loadConfig() reads WS_ORIGINS as a list of origins, normalized as browsers send them", () => {
+  assert.deepEqual(
+    loadConfig({ WS_ORIGINS: " https://App.Example:443 , http://localhost:3000/,null,," })
+      .wsOrigins,
+    ["https://app.example", "http://localhost:3000", "null"],
+  );
+  assert.deepEqual(loadConfig({ WS_ORIGINS: "" }).wsOrigins, []);
 });
 
 Deno.test("loadConfig() rejects bad values with a message naming the variable", async (t) => {
@@ -97,6 +127,11 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
     ["SHUTDOWN_TIMEOUT_MS", "99"],
     ["LOG_LEVEL", "verbose"],
     ["HOST", " "],
+    ["ADMIN_TOKEN", "short"],
+    ["WS_ORIGINS", "app.example"],
+    ["WS_ORIGINS", "https://app.example/path"],
+    ["WS_ORIGINS", "https://app.example, *"],
+    ["WS_ORIGINS", "ftp://files.example"],
   ];
   for (const [variable, value] of cases) {
     await t.step(`${variable}=${JSON.stringify(value)}`, () => {

@@ -20,7 +20,15 @@ export interface StaticRoutesDeps {
 }
 
 /** Publisher action routes that CORS applies to. */
-const ACTION_PATHS = ["/channel/create", "/channel/ping", "/channel/delete", "/push"] as const;
+const ACTION_PATHS = [
+  "/channel/create",
+  "/channel/ping",
+  "/channel/delete",
+  "/push",
+  "/channel/authorize",
+  "/channel/revoke",
+  "/channel/rotate",
+] as const;
 
 /** Placeholder in demo.html replaced with the WebSocket port. */
 const WS_PORT_PLACEHOLDER = "{{WS_PORT}}";

@@ -21,16 +21,24 @@ function hasNoControlCharacter(name: string): boolean {
   return !CONTROL_CHARACTER.test(name);
 }
 
-/** Whether `value` is a valid channel name (the same rules as {@link channelName}). */
-export function isChannelName(value: unknown): value is string {
-  return typeof value === "string" && hasValidLength(value) && hasNoControlCharacter(value);
+// A lone surrogate cannot be stored as UTF-8: SQLite turned "sur\ud800" into "sur\ufffd", so the
+// channel created under one name answered 404 after a restart.
+function isWellFormedUnicode(name: string): boolean {
+  return name.isWellFormed();
 }
 
-/** A channel name: 1–200 code points, no control characters, compared exactly. */
+/** Whether `value` is a valid channel name (the same rules as {@link channelName}). */
+export function isChannelName(value: unknown): value is string {
+  return typeof value === "string" && hasValidLength(value) && hasNoControlCharacter(value) &&
+    isWellFormedUnicode(value);
+}
+
+/** A channel name: 1–200 code points, no control characters, no lone surrogate, compared exactly. */
 export const channelName = z
   .string({ error: expecting("a string") })
   .refine(hasValidLength, { error: `must be 1 to ${MAX_CHANNEL_NAME_CHARS} characters long` })
   .refine(hasNoControlCharacter, { error: "must not contain control characters" })
+  .refine(isWellFormedUnicode, { error: "must be well-formed Unicode (no lone surrogate)" })
   .meta({
     description: `1 to ${MAX_CHANNEL_NAME_CHARS} characters (Unicode code points) of well-formed ` +
       "Unicode with no control characters (U+0000–U+001F, U+007F); compared exactly",

@@ -24,8 +24,16 @@ export class RawWebSocket implements AsyncDisposable {
     this.#checked = watchedAt(host) === undefined ? undefined : host;
   }
 
-  /** Connects and performs the opening handshake; throws unless the server answers 101. */
-  static async connect(port: number, hostname = "127.0.0.1"): Promise<RawWebSocket> {
+  /**
+   * Connects and performs the opening handshake; throws unless the server answers 101.
+   * `headers` are added to the upgrade request (e.g. an `Origin` a browser would send).
+   */
+  static async connect(
+    port: number,
+    options: { hostname?: string; headers?: Record<string, string> } = {},
+  ): Promise<RawWebSocket> {
+    const hostname = options.hostname ?? "127.0.0.1";
+    const extra = Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
     const conn = await Deno.connect({ hostname, port });
     conn.setNoDelay(true);
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
@@ -33,7 +41,8 @@ export class RawWebSocket implements AsyncDisposable {
       conn,
       encoder.encode(
         `GET / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
-          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+          `${extra}\r\n`,
       ),
     );
     let head: Uint8Array<ArrayBuffer> = new Uint8Array(0);

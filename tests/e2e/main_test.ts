@@ -30,6 +30,8 @@ Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the v
     [{ BCRYPT_COST: "3" }, "BCRYPT_COST"],
     [{ BCRYPT_COST: "16" }, "BCRYPT_COST"],
     [{ DB_PATH: "/proc/pushserver/forbidden.db" }, "DB_PATH"],
+    [{ ADMIN_TOKEN: "too-short" }, "ADMIN_TOKEN"],
+    [{ WS_ORIGINS: "app.example" }, "WS_ORIGINS"],
   ];
   for (const [env, variable] of cases) {
     await t.step(`${JSON.stringify(env)} → exit 1 naming ${variable}`, async () => {

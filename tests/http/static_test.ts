@@ -105,7 +105,9 @@ Deno.test("[e2e] CORS_ORIGINS lists the origins allowed to call the publisher ac
   });
   const token = await createChannel(server, "news");
 
-  for (const path of ["/channel/create", "/channel/ping", "/channel/delete", "/push"]) {
+  const paths = ["/channel/create", "/channel/ping", "/channel/delete", "/push"];
+  const v11Paths = ["/channel/authorize", "/channel/revoke", "/channel/rotate"];
+  for (const path of [...paths, ...v11Paths]) {
     await t.step(`OPTIONS ${path} from a listed origin is a 204 preflight`, async () => {
       const response = await preflight(`${server.httpUrl}${path}`, "http://localhost:3000");
       await response.body?.cancel();
