@@ -17,6 +17,7 @@ import {
 } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
 import { readBodyText } from "./body.ts";
+import { docsRoutes } from "./docs.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -254,7 +255,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     );
   });
 
-  for (const route of browserRoutes(deps)) operation(route.path, (c) => route.handle(c.req.raw));
+  for (const route of [...browserRoutes(deps), ...docsRoutes(deps)]) {
+    operation(route.path, (c) => route.handle(c.req.raw));
+  }
 
   app.notFound((c) => errorResponse(noRoute(c)));
 

@@ -44,7 +44,8 @@ const DEMO_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-interface Asset {
+/** A file's text and its ETag. */
+export interface Asset {
   readonly body: string;
   readonly etag: string;
   /** UTF-8 length of `body`, sent as content-length (also on HEAD, which has no body to count). */
@@ -69,6 +70,11 @@ function asset(relative: string, deps: StaticRoutesDeps): Asset | undefined {
     });
     return undefined;
   }
+  return textAsset(body);
+}
+
+/** An {@link Asset} for `body`, its ETag a digest of it. */
+export function textAsset(body: string): Asset {
   const digest = createHash("sha256").update(body).digest("base64url").slice(0, 27);
   return { body, etag: `"${digest}"`, length: byteLength(body) };
 }
@@ -81,7 +87,7 @@ function missing(): never {
 /** One GET route serving a browser file. */
 export interface BrowserRoute {
   readonly path: string;
-  readonly handle: (request: Request) => Response;
+  readonly handle: (request: Request) => Response | Promise<Response>;
 }
 
 /**
@@ -153,7 +159,7 @@ export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
 }
 
 /** 304 when the browser already holds this version, else the full body. */
-function cached(request: Request, asset: Asset, headers: Record<string, string>): Response {
+export function cached(request: Request, asset: Asset, headers: Record<string, string>): Response {
   const all = { ...headers, etag: asset.etag };
   const match = request.headers.get("if-none-match");
   if (match !== null && match.split(",").some((tag) => tag.trim() === asset.etag)) {

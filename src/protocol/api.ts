@@ -153,7 +153,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const adminActionSchema = object({ channel: channelName });
+/** The body of an admin route: the channel to act on. */
+export const adminActionSchema = object({ channel: channelName });
 
 /** Parses an operator's `{"channel": NAME}` body (admin routes). */
 export function parseAdminAction(body: string): ParseResult<z.output<typeof adminActionSchema>> {

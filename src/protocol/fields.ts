@@ -38,12 +38,21 @@ export const channelName = z
   .string({ error: expecting("a string") })
   .refine(hasValidLength, { error: `must be 1 to ${MAX_CHANNEL_NAME_CHARS} characters long` })
   .refine(hasNoControlCharacter, { error: "must not contain control characters" })
-  .refine(isWellFormedUnicode, { error: "must be well-formed Unicode (no lone surrogate)" });
+  .refine(isWellFormedUnicode, { error: "must be well-formed Unicode (no lone surrogate)" })
+  .meta({
+    description: `1 to ${MAX_CHANNEL_NAME_CHARS} characters (Unicode code points) of well-formed ` +
+      "Unicode with no control characters (U+0000–U+001F, U+007F); compared exactly",
+    minLength: 1,
+    maxLength: MAX_CHANNEL_NAME_CHARS,
+    pattern: "^[^\\u0000-\\u001f\\u007f]*$",
+    examples: ["news"],
+  });
 
 /** A UUID in the canonical 8-4-4-4-12 hex form, compared case-insensitively. */
 export const uuid = z
   .uuid({ error: (issue) => (issue.input === undefined ? "is required" : "invalid UUID") })
-  .transform((id) => id.toLowerCase());
+  .transform((id) => id.toLowerCase())
+  .meta({ description: "A UUID (8-4-4-4-12 hex digits), compared case-insensitively" });
 
 /**
  * An array of {@link uuid}s, lower-cased. It stops at the first bad element: a 1 MiB body holds
@@ -70,7 +79,9 @@ export function uuidArray(
         ids.push(parsed.data);
       }
       return ids;
-    });
+    })
+    // The check above is code, so the JSON Schema of the API description is written out here.
+    .meta({ type: "array", items: { type: "string", format: "uuid" } });
 }
 
 /** A whole number from `min` to `max`. */

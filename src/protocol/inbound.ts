@@ -4,7 +4,8 @@ import { PushError } from "../errors.ts";
 import type { ParseResult } from "./api.ts";
 import { channelName, describeIssue, exactly, expecting, object } from "./fields.ts";
 
-const inboundSchema = object({
+/** The schema of a subscriber frame (the API description is built from it too). */
+export const inboundSchema = object({
   messageType: exactly("CLIENT_ACTION"),
   action: z.enum(["SUBSCRIBE", "UNSUBSCRIBE"], {
     error: (issue) =>

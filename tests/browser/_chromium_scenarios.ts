@@ -5,45 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { createChannel, push, startTestServer, type TestServer } from "../_helpers.ts";
 import { PushPublisher } from "../../src/publisher/publisher.js";
 import { freePort, TcpGate } from "../client/_support.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  // Without these, Chromium keeps calling home on a machine with no internet.
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Launches Chromium with a fresh profile in `dir`; playwright never downloads a browser. */
-async function launch(dir: string): Promise<BrowserContext> {
-  const found = await Deno.stat(CHROMIUM).catch(() => undefined);
-  assert.ok(
-    found?.isFile,
-    `${CHROMIUM} is missing: run "apt-get install -y chromium" (.ci/run installs it)`,
-  );
-  return await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-}
-
-/** A page that fails the test on any uncaught page error. */
-async function newPage(context: BrowserContext, errors: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.on("pageerror", (error) => errors.push(String(error)));
-  return page;
-}
+import { launch, newPage } from "./_chromium.ts";
 
 Deno.test("[browser] the demo page subscribes, shows pushes live, and reconnects after a restart", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver_browser_" });

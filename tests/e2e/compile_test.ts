@@ -12,7 +12,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
   name:
-    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client (needs DENORT_BIN)",
+    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client and the API docs (needs DENORT_BIN)",
   ignore: denort === undefined || denort === "",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pushserver-compile-" });
@@ -36,10 +36,20 @@ Deno.test({
       });
       assert.equal(created.status, 200);
       assert.match((await created.json()).data.channelToken, /^[A-Za-z0-9_-]{43}$/);
-      for (const path of ["/js/pushserver.js", "/js/publisher.js", "/js/publisher.d.ts"]) {
+      for (
+        const path of [
+          "/js/pushserver.js",
+          "/js/publisher.js",
+          "/js/publisher.d.ts",
+          "/openapi.json",
+          "/asyncapi.json",
+          "/docs",
+          "/docs/swagger-ui-bundle.js",
+        ]
+      ) {
         const file = await fetch(`${server.httpUrl}${path}`);
         assert.equal(file.status, 200, `${path} is embedded`);
-        await file.body?.cancel();
+        assert.ok((await file.text()).length > 100, path);
       }
       server.kill("SIGTERM");
       assert.equal((await server.exit()).code, 0);
