@@ -92,6 +92,7 @@ export interface OperationRoute {
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const JS_TYPE = "text/javascript; charset=utf-8";
+const TS_TYPE = "application/typescript; charset=utf-8";
 const HTML_TYPE = "text/html; charset=utf-8";
 const CSS_TYPE = "text/css; charset=utf-8";
 const anyText: Json = { type: "string" };
@@ -587,6 +588,20 @@ export const OPERATION_ROUTES: readonly OperationRoute[] = [
     summary: "The publisher client (ES module)",
     description: "Served with `Access-Control-Allow-Origin: *`.",
     responses: file("The module", JS_TYPE),
+  },
+  {
+    path: "/js/pushserver.d.ts",
+    tag: "Browser files",
+    summary: "Type declarations of the subscriber client",
+    description: "Named by `/js/pushserver.js` (`@ts-self-types`), so Deno type-checks an import.",
+    responses: file("The declarations", TS_TYPE),
+  },
+  {
+    path: "/js/publisher.d.ts",
+    tag: "Browser files",
+    summary: "Type declarations of the publisher client",
+    description: "Named by `/js/publisher.js` (`@ts-self-types`).",
+    responses: file("The declarations", TS_TYPE),
   },
   {
     path: "/js/demo.js",
