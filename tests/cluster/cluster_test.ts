@@ -1,0 +1,260 @@
+/**
+ * Cluster mode end to end: one throwaway redis-server and two in-process nodes sharing it
+ * (startServer with REDIS_URL, each on its own free ports).
+ */
+import assert from "node:assert/strict";
+import {
+  action,
+  createChannel,
+  post,
+  push,
+  startTestServer,
+  TestClient,
+  type TestServer,
+} from "../_helpers.ts";
+import { eventually, RedisServer } from "./_redis.ts";
+
+function node(redis: RedisServer, env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServer({ REDIS_URL: redis.url, ...env });
+}
+
+function act(server: TestServer, path: string, name: string, data: Record<string, unknown>) {
+  return post(`${server.httpUrl}${path}`, action(name, data));
+}
+
+Deno.test("[cluster] pushes, deletes and pings cross nodes", async (t) => {
+  await using redis = await RedisServer.start();
+  await using a = await node(redis);
+  await using b = await node(redis);
+
+  await t.step("a channel created on A is pinged on B", async () => {
+    await createChannel(a, "news");
+    const reply = await act(b, "/channel/ping", "PING_CHANNEL", {
+      channel: "news",
+      channelToken: null,
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.message, "OK");
+    const missing = await act(b, "/channel/ping", "PING_CHANNEL", {
+      channel: "nope",
+      channelToken: null,
+    });
+    assert.equal(missing.status, 404);
+  });
+
+  await t.step("a subscriber on A receives a push posted to B", async () => {
+    const token = await createChannel(b, "cross");
+    await using subscriber = await TestClient.connect(a.wsUrl);
+    assert.equal((await subscriber.act("SUBSCRIBE", "cross")).message, "Subscribed");
+    const reply = await push(b, { channel: "cross", channelToken: token, message: "hello A" });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.message, "Sent");
+    const frame = await subscriber.next();
+    assert.equal(frame.messageType, "CLIENT_PUSH");
+    assert.equal(frame.data.uuid, subscriber.uuid);
+    assert.deepEqual(frame.data.pushMessage, { channel: "cross", message: "hello A" });
+  });
+
+  await t.step("a delete on B notifies A's subscribers; the token is refused at once", async () => {
+    const token = await createChannel(a, "doomed");
+    await using onA = await TestClient.connect(a.wsUrl);
+    await using onB = await TestClient.connect(b.wsUrl);
+    await onA.act("SUBSCRIBE", "doomed");
+    await onB.act("SUBSCRIBE", "doomed");
+    // A has checked (and cached) the token before the delete.
+    assert.equal(
+      (await push(a, { channel: "doomed", channelToken: token, message: "1" })).status,
+      200,
+    );
+    assert.equal((await onA.next()).data.pushMessage.message, "1");
+    assert.equal((await onB.next()).data.pushMessage.message, "1");
+    const deleted = await act(b, "/channel/delete", "DELETE_CHANNEL", {
+      channel: "doomed",
+      channelToken: token,
+    });
+    assert.equal(deleted.status, 200);
+    assert.equal(
+      (await push(a, { channel: "doomed", channelToken: token, message: "2" })).status,
+      404,
+    );
+    for (const client of [onA, onB]) {
+      const ack = await client.next(1000);
+      assert.equal(ack.message, "Channel Deleted");
+      assert.deepEqual(ack.data.subscribedChannels, []);
+    }
+  });
+
+  await t.step("a targeted push reaches only the named UUID, on whichever node", async () => {
+    const token = await createChannel(a, "targets");
+    await using onA = await TestClient.connect(a.wsUrl);
+    await using onB = await TestClient.connect(b.wsUrl);
+    await onA.act("SUBSCRIBE", "targets");
+    await onB.act("SUBSCRIBE", "targets");
+    const toB = await push(a, {
+      channel: "targets",
+      channelToken: token,
+      message: "only B",
+      recipients: [onB.uuid],
+    });
+    assert.equal(toB.status, 200);
+    await push(a, { channel: "targets", channelToken: token, message: "everyone" });
+    // Per channel, pushes arrive in order: A's first frame being the broadcast proves it got
+    // nothing before it.
+    assert.equal((await onB.next()).data.pushMessage.message, "only B");
+    assert.equal((await onB.next()).data.pushMessage.message, "everyone");
+    assert.equal((await onA.next()).data.pushMessage.message, "everyone");
+  });
+});
+
+Deno.test("[cluster] v1.1 features work across nodes", async (t) => {
+  await using redis = await RedisServer.start();
+  await using a = await node(redis);
+  await using b = await node(redis);
+
+  await t.step("history: push on B, recover on A, offsets shared", async () => {
+    const created = await act(a, "/channel/create", "CREATE_CHANNEL", {
+      channel: "log",
+      history: { size: 10, ttlSeconds: 60 },
+    });
+    assert.equal(created.status, 200);
+    const { channelToken: token, epoch } = created.body.data;
+    for (const [i, server] of [b, b, b].entries()) {
+      const sent = await push(server, {
+        channel: "log",
+        channelToken: token,
+        message: `m${i + 1}`,
+      });
+      assert.equal(sent.status, 200);
+      assert.deepEqual(sent.body.data, {
+        channel: "log",
+        channelToken: null,
+        offset: i + 1,
+        epoch,
+      });
+    }
+    await using late = await TestClient.connect(a.wsUrl);
+    const ack = await late.act("SUBSCRIBE", "log", {
+      data: { channel: "log", since: { offset: 1, epoch } },
+    });
+    assert.equal(ack.message, "Subscribed");
+    assert.deepEqual(ack.data.recovery, { channel: "log", epoch, offset: 3, recovered: true });
+    for (const offset of [2, 3]) {
+      const frame = await late.next();
+      assert.deepEqual(frame.data.pushMessage, {
+        channel: "log",
+        message: `m${offset}`,
+        offset,
+        epoch,
+      });
+    }
+    const next = await push(a, { channel: "log", channelToken: token, message: "m4" });
+    assert.equal(next.body.data.offset, 4);
+    assert.deepEqual((await late.next()).data.pushMessage, {
+      channel: "log",
+      message: "m4",
+      offset: 4,
+      epoch,
+    });
+  });
+
+  let token = "";
+  let onA: TestClient | undefined;
+  await t.step("a grant on B lets a connection on A subscribe to a private channel", async () => {
+    const created = await act(b, "/channel/create", "CREATE_CHANNEL", {
+      channel: "vip",
+      private: true,
+    });
+    token = created.body.data.channelToken;
+    onA = await TestClient.connect(a.wsUrl);
+    const refused = await onA.act("SUBSCRIBE", "vip");
+    assert.equal(refused.code, 403);
+    const granted = await act(b, "/channel/authorize", "AUTHORIZE_SUBSCRIBER", {
+      channel: "vip",
+      channelToken: token,
+      uuid: onA.uuid,
+    });
+    assert.equal(granted.status, 200);
+    assert.equal(granted.body.message, "Authorized");
+    assert.equal((await onA.act("SUBSCRIBE", "vip")).message, "Subscribed");
+  });
+
+  await t.step("revoke on B kicks the subscriber on A", async () => {
+    assert(onA !== undefined);
+    const revoked = await act(b, "/channel/revoke", "REVOKE_SUBSCRIBER", {
+      channel: "vip",
+      channelToken: token,
+      uuid: onA.uuid,
+    });
+    assert.equal(revoked.status, 200);
+    const ack = await onA.next(1000);
+    assert.equal(ack.message, "Subscription Revoked");
+    assert.deepEqual(ack.data.subscribedChannels, []);
+    assert.equal((await onA.act("SUBSCRIBE", "vip")).code, 403);
+  });
+
+  await t.step("a closed connection is unknown to authorize on every node", async () => {
+    assert(onA !== undefined);
+    const uuid = onA.uuid;
+    await onA.close();
+    await eventually(5000, "authorize answers 404 for a closed connection", async () => {
+      const reply = await act(b, "/channel/authorize", "AUTHORIZE_SUBSCRIBER", {
+        channel: "vip",
+        channelToken: token,
+        uuid,
+      });
+      return reply.status === 404 && reply.body.data.errorDetails.includes(uuid);
+    });
+  });
+
+  await t.step(
+    "rotate on A: the old token is refused on B at once, the new one works",
+    async () => {
+      const old = await createChannel(a, "rot");
+      // B verifies (and caches) the old token first.
+      assert.equal(
+        (await push(b, { channel: "rot", channelToken: old, message: "x" })).status,
+        200,
+      );
+      const rotated = await act(a, "/channel/rotate", "ROTATE_TOKEN", {
+        channel: "rot",
+        channelToken: old,
+      });
+      assert.equal(rotated.status, 200);
+      const fresh = rotated.body.data.channelToken;
+      assert.equal(
+        (await push(b, { channel: "rot", channelToken: old, message: "x" })).status,
+        403,
+      );
+      const ping = await act(b, "/channel/ping", "PING_CHANNEL", {
+        channel: "rot",
+        channelToken: old,
+      });
+      assert.equal(ping.status, 403);
+      assert.equal(
+        (await push(b, { channel: "rot", channelToken: fresh, message: "y" })).status,
+        200,
+      );
+    },
+  );
+
+  await t.step("a rotate on B right after A cached the token: A refuses it at once", async () => {
+    const old = await createChannel(b, "rot2");
+    assert.equal((await push(a, { channel: "rot2", channelToken: old, message: "x" })).status, 200);
+    const rotated = await act(b, "/channel/rotate", "ROTATE_TOKEN", {
+      channel: "rot2",
+      channelToken: old,
+    });
+    const fresh = rotated.body.data.channelToken;
+    // No waiting for the invalidation: the push's compare-and-set refuses the old record.
+    assert.equal((await push(a, { channel: "rot2", channelToken: old, message: "x" })).status, 403);
+    assert.equal(
+      (await act(a, "/channel/delete", "DELETE_CHANNEL", { channel: "rot2", channelToken: old }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await push(a, { channel: "rot2", channelToken: fresh, message: "y" })).status,
+      200,
+    );
+  });
+});
