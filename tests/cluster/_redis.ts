@@ -74,7 +74,7 @@ export class RedisServer implements AsyncDisposable {
     return await this.#client.call(command, ...args);
   }
 
-  /** Stops the process; with `save`, its data is dumped first and loaded by the next start. */
+  /** Kills the process (the next start is empty); with `save`, it dumps its data for the next start. */
   async stop(options: { save?: boolean } = {}): Promise<void> {
     const child = this.#child;
     if (child === undefined) return;
@@ -87,10 +87,13 @@ export class RedisServer implements AsyncDisposable {
       await admin.connect();
       await admin.call("SHUTDOWN", "SAVE").catch(() => {});
       admin.disconnect();
+      await child.status;
     } else {
       child.kill("SIGKILL");
+      await child.status;
+      // Without persistence a killed server restarts empty, whatever an earlier save left.
+      await Deno.remove(`${this.dir}/dump.rdb`).catch(() => {});
     }
-    await child.status;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -258,3 +258,111 @@ Deno.test("[cluster] v1.1 features work across nodes", async (t) => {
     );
   });
 });
+
+Deno.test("[cluster] interest, restarts and Redis failures", async (t) => {
+  await using redis = await RedisServer.start();
+  let a = await node(redis);
+  await using b = await node(redis);
+  const pushChannels = async () =>
+    ((await redis.call("PUBSUB", "CHANNELS", "pushserver:push:*")) as string[]).sort();
+
+  await t.step("a node SUBSCRIBEs only to channels with local subscribers", async () => {
+    await createChannel(a, "quiet");
+    await createChannel(a, "busy");
+    assert.deepEqual(await pushChannels(), []);
+    const subscriber = await TestClient.connect(b.wsUrl);
+    await subscriber.act("SUBSCRIBE", "busy");
+    assert.deepEqual(await pushChannels(), ["pushserver:push:busy"]);
+    assert.deepEqual(await redis.call("PUBSUB", "NUMSUB", "pushserver:push:busy"), [
+      "pushserver:push:busy",
+      1,
+    ]);
+    await subscriber.act("UNSUBSCRIBE", "busy");
+    await eventually(
+      2000,
+      "the last subscriber left",
+      async () => (await pushChannels()).length === 0,
+    );
+    await subscriber.close();
+  });
+
+  await t.step("restarting one node keeps every channel", async () => {
+    const token = await createChannel(a, "kept");
+    await a.shutdown();
+    a = await node(redis);
+    await using subscriber = await TestClient.connect(a.wsUrl);
+    assert.equal((await subscriber.act("SUBSCRIBE", "kept")).message, "Subscribed");
+    assert.equal(
+      (await push(b, { channel: "kept", channelToken: token, message: "again" })).status,
+      200,
+    );
+    assert.equal((await subscriber.next()).data.pushMessage.message, "again");
+    const names = await fetch(`${a.httpUrl}/metrics`).then((r) => r.text());
+    assert.match(names, /^pushserver_channels 3$/m);
+  });
+
+  await t.step("Redis down: 503s and /readyz 503 within seconds; back: heals", async () => {
+    const token = await createChannel(a, "durable");
+    await using subscriber = await TestClient.connect(a.wsUrl);
+    await subscriber.act("SUBSCRIBE", "durable");
+    await redis.stop({ save: true });
+
+    const started = Date.now();
+    await eventually(
+      10_000,
+      "/readyz answers 503",
+      async () =>
+        (await fetch(`${a.httpUrl}/readyz`).then(async (
+          r,
+        ) => (await r.body?.cancel(), r.status))) ===
+          503,
+    );
+    const down = await push(b, { channel: "durable", channelToken: token, message: "lost" });
+    assert.equal(down.status, 503);
+    assert.equal(down.body.message, "Service Unavailable");
+    assert(Date.now() - started < 5000, "503 within seconds");
+    const metrics = await fetch(`${a.httpUrl}/metrics`).then((r) => r.text());
+    assert.match(metrics, /^pushserver_redis_up 0$/m);
+    // Subscribers stay connected; what needs Redis answers 503.
+    const refused = await subscriber.act("SUBSCRIBE", "other");
+    assert.equal(refused.messageType, "ERROR");
+    assert.equal(refused.code, 503);
+    assert.equal(subscriber.socket.readyState, WebSocket.OPEN);
+
+    await redis.start();
+    await eventually(30_000, "both nodes ready again", async () => {
+      for (const server of [a, b]) {
+        const response = await fetch(`${server.httpUrl}/readyz`);
+        await response.body?.cancel();
+        if (response.status !== 200) return false;
+      }
+      return true;
+    });
+    const up = await push(b, { channel: "durable", channelToken: token, message: "back" });
+    assert.equal(up.status, 200);
+    // Only the push made after the heal: nothing stale, nothing twice.
+    assert.equal((await subscriber.next()).data.pushMessage.message, "back");
+    assert(await subscriber.receivedNothing());
+  });
+
+  await t.step("Redis restarted empty: subscribers learn their channel is gone", async () => {
+    await using subscriber = await TestClient.connect(b.wsUrl);
+    await subscriber.act("SUBSCRIBE", "durable");
+    await redis.stop();
+    await redis.start();
+    const ack = await subscriber.next(30_000);
+    assert.equal(ack.message, "Channel Deleted");
+    const created = await act(a, "/channel/create", "CREATE_CHANNEL", { channel: "durable" });
+    assert.equal(created.status, 200);
+    assert.equal((await subscriber.act("SUBSCRIBE", "durable")).message, "Subscribed");
+    const sent = await push(a, {
+      channel: "durable",
+      channelToken: created.body.data.channelToken,
+      message: "fresh",
+    });
+    assert.equal(sent.status, 200);
+    assert.equal((await subscriber.next()).data.pushMessage.message, "fresh");
+  });
+
+  await a.shutdown();
+});
