@@ -50,14 +50,16 @@ export function redactUrl(url: string): string {
 export async function openRedis(url: string, connectionName: string): Promise<Redis> {
   const redis = new Redis(url, options({ connectionName }));
   // Errors are reported through status changes; an 'error' event without a listener would be
-  // printed by ioredis itself.
-  redis.on("error", () => {});
+  // printed by ioredis itself. The first one says best why a start failed (e.g. ECONNREFUSED).
+  let firstError: unknown;
+  redis.on("error", (error) => firstError ??= error);
   try {
     await withTimeout(redis.connect(), START_TIMEOUT_MS);
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    const reason = error instanceof Error ? error.message : String(error);
+    const cause = firstError ?? error;
+    const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ConfigError(`REDIS_URL: cannot connect to ${redactUrl(url)}: ${reason}`);
   }
   return redis;
