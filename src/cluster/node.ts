@@ -344,6 +344,7 @@ export class ClusterNode {
     switch (event.t) {
       case "deleted": {
         this.cache.invalidate(event.n);
+        this.#refreshCount();
         const epoch = this.#interestEpochs.get(event.n);
         // Local subscribers of a newer channel of that name are not concerned.
         if (epoch === undefined || epoch === event.e) {

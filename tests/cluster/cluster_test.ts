@@ -22,10 +22,12 @@ function act(server: TestServer, path: string, name: string, data: Record<string
   return post(`${server.httpUrl}${path}`, action(name, data));
 }
 
+const ADMIN_TOKEN = "admin-token-of-16+chars";
+
 Deno.test("[cluster] pushes, deletes and pings cross nodes", async (t) => {
   await using redis = await RedisServer.start();
-  await using a = await node(redis);
-  await using b = await node(redis);
+  await using a = await node(redis, { ADMIN_TOKEN });
+  await using b = await node(redis, { ADMIN_TOKEN });
 
   await t.step("a channel created on A is pinged on B", async () => {
     await createChannel(a, "news");
@@ -103,6 +105,37 @@ Deno.test("[cluster] pushes, deletes and pings cross nodes", async (t) => {
     assert.equal((await onB.next()).data.pushMessage.message, "only B");
     assert.equal((await onB.next()).data.pushMessage.message, "everyone");
     assert.equal((await onA.next()).data.pushMessage.message, "everyone");
+  });
+
+  await t.step(
+    "/sysadmin shows the node's own connections and the cluster's channels",
+    async () => {
+      await using onB = await TestClient.connect(b.wsUrl);
+      const sysadmin = async (server: TestServer) => {
+        const response = await fetch(`${server.httpUrl}/sysadmin`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        assert.equal(response.status, 200);
+        return (await response.json()).data;
+      };
+      const fromA = await sysadmin(a);
+      const fromB = await sysadmin(b);
+      assert.deepEqual(fromA.channels, ["news", "cross", "targets"]);
+      assert.equal(fromA.channelsAmount, 3);
+      assert.deepEqual(fromB.channels, fromA.channels);
+      assert.equal(fromA.clientsAmount, 0);
+      assert.equal(fromB.clientsAmount, 1);
+    },
+  );
+
+  await t.step("/metrics shows the Redis state and pub/sub counters", async () => {
+    const text = await fetch(`${a.httpUrl}/metrics`).then((r) => r.text());
+    assert.match(text, /^pushserver_redis_up 1$/m);
+    assert.match(text, /^pushserver_channels 3$/m);
+    assert.match(text, /^pushserver_pubsub_channels 0$/m);
+    assert.match(text, /^pushserver_pubsub_messages_received_total [1-9]\d*$/m);
+    assert.match(text, /^pushserver_pubsub_publishes_total [1-9]\d*$/m);
+    assert.match(text, /^pushserver_redis_disconnects_total 0$/m);
   });
 });
 
