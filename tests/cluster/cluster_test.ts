@@ -110,7 +110,7 @@ Deno.test("[cluster] pushes, deletes and pings cross nodes", async (t) => {
   await t.step(
     "/sysadmin shows the node's own connections and the cluster's channels",
     async () => {
-      await using onB = await TestClient.connect(b.wsUrl);
+      await using _onB = await TestClient.connect(b.wsUrl);
       const sysadmin = async (server: TestServer) => {
         const response = await fetch(`${server.httpUrl}/sysadmin`, {
           headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
