@@ -62,11 +62,11 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
    */
   async function check(name: string, token: string): Promise<Channel> {
     const digest = tokenDigest(token);
-    const cached = cache.get(name)?.channel;
     const entry = cache.get(name);
     if (entry?.verifiedDigest !== undefined && sameDigest(entry.verifiedDigest, digest)) {
       return entry.channel;
     }
+    const cached = entry?.channel;
     if (cached !== undefined) {
       const { value: valid, stale } = await cache.guard(name, () => bcrypt(token, cached));
       if (valid) {
@@ -87,8 +87,9 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
   }
 
   async function authorize(name: string, token: string | null): Promise<Channel> {
-    const cached = cache.get(name)?.channel;
-    if (cached === undefined && (await fetch(name)) === undefined) throw notFound(name);
+    // Without a token there is nothing to compare-and-set: existence is asked of Redis.
+    const known = token !== null && cache.get(name) !== undefined;
+    if (!known && (await fetch(name)) === undefined) throw notFound(name);
     if (token === null) throw new PushError("token_missing", "No channel token provided");
     return await check(name, token);
   }

@@ -21,6 +21,7 @@ import { openRedis, unavailable } from "./redis.ts";
 import { decodePush, RedisBroker } from "./redis_broker.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { type ClusterEvent, RedisChannelStore } from "./redis_store.ts";
+import { loadScripts } from "./scripts.ts";
 
 /** How often the node beats, checks Redis, and heals when needed. */
 const TICK_MS = 1000;
@@ -127,6 +128,7 @@ export class ClusterNode {
     this.#cmd.on("ready", () => this.#maybeHeal());
     await this.#sub.subscribe(this.keys.events);
     this.cache.live = true;
+    await loadScripts(this.#cmd);
     await this.#beat();
     this.#count = await this.store.count();
     this.#lastCount = this.#now();
@@ -417,6 +419,7 @@ export class ClusterNode {
         ...[...this.#interest].map((c) => this.keys.pushes(c)),
       );
       this.cache.live = true;
+      await loadScripts(this.#cmd);
       await this.#resync();
       await this.#refreshPresence();
       this.#needsHeal = false;

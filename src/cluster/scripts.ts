@@ -30,6 +30,11 @@ export class Script {
     this.#sha = createHash("sha1").update(lua).digest("hex");
   }
 
+  /** Loads the script into Redis's script cache (SCRIPT LOAD), so EVALSHA finds it. */
+  async load(redis: Redis): Promise<void> {
+    await redis.script("LOAD", this.#lua);
+  }
+
   /** Runs the script; a restarted (empty) Redis gets it again through EVAL. */
   async run(
     redis: Redis,
@@ -173,3 +178,20 @@ redis.call('HDEL', KEYS[2], ARGV[3])
 return 1
 `,
 );
+
+/** Every script, loaded at start and after a reconnect (a restarted Redis forgets them). */
+export const SCRIPTS: readonly Script[] = [
+  INSERT,
+  PUBLISH,
+  PUBLISH_STORED,
+  READ_HISTORY,
+  DELETE,
+  ROTATE,
+  GRANT,
+  REVOKE,
+];
+
+/** Loads every script, in one round trip. */
+export async function loadScripts(redis: Redis): Promise<void> {
+  await Promise.all(SCRIPTS.map((script) => script.load(redis)));
+}
