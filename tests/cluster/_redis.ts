@@ -74,6 +74,11 @@ export class RedisServer implements AsyncDisposable {
     return await this.#client.call(command, ...args);
   }
 
+  /** Freezes (SIGSTOP) or resumes (SIGCONT) the process: a Redis that no longer answers. */
+  freeze(frozen: boolean): void {
+    this.#child?.kill(frozen ? "SIGSTOP" : "SIGCONT");
+  }
+
   /** Kills the process (the next start is empty); with `save`, it dumps its data for the next start. */
   async stop(options: { save?: boolean } = {}): Promise<void> {
     const child = this.#child;

@@ -378,6 +378,36 @@ Deno.test("[cluster] interest, restarts and Redis failures", async (t) => {
     assert(await subscriber.receivedNothing());
   });
 
+  await t.step("Redis hangs: actions answer 503 within 1 s, /readyz 503; it resumes", async () => {
+    const token = await createChannel(a, "frozen");
+    redis.freeze(true);
+    try {
+      const started = performance.now();
+      const reply = await push(a, { channel: "frozen", channelToken: token, message: "late" });
+      assert.equal(reply.status, 503);
+      assert(performance.now() - started < 1000, `503 after ${performance.now() - started} ms`);
+      const health = await fetch(`${a.httpUrl}/healthz`);
+      await health.body?.cancel();
+      assert.equal(health.status, 200);
+      await eventually(5000, "/readyz answers 503", async () => {
+        const response = await fetch(`${a.httpUrl}/readyz`);
+        await response.body?.cancel();
+        return response.status === 503;
+      });
+    } finally {
+      redis.freeze(false);
+    }
+    await eventually(10_000, "/readyz answers 200 again", async () => {
+      const response = await fetch(`${a.httpUrl}/readyz`);
+      await response.body?.cancel();
+      return response.status === 200;
+    });
+    assert.equal(
+      (await push(a, { channel: "frozen", channelToken: token, message: "ok" })).status,
+      200,
+    );
+  });
+
   await t.step("Redis restarted empty: subscribers learn their channel is gone", async () => {
     await using subscriber = await TestClient.connect(b.wsUrl);
     await subscriber.act("SUBSCRIBE", "durable");
