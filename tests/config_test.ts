@@ -23,6 +23,10 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     maxTokenChecks: 64,
     corsOrigins: [],
     shutdownTimeoutMs: 8000,
+    createToken: undefined,
+    maxChannels: 1_000_000,
+    redisUrl: undefined,
+    redisPrefix: "pushserver:",
   });
 });
 
