@@ -56,3 +56,19 @@ Deno.test("[cluster] a node that dies: its connections are unknown to authorize 
   // The survivor still serves.
   await createChannel(survivor, "after");
 });
+
+Deno.test("[cluster] `pushserver migrate-to-redis` is reachable through main.ts", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "migrate-to-redis", "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0);
+  assert.match(new TextDecoder().decode(output.stdout), /--from FILE/);
+  const missing = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "migrate-to-redis"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(missing.code, 2);
+});
