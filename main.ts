@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "./src/config.ts";
 import { jsonLogger } from "./src/log.ts";
 import { startServer } from "./src/server.ts";
 import { main as cli } from "./src/cli.ts";
+import { runMigration } from "./src/cluster/migrate.ts";
 
 /**
  * How long past `SHUTDOWN_TIMEOUT_MS` a graceful stop may take before the process exits 1 anyway:
@@ -41,7 +42,15 @@ async function main(): Promise<number> {
   return 0;
 }
 
-// `pushserver cli …` (also in the compiled binary) runs the command-line client instead.
+// `pushserver cli …` (also in the compiled binary) runs the command-line client instead, and
+// `pushserver migrate-to-redis …` copies a single node's channels into Redis.
 if (import.meta.main) {
-  Deno.exit(Deno.args[0] === "cli" ? await cli(Deno.args.slice(1)) : await main());
+  const [command, ...rest] = Deno.args;
+  Deno.exit(
+    command === "cli"
+      ? await cli(rest)
+      : command === "migrate-to-redis"
+      ? await runMigration(rest, { env: Deno.env.toObject() })
+      : await main(),
+  );
 }

@@ -21,7 +21,7 @@ const NOFILE = 65536;
 const ROUNDS = 3;
 
 type ScenarioName = Spec["scenario"];
-type ServerProgram = "pushserver" | "baseline_broadcast" | "baseline_hono";
+type ServerProgram = "pushserver" | "cluster" | "baseline_broadcast" | "baseline_hono";
 
 interface Sizes {
   clients: number;
@@ -168,6 +168,8 @@ interface RunningServer {
   host: string;
   wsPort: number;
   httpPort: number;
+  /** Cluster mode: the Redis port (for INFO commandstats). */
+  redisPort?: number;
   stop(): Promise<void>;
 }
 
@@ -202,6 +204,74 @@ async function waitForPort(port: number, ms: number, exited: () => boolean): Pro
  * (info) listening line, so readiness is "both ports accept connections".
  */
 async function startServer(program: ServerProgram, pin: Placement): Promise<RunningServer> {
+  if (program === "cluster") return await startCluster(pin);
+  return await startProcess(program, pin);
+}
+
+/**
+ * Cluster mode: a redis-server and two pushserver nodes sharing it. Subscribers connect to node B
+ * (pinned where the single-node server runs, and measured as "the server"); publishers post to
+ * node A. Redis and node A run on the generator's core(s): per push they do one HTTP request and
+ * one EVALSHA, while B does the 1,000 deliveries.
+ */
+async function startCluster(pin: Placement): Promise<RunningServer> {
+  const redisPort = freePort();
+  const redis = spawn([
+    ...pin.generator,
+    "redis-server",
+    "--port",
+    String(redisPort),
+    "--bind",
+    HOST,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ], Deno.env.toObject());
+  const redisOut = new Lines(redis.stdout);
+  const redisErr = new Lines(redis.stderr);
+  let redisExited = false;
+  redis.status.then(() => redisExited = true);
+  const stopRedis = async () => {
+    try {
+      redis.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await redis.status;
+    await Promise.all([redisOut.done, redisErr.done]);
+  };
+  const env = { REDIS_URL: `redis://${HOST}:${redisPort}` };
+  let a: RunningServer | undefined;
+  try {
+    await waitForPort(redisPort, 10_000, () => redisExited);
+    a = await startProcess("pushserver", { ...pin, server: pin.generator }, env);
+    const b = await startProcess("pushserver", pin, env);
+    const publisher = a;
+    return {
+      program: "cluster",
+      pid: b.pid,
+      host: HOST,
+      wsPort: b.wsPort,
+      httpPort: publisher.httpPort,
+      redisPort,
+      async stop() {
+        await Promise.all([b.stop(), publisher.stop()]);
+        await stopRedis();
+      },
+    };
+  } catch (error) {
+    await a?.stop();
+    await stopRedis();
+    throw error;
+  }
+}
+
+async function startProcess(
+  program: Exclude<ServerProgram, "cluster">,
+  pin: Placement,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningServer> {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-bench-" });
   const file = program === "pushserver" ? "main.ts" : `bench/${program}.ts`;
   const wsPort = freePort();
@@ -218,6 +288,7 @@ async function startServer(program: ServerProgram, pin: Placement): Promise<Runn
     LOG_LEVEL: "warn",
     BCRYPT_COST: "4",
     MAX_CONNECTIONS: "100000",
+    ...extraEnv,
   });
   const stdout = new Lines(child.stdout);
   const stderr = new Lines(child.stderr);
@@ -292,6 +363,33 @@ async function runGenerator(spec: Spec, pin: Placement): Promise<Result> {
   return JSON.parse(last) as Result;
 }
 
+/** pushserver_pushes_total of the node publishers post to. */
+async function pushesTotal(server: RunningServer): Promise<number> {
+  const text = await fetch(`http://${server.host}:${server.httpPort}/metrics`).then((r) =>
+    r.text()
+  );
+  return Number(/^pushserver_pushes_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const output = await new Deno.Command("redis-cli", {
+    args: ["-h", HOST, "-p", String(port), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(`redis-cli ${args.join(" ")} failed`);
+  return new TextDecoder().decode(output.stdout);
+}
+
+/** `cmdstat_<name>:calls=N,...` lines → calls by command name. */
+function parseCommandStats(info: string): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls[match[1]!] = Number(match[2]);
+  }
+  return calls;
+}
+
 /** Starts `program`, runs one scenario against it, stops it. */
 async function measure(
   scenario: ScenarioName,
@@ -306,10 +404,15 @@ async function measure(
     return { metrics: {}, generatorCpu: 0, serverCpu: 0, errors: [String(error)] };
   }
   try {
-    const kind: ServerKind = program === "pushserver" ? "pushserver" : "baseline";
+    const kind: ServerKind = program === "pushserver" || program === "cluster"
+      ? "pushserver"
+      : "baseline";
     const channel = "bench";
     const token = kind === "pushserver" ? await createChannel(server, channel) : "";
-    return await runGenerator({
+    const redisPort = server.redisPort;
+    const pushesBefore = redisPort === undefined ? 0 : await pushesTotal(server);
+    if (redisPort !== undefined) await redisCli(redisPort, "CONFIG", "RESETSTAT");
+    const result = await runGenerator({
       scenario,
       kind,
       host: server.host,
@@ -323,6 +426,20 @@ async function measure(
       subscribe: program !== "baseline_hono",
       ...sizes,
     }, pin);
+    if (redisPort !== undefined) {
+      const pushes = (await pushesTotal(server)) - pushesBefore;
+      const stats = parseCommandStats(await redisCli(redisPort, "INFO", "commandstats"));
+      const other = Object.entries(stats)
+        .filter(([name]) => !["evalsha", "eval", "publish", "info", "config"].includes(name))
+        .reduce((sum, [, calls]) => sum + calls, 0);
+      Object.assign(result.metrics, {
+        pushes,
+        evalshaPerPush: ((stats.evalsha ?? 0) + (stats.eval ?? 0)) / pushes,
+        publishPerPush: (stats.publish ?? 0) / pushes,
+        otherRedisCalls: other,
+      });
+    }
+    return result;
   } catch (error) {
     return { metrics: {}, generatorCpu: 0, serverCpu: 0, errors: [String(error)] };
   } finally {
@@ -358,6 +475,10 @@ function cpuNote(ps: Result, base: Result | undefined): string {
 interface Check {
   scenario: ScenarioName;
   title: string;
+  /** What is measured against the baseline (default: a single pushserver). */
+  subject?: ServerProgram;
+  /** Also selected by `--only=<tag>`. */
+  tag?: string;
   baseline: ServerProgram | undefined;
   /**
    * Throughput metric (higher is better) for scenarios repeated in alternating rounds: the best
@@ -480,6 +601,58 @@ const CHECKS: Check[] = [
     "churn cycles/s (50 loops; baseline: connect/close)",
     "baseline_broadcast",
   ),
+  {
+    ...throughputCheck(
+      "fanout",
+      "deliveriesPerS",
+      "cluster fan-out deliveries/s (push to node A, 1,000 subs on node B; baseline: single node)",
+      "pushserver",
+      0.8,
+    ),
+    subject: "cluster",
+    tag: "cluster",
+  },
+  {
+    scenario: "latency",
+    title: "cluster latency p50 / p99 / max ms (100 pushes/s, A → B; baseline: single node)",
+    subject: "cluster",
+    tag: "cluster",
+    baseline: "pushserver",
+    row(ps, base) {
+      const b = base!;
+      const added = ps.metrics.p99Ms! - b.metrics.p99Ms!;
+      const show = (r: Result) =>
+        `${fmt(r.metrics.p50Ms, 1)} / ${fmt(r.metrics.p99Ms, 1)} / ${fmt(r.metrics.maxMs, 1)}`;
+      return {
+        scenario: this.title.replace("100 pushes/s", `${fmt(ps.metrics.rate)} pushes/s`),
+        pushserver: show(ps),
+        baseline: show(b),
+        ratio: ps.metrics.p99Ms! / b.metrics.p99Ms!,
+        target: `p99 ≤ +2 ms (${added >= 0 ? "+" : ""}${fmt(added, 1)})`,
+        pass: added <= 2 && ps.metrics.lost === 0,
+      };
+    },
+  },
+  {
+    scenario: "latency",
+    title: "cluster Redis commands per push (INFO commandstats over the latency run)",
+    subject: "cluster",
+    tag: "cluster",
+    baseline: undefined,
+    row(ps) {
+      const perPush = ps.metrics.evalshaPerPush!;
+      return {
+        scenario: this.title,
+        pushserver: `${fmt(perPush, 2)} EVALSHA`,
+        baseline: `${fmt(ps.metrics.publishPerPush, 2)} PUBLISH in it; ${
+          fmt(ps.metrics.otherRedisCalls)
+        } other calls / ${fmt(ps.metrics.pushes)} pushes`,
+        ratio: perPush,
+        target: "1 per push",
+        pass: Math.abs(perPush - 1) < 0.01,
+      };
+    },
+  },
 ];
 
 /** The better of two rounds by the check's throughput metric (errors lose). */
@@ -570,7 +743,11 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   let baselinePushCapacity: number | undefined;
   for (const check of CHECKS) {
-    if (only !== undefined && !only.includes(check.scenario)) continue;
+    if (
+      only !== undefined && !only.includes(check.scenario) &&
+      !(check.tag !== undefined && only.includes(check.tag))
+    ) continue;
+    if (only !== undefined && check.tag !== undefined && !only.includes(check.tag)) continue;
     let s = sizes[check.scenario];
     if (check.scenario === "latency" && baselinePushCapacity !== undefined) {
       // The scenario is meant to run at about half of what one core fans out. Where the
@@ -585,11 +762,14 @@ async function main(): Promise<number> {
       if (check.baseline !== undefined) {
         base = best(check, base, await measure(check.scenario, check.baseline, s, pin));
       }
-      ps = best(check, ps, await measure(check.scenario, "pushserver", s, pin));
+      ps = best(check, ps, await measure(check.scenario, check.subject ?? "pushserver", s, pin));
     }
     if (ps === undefined) continue;
     if (check.scenario === "latency") ps.metrics.rate = s.rate;
-    if (check.scenario === "fanout" && base?.metrics.deliveriesPerS !== undefined) {
+    if (
+      check.scenario === "fanout" && base?.metrics.deliveriesPerS !== undefined &&
+      (check.subject === undefined || baselinePushCapacity === undefined)
+    ) {
       baselinePushCapacity = base.metrics.deliveriesPerS / s.clients;
     }
     const row = evaluate(check, ps, base);

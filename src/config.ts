@@ -28,6 +28,10 @@ export interface Config {
   /** When set, creating a channel needs it as a bearer token. */
   readonly createToken: string | undefined;
   readonly maxChannels: number;
+  /** Cluster mode: the shared Redis (`REDIS_URL`); unset = single node on SQLite. */
+  readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and pub/sub channel of this deployment. */
+  readonly redisPrefix: string;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -151,7 +155,31 @@ const envSchema = z.object({
       error: "CREATE_TOKEN must be at least 16 characters long",
     }),
   MAX_CHANNELS: integer("MAX_CHANNELS", 1_000_000, 1, 100_000_000),
+  REDIS_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+    // The URL may hold a password: the message never repeats it.
+    .refine((v) => v === undefined || isRedisUrl(v), {
+      error:
+        "REDIS_URL must be a redis:// or rediss:// URL (redis://[user:password@]host:port[/db])",
+    }),
+  REDIS_PREFIX: z
+    .string()
+    .default("pushserver:")
+    .refine((v) => /^[\x21-\x7e]{1,64}$/.test(v), {
+      error: "REDIS_PREFIX must be 1 to 64 printable ASCII characters without spaces",
+    }),
 });
+
+function isRedisUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Why the configuration was rejected: one line per problem, each naming its variable, so that
@@ -207,6 +235,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     createToken: e.CREATE_TOKEN,
     maxChannels: e.MAX_CHANNELS,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
   };
 }
 

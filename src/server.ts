@@ -1,7 +1,8 @@
 /** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
 import { dirname } from "node:path";
 import { explainDbPathError } from "./channels/db_path.ts";
-import { createChannelService } from "./channels/service.ts";
+import { ClusterNode } from "./cluster/node.ts";
+import { type ChannelService, createChannelService } from "./channels/service.ts";
 import { SqliteChannelStore } from "./channels/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
 import { bcryptHasher, type TokenHasher } from "./channels/tokens.ts";
@@ -66,17 +67,22 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
-  const store = overrides.store ?? openSqliteStore(config.dbPath);
+  // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
+  const cluster = config.redisUrl === undefined
+    ? undefined
+    : await ClusterNode.start(config, { logger, now });
+  const store = overrides.store ?? cluster?.store ?? openSqliteStore(config.dbPath);
   const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
   const metrics = new Metrics();
+  if (cluster !== undefined) metrics.sections.push(() => cluster.metrics());
   let draining = false;
   let listening = false;
   let inFlight = 0;
   let drained: PromiseWithResolvers<void> | undefined;
 
-  let service;
+  let service: ChannelService;
   try {
-    service = await createChannelService({
+    service = cluster?.service(hasher) ?? await createChannelService({
       store,
       hasher,
       maxTokenChecks: config.maxTokenChecks,
@@ -86,6 +92,7 @@ export async function startServer(
   } catch (error) {
     hasher.close();
     store.close();
+    await cluster?.close();
     throw error;
   }
   // The hub asks the broker for a channel's traffic while it has local subscribers; the broker
@@ -95,6 +102,7 @@ export async function startServer(
     maxHeldChars: config.maxBufferedBytes,
     onChannelActive: (channel) => broker.subscribe(channel),
     onChannelIdle: (channel) => broker.unsubscribe(channel),
+    ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
   });
   const handler: BrokerHandler = {
     onPublication(channel, publication) {
@@ -107,11 +115,12 @@ export async function startServer(
       else hub.revoke(event.uuid, channel);
     },
   };
-  const broker: Broker = overrides.broker?.(handler) ?? new LocalBroker(handler, {
-    ...(store instanceof SqliteChannelStore ? { store } : {}),
-    now,
-  });
-  const grants = overrides.grants?.(hub) ?? localGrants(hub);
+  const broker: Broker = overrides.broker?.(handler) ?? cluster?.broker(handler) ??
+    new LocalBroker(handler, {
+      ...(store instanceof SqliteChannelStore ? { store } : {}),
+      now,
+    });
+  const grants = overrides.grants?.(hub) ?? cluster?.grants(hub) ?? localGrants(hub);
   const gauges = () => ({
     connections: hub.connectionCount,
     subscriptions: hub.subscriptionCount,
@@ -129,13 +138,13 @@ export async function startServer(
     adminToken: config.adminToken,
     createToken: config.createToken,
     gauges,
-    isReady: () => listening && !draining,
+    isReady: () => listening && !draining && (cluster?.healthy() ?? true),
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.addr.port,
   });
   const ws = createWsHandler({
     hub,
-    channels: {
+    channels: cluster?.lookup ?? {
       lookup: (name) => service.current(name),
       isGranted: (id, channel) => grants.isGranted(id, channel),
       history: (channel, since) => broker.history(channel, since),
@@ -191,6 +200,7 @@ export async function startServer(
     await httpServer?.shutdown();
     hasher.close();
     store.close();
+    await cluster?.close();
     // A port that cannot be bound is a setting to fix: report it like one, naming the variable.
     const [variable, port] = httpServer === undefined
       ? ["PORT_HTTP", config.httpPort]
@@ -234,6 +244,7 @@ export async function startServer(
     }
     listening = false;
     await broker.close();
+    await cluster?.close();
     hasher.close();
     store.close();
     announce(logger, "stopped");

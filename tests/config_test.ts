@@ -26,6 +26,8 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     shutdownTimeoutMs: 8000,
     createToken: undefined,
     maxChannels: 1_000_000,
+    redisUrl: undefined,
+    redisPrefix: "pushserver:",
   });
 });
 
@@ -193,4 +195,32 @@ Deno.test("loadConfig() never reads Deno.env itself", () => {
   } finally {
     Deno.env.delete("MAX_CONNECTIONS");
   }
+});
+
+Deno.test("loadConfig() reads REDIS_URL (unset = single node) and REDIS_PREFIX", () => {
+  const single = loadConfig({});
+  assert.equal(single.redisUrl, undefined);
+  assert.equal(single.redisPrefix, "pushserver:");
+  assert.equal(loadConfig({ REDIS_URL: " " }).redisUrl, undefined);
+  const cluster = loadConfig({ REDIS_URL: "redis://:pw@redis:6379/2", REDIS_PREFIX: "app1:" });
+  assert.equal(cluster.redisUrl, "redis://:pw@redis:6379/2");
+  assert.equal(cluster.redisPrefix, "app1:");
+  assert.equal(
+    loadConfig({ REDIS_URL: "rediss://cache.example:6380" }).redisUrl,
+    "rediss://cache.example:6380",
+  );
+  for (const env of [{ REDIS_URL: "http://redis:6379" }, { REDIS_URL: "redis:6379" }]) {
+    assert.throws(() => loadConfig(env), (error: Error) => {
+      assert(error instanceof ConfigError);
+      assert.match(error.message, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+      return true;
+    });
+  }
+  assert.throws(() => loadConfig({ REDIS_URL: "redis://:secret@" }), (error: Error) => {
+    assert.match(error.message, /REDIS_URL/);
+    assert(!error.message.includes("secret"), "the URL's password is never repeated");
+    return true;
+  });
+  assert.throws(() => loadConfig({ REDIS_PREFIX: "has space" }), /^ConfigError: REDIS_PREFIX/);
+  assert.throws(() => loadConfig({ REDIS_PREFIX: "" }), /REDIS_PREFIX/);
 });

@@ -40,8 +40,8 @@ export interface ChannelService {
   assertCurrent(channel: Channel): void;
   /** Whether `name` exists, answered from memory. */
   exists(name: string): boolean;
-  /** Every channel name, oldest first. */
-  names(): string[];
+  /** Every channel name, oldest first (in cluster mode, read from Redis). */
+  names(): string[] | Promise<string[]>;
   /** How many channels exist. */
   readonly size: number;
 }

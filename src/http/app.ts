@@ -234,12 +234,12 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     }));
 
-  operation("/sysadmin", (c) => {
+  operation("/sysadmin", async (c) => {
     if (adminDigest === undefined) throw noRoute(c);
     if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
-    const channels = service.names();
+    const channels = await service.names();
     return jsonResponse(
       200,
       JSON.stringify({
