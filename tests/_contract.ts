@@ -25,8 +25,11 @@ export interface HttpExchange {
   readonly body: string | undefined;
 }
 
-/** Close codes that a client sees without the server choosing them (its own close, a drop). */
-const CLIENT_SIDE_CLOSE_CODES = new Set([1000, 1005, 1006]);
+/**
+ * Close codes that a client sees without the server choosing them (its own close, a drop; Deno
+ * reports 0 when a killed server's socket just vanished).
+ */
+const CLIENT_SIDE_CLOSE_CODES = new Set([0, 1000, 1005, 1006]);
 
 class Documents {
   readonly openApi = openApiDocument();
