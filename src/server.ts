@@ -13,6 +13,8 @@ import { createHttpApp } from "./http/app.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { errorEnvelope } from "./protocol/outbound.ts";
+import { connectionCaps, openFileLimit } from "./fd_limit.ts";
+import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
@@ -24,6 +26,8 @@ export interface ServerOverrides {
   store?: ChannelStore;
   hasher?: TokenHasher;
   now?: () => number;
+  /** The open-file limit the connection caps derive from (default: read from the OS). */
+  fdLimit?: number | undefined;
 }
 
 /** A running server. */
@@ -38,6 +42,8 @@ export interface RunningServer extends AsyncDisposable {
   shutdown(): Promise<void>;
   /** Resolves when shutdown has completed. */
   readonly finished: Promise<void>;
+  /** Resolves (never rejects) if a port is lost for good: the process should exit 1. */
+  readonly lost: Promise<Error>;
 }
 
 /** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
@@ -63,6 +69,8 @@ export async function startServer(
   const store = overrides.store ?? openSqliteStore(config.dbPath);
   const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
   const metrics = new Metrics();
+  const fdLimit = "fdLimit" in overrides ? overrides.fdLimit : openFileLimit();
+  const caps = connectionCaps(config.maxConnections, fdLimit);
   let draining = false;
   let listening = false;
   let inFlight = 0;
@@ -100,7 +108,7 @@ export async function startServer(
     gauges,
     isReady: () => listening && !draining,
     corsOrigins: config.corsOrigins,
-    wsPort: () => wsServer?.addr.port,
+    wsPort: () => wsServer?.port,
   });
   const ws = createWsHandler({
     hub,
@@ -110,18 +118,22 @@ export async function startServer(
     now,
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
-    maxConnections: config.maxConnections,
+    maxConnections: caps.wsConnections,
     isDraining: () => draining,
   });
 
-  const unavailable = () =>
-    new Response(errorEnvelope(new PushError("unavailable", "The server is shutting down")), {
+  const unavailable = (details = "The server is shutting down") =>
+    new Response(errorEnvelope(new PushError("unavailable", details)), {
       status: ERRORS.unavailable.status,
       headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
     });
 
   async function serveHttp(request: Request): Promise<Response> {
     if (draining) return unavailable();
+    if (inFlight >= caps.httpInFlight) {
+      metrics.countError("http", ERRORS.unavailable.status);
+      return unavailable(`The server is handling ${caps.httpInFlight} requests; retry shortly`);
+    }
     inFlight++;
     try {
       return await app.fetch(request);
@@ -139,17 +151,13 @@ export async function startServer(
     });
   };
 
-  let httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
-  let wsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let httpServer: Listener | undefined;
+  let wsServer: Listener | undefined;
+  const listener = (variable: string, port: number, handler: Deno.ServeHandler<Deno.NetAddr>) =>
+    openListener({ variable, hostname: config.host, port, handler, onError, logger });
   try {
-    httpServer = Deno.serve(
-      { hostname: config.host, port: config.httpPort, onListen: () => {}, onError },
-      serveHttp,
-    );
-    wsServer = Deno.serve(
-      { hostname: config.host, port: config.wsPort, onListen: () => {}, onError },
-      ws.handle,
-    );
+    httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
+    wsServer = listener("PORT_WS", config.wsPort, ws.handle);
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
@@ -162,12 +170,17 @@ export async function startServer(
     throw new ConfigError(`${variable}: cannot listen on ${config.host}:${port}: ${reason}`);
   }
   listening = true;
-  const httpPort = httpServer.addr.port;
-  const wsPort = wsServer.addr.port;
+  const httpPort = httpServer.port;
+  const wsPort = wsServer.port;
   announce(
     logger,
     `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
-    { channels: service.size },
+    {
+      channels: service.size,
+      openFileLimit: fdLimit ?? null,
+      maxConnections: caps.wsConnections,
+      maxHttpInFlight: Number.isFinite(caps.httpInFlight) ? caps.httpInFlight : null,
+    },
   );
 
   const finished = Promise.withResolvers<void>();
@@ -209,6 +222,7 @@ export async function startServer(
     hostname: config.host,
     shutdown,
     finished: finished.promise,
+    lost: Promise.race([httpServer.lost, wsServer.lost]),
     [Symbol.asyncDispose]: shutdown,
   };
 }
