@@ -11,6 +11,8 @@ export interface Config {
   readonly bcryptCost: number;
   readonly maxMessageBytes: number;
   readonly maxBodyBytes: number;
+  readonly maxBodyBytesInFlight: number;
+  readonly requestTimeoutS: number;
   readonly maxFrameBytes: number;
   readonly adminToken: string | undefined;
   readonly logLevel: LogLevel;
@@ -51,6 +53,13 @@ const envSchema = z.object({
   BCRYPT_COST: integer("BCRYPT_COST", 10, 4, 15),
   MAX_MESSAGE_BYTES: integer("MAX_MESSAGE_BYTES", 65536, 1, 1024 * 1024),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+  MAX_BODY_BYTES_IN_FLIGHT: integer(
+    "MAX_BODY_BYTES_IN_FLIGHT",
+    64 * 1024 * 1024,
+    1024 * 1024,
+    4 * 1024 * 1024 * 1024,
+  ),
+  REQUEST_TIMEOUT_S: integer("REQUEST_TIMEOUT_S", 30, 1, 3600),
   MAX_FRAME_BYTES: integer("MAX_FRAME_BYTES", 64 * 1024, 256, 16 * 1024 * 1024),
   ADMIN_TOKEN: z.string().optional().transform((v) => (v === "" ? undefined : v)),
   LOG_LEVEL: z
@@ -96,6 +105,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     throw new ConfigError(message.startsWith(variable) ? message : `${variable}: ${message}`);
   }
   const e = parsed.data;
+  if (e.MAX_BODY_BYTES_IN_FLIGHT < e.MAX_BODY_BYTES) {
+    throw new ConfigError(
+      `MAX_BODY_BYTES_IN_FLIGHT (${e.MAX_BODY_BYTES_IN_FLIGHT}) must be at least MAX_BODY_BYTES (${e.MAX_BODY_BYTES})`,
+    );
+  }
   return {
     host: e.HOST,
     wsPort: e.PORT_WS,
@@ -104,6 +118,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bcryptCost: e.BCRYPT_COST,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    maxBodyBytesInFlight: e.MAX_BODY_BYTES_IN_FLIGHT,
+    requestTimeoutS: e.REQUEST_TIMEOUT_S,
     maxFrameBytes: e.MAX_FRAME_BYTES,
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,

@@ -10,6 +10,7 @@ import { CLOSE, ERRORS, PushError } from "./errors.ts";
 import { LocalBroker } from "./hub/broker.ts";
 import { Hub } from "./hub/hub.ts";
 import { createHttpApp } from "./http/app.ts";
+import { BodyReader } from "./http/body.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { errorEnvelope } from "./protocol/outbound.ts";
@@ -98,8 +99,10 @@ export async function startServer(
     httpInFlight: inFlight,
   });
 
+  const bodies = new BodyReader(config);
   const app = createHttpApp({
     service,
+    bodies,
     broker,
     metrics,
     logger,
@@ -129,6 +132,14 @@ export async function startServer(
     });
 
   async function serveHttp(request: Request): Promise<Response> {
+    try {
+      return await admitHttp(request);
+    } finally {
+      bodies.finish(request);
+    }
+  }
+
+  async function admitHttp(request: Request): Promise<Response> {
     if (draining) return unavailable();
     if (inFlight >= caps.httpInFlight) {
       metrics.countError("http", ERRORS.unavailable.status);
@@ -200,6 +211,7 @@ export async function startServer(
     }
     // shutdown() makes a body still arriving unreadable: such a request is answered 503 by the
     // app (see readActionBody) instead of holding the process past its deadline.
+    bodies.close();
     const closed = Promise.all([httpServer!.shutdown(), wsServer!.shutdown()]);
     if (abandoned) {
       // Deno's shutdown() still waits for the abandoned request's connection; give it a moment,

@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { Gauges, Metrics } from "../metrics.ts";
 import { type ActionName, type ActionRequest, parseAction } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
-import { readBodyText } from "./body.ts";
+import type { BodyReader } from "./body.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -21,6 +21,8 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
+  /** Reads action bodies within the size, in-flight and time limits. */
+  readonly bodies: BodyReader;
   readonly adminToken: string | undefined;
   /** Live numbers for /metrics and /sysadmin. */
   readonly gauges: () => Gauges;
@@ -69,7 +71,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
   async function readActionBody(request: Request): Promise<string> {
     try {
-      return await readBodyText(request, limits.maxBodyBytes);
+      return await deps.bodies.read(request);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()
