@@ -5,10 +5,12 @@
 import { PushError } from "../errors.ts";
 
 /**
- * How long a connection whose body was left unread stays open after its response. Deno keeps
- * such a connection to drain the rest of the body, which a stalled client never sends; it
- * closes it only when the body stream is cancelled *after* the response went out (cancelled
- * earlier, the runtime drains again), so the cancel waits this long.
+ * How long a connection whose body was left unread stays open after its response. Deno 2.9.6
+ * keeps such a connection to drain the rest of the body, which a stalled client never sends; it
+ * closes it when the body stream is cancelled *after* the response went out (cancelled earlier,
+ * the runtime drains again), so the cancel waits this long. One case it cannot close: a body
+ * with a read still pending (a 408) keeps its socket until the client sends a byte or goes
+ * away, since the runtime cannot cancel that read; it holds ~45 KiB and a descriptor meanwhile.
  */
 const LINGER_MS = 1000;
 
