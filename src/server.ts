@@ -3,7 +3,8 @@ import { dirname } from "node:path";
 import { createChannelService } from "./channels/service.ts";
 import { SqliteChannelStore } from "./channels/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
-import { bcryptHasher, type TokenHasher } from "./channels/tokens.ts";
+import { sourceOf, TokenGate } from "./channels/token_gate.ts";
+import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
@@ -77,12 +78,15 @@ export async function startServer(
   let inFlight = 0;
   let drained: PromiseWithResolvers<void> | undefined;
 
+  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
+  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
   let service;
   try {
     service = await createChannelService({
       store,
       hasher,
       maxTokenChecks: config.maxTokenChecks,
+      tokenGate,
       now,
     });
   } catch (error) {
@@ -131,9 +135,13 @@ export async function startServer(
       headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
     });
 
-  async function serveHttp(request: Request): Promise<Response> {
+  async function serveHttp(
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
     try {
-      return await admitHttp(request);
+      // Token checks made for this request count against its source address.
+      return await tokenGate.runAs(sourceOf(info.remoteAddr.hostname), () => admitHttp(request));
     } finally {
       bodies.finish(request);
     }
@@ -201,6 +209,7 @@ export async function startServer(
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
     for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    tokenGate.close();
     let abandoned = false;
     if (inFlight > 0) {
       drained = Promise.withResolvers<void>();

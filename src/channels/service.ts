@@ -1,6 +1,7 @@
 /** Channel rules (unique names, token checks) over a store and a hasher; throws PushError. */
 import { PushError } from "../errors.ts";
 import type { ChannelStore } from "./store.ts";
+import { checkKey, TokenGate } from "./token_gate.ts";
 import { newToken, sameDigest, tokenDigest, type TokenHasher } from "./tokens.ts";
 
 interface KnownChannel {
@@ -31,8 +32,10 @@ export interface ChannelService {
 export interface ChannelServiceOptions {
   store: ChannelStore;
   hasher: TokenHasher;
-  /** Most bcrypt verifications in flight at once; past it, callers get 429. */
+  /** Most bcrypt verifications waiting or running at once; past it, callers get 429. */
   maxTokenChecks: number;
+  /** Schedules bcrypt verifications fairly across sources (default: one from maxTokenChecks). */
+  tokenGate?: TokenGate;
   now?: () => number;
   generateToken?: () => string;
 }
@@ -51,7 +54,7 @@ export async function createChannelService(
   for (const channel of await store.list()) {
     known.set(channel.name, { tokenHash: channel.tokenHash, verifiedDigest: undefined });
   }
-  let checksInFlight = 0;
+  const gate = options.tokenGate ?? new TokenGate({ lanes: 2, maxPending: maxTokenChecks });
 
   function find(name: string): KnownChannel {
     const channel = known.get(name);
@@ -64,19 +67,8 @@ export async function createChannelService(
   async function checkToken(name: string, channel: KnownChannel, token: string): Promise<void> {
     const digest = tokenDigest(token);
     if (channel.verifiedDigest !== undefined && sameDigest(channel.verifiedDigest, digest)) return;
-    if (checksInFlight >= maxTokenChecks) {
-      throw new PushError(
-        "too_many_requests",
-        "Too many channel token checks in progress; retry shortly",
-      );
-    }
-    checksInFlight++;
-    let valid: boolean;
-    try {
-      valid = await hasher.verify(token, channel.tokenHash);
-    } finally {
-      checksInFlight--;
-    }
+    const verify = () => hasher.verify(token, channel.tokenHash);
+    const valid = await gate.check(verify, checkKey(channel.tokenHash, digest));
     if (!valid) throw new PushError("token_invalid", "Channel token is invalid");
     // Only remember the digest if the channel was not deleted or re-created meanwhile.
     if (known.get(name) === channel) channel.verifiedDigest = digest;
