@@ -1,5 +1,6 @@
 /** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
 import { dirname } from "node:path";
+import { retryWhileBusy } from "./channels/busy_retry.ts";
 import { createChannelService } from "./channels/service.ts";
 import { SqliteChannelStore } from "./channels/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
@@ -48,13 +49,16 @@ export interface RunningServer extends AsyncDisposable {
   readonly lost: Promise<Error>;
 }
 
-/** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
+/**
+ * Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. While another
+ * process holds a lock on it, calls answer 503 within a second (see retryWhileBusy).
+ */
 export function openSqliteStore(path: string): SqliteChannelStore {
   try {
     if (path !== ":memory:" && !path.startsWith("file:")) {
       Deno.mkdirSync(dirname(path), { recursive: true });
     }
-    return new SqliteChannelStore(path);
+    return retryWhileBusy(new SqliteChannelStore(path));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(`DB_PATH: cannot open "${path}": ${reason}`);
