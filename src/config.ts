@@ -25,6 +25,8 @@ export interface Config {
   readonly maxTokenChecks: number;
   readonly corsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
+  /** The open-file limit the connection caps derive from, when set (`OPEN_FILE_LIMIT`). */
+  readonly openFileLimit: number | undefined;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -88,6 +90,8 @@ const envSchema = z.object({
     .optional()
     .transform((v) => (v ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "")),
   SHUTDOWN_TIMEOUT_MS: integer("SHUTDOWN_TIMEOUT_MS", 8000, 100, 60_000),
+  // 0 = unset: read from the OS where the process may (see fd_limit.ts).
+  OPEN_FILE_LIMIT: integer("OPEN_FILE_LIMIT", 0, 64, 1_000_000_000),
 });
 
 /** Why the configuration was rejected: names the variable, in one line. */
@@ -132,5 +136,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxTokenChecks: e.MAX_TOKEN_CHECKS,
     corsOrigins: e.CORS_ORIGINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    openFileLimit: e.OPEN_FILE_LIMIT === 0 ? undefined : e.OPEN_FILE_LIMIT,
   };
 }

@@ -16,7 +16,8 @@ export interface ConnectionCaps {
 
 /**
  * The soft "Max open files" limit of this process from `/proc/self/limits` (Linux), or
- * `undefined` when it is unlimited or cannot be read (another OS, no read permission).
+ * `undefined` when it is unlimited or cannot be read: another OS, or no permission (Deno lets a
+ * process read /proc/self only with --allow-all; with narrower permissions, set OPEN_FILE_LIMIT).
  */
 export function openFileLimit(
   read: () => string = () => Deno.readTextFileSync("/proc/self/limits"),

@@ -29,7 +29,7 @@ export interface ServerOverrides {
   store?: ChannelStore;
   hasher?: TokenHasher;
   now?: () => number;
-  /** The open-file limit the connection caps derive from (default: read from the OS). */
+  /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
 }
 
@@ -75,7 +75,9 @@ export async function startServer(
   const store = overrides.store ?? openSqliteStore(config.dbPath);
   const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
   const metrics = new Metrics();
-  const fdLimit = "fdLimit" in overrides ? overrides.fdLimit : openFileLimit();
+  const fdLimit = "fdLimit" in overrides
+    ? overrides.fdLimit
+    : (config.openFileLimit ?? openFileLimit());
   const caps = connectionCaps(config.maxConnections, fdLimit);
   let draining = false;
   let listening = false;

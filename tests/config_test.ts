@@ -25,6 +25,7 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     maxTokenChecks: 64,
     corsOrigins: [],
     shutdownTimeoutMs: 8000,
+    openFileLimit: undefined,
   });
 });
 
@@ -43,6 +44,7 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
     SHUTDOWN_TIMEOUT_MS: "500",
     MAX_BODY_BYTES_IN_FLIGHT: String(4 * 1024 * 1024 * 1024),
     REQUEST_TIMEOUT_S: "3600",
+    OPEN_FILE_LIMIT: "4096",
     ADMIN_TOKEN: "t",
     LOG_LEVEL: " WARN ",
   });
@@ -59,6 +61,7 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
   assert.equal(config.shutdownTimeoutMs, 500);
   assert.equal(config.maxBodyBytesInFlight, 4 * 1024 * 1024 * 1024);
   assert.equal(config.requestTimeoutS, 3600);
+  assert.equal(config.openFileLimit, 4096);
   assert.equal(config.adminToken, "t");
   assert.equal(config.logLevel, "warn");
 });
@@ -85,6 +88,7 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
     ["MAX_TOKEN_CHECKS", "0"],
     ["SHUTDOWN_TIMEOUT_MS", "99"],
     ["REQUEST_TIMEOUT_S", "0"],
+    ["OPEN_FILE_LIMIT", "63"],
     ["REQUEST_TIMEOUT_S", "3601"],
     ["MAX_BODY_BYTES_IN_FLIGHT", String(1024 * 1024 - 1)],
     ["MAX_BODY_BYTES_IN_FLIGHT", String(4 * 1024 * 1024 * 1024 + 1)],

@@ -162,3 +162,12 @@ Deno.test("[e2e] connection caps derive from the open-file limit: 100 → 11 Web
     assert.equal(reply?.status, 200);
   });
 });
+
+Deno.test("[e2e] with explicit permissions (no /proc/self access) the caps derive from OPEN_FILE_LIMIT", async () => {
+  const command = [Deno.execPath(), "run", "--allow-net", "--allow-env", "--allow-read", MAIN];
+  await using server = await ServerProcess.spawn({ OPEN_FILE_LIMIT: "100" }, command);
+  const listening = server.lines.find((l) => String(l.msg).startsWith("pushserver listening"));
+  assert.equal(listening?.openFileLimit, 100);
+  assert.equal(listening?.maxConnections, 11);
+  assert.equal(listening?.maxHttpInFlight, 25);
+});
