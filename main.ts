@@ -26,20 +26,26 @@ async function main(): Promise<number> {
     server = await startServer(config, { logger });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const lines = error.problems.map((problem) => `pushserver: ${problem}\n`).join("");
-    Deno.stderr.writeSync(new TextEncoder().encode(lines));
+    for (const problem of error.problems) fatal(problem);
     return 1;
   }
   const running = server;
-  const { promise: signalled, resolve } = Promise.withResolvers<void>();
+  const { promise: signalled, resolve } = Promise.withResolvers<undefined>();
   // A second signal (Ctrl-C can deliver SIGINT twice) must not interrupt the drain.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => resolve());
+    Deno.addSignalListener(signal, () => resolve(undefined));
   }
-  await signalled;
+  // A port lost for good ends the process with exit 1, so that a supervisor restarts it.
+  const lost = await Promise.race([signalled, running.lost]);
+  if (lost !== undefined) fatal(lost.message);
   setTimeout(() => Deno.exit(1), config.shutdownTimeoutMs + EXIT_GRACE_MS);
   await running.shutdown();
-  return 0;
+  return lost === undefined ? 0 : 1;
+}
+
+/** The one line a supervisor's log shows when the process stops with exit 1. */
+function fatal(message: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`pushserver: ${message}\n`));
 }
 
 // `pushserver cli …` (also in the compiled binary) runs the command-line client instead, and

@@ -11,6 +11,8 @@ export interface Config {
   readonly bcryptCost: number;
   readonly maxMessageBytes: number;
   readonly maxBodyBytes: number;
+  readonly maxBodyBytesInFlight: number;
+  readonly requestTimeoutS: number;
   readonly maxFrameBytes: number;
   readonly adminToken: string | undefined;
   readonly logLevel: LogLevel;
@@ -32,6 +34,8 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** Prefix of every Redis key and pub/sub channel of this deployment. */
   readonly redisPrefix: string;
+  /** The open-file limit the connection caps derive from, when set (`OPEN_FILE_LIMIT`). */
+  readonly openFileLimit: number | undefined;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -84,6 +88,13 @@ const envSchema = z.object({
   BCRYPT_COST: integer("BCRYPT_COST", 10, 4, 15),
   MAX_MESSAGE_BYTES: integer("MAX_MESSAGE_BYTES", 65536, 1, 1024 * 1024),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+  MAX_BODY_BYTES_IN_FLIGHT: integer(
+    "MAX_BODY_BYTES_IN_FLIGHT",
+    64 * 1024 * 1024,
+    1024 * 1024,
+    4 * 1024 * 1024 * 1024,
+  ),
+  REQUEST_TIMEOUT_S: integer("REQUEST_TIMEOUT_S", 30, 1, 3600),
   MAX_FRAME_BYTES: integer("MAX_FRAME_BYTES", 64 * 1024, 256, 16 * 1024 * 1024),
   ADMIN_TOKEN: z
     .string()
@@ -170,6 +181,8 @@ const envSchema = z.object({
     .refine((v) => /^[\x21-\x7e]{1,64}$/.test(v), {
       error: "REDIS_PREFIX must be 1 to 64 printable ASCII characters without spaces",
     }),
+  // 0 = unset: read from the OS where the process may (see fd_limit.ts).
+  OPEN_FILE_LIMIT: integer("OPEN_FILE_LIMIT", 0, 64, 1_000_000_000),
 });
 
 function isRedisUrl(value: string): boolean {
@@ -212,6 +225,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (clash !== undefined) problems.set("PORT_WS", clash);
   if (!parsed.success || problems.size > 0) throw new ConfigError([...problems.values()]);
   const e = parsed.data;
+  if (e.MAX_BODY_BYTES_IN_FLIGHT < e.MAX_BODY_BYTES) {
+    throw new ConfigError(
+      `MAX_BODY_BYTES_IN_FLIGHT (${e.MAX_BODY_BYTES_IN_FLIGHT}) must be at least MAX_BODY_BYTES (${e.MAX_BODY_BYTES})`,
+    );
+  }
   return {
     host: e.HOST,
     wsPort: e.PORT_WS,
@@ -220,6 +238,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bcryptCost: e.BCRYPT_COST,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    maxBodyBytesInFlight: e.MAX_BODY_BYTES_IN_FLIGHT,
+    requestTimeoutS: e.REQUEST_TIMEOUT_S,
     maxFrameBytes: e.MAX_FRAME_BYTES,
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
@@ -237,6 +257,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxChannels: e.MAX_CHANNELS,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    openFileLimit: e.OPEN_FILE_LIMIT === 0 ? undefined : e.OPEN_FILE_LIMIT,
   };
 }
 

@@ -6,6 +6,7 @@
 /** Every expected failure, by name. */
 export type ErrorCode =
   | "payload_too_large"
+  | "request_timeout"
   | "bad_json"
   | "invalid_request"
   | "frame_bad_json"
@@ -29,6 +30,7 @@ export type ErrorCode =
 /** Protocol status code and short message for each error. */
 export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: string }>> = {
   payload_too_large: { status: 413, message: "Payload Too Large" },
+  request_timeout: { status: 408, message: "Request Timeout" },
   bad_json: { status: 400, message: "Bad Request" },
   invalid_request: { status: 400, message: "Bad Request" },
   frame_bad_json: { status: 400, message: "Bad JSON" },

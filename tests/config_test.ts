@@ -11,6 +11,8 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     bcryptCost: 10,
     maxMessageBytes: 65536,
     maxBodyBytes: 1024 * 1024,
+    maxBodyBytesInFlight: 64 * 1024 * 1024,
+    requestTimeoutS: 30,
     maxFrameBytes: 64 * 1024,
     adminToken: undefined,
     logLevel: "info",
@@ -28,6 +30,7 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     maxChannels: 1_000_000,
     redisUrl: undefined,
     redisPrefix: "pushserver:",
+    openFileLimit: undefined,
   });
 });
 
@@ -59,6 +62,9 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
     WS_FRAME_BURST: "9",
     MAX_TOKEN_CHECKS: "2",
     SHUTDOWN_TIMEOUT_MS: "500",
+    MAX_BODY_BYTES_IN_FLIGHT: String(4 * 1024 * 1024 * 1024),
+    REQUEST_TIMEOUT_S: "3600",
+    OPEN_FILE_LIMIT: "4096",
     ADMIN_TOKEN: "a-long-admin-tok",
     LOG_LEVEL: " WARN ",
   });
@@ -73,6 +79,9 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
   assert.equal(config.frameBurst, 9);
   assert.equal(config.maxTokenChecks, 2);
   assert.equal(config.shutdownTimeoutMs, 500);
+  assert.equal(config.maxBodyBytesInFlight, 4 * 1024 * 1024 * 1024);
+  assert.equal(config.requestTimeoutS, 3600);
+  assert.equal(config.openFileLimit, 4096);
   assert.equal(config.adminToken, "a-long-admin-tok");
   assert.equal(config.logLevel, "warn");
 });
@@ -127,6 +136,11 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
     ["WS_FRAME_BURST", "-5"],
     ["MAX_TOKEN_CHECKS", "0"],
     ["SHUTDOWN_TIMEOUT_MS", "99"],
+    ["REQUEST_TIMEOUT_S", "0"],
+    ["OPEN_FILE_LIMIT", "63"],
+    ["REQUEST_TIMEOUT_S", "3601"],
+    ["MAX_BODY_BYTES_IN_FLIGHT", String(1024 * 1024 - 1)],
+    ["MAX_BODY_BYTES_IN_FLIGHT", String(4 * 1024 * 1024 * 1024 + 1)],
     ["LOG_LEVEL", "verbose"],
     ["HOST", " "],
     ["ADMIN_TOKEN", "short"],
@@ -186,6 +200,17 @@ Deno.test("loadConfig() refuses PORT_WS equal to PORT_HTTP, naming the clash", (
   );
   // Port 0 means "any free port": both may ask for it.
   assert.equal(loadConfig({ PORT_WS: "0", PORT_HTTP: "0" }).wsPort, 0);
+});
+
+Deno.test("loadConfig() rejects MAX_BODY_BYTES_IN_FLIGHT below MAX_BODY_BYTES (no body could ever be read)", () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        MAX_BODY_BYTES: String(2 * 1024 * 1024),
+        MAX_BODY_BYTES_IN_FLIGHT: String(1024 * 1024),
+      }),
+    /^ConfigError: MAX_BODY_BYTES_IN_FLIGHT \(1048576\) must be at least MAX_BODY_BYTES \(2097152\)$/,
+  );
 });
 
 Deno.test("loadConfig() never reads Deno.env itself", () => {

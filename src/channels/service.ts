@@ -1,6 +1,7 @@
 /** Channel rules (unique names, token checks, options, rotation) over a store and a hasher. */
 import { PushError } from "../errors.ts";
 import { type Channel, type ChannelOptions, type ChannelStore, newEpoch } from "./store.ts";
+import { checkKey, TokenGate } from "./token_gate.ts";
 import { newToken, sameDigest, tokenDigest, type TokenHasher } from "./tokens.ts";
 
 interface KnownChannel {
@@ -50,10 +51,12 @@ export interface ChannelService {
 export interface ChannelServiceOptions {
   store: ChannelStore;
   hasher: TokenHasher;
-  /** Most bcrypt verifications in flight at once; past it, callers get 429. */
+  /** Most bcrypt verifications waiting or running at once; past it, callers get 429. */
   maxTokenChecks: number;
   /** Most channels; creating one more is 507. */
   maxChannels?: number;
+  /** Schedules bcrypt verifications fairly across sources (default: one from maxTokenChecks). */
+  tokenGate?: TokenGate;
   now?: () => number;
   generateToken?: () => string;
 }
@@ -73,7 +76,7 @@ export async function createChannelService(
   for (const channel of await store.list()) {
     known.set(channel.name, { channel, verifiedDigest: undefined });
   }
-  let checksInFlight = 0;
+  const gate = options.tokenGate ?? new TokenGate({ lanes: 2, maxPending: maxTokenChecks });
   /** Names being created right now (counted against `maxChannels`). */
   let creating = 0;
 
@@ -86,19 +89,11 @@ export async function createChannelService(
   async function checkToken(entry: KnownChannel, token: string): Promise<void> {
     const digest = tokenDigest(token);
     if (entry.verifiedDigest !== undefined && sameDigest(entry.verifiedDigest, digest)) return;
-    if (checksInFlight >= maxTokenChecks) {
-      throw new PushError(
-        "too_many_requests",
-        "Too many channel token checks in progress; retry shortly",
-      );
-    }
-    checksInFlight++;
-    let valid: boolean;
-    try {
-      valid = await hasher.verify(token, entry.channel.tokenHash);
-    } finally {
-      checksInFlight--;
-    }
+    const { tokenHash } = entry.channel;
+    const valid = await gate.check(
+      () => hasher.verify(token, tokenHash),
+      checkKey(tokenHash, digest),
+    );
     if (!valid) throw tokenInvalid();
     // Only remember the digest if the record was not deleted, re-created or rotated meanwhile.
     if (known.get(entry.channel.name) === entry) entry.verifiedDigest = digest;

@@ -16,7 +16,7 @@ import {
   parseAdminAction,
 } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
-import { readBodyText } from "./body.ts";
+import type { BodyReader } from "./body.ts";
 import { docsRoutes } from "./docs.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
@@ -30,6 +30,8 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
+  /** Reads action bodies within the size, in-flight and time limits. */
+  readonly bodies: BodyReader;
   readonly adminToken: string | undefined;
   /** When set, creating a channel needs `Authorization: Bearer <createToken>`. */
   readonly createToken?: string | undefined;
@@ -80,7 +82,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
   async function readActionBody(request: Request): Promise<string> {
     try {
-      return await readBodyText(request, limits.maxBodyBytes);
+      return await deps.bodies.read(request);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()

@@ -3,6 +3,7 @@ import { createChannelService } from "../../src/channels/service.ts";
 import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
 import type { Broker } from "../../src/hub/broker.ts";
 import { createHttpApp } from "../../src/http/app.ts";
+import { BodyReader } from "../../src/http/body.ts";
 import type { LogFields, Logger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
 
@@ -32,6 +33,7 @@ async function appWith(broker: Broker) {
     metrics: new Metrics(),
     logger,
     limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
+    bodies: new BodyReader({ maxBodyBytes: 4096, maxBodyBytesInFlight: 65536, requestTimeoutS: 5 }),
     adminToken: undefined,
     gauges: () => ({ connections: 0, subscriptions: 0, channels: service.size }),
     isReady: () => true,
