@@ -136,9 +136,7 @@ const ERROR_EXAMPLES: Readonly<Record<number, string | null>> = {
  * Statuses PROTOCOL.md v1.1 gives a message that the catalog does not have yet; used only while
  * the catalog has no entry for the status (a test says when one can go).
  */
-export const CONTRACT_ERROR_MESSAGES: Readonly<Record<number, string>> = {
-  408: "Request Timeout",
-};
+export const CONTRACT_ERROR_MESSAGES: Readonly<Record<number, string>> = {};
 
 /** Catalog entries only the WebSocket port answers with. */
 const WS_ONLY: readonly ErrorCode[] = [
