@@ -104,7 +104,7 @@ export async function startServer(
   const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
   let service: ChannelService;
   try {
-    service = cluster?.service(hasher) ?? await createChannelService({
+    service = cluster?.service(hasher, tokenGate) ?? await createChannelService({
       store,
       hasher,
       maxTokenChecks: config.maxTokenChecks,

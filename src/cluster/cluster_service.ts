@@ -6,6 +6,7 @@
  */
 import type { ChannelService, CreatedChannel } from "../channels/service.ts";
 import { type Channel, newEpoch } from "../channels/store.ts";
+import { checkKey, type TokenGate } from "../channels/token_gate.ts";
 import { newToken, sameDigest, tokenDigest, type TokenHasher } from "../channels/tokens.ts";
 import { PushError } from "../errors.ts";
 import { type ChannelCache, sameRecord } from "./cache.ts";
@@ -17,7 +18,8 @@ export interface ClusterServiceOptions {
   readonly store: RedisChannelStore;
   readonly cache: ChannelCache;
   readonly hasher: TokenHasher;
-  readonly maxTokenChecks: number;
+  /** Schedules bcrypt verifications fairly across sources (the same gate as a single node). */
+  readonly tokenGate: TokenGate;
   readonly maxChannels: number;
   readonly now: () => number;
   readonly generateToken?: () => string;
@@ -29,9 +31,8 @@ export interface ClusterServiceOptions {
 
 /** The cluster-mode channel service. */
 export function createClusterChannelService(options: ClusterServiceOptions): ChannelService {
-  const { store, cache, hasher, maxTokenChecks, now } = options;
+  const { store, cache, hasher, tokenGate, now } = options;
   const generateToken = options.generateToken ?? newToken;
-  let checksInFlight = 0;
 
   /** Reads the record from Redis (never the cache) and caches it if nothing changed meanwhile. */
   async function fetch(name: string): Promise<Channel | undefined> {
@@ -40,19 +41,12 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
     return value;
   }
 
-  async function bcrypt(token: string, channel: Channel): Promise<boolean> {
-    if (checksInFlight >= maxTokenChecks) {
-      throw new PushError(
-        "too_many_requests",
-        "Too many channel token checks in progress; retry shortly",
-      );
-    }
-    checksInFlight++;
-    try {
-      return await hasher.verify(token, channel.tokenHash);
-    } finally {
-      checksInFlight--;
-    }
+  function bcrypt(token: string, channel: Channel): Promise<boolean> {
+    const { tokenHash } = channel;
+    return tokenGate.check(
+      () => hasher.verify(token, tokenHash),
+      checkKey(tokenHash, tokenDigest(token)),
+    );
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { Redis } from "ioredis";
 import type { ChannelService } from "../channels/service.ts";
 import type { Channel } from "../channels/store.ts";
+import type { TokenGate } from "../channels/token_gate.ts";
 import type { TokenHasher } from "../channels/tokens.ts";
 import type { Config } from "../config.ts";
 import { PushError } from "../errors.ts";
@@ -136,12 +137,12 @@ export class ClusterNode {
   }
 
   /** The channel service over this node's cache and Redis. */
-  service(hasher: TokenHasher): ChannelService {
+  service(hasher: TokenHasher, tokenGate: TokenGate): ChannelService {
     return createClusterChannelService({
       store: this.store,
       cache: this.cache,
       hasher,
-      maxTokenChecks: this.#config.maxTokenChecks,
+      tokenGate,
       maxChannels: this.#config.maxChannels,
       now: this.#now,
       count: () => this.#count,
