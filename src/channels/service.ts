@@ -1,5 +1,6 @@
 /** Channel rules (unique names, token checks, options, rotation) over a store and a hasher. */
 import { PushError } from "../errors.ts";
+import { channelNotFound, channelsFull, channelTaken, tokenInvalid } from "./failures.ts";
 import { type Channel, type ChannelOptions, type ChannelStore, newEpoch } from "./store.ts";
 import { checkKey, TokenGate } from "./token_gate.ts";
 import { newToken, sameDigest, tokenDigest, type TokenHasher } from "./tokens.ts";
@@ -82,7 +83,7 @@ export async function createChannelService(
 
   function find(name: string): KnownChannel {
     const entry = known.get(name);
-    if (entry === undefined) throw notFound(name);
+    if (entry === undefined) throw channelNotFound(name);
     return entry;
   }
 
@@ -109,7 +110,7 @@ export async function createChannelService(
 
   function assertCurrent(channel: Channel): void {
     const current = known.get(channel.name)?.channel;
-    if (current === undefined) throw notFound(channel.name);
+    if (current === undefined) throw channelNotFound(channel.name);
     // Deleted and re-created, or rotated, while the token was being checked.
     if (current !== channel) throw tokenInvalid();
   }
@@ -134,34 +135,24 @@ export async function createChannelService(
   async function remove(channel: Channel): Promise<Channel> {
     const deleted = await store.delete(channel.name, channel.epoch);
     if (known.get(channel.name)?.channel === channel) known.delete(channel.name);
-    if (!deleted) throw notFound(channel.name);
+    if (!deleted) throw channelNotFound(channel.name);
     return channel;
   }
 
   return {
     async create(name, channelOptions) {
-      const taken = () =>
-        new PushError("channel_exists", `A channel called ${quote(name)} already exists`);
-      if (known.has(name)) throw taken();
+      if (known.has(name)) throw channelTaken(name);
       if (known.size + creating >= maxChannels) {
-        throw new PushError(
-          "insufficient_storage",
-          `The server holds its maximum of ${maxChannels} channels`,
-        );
+        throw channelsFull(maxChannels);
       }
       creating++;
       try {
-        const token = generateToken();
-        const tokenHash = await hasher.hash(token);
-        const channel: Channel = {
-          name,
-          tokenHash,
-          createdAt: now(),
-          epoch: newEpoch(),
-          private: channelOptions.private,
-          history: channelOptions.history,
-        };
-        if (known.has(name) || !(await store.insert(channel))) throw taken();
+        const { channel, token } = await mintChannel(name, channelOptions, {
+          hasher,
+          generateToken,
+          now,
+        });
+        if (known.has(name) || !(await store.insert(channel))) throw channelTaken(name);
         known.set(name, { channel, verifiedDigest: tokenDigest(token) });
         return { channel, token };
       } finally {
@@ -196,14 +187,23 @@ export async function createChannelService(
   };
 }
 
-function notFound(name: string): PushError {
-  return new PushError("unknown_channel", `Could not find a channel called ${quote(name)}`);
-}
-
-function tokenInvalid(): PushError {
-  return new PushError("token_invalid", "Channel token is invalid");
-}
-
-function quote(name: string): string {
-  return JSON.stringify(name);
+/**
+ * A new channel record and its token: a fresh CSPRNG token (only its bcrypt hash is kept) and a
+ * fresh epoch. Shared by every {@link ChannelService} implementation.
+ */
+export async function mintChannel(
+  name: string,
+  options: ChannelOptions,
+  deps: { hasher: TokenHasher; generateToken: () => string; now: () => number },
+): Promise<CreatedChannel> {
+  const token = deps.generateToken();
+  const channel: Channel = {
+    name,
+    tokenHash: await deps.hasher.hash(token),
+    createdAt: deps.now(),
+    epoch: newEpoch(),
+    private: options.private,
+    history: options.history,
+  };
+  return { channel, token };
 }

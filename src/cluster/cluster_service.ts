@@ -4,8 +4,15 @@
  * and the action is a compare-and-set on that record, so no stale cache entry ever lets a
  * deleted channel or a rotated-away token act (see cache.ts).
  */
-import type { ChannelService, CreatedChannel } from "../channels/service.ts";
-import { type Channel, newEpoch } from "../channels/store.ts";
+import {
+  channelNotFound,
+  channelsFull,
+  channelTaken,
+  recordReplaced,
+  tokenInvalid,
+} from "../channels/failures.ts";
+import { type ChannelService, type CreatedChannel, mintChannel } from "../channels/service.ts";
+import type { Channel } from "../channels/store.ts";
 import { checkKey, type TokenGate } from "../channels/token_gate.ts";
 import { newToken, sameDigest, tokenDigest, type TokenHasher } from "../channels/tokens.ts";
 import { PushError } from "../errors.ts";
@@ -70,7 +77,7 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
     }
     const { value: channel, stale } = await cache.guard(name, async () => {
       const fresh = await redis(() => store.get(name));
-      if (fresh === undefined) throw notFound(name);
+      if (fresh === undefined) throw channelNotFound(name);
       // The record the token already failed against: no second bcrypt needed.
       if (cached !== undefined && sameRecord(cached, fresh)) return undefined;
       return (await bcrypt(token, fresh)) ? fresh : undefined;
@@ -83,7 +90,7 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
   async function authorize(name: string, token: string | null): Promise<Channel> {
     // Without a token there is nothing to compare-and-set: existence is asked of Redis.
     const known = token !== null && cache.get(name) !== undefined;
-    if (!known && (await fetch(name)) === undefined) throw notFound(name);
+    if (!known && (await fetch(name)) === undefined) throw channelNotFound(name);
     if (token === null) throw new PushError("token_missing", "No channel token provided");
     return await check(name, token);
   }
@@ -92,7 +99,7 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
   function applied(name: string, result: CasResult): void {
     if (result === "ok") return;
     cache.invalidate(name);
-    throw result === "gone" ? notFound(name) : tokenInvalid();
+    throw recordReplaced(name, result === "gone");
   }
 
   async function replaceToken(channel: Channel): Promise<{ token: string; result: CasResult }> {
@@ -113,11 +120,11 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
   ): Promise<T> {
     for (let attempt = 0;; attempt++) {
       const channel = await redis(() => store.get(name));
-      if (channel === undefined) throw notFound(name);
+      if (channel === undefined) throw channelNotFound(name);
       const { value, result } = await act(channel);
       if (result === "ok") return value;
       cache.invalidate(name);
-      if (result === "gone") throw notFound(name);
+      if (result === "gone") throw channelNotFound(name);
       if (attempt >= 2) throw new PushError("unavailable", "The channel keeps changing; retry");
     }
   }
@@ -133,29 +140,17 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
 
   return {
     async create(name, channelOptions): Promise<CreatedChannel> {
-      const token = generateToken();
-      const tokenHash = await hasher.hash(token);
-      const channel: Channel = {
-        name,
-        tokenHash,
-        createdAt: now(),
-        epoch: newEpoch(),
-        private: channelOptions.private,
-        history: channelOptions.history,
-      };
+      const { channel, token } = await mintChannel(name, channelOptions, {
+        hasher,
+        generateToken,
+        now,
+      });
       const { value: outcome, stale } = await cache.guard(
         name,
         () => redis(() => store.insertLimited(channel, options.maxChannels)),
       );
-      if (outcome === "taken") {
-        throw new PushError("channel_exists", `A channel called ${quote(name)} already exists`);
-      }
-      if (outcome === "full") {
-        throw new PushError(
-          "insufficient_storage",
-          `The server holds its maximum of ${options.maxChannels} channels`,
-        );
-      }
+      if (outcome === "taken") throw channelTaken(name);
+      if (outcome === "full") throw channelsFull(options.maxChannels);
       if (!stale) cache.remember(channel, tokenDigest(token));
       options.onCountChanged();
       return { channel, token };
@@ -164,7 +159,7 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
     async ping(name, token) {
       // Always asked of Redis: a ping answers exactly, even right after a change on another node.
       const channel = await fetch(name);
-      if (channel === undefined) throw notFound(name);
+      if (channel === undefined) throw channelNotFound(name);
       if (token === null) return channel;
       return await check(name, token);
     },
@@ -206,16 +201,4 @@ export async function redis<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw unavailable(error);
   }
-}
-
-function notFound(name: string): PushError {
-  return new PushError("unknown_channel", `Could not find a channel called ${quote(name)}`);
-}
-
-function tokenInvalid(): PushError {
-  return new PushError("token_invalid", "Channel token is invalid");
-}
-
-function quote(name: string): string {
-  return JSON.stringify(name);
 }

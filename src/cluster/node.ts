@@ -3,13 +3,13 @@
  * events every node listens to, its per-channel interest, the presence of its connections, its
  * health, and how it heals after Redis comes back (even empty).
  */
+import { channelNotFound } from "../channels/failures.ts";
 import type { Redis } from "ioredis";
 import type { ChannelService } from "../channels/service.ts";
 import type { Channel } from "../channels/store.ts";
 import type { TokenGate } from "../channels/token_gate.ts";
 import type { TokenHasher } from "../channels/tokens.ts";
 import type { Config } from "../config.ts";
-import { PushError } from "../errors.ts";
 import type { Broker, BrokerHandler } from "../hub/broker.ts";
 import type { Grants } from "../hub/grants.ts";
 import type { Hub } from "../hub/hub.ts";
@@ -195,7 +195,7 @@ export class ClusterNode {
       if (stale) {
         // An event about the channel arrived meanwhile: it may have been deleted.
         const current = await redis(() => this.store.get(channel.name));
-        if (current?.epoch !== channel.epoch) throw notFound(channel.name);
+        if (current?.epoch !== channel.epoch) throw channelNotFound(channel.name);
       }
       return value === channel.epoch;
     },
@@ -501,11 +501,4 @@ export class ClusterNode {
     this.#pending.add(work);
     work.finally(() => this.#pending.delete(work)).catch(() => {});
   }
-}
-
-function notFound(name: string): PushError {
-  return new PushError(
-    "unknown_channel",
-    `Could not find a channel called ${JSON.stringify(name)}`,
-  );
 }

@@ -3,9 +3,9 @@
  * node SUBSCRIBEs to a channel's pushes only while it has local subscribers, and filters
  * targeted pushes locally.
  */
+import { recordReplaced } from "../channels/failures.ts";
 import type { Redis } from "ioredis";
 import type { Channel } from "../channels/store.ts";
-import { PushError } from "../errors.ts";
 import { type HistoryRead, retained } from "../history/log.ts";
 import type { Broker, ChannelEvent, Publication } from "../hub/broker.ts";
 import type { ChannelCache } from "./cache.ts";
@@ -145,11 +145,6 @@ export class RedisBroker implements Broker {
   #applied(channel: Channel, answer: unknown): void {
     if (answer !== 0 && answer !== -1) return;
     this.#deps.cache.invalidate(channel.name);
-    throw answer === 0
-      ? new PushError(
-        "unknown_channel",
-        `Could not find a channel called ${JSON.stringify(channel.name)}`,
-      )
-      : new PushError("token_invalid", "Channel token is invalid");
+    throw recordReplaced(channel.name, answer === 0);
   }
 }

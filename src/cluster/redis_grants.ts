@@ -3,6 +3,7 @@
  * to any node is in force on the node holding the connection before the 200. A grant needs a
  * live connection: its presence key names a node whose heartbeat has not expired.
  */
+import { recordReplaced } from "../channels/failures.ts";
 import type { Redis } from "ioredis";
 import type { Channel } from "../channels/store.ts";
 import { PushError } from "../errors.ts";
@@ -80,11 +81,6 @@ export class RedisGrants implements Grants {
   #applied(channel: Channel, answer: unknown): void {
     if (answer !== 0 && answer !== -1) return;
     this.#deps.cache.invalidate(channel.name);
-    throw answer === 0
-      ? new PushError(
-        "unknown_channel",
-        `Could not find a channel called ${JSON.stringify(channel.name)}`,
-      )
-      : new PushError("token_invalid", "Channel token is invalid");
+    throw recordReplaced(channel.name, answer === 0);
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { Channel } from "../channels/store.ts";
 import { isSqliteBusy } from "../channels/busy_retry.ts";
+import { channelNotFound } from "../channels/failures.ts";
 import { PushError } from "../errors.ts";
 import type { SqliteChannelStore } from "../channels/sqlite_store.ts";
 import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "./log.ts";
@@ -161,12 +162,7 @@ export class SqliteHistory {
     }
     for (const [i, { push, done }] of batch.entries()) {
       if (!stored[i]) {
-        done.reject(
-          new PushError(
-            "unknown_channel",
-            `Could not find a channel called ${JSON.stringify(push.channel)}`,
-          ),
-        );
+        done.reject(channelNotFound(push.channel));
         continue;
       }
       const stream = this.#streams.get(push.channel);
