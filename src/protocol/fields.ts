@@ -1,5 +1,51 @@
 /** Field schemas and issue formatting shared by the publisher API and the subscriber frames. */
 import { z } from "zod";
+import { type ErrorCode, PushError } from "../errors.ts";
+
+/** Outcome of parsing: the value, or the protocol error to answer with. */
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: PushError };
+
+/** Which catalog errors a transport answers for text that is not JSON, and for a bad shape. */
+export interface ParseErrors {
+  readonly badJson: ErrorCode;
+  readonly badJsonDetails: string;
+  readonly badShape: ErrorCode;
+}
+
+/** JSON.parse without throwing: `undefined` when `text` is not JSON. */
+export function parseJson(text: string): { json: unknown } | undefined {
+  try {
+    return { json: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates parsed JSON against `schema`, wording the first issue as the protocol's error. */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  json: unknown,
+  errors: ParseErrors,
+): ParseResult<z.output<S>> {
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, error: new PushError(errors.badShape, describeIssue(parsed.error)) };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+/** Parses `text` as JSON, then validates it against `schema` (see {@link validate}). */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  errors: ParseErrors,
+): ParseResult<z.output<S>> {
+  const parsed = parseJson(text);
+  if (parsed === undefined) {
+    return { ok: false, error: new PushError(errors.badJson, errors.badJsonDetails) };
+  }
+  return validate(schema, parsed.json, errors);
+}
 
 /** Longest channel name, in Unicode code points. */
 export const MAX_CHANNEL_NAME_CHARS = 200;

@@ -1,8 +1,6 @@
 /** Subscriber → server frames: schemas and a parser that never throws. */
 import { z } from "zod";
-import { PushError } from "../errors.ts";
-import type { ParseResult } from "./api.ts";
-import { channelName, describeIssue, exactly, expecting, object } from "./fields.ts";
+import { channelName, exactly, expecting, object, type ParseResult, parseWith } from "./fields.ts";
 
 /** The schema of a subscriber frame (the API description is built from it too). */
 export const inboundSchema = object({
@@ -32,15 +30,9 @@ export type InboundFrame = z.output<typeof inboundSchema>;
 
 /** Parses one text frame: `Bad JSON` when it is not JSON, `Invalid message` when the shape is wrong. */
 export function parseInbound(text: string): ParseResult<InboundFrame> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { ok: false, error: new PushError("frame_bad_json", "Frame is not valid JSON") };
-  }
-  const parsed = inboundSchema.safeParse(json);
-  if (!parsed.success) {
-    return { ok: false, error: new PushError("invalid_frame", describeIssue(parsed.error)) };
-  }
-  return { ok: true, value: parsed.data };
+  return parseWith(inboundSchema, text, {
+    badJson: "frame_bad_json",
+    badJsonDetails: "Frame is not valid JSON",
+    badShape: "invalid_frame",
+  });
 }
