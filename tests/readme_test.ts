@@ -164,7 +164,9 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<T | "timeout"
 Deno.test("[e2e] README examples run as written, top to bottom", async (t) => {
   const readme = await Deno.readTextFile(join(ROOT, "README.md"));
   const blocks = codeBlocks(readme).filter((b) => SHELL.has(b.lang) || SCRIPT.has(b.lang));
-  await using server = await startTestServer();
+  // The operator's admin token, as the "Lost a channel token?" section expects it in $ADMIN_TOKEN.
+  const adminToken = `readme-admin-${crypto.randomUUID()}`;
+  await using server = await startTestServer({ ADMIN_TOKEN: adminToken });
   const rewrite = (text: string) =>
     text.replaceAll("localhost:5223", `127.0.0.1:${server.httpPort}`)
       .replaceAll("localhost:5222", `127.0.0.1:${server.wsPort}`);
@@ -182,6 +184,7 @@ Deno.test("[e2e] README examples run as written, top to bottom", async (t) => {
     PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
     PUSHSERVER_HTTP: server.httpUrl,
     PUSHSERVER_WS: server.wsUrl,
+    ADMIN_TOKEN: adminToken,
     NO_COLOR: "1",
   };
   /**
