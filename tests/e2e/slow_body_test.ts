@@ -199,19 +199,40 @@ Deno.test("[e2e] MAX_BODY_BYTES_IN_FLIGHT: a body that would pass the budget get
   });
 });
 
-Deno.test("[e2e] REQUEST_TIMEOUT_S: a stalled body gets 408 Request Timeout; the server then drops the connection", async () => {
+Deno.test("[e2e] REQUEST_TIMEOUT_S: a stalled body gets 408 Request Timeout; then its connection is dropped", async (t) => {
   await using server = await startTestServer({ REQUEST_TIMEOUT_S: "1" });
-  const started = performance.now();
-  const conn = await stalledRequest(server.httpPort, PUSH_HEAD(100), '{"messageType":');
-  const answer = await readResponse(conn, started + 5000);
-  const elapsed = performance.now() - started;
-  assert.ok(answer !== null, "answered");
-  assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
-  assert.match(answer, /content-type: application\/json; charset=utf-8/i);
-  assert.match(answer, /"code":408,"message":"Request Timeout"/);
-  assert.ok(elapsed >= 1000 && elapsed < 2500, `${Math.round(elapsed)} ms`);
-  assert.ok(await closesOnNextByte(conn, performance.now() + 2000), "closed");
-  conn.close();
+
+  async function timesOut(declared: number): Promise<Deno.TcpConn> {
+    const started = performance.now();
+    const conn = await stalledRequest(server.httpPort, PUSH_HEAD(declared), '{"messageType":');
+    const answer = await readResponse(conn, started + 5000);
+    const elapsed = performance.now() - started;
+    assert.ok(answer !== null, "answered");
+    assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.match(answer, /content-type: application\/json; charset=utf-8/i);
+    assert.match(answer, /"code":408,"message":"Request Timeout"/);
+    assert.ok(elapsed >= 1000 && elapsed < 2500, `${Math.round(elapsed)} ms`);
+    return conn;
+  }
+
+  await t.step(
+    "a streamed body (declared over 16 KiB): dropped at the client's next byte",
+    async () => {
+      const conn = await timesOut(100_000);
+      assert.ok(await closesOnNextByte(conn, performance.now() + 2000), "closed");
+      conn.close();
+    },
+  );
+
+  await t.step(
+    "a small body (read whole): dropped once the rest of its declared length arrives",
+    async () => {
+      const conn = await timesOut(100);
+      await conn.write(encoder.encode("x".repeat(100 - '{"messageType":'.length - 1)));
+      assert.ok(await closesOnNextByte(conn, performance.now() + 2000), "closed");
+      conn.close();
+    },
+  );
 });
 
 Deno.test("[e2e] a body over MAX_BODY_BYTES gets 413 and its connection is closed without draining it", async () => {
