@@ -106,12 +106,12 @@ Deno.test({
     assert.ok(grown < 100e6, `RSS grew by ${(grown / MiB).toFixed(1)} MiB`);
     assert.equal(replies.filter((r) => r === null).length, 0, "every request is answered");
     const statuses = replies.map((r) => r!.slice(9, 12));
-    // MAX_BODY_BYTES_IN_FLIGHT (64 MiB) admits 64 at a time (again once they have timed out,
-    // if the flood is still arriving); the rest are refused before their body is read.
+    // MAX_BODY_BYTES_IN_FLIGHT (64 MiB) admits 64 at a time (more as they time out, if the
+    // flood is still arriving); the rest are refused before their body is read.
     const timedOut = statuses.filter((s) => s === "408").length;
     const refused = statuses.filter((s) => s === "503").length;
     assert.equal(timedOut + refused, 2000);
-    assert.ok(timedOut >= 64 && timedOut % 64 === 0, `${timedOut} timed out`);
+    assert.ok(timedOut >= 64 && refused >= 1000, `${timedOut} timed out, ${refused} refused`);
     // A refused body's connection is closed by the server; a timed-out one at the client's next
     // byte (Deno cannot cancel the pending read of a body, so it keeps the socket until then).
     const closed = await Promise.all(
