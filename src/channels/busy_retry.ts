@@ -103,8 +103,9 @@ export function retryWhileBusy<T extends object>(store: T, options: BusyRetryOpt
   }
 
   return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
+    get(target, property) {
+      // Read from the target itself: getters and methods use its #private fields.
+      const value = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
       if (property === "close") {
         return (...args: unknown[]) => {

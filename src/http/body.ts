@@ -8,13 +8,21 @@ import { PushError } from "../errors.ts";
  * How long a connection whose body was left unread stays open after its response. Deno 2.9.6
  * keeps such a connection to drain the rest of the body, which a stalled client never sends; it
  * closes it when the body stream is cancelled *after* the response went out (cancelled earlier,
- * the runtime drains again), so the cancel waits this long. One case it cannot close: a body
- * with a read still pending (a 408) keeps its socket until the client sends a byte or goes
- * away, since the runtime cannot cancel that read; it holds ~45 KiB and a descriptor meanwhile.
+ * the runtime drains again), so the cancel waits this long. What it cannot close: a body whose
+ * read is still pending when it times out (408). The runtime cannot cancel that read, so the
+ * socket stays until the client sends its next byte (streamed bodies) or the rest of its declared
+ * length (bodies read whole, at most SMALL_BODY_BYTES), or goes away: ~45 KiB and a descriptor.
  */
 const LINGER_MS = 1000;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * Declared lengths up to this are read with `arrayBuffer()`: the runtime's fast path (no stream
+ * objects) for the small bodies publishers send, at the price of allocating the declared length
+ * up front, which is harmless at this size. Larger and chunked bodies are streamed.
+ */
+const SMALL_BODY_BYTES = 16 * 1024;
 
 /** The settings a {@link BodyReader} enforces. */
 export interface BodyLimits {
@@ -37,6 +45,12 @@ export class BodyReader {
   /** Readers of bodies left unread, each with the timer that cancels it. */
   readonly #lingering = new Map<ReadableStreamReader<Uint8Array>, ReturnType<typeof setTimeout>>();
   readonly #unfinished = new WeakMap<Request, ReadableStreamReader<Uint8Array>>();
+  /**
+   * Bodies being read, with their deadlines: one interval checks them all, since a timer per
+   * request cost a measurable share of publish throughput.
+   */
+  readonly #deadlines = new Set<{ readonly at: number; readonly expire: () => void }>();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
 
   /** A reader enforcing `limits`. */
   constructor(limits: BodyLimits) {
@@ -62,7 +76,7 @@ export class BodyReader {
     if (declared !== undefined && declared > maxBodyBytes) {
       throw tooLarge(declaredText!, maxBodyBytes);
     }
-    if (request.body === null) return "";
+    if (declared === 0) return "";
     const reserve = declared ?? maxBodyBytes;
     if (this.#reserved + reserve > maxBodyBytesInFlight) {
       throw new PushError(
@@ -71,11 +85,24 @@ export class BodyReader {
       );
     }
     this.#reserved += reserve;
+    const deadline = this.#deadline();
     let bytes: Uint8Array;
     try {
-      bytes = await this.#readCapped(request, request.body);
+      if (declared !== undefined && declared <= SMALL_BODY_BYTES) {
+        const read = request.arrayBuffer();
+        const result = await Promise.race([read, deadline.expired]);
+        if (result === "timeout") {
+          read.catch(() => {}); // settles when the client sends the rest or goes away
+          throw this.#timeout();
+        }
+        bytes = new Uint8Array(result);
+      } else {
+        if (request.body === null) return "";
+        bytes = await this.#readCapped(request, request.body, deadline.expired);
+      }
     } finally {
       this.#reserved -= reserve;
+      this.#deadlines.delete(deadline);
     }
     try {
       return utf8.decode(bytes);
@@ -89,11 +116,12 @@ export class BodyReader {
    * closed shortly after the response instead of being drained for as long as the client likes.
    */
   finish(request: Request): void {
-    const reader = this.#unfinished.get(request) ??
-      (request.body !== null && !request.body.locked && !request.bodyUsed
-        ? request.body.getReader()
-        : undefined);
-    if (reader === undefined) return;
+    let reader = this.#unfinished.get(request);
+    if (reader === undefined) {
+      // Checked in this order so that a body read whole (or none) costs no stream object.
+      if (request.bodyUsed || request.body === null || request.body.locked) return;
+      reader = request.body.getReader();
+    }
     this.#unfinished.delete(request);
     const timer = setTimeout(() => {
       this.#lingering.delete(reader);
@@ -102,8 +130,10 @@ export class BodyReader {
     this.#lingering.set(reader, timer);
   }
 
-  /** Closes every connection still waiting (server shutdown). */
+  /** Closes every connection still waiting and stops the deadline checks (server shutdown). */
   close(): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
     for (const [reader, timer] of this.#lingering) {
       clearTimeout(timer);
       reader.cancel().catch(() => {});
@@ -111,38 +141,68 @@ export class BodyReader {
     this.#lingering.clear();
   }
 
-  async #readCapped(request: Request, body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-    const { maxBodyBytes, requestTimeoutS } = this.#limits;
+  /** A deadline `requestTimeoutS` from now; `expired` resolves when the watchdog finds it past. */
+  #deadline() {
+    const { promise: expired, resolve } = Promise.withResolvers<"timeout">();
+    const deadline = {
+      at: performance.now() + this.#limits.requestTimeoutS * 1000,
+      expire: () => resolve("timeout"),
+      expired,
+    };
+    this.#deadlines.add(deadline);
+    this.#watchdog ??= setInterval(
+      () => this.#expire(),
+      Math.min(250, this.#limits.requestTimeoutS * 250),
+    );
+    return deadline;
+  }
+
+  #expire(): void {
+    const now = performance.now();
+    for (const deadline of this.#deadlines) {
+      if (deadline.at <= now) {
+        this.#deadlines.delete(deadline);
+        deadline.expire();
+      }
+    }
+    if (this.#deadlines.size === 0) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+    }
+  }
+
+  #timeout(): PushError {
+    return new PushError(
+      "request_timeout",
+      `The request body did not arrive within ${this.#limits.requestTimeoutS} s`,
+    );
+  }
+
+  async #readCapped(
+    request: Request,
+    body: ReadableStream<Uint8Array>,
+    timedOut: Promise<"timeout">,
+  ): Promise<Uint8Array> {
+    const { maxBodyBytes } = this.#limits;
     const chunks: Uint8Array[] = [];
     let total = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), requestTimeoutS * 1000);
-    });
     const next = chunkReader(body);
-    try {
-      for (;;) {
-        const read = next();
-        const result = await Promise.race([read, timedOut]);
-        if (result === "timeout") {
-          // The pending read settles when the client sends more or goes away.
-          read.catch(() => {});
-          this.#unfinished.set(request, next.reader);
-          throw new PushError(
-            "request_timeout",
-            `The request body did not arrive within ${requestTimeoutS} s`,
-          );
-        }
-        if (result === null) break;
-        total += result.byteLength;
-        if (total > maxBodyBytes) {
-          this.#unfinished.set(request, next.reader);
-          throw tooLarge(`over ${maxBodyBytes}`, maxBodyBytes);
-        }
-        chunks.push(result);
+    for (;;) {
+      const read = next();
+      const result = await Promise.race([read, timedOut]);
+      if (result === "timeout") {
+        // The pending read settles when the client sends more or goes away.
+        read.catch(() => {});
+        this.#unfinished.set(request, next.reader);
+        throw this.#timeout();
       }
-    } finally {
-      clearTimeout(timer);
+      if (result === null) break;
+      total += result.byteLength;
+      if (total > maxBodyBytes) {
+        this.#unfinished.set(request, next.reader);
+        throw tooLarge(`over ${maxBodyBytes}`, maxBodyBytes);
+      }
+      chunks.push(result);
     }
     if (chunks.length === 1) return chunks[0]!;
     const bytes = new Uint8Array(total);

@@ -11,6 +11,7 @@ function busyError(): Error {
 
 /** A store whose `write` is busy for the next `busy` calls; every attempt is logged. */
 class FakeStore {
+  #secret = "private";
   busy = 0;
   closed = false;
   readonly attempts: string[] = [];
@@ -35,6 +36,10 @@ class FakeStore {
 
   close(): void {
     this.closed = true;
+  }
+
+  get secret(): string {
+    return this.#secret;
   }
 }
 
@@ -86,6 +91,10 @@ Deno.test("retryWhileBusy() also retries methods that reject asynchronously", as
 Deno.test("retryWhileBusy() passes other errors through at once", () => {
   const store = retryWhileBusy(new FakeStore());
   assert.throws(() => store.broken(), /disk I\/O error/);
+});
+
+Deno.test("retryWhileBusy() keeps getters and #private fields working", () => {
+  assert.equal(retryWhileBusy(new FakeStore()).secret, "private");
 });
 
 Deno.test("retryWhileBusy(): close() answers waiting calls 503 and closes at once", async () => {

@@ -55,18 +55,23 @@ Deno.test("BodyReader.read() joins a body that arrives in pieces", async () => {
   assert.equal(await bodies.read(post(body(['{"a":', "1}"]).stream, 7)), '{"a":1}');
   assert.equal(await bodies.read(post(body(["chunked ", "body"]).stream)), "chunked body");
   assert.equal(bodies.reservedBytes, 0);
+  bodies.close();
 });
 
 Deno.test("BodyReader.read() refuses a declared length over the limit before reading a byte", async () => {
   const source = body(["x"]);
-  const error = await rejectsWith(reader().read(post(source.stream, 101)), "payload_too_large");
+  const bodies = reader();
+  const error = await rejectsWith(bodies.read(post(source.stream, 101)), "payload_too_large");
+  bodies.close();
   assert.equal(error.details, "body is 101 bytes; the limit is 100");
   assert.equal(source.pulls(), 0);
 });
 
 Deno.test("BodyReader.read() stops reading once a body without a length passes the limit", async () => {
   const source = body(["x".repeat(60), "x".repeat(60), "x".repeat(60)]);
-  await rejectsWith(reader().read(post(source.stream)), "payload_too_large");
+  const bodies = reader();
+  await rejectsWith(bodies.read(post(source.stream)), "payload_too_large");
+  bodies.close();
   assert.ok(source.pulls() <= 3, `${source.pulls()} pulls`);
 });
 
@@ -93,19 +98,34 @@ Deno.test("BodyReader.read() answers 503 at once when the declared lengths in fl
     assert.equal(outcome.status, "rejected");
   }
   assert.equal(bodies.reservedBytes, 0);
+  bodies.close();
 });
 
-Deno.test("BodyReader.read() gives up on a stalled body with 408 after the deadline and frees its budget", async () => {
+Deno.test("BodyReader.read() gives up on a stalled body with 408 after the deadline and frees its budget", async (t) => {
+  const bodies = reader({ requestTimeoutS: 0.05 });
+  for (
+    const [kind, length] of [["declared (read whole)", 100], [
+      "chunked (streamed)",
+      undefined,
+    ]] as const
+  ) {
+    await t.step(kind, async () => {
+      const request = post(body(["{"], { stall: true }).stream, length);
+      const started = performance.now();
+      const error = await rejectsWith(bodies.read(request), "request_timeout");
+      assert.ok(performance.now() - started >= 45);
+      assert.equal(error.details, "The request body did not arrive within 0.05 s");
+      assert.equal(bodies.reservedBytes, 0);
+    });
+  }
+  bodies.close();
+});
+
+Deno.test("BodyReader: a streamed body that timed out is cancelled only after the response (finish(), then close())", async () => {
   const bodies = reader({ requestTimeoutS: 0.05 });
   let cancelled = false;
-  const source = body(["{"], { stall: true, onCancel: () => cancelled = true });
-  const request = post(source.stream, 100);
-  const started = performance.now();
-  const error = await rejectsWith(bodies.read(request), "request_timeout");
-  assert.ok(performance.now() - started >= 45);
-  assert.equal(error.details, "The request body did not arrive within 0.05 s");
-  assert.equal(bodies.reservedBytes, 0);
-  // The body is cancelled (its connection closed) only after the response: finish(), then close().
+  const request = post(body(["{"], { stall: true, onCancel: () => cancelled = true }).stream);
+  await rejectsWith(bodies.read(request), "request_timeout");
   assert.equal(cancelled, false);
   bodies.finish(request);
   assert.equal(cancelled, false);
@@ -121,7 +141,9 @@ Deno.test("BodyReader.read() rejects a body that is not UTF-8 with 400", async (
       controller.close();
     },
   });
-  await rejectsWith(reader().read(post(stream, 3)), "bad_json");
+  const bodies = reader();
+  await rejectsWith(bodies.read(post(stream, 3)), "bad_json");
+  bodies.close();
 });
 
 Deno.test("BodyReader.finish() closes a body nobody read; a body read to the end is left alone", async () => {
