@@ -39,8 +39,13 @@ export class WsClient {
     this.closed = this.#readLoop();
   }
 
-  /** Opens a TCP connection and performs the opening handshake. */
-  static async connect(host: string, port: number, path = "/"): Promise<WsClient> {
+  /** Opens a TCP connection and performs the opening handshake, offering `protocols`. */
+  static async connect(
+    host: string,
+    port: number,
+    path = "/",
+    protocols: readonly string[] = [],
+  ): Promise<WsClient> {
     const conn = await Deno.connect({ hostname: host, port });
     conn.setNoDelay(true);
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
@@ -48,7 +53,9 @@ export class WsClient {
       conn,
       encoder.encode(
         `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\n` +
-          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+          (protocols.length > 0 ? `Sec-WebSocket-Protocol: ${protocols.join(", ")}\r\n` : "") +
+          "\r\n",
       ),
     );
     let head: Uint8Array = new Uint8Array(0);

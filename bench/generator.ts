@@ -11,7 +11,7 @@ export type ServerKind = "pushserver" | "baseline";
 
 /** What to run, and where. */
 export interface Spec {
-  scenario: "fanout" | "latency" | "idle" | "publish" | "targeted" | "churn";
+  scenario: "fanout" | "latency" | "idle" | "publish" | "targeted" | "churn" | "recovery";
   kind: ServerKind;
   host: string;
   wsPort: number;
@@ -34,7 +34,19 @@ export interface Spec {
   recipients: number;
   /** publish: whether a WebSocket subscriber receives each push (always for pushserver). */
   subscribe?: boolean;
+  /** Share (0–1) of subscribers that ask for compact frames (`pushserver.compact`). */
+  compactShare?: number;
+  /** recovery: pushes a resubscribing client missed (the channel keeps at least that many). */
+  missed?: number;
+  /**
+   * The server runs `_loop_monitor.ts`: signal it (SIGUSR1/SIGUSR2) at the start and end of the
+   * measured window. Never set otherwise: those signals would end a server without the monitor.
+   */
+  loopMonitor?: boolean;
 }
+
+/** The subprotocol that selects compact frames. */
+const COMPACT = "pushserver.compact";
 
 /** One measured number. */
 export type Metrics = Record<string, number>;
@@ -119,8 +131,8 @@ interface Subscriber {
 }
 
 /** Connects and, on pushserver, subscribes to the bench channel (waiting for both acks). */
-async function subscribe(spec: Spec): Promise<Subscriber> {
-  const client = await WsClient.connect(spec.host, spec.wsPort);
+async function subscribe(spec: Spec, compact = false): Promise<Subscriber> {
+  const client = await WsClient.connect(spec.host, spec.wsPort, "/", compact ? [COMPACT] : []);
   const hello = await client.nextText();
   if (spec.kind === "baseline") return { client, uuid: "" };
   const connected = JSON.parse(hello) as { data: { uuid: string } };
@@ -134,14 +146,19 @@ async function subscribe(spec: Spec): Promise<Subscriber> {
   return { client, uuid: connected.data.uuid };
 }
 
-/** Connects `count` subscribers, `concurrency` handshakes at a time. */
+/**
+ * Connects `count` subscribers, `concurrency` handshakes at a time; every n-th asks for compact
+ * frames so that `spec.compactShare` of them do.
+ */
 async function subscribeMany(spec: Spec, count: number, concurrency = 100): Promise<Subscriber[]> {
   const subscribers: Subscriber[] = [];
+  const share = spec.kind === "pushserver" ? spec.compactShare ?? 0 : 0;
   let next = 0;
   async function worker(): Promise<void> {
     while (next < count) {
-      next++;
-      subscribers.push(await subscribe(spec));
+      const i = next++;
+      const compact = Math.floor((i + 1) * share) > Math.floor(i * share);
+      subscribers.push(await subscribe(spec, compact));
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
@@ -243,7 +260,7 @@ async function fanout(spec: Spec): Promise<Result> {
   const subscribers = await subscribeMany(spec, spec.clients);
   const run = await flood(spec, subscribers, {
     window: 32,
-    publishers: 4,
+    publishers: spec.publishers,
     warmupMs: spec.warmupMs,
     durationMs: spec.durationMs,
   });
@@ -305,6 +322,7 @@ async function latency(spec: Spec): Promise<Result> {
     if (i === warmupPushes) {
       measureFromUs = nowUs();
       window.start();
+      if (spec.loopMonitor === true) Deno.kill(spec.serverPid, "SIGUSR1");
     }
     await sleep(began + (i * 1000) / spec.rate - performance.now());
     // Open loop: a push never waits for an earlier one; when every connection is busy it
@@ -322,6 +340,7 @@ async function latency(spec: Spec): Promise<Result> {
   }
   await Promise.all(inFlight);
   window.stop();
+  if (spec.loopMonitor === true) Deno.kill(spec.serverPid, "SIGUSR2");
   const expected = measured * subscribers.length;
   const deadline = performance.now() + 5000;
   while (count < expected && performance.now() < deadline) await sleep(10);
@@ -518,6 +537,97 @@ async function churn(spec: Spec): Promise<Result> {
   };
 }
 
+/**
+ * Recovery: one subscriber notes where the stream stands, `missed` pushes are published, then
+ * fresh connections resubscribe with `since` at that position, one after the other; each is
+ * timed from sending SUBSCRIBE to receiving the last replayed push.
+ */
+async function recovery(spec: Spec): Promise<Result> {
+  const missed = spec.missed ?? 1000;
+  const first = await subscribeAt(spec, undefined);
+  const { epoch, offset: since } = first.recovery;
+  first.client.abort();
+  const http = await Promise.all(
+    Array.from({ length: 8 }, () => HttpClient.connect(spec.host, spec.httpPort)),
+  );
+  const errors: string[] = [];
+  let sent = 0;
+  await Promise.all(http.map(async (client) => {
+    while (sent < missed) {
+      sent++;
+      expectOk(await client.post("/push", pushBody(spec, message("r", spec.messageBytes))), errors);
+    }
+  }));
+  for (const client of http) client.close();
+  if (errors.length > 0) throw new Error(errors.join("; "));
+
+  const times: number[] = [];
+  const window = new Window(spec);
+  window.start();
+  for (let i = 0; i < spec.clients; i++) {
+    const client = await WsClient.connect(spec.host, spec.wsPort);
+    await client.nextText();
+    let frames = 0;
+    const done = Promise.withResolvers<number>();
+    let ack = "";
+    client.onMessage = (bytes, start, end) => {
+      if (frames++ === 0) ack = new TextDecoder().decode(bytes.subarray(start, end));
+      else if (frames === missed + 1) done.resolve(performance.now());
+    };
+    const began = performance.now();
+    await client.send(JSON.stringify({
+      messageType: "CLIENT_ACTION",
+      action: "SUBSCRIBE",
+      data: { channel: spec.channel, since: { offset: since, epoch } },
+    }));
+    const ended = await Promise.race([done.promise, sleep(10_000).then(() => undefined)]);
+    client.abort();
+    if (!ack.includes('"recovered":true')) {
+      throw new Error(`the resubscribe did not recover: ${ack.slice(0, 300)}`);
+    }
+    if (ended === undefined) {
+      throw new Error(`recovery timed out: ${frames - 1} of ${missed} replayed pushes in 10 s`);
+    }
+    times.push(ended - began);
+  }
+  window.stop();
+  times.sort((a, b) => a - b);
+  return {
+    metrics: {
+      missed,
+      recoveries: times.length,
+      p50Ms: times[Math.floor(times.length / 2)]!,
+      maxMs: times.at(-1)!,
+    },
+    generatorCpu: window.generatorCpu,
+    serverCpu: window.serverCpu,
+    errors: [],
+  };
+}
+
+/** Subscribes one connection with `since` and returns the ack's `recovery`. */
+async function subscribeAt(
+  spec: Spec,
+  since: { offset: number; epoch: string } | undefined,
+): Promise<{ client: WsClient; recovery: { epoch: string; offset: number } }> {
+  const client = await WsClient.connect(spec.host, spec.wsPort);
+  await client.nextText();
+  await client.send(JSON.stringify({
+    messageType: "CLIENT_ACTION",
+    action: "SUBSCRIBE",
+    data: { channel: spec.channel, ...(since === undefined ? {} : { since }) },
+  }));
+  const ack = JSON.parse(await client.nextText()) as {
+    message: string;
+    data?: { recovery?: { epoch: string; offset: number } };
+  };
+  const recovery = ack.data?.recovery;
+  if (ack.message !== "Subscribed" || recovery === undefined) {
+    throw new Error(`subscribe to a history channel failed: ${JSON.stringify(ack)}`);
+  }
+  return { client, recovery };
+}
+
 async function closeAll(subscribers: Subscriber[]): Promise<void> {
   await Promise.all(subscribers.map(({ client }) => client.close().catch(() => {})));
 }
@@ -529,6 +639,7 @@ const SCENARIOS: Record<Spec["scenario"], (spec: Spec) => Promise<Result>> = {
   publish,
   targeted,
   churn,
+  recovery,
 };
 
 if (import.meta.main) {

@@ -96,6 +96,8 @@ export class Connection implements Subscriber, EventListenerObject {
     socket.addEventListener("open", this);
     socket.addEventListener("message", this);
     socket.addEventListener("close", this);
+    // Before "open" an upgrade can fail with "error" alone; once open, Deno follows every
+    // "error" with "close", so "open" and "error" are listened to only until then.
     socket.addEventListener("error", this);
   }
 
@@ -104,6 +106,9 @@ export class Connection implements Subscriber, EventListenerObject {
     try {
       switch (event.type) {
         case "open":
+          // Each event type a socket listens to costs ~300 bytes for as long as it lives.
+          this.#socket.removeEventListener("open", this);
+          this.#socket.removeEventListener("error", this);
           this.#deps.hub.add(this);
           this.send(
             this.compact

@@ -14,6 +14,28 @@ class FakeSocket extends EventTarget implements SocketLike {
   // deno-lint-ignore no-explicit-any -- frames are arbitrary JSON
   readonly sent: any[] = [];
   closedWith: { code: number | undefined; reason: string | undefined } | undefined;
+  /** Event types listened to, with their listener counts (each type costs memory per socket). */
+  readonly listening = new Map<string, number>();
+
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+    this.listening.set(type, (this.listening.get(type) ?? 0) + 1);
+  }
+
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
+    const count = (this.listening.get(type) ?? 0) - 1;
+    if (count > 0) this.listening.set(type, count);
+    else this.listening.delete(type);
+  }
 
   send(data: string): void {
     if (this.readyState !== 1) throw new Error("send on a socket that is not open");
@@ -59,6 +81,8 @@ function setup(
     maxSubscriptions?: number;
     channels?: string[];
     channelExists?: (name: string) => boolean;
+    /** Whether the socket opens right away (default true). */
+    open?: boolean;
   } = {},
 ) {
   let clock = 1_000_000;
@@ -88,7 +112,7 @@ function setup(
     },
     onGone: (c) => gone.push(c),
   });
-  socket.open();
+  if (options.open ?? true) socket.open();
   return {
     hub,
     metrics,
@@ -120,6 +144,24 @@ Deno.test("Connection: on open it registers with the hub and sends Connected", (
     message: "Connected",
     data: { uuid: UUID, subscribedChannels: [] },
   }]);
+});
+
+Deno.test("Connection: an upgrade that fails before open (error alone) ends the connection", () => {
+  const { socket, hub, gone, connection } = setup({}, { open: false });
+  assert.deepEqual([...socket.listening.keys()].sort(), ["close", "error", "message", "open"]);
+  socket.dispatchEvent(new Event("error"));
+  assert.deepEqual(gone, [connection]);
+  assert.equal(hub.connectionCount, 0);
+  assert.deepEqual(socket.sent, []);
+});
+
+Deno.test("Connection: once open it listens only to message and close (memory per idle socket)", () => {
+  const { socket, gone, hub } = setup();
+  assert.deepEqual(Object.fromEntries(socket.listening), { message: 1, close: 1 });
+  // After open the runtime follows any error with close, which is what ends the connection.
+  socket.drop();
+  assert.equal(gone.length, 1);
+  assert.equal(hub.connectionCount, 0);
 });
 
 Deno.test("Connection: malformed frames get an ERROR frame and the socket stays open", async (t) => {
