@@ -103,7 +103,7 @@ const FULL: Record<ScenarioName, Sizes> = {
   },
 };
 
-/** ≤ 60 s in all: same shapes, shorter windows, fewer idle sockets. */
+/** About a minute in all: same shapes, shorter windows, fewer idle sockets and recoveries. */
 const QUICK: Record<ScenarioName, Sizes> = {
   fanout: { ...FULL.fanout, warmupMs: 300, durationMs: 1000 },
   latency: { ...FULL.latency, warmupMs: 300, durationMs: 1500 },
