@@ -83,6 +83,12 @@ export class Connection implements Subscriber, EventListenerObject {
   /** Frames that arrived while an earlier one is still being handled (undefined: none). */
   #waiting: unknown[] | undefined;
   #busy = false;
+  /**
+   * An upper bound of the socket's `bufferedAmount`: its last reading plus at most 3 bytes per
+   * UTF-16 unit sent since (the buffer only grows by what is sent). While the bound is within
+   * the limit the buffer is too, and reading it, an op call per frame, is skipped.
+   */
+  #bufferedAtMost = 0;
 
   /** Wraps `socket` and starts listening; nothing is sent until it opens. */
   constructor(socket: SocketLike, id: string, deps: ConnectionDeps, compact = false) {
@@ -130,13 +136,19 @@ export class Connection implements Subscriber, EventListenerObject {
   /** Queues a frame unless the peer is too far behind, in which case it is closed with 4008. */
   send(frame: string): boolean {
     if (this.#gone || this.#socket.readyState !== OPEN) return false;
-    if (this.#socket.bufferedAmount > this.#deps.limits.maxBufferedBytes) {
-      this.#deps.metrics.slowConsumerCloses++;
-      this.#deps.logger.warn("closing slow consumer", { uuid: this.id });
-      this.close(CLOSE.slowConsumer, "slow consumer");
-      return false;
+    const { maxBufferedBytes } = this.#deps.limits;
+    if (this.#bufferedAtMost > maxBufferedBytes) {
+      const buffered = this.#socket.bufferedAmount;
+      if (buffered > maxBufferedBytes) {
+        this.#deps.metrics.slowConsumerCloses++;
+        this.#deps.logger.warn("closing slow consumer", { uuid: this.id });
+        this.close(CLOSE.slowConsumer, "slow consumer");
+        return false;
+      }
+      this.#bufferedAtMost = buffered;
     }
     this.#socket.send(frame);
+    this.#bufferedAtMost += 3 * frame.length;
     return true;
   }
 

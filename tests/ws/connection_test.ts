@@ -9,11 +9,30 @@ import { Connection, type ConnectionDeps, type SocketLike } from "../../src/ws/c
 /** An EventTarget standing in for a server-side WebSocket. */
 class FakeSocket extends EventTarget implements SocketLike {
   readyState = 0;
-  bufferedAmount = 0;
   binaryType: BinaryType = "blob";
   // deno-lint-ignore no-explicit-any -- frames are arbitrary JSON
   readonly sent: any[] = [];
   closedWith: { code: number | undefined; reason: string | undefined } | undefined;
+  /** When true, sent frames stay in `bufferedAmount` (UTF-8 bytes) until `drain()`, as on a real socket. */
+  holdsSent = false;
+  /** How often `bufferedAmount` was read. */
+  bufferedReads = 0;
+  #buffered = 0;
+
+  get bufferedAmount(): number {
+    this.bufferedReads++;
+    return this.#buffered;
+  }
+
+  set bufferedAmount(bytes: number) {
+    this.#buffered = bytes;
+  }
+
+  /** The peer read everything. */
+  drain(): void {
+    this.#buffered = 0;
+  }
+
   /** Event types listened to, with their listener counts (each type costs memory per socket). */
   readonly listening = new Map<string, number>();
 
@@ -40,6 +59,7 @@ class FakeSocket extends EventTarget implements SocketLike {
   send(data: string): void {
     if (this.readyState !== 1) throw new Error("send on a socket that is not open");
     this.sent.push(JSON.parse(data));
+    if (this.holdsSent) this.#buffered += new TextEncoder().encode(data).length;
   }
 
   close(code?: number, reason?: string): void {
@@ -282,15 +302,41 @@ Deno.test("Connection: a client that bursts once and then behaves is not closed"
 
 Deno.test("Connection.send() closes a subscriber whose buffer exceeds maxBufferedBytes with 4008", () => {
   const { socket, connection, metrics, hub } = setup({ maxBufferedBytes: 4096 });
-  socket.bufferedAmount = 4096;
-  assert.equal(connection.send('{"x":1}'), true);
-  socket.bufferedAmount = 4097;
-  assert.equal(connection.send('{"x":2}'), false);
+  socket.holdsSent = true;
+  socket.drain();
+  // 1,000-byte frames the peer does not read: the buffer holds 4,000 after four, still within the
+  // limit, so the fifth goes out too (5,000); the sixth finds the buffer over it.
+  const frame = JSON.stringify({ x: "é".repeat(497) }); // 1,000 UTF-8 bytes, 505 UTF-16 units
+  for (let i = 0; i < 5; i++) assert.equal(connection.send(frame), true, `frame ${i + 1}`);
+  assert.equal(socket.closedWith, undefined);
+  assert.equal(connection.send(frame), false);
   assert.deepEqual(socket.closedWith, { code: CLOSE.slowConsumer, reason: "slow consumer" });
   assert.equal(metrics.slowConsumerCloses, 1);
   assert.equal(hub.connectionCount, 0);
-  assert.equal(connection.send('{"x":3}'), false);
+  assert.equal(connection.send(frame), false);
   assert.equal(metrics.slowConsumerCloses, 1);
+});
+
+Deno.test("Connection.send(): a buffer that drains keeps the subscriber, one that refills closes it", () => {
+  const { socket, connection } = setup({ maxBufferedBytes: 4096 });
+  socket.holdsSent = true;
+  const frame = JSON.stringify({ x: "x".repeat(992) }); // 1,000 bytes
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 4; i++) assert.equal(connection.send(frame), true);
+    socket.drain(); // a reader that keeps up
+  }
+  assert.equal(socket.closedWith, undefined);
+  for (let i = 0; i < 5; i++) assert.equal(connection.send(frame), true);
+  assert.equal(connection.send(frame), false);
+  assert.deepEqual(socket.closedWith, { code: CLOSE.slowConsumer, reason: "slow consumer" });
+});
+
+Deno.test("Connection.send() reads bufferedAmount only when what was sent could exceed the limit", () => {
+  const { socket, connection } = setup({ maxBufferedBytes: 1_000_000 });
+  const reads = socket.bufferedReads;
+  // 100 frames of ~100 bytes: at most ~30 KB could be buffered, far below the limit.
+  for (let i = 0; i < 100; i++) assert.equal(connection.send(JSON.stringify({ i })), true);
+  assert.equal(socket.bufferedReads, reads);
 });
 
 Deno.test("Connection: when the socket closes its subscriptions go at once, onGone fires once", () => {
