@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only=fanout,latency,...] [--no-write]`
+ * `deno task bench [--quick] [--only=fanout,latency,cluster,...] [--no-write]`
  *
  * Runs every scenario against pushserver and against a baseline server in the same invocation,
  * each server and the load generator in fresh subprocesses pinned to different cores (when
@@ -36,14 +36,14 @@ const START_TIMEOUT_MS = 90_000;
 const GENERATOR_SLACK_MS = 120_000;
 
 type ScenarioName = Spec["scenario"];
-type ServerProgram = "pushserver" | "baseline_broadcast" | "baseline_hono";
+type ServerProgram = "pushserver" | "cluster" | "baseline_broadcast" | "baseline_hono";
 
 /** A server, and how the bench channel and its subscribers are set up on it. */
 interface Setup {
   readonly program: ServerProgram;
-  /** The bench channel keeps history (pushserver only). */
+  /** The bench channel keeps history (pushserver or cluster only). */
   readonly history?: { readonly size: number; readonly ttlSeconds: number };
-  /** Share (0–1) of subscribers that ask for compact frames (pushserver only). */
+  /** Share (0–1) of subscribers that ask for compact frames (pushserver or cluster only). */
   readonly compactShare?: number;
 }
 
@@ -218,6 +218,8 @@ interface RunningServer {
   host: string;
   wsPort: number;
   httpPort: number;
+  /** Cluster mode: the Redis port (for INFO commandstats). */
+  redisPort?: number;
   /** How the server ended, if it stopped on its own; `undefined` while it runs. */
   exitStatus(): Deno.CommandStatus | undefined;
   /** The last lines the server printed. */
@@ -262,6 +264,100 @@ async function startServer(
   pin: Placement,
   diagnose = false,
 ): Promise<RunningServer> {
+  if (program === "cluster") return await startCluster(pin, diagnose);
+  return await startProcess(program, pin, diagnose);
+}
+
+/**
+ * Cluster mode: a redis-server and two pushserver nodes sharing it. Subscribers connect to node B
+ * (pinned where the single-node server runs, and measured as "the server": its CPU, its memory,
+ * its loop delay and GC with `diagnose`); publishers post to node A. Redis and node A run on the
+ * generator's core(s): per push they do one HTTP request and one EVALSHA, while B does the 1,000
+ * deliveries.
+ */
+async function startCluster(pin: Placement, diagnose: boolean): Promise<RunningServer> {
+  const redisPort = freePort();
+  const redis = spawn([
+    ...pin.generator,
+    "redis-server",
+    "--port",
+    String(redisPort),
+    "--bind",
+    HOST,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ], Deno.env.toObject());
+  const redisOut = new Lines(redis.stdout);
+  const redisErr = new Lines(redis.stderr);
+  let redisExited: Deno.CommandStatus | undefined;
+  redis.status.then((status) => redisExited = status);
+  const stopRedis = async () => {
+    try {
+      redis.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await redis.status;
+    await Promise.all([redisOut.done, redisErr.done]);
+  };
+  const env = { REDIS_URL: `redis://${HOST}:${redisPort}` };
+  let a: RunningServer | undefined;
+  try {
+    try {
+      await waitForPort(redisPort, performance.now() + 10_000, () => redisExited !== undefined);
+    } catch {
+      const output = [...redisOut.tail, ...redisErr.tail].slice(-10).join("\n");
+      throw new Error(
+        redisExited === undefined
+          ? `redis-server did not start within 10 s: ${output}`
+          : `redis-server exited before listening (${describeExit(redisExited)}): ${output}`,
+      );
+    }
+    // Only B is signalled by the generator, so only B runs the loop monitor.
+    a = await startProcess("pushserver", { ...pin, server: pin.generator }, false, env);
+    const b = await startProcess("pushserver", pin, diagnose, env);
+    const publisher = a;
+    const nodes = [["node A", publisher], ["node B", b]] as const;
+    return {
+      program: "cluster",
+      pid: b.pid,
+      host: HOST,
+      wsPort: b.wsPort,
+      httpPort: publisher.httpPort,
+      redisPort,
+      exitStatus: () => redisExited ?? publisher.exitStatus() ?? b.exitStatus(),
+      output: () =>
+        [
+          ...nodes.flatMap(([name, node]) =>
+            node.exitStatus() === undefined ? [] : [`${name}: ${node.output()}`]
+          ),
+          ...(redisExited === undefined
+            ? []
+            : [`redis-server: ${[...redisOut.tail, ...redisErr.tail].slice(-10).join("\n")}`]),
+        ].join("\n"),
+      get diagnostics() {
+        return b.diagnostics;
+      },
+      async stop() {
+        await Promise.all([b.stop(), publisher.stop()]);
+        await stopRedis();
+      },
+    };
+  } catch (error) {
+    await a?.stop();
+    await stopRedis();
+    throw error;
+  }
+}
+
+async function startProcess(
+  program: Exclude<ServerProgram, "cluster">,
+  pin: Placement,
+  diagnose: boolean,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningServer> {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-bench-" });
   const file = program === "pushserver" ? "main.ts" : `bench/${program}.ts`;
   const wsPort = freePort();
@@ -287,6 +383,7 @@ async function startServer(
     LOG_LEVEL: "warn",
     BCRYPT_COST: "4",
     MAX_CONNECTIONS: "100000",
+    ...extraEnv,
   });
   const stdout = new Lines(child.stdout, diagnose ? isDiagnosticLine : undefined);
   const stderr = new Lines(child.stderr, diagnose ? isDiagnosticLine : undefined);
@@ -399,6 +496,33 @@ async function runGenerator(spec: Spec, pin: Placement): Promise<Result> {
   return JSON.parse(last) as Result;
 }
 
+/** pushserver_pushes_total of the node publishers post to. */
+async function pushesTotal(server: RunningServer): Promise<number> {
+  const text = await fetch(`http://${server.host}:${server.httpPort}/metrics`).then((r) =>
+    r.text()
+  );
+  return Number(/^pushserver_pushes_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const output = await new Deno.Command("redis-cli", {
+    args: ["-h", HOST, "-p", String(port), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(`redis-cli ${args.join(" ")} failed`);
+  return new TextDecoder().decode(output.stdout);
+}
+
+/** `cmdstat_<name>:calls=N,...` lines → calls by command name. */
+function parseCommandStats(info: string): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls[match[1]!] = Number(match[2]);
+  }
+  return calls;
+}
+
 /** A result that carries only an error. */
 function failed(error: string): Result {
   return { metrics: {}, generatorCpu: 0, serverCpu: 0, errors: [error] };
@@ -422,9 +546,14 @@ async function measure(
   }
   let result: Result;
   try {
-    const kind: ServerKind = program === "pushserver" ? "pushserver" : "baseline";
+    const kind: ServerKind = program === "pushserver" || program === "cluster"
+      ? "pushserver"
+      : "baseline";
     const channel = "bench";
     const token = kind === "pushserver" ? await createChannel(server, channel, setup.history) : "";
+    const redisPort = server.redisPort;
+    const pushesBefore = redisPort === undefined ? 0 : await pushesTotal(server);
+    if (redisPort !== undefined) await redisCli(redisPort, "CONFIG", "RESETSTAT");
     result = await runGenerator({
       scenario,
       kind,
@@ -441,6 +570,19 @@ async function measure(
       loopMonitor: diagnose,
       ...sizes,
     }, pin);
+    if (redisPort !== undefined && result.errors.length === 0) {
+      const pushes = (await pushesTotal(server)) - pushesBefore;
+      const stats = parseCommandStats(await redisCli(redisPort, "INFO", "commandstats"));
+      const other = Object.entries(stats)
+        .filter(([name]) => !["evalsha", "eval", "publish", "info", "config"].includes(name))
+        .reduce((sum, [, calls]) => sum + calls, 0);
+      Object.assign(result.metrics, {
+        pushes,
+        evalshaPerPush: ((stats.evalsha ?? 0) + (stats.eval ?? 0)) / pushes,
+        publishPerPush: (stats.publish ?? 0) / pushes,
+        otherRedisCalls: other,
+      });
+    }
   } catch (error) {
     result = failed(String(error));
   }
@@ -497,6 +639,8 @@ interface Check {
   baseline: ServerProgram | Setup | undefined;
   /** Metrics the row reads that are no ratio: missing from pushserver's result, they are an error. */
   requires?: string[];
+  /** A tagged row runs only when `--only=<tag>` names its tag, or without `--only`. */
+  tag?: string;
   /**
    * Throughput metric (higher is better) for scenarios repeated in alternating rounds: the best
    * round of each server counts, and the ratio per server CPU-second is shown beside it.
@@ -566,9 +710,17 @@ function idleCheck(title: string, maxRatio: number, subject?: Setup): Check {
   };
 }
 
+/** p50 / p99 / max, and the server's loop delay and GC pauses when they were measured. */
+function showLatency(r: Result): string {
+  return `${fmt(r.metrics.p50Ms, 1)} / ${fmt(r.metrics.p99Ms, 1)} / ${fmt(r.metrics.maxMs, 1)}` +
+    (r.metrics.loopMaxMs === undefined ? "" : ` (loop delay max ${fmt(r.metrics.loopMaxMs, 1)}, ` +
+      `GC ${fmt(r.metrics.gcCount)} pauses, max ${fmt(r.metrics.gcMaxMs, 1)})`);
+}
+
 const HISTORY_CHANNEL: Setup = { program: "pushserver", history: HISTORY };
 const COMPACT_CLIENTS: Setup = { program: "pushserver", compactShare: 1 };
 const HALF_COMPACT: Setup = { program: "pushserver", compactShare: 0.5 };
+const CLUSTER: Setup = { program: "cluster" };
 
 const CHECKS: Check[] = [
   throughputCheck(
@@ -585,16 +737,10 @@ const CHECKS: Check[] = [
     row(ps, base) {
       const b = base!;
       const ratio = ps.metrics.p99Ms! / b.metrics.p99Ms!;
-      const show = (r: Result) =>
-        `${fmt(r.metrics.p50Ms, 1)} / ${fmt(r.metrics.p99Ms, 1)} / ${fmt(r.metrics.maxMs, 1)}` +
-        (r.metrics.loopMaxMs === undefined
-          ? ""
-          : ` (loop delay max ${fmt(r.metrics.loopMaxMs, 1)}, ` +
-            `GC ${fmt(r.metrics.gcCount)} pauses, max ${fmt(r.metrics.gcMaxMs, 1)})`);
       return {
         scenario: this.title.replace("100 pushes/s", `${fmt(ps.metrics.rate)} pushes/s`),
-        pushserver: show(ps),
-        baseline: show(b),
+        pushserver: showLatency(ps),
+        baseline: showLatency(b),
         ratio,
         target: "p99 ≤ 1.20",
         pass: ratio <= 1.2 && ps.metrics.lost === 0,
@@ -689,6 +835,58 @@ const CHECKS: Check[] = [
     HALF_COMPACT,
   ),
   idleCheck("compact: idle memory, RSS bytes/connection, compact subs", 1.05, COMPACT_CLIENTS),
+  // Cluster mode: a redis-server and two nodes (see startCluster) against a single node.
+  {
+    ...throughputCheck(
+      "fanout",
+      "deliveriesPerS",
+      "cluster fan-out deliveries/s (push to node A, 1,000 subs on node B; baseline: single node)",
+      "pushserver",
+      0.8,
+      CLUSTER,
+    ),
+    tag: "cluster",
+  },
+  {
+    scenario: "latency",
+    title: "cluster latency p50 / p99 / max ms (100 pushes/s, A → B; baseline: single node)",
+    subject: CLUSTER,
+    tag: "cluster",
+    baseline: "pushserver",
+    row(ps, base) {
+      const b = base!;
+      const added = ps.metrics.p99Ms! - b.metrics.p99Ms!;
+      return {
+        scenario: this.title.replace("100 pushes/s", `${fmt(ps.metrics.rate)} pushes/s`),
+        pushserver: showLatency(ps),
+        baseline: showLatency(b),
+        ratio: ps.metrics.p99Ms! / b.metrics.p99Ms!,
+        target: `p99 ≤ +2 ms (${added >= 0 ? "+" : ""}${fmt(added, 1)})`,
+        pass: added <= 2 && ps.metrics.lost === 0,
+      };
+    },
+  },
+  {
+    scenario: "latency",
+    title: "cluster Redis commands per push (INFO commandstats over the latency run)",
+    subject: CLUSTER,
+    tag: "cluster",
+    baseline: undefined,
+    requires: ["pushes", "evalshaPerPush", "publishPerPush", "otherRedisCalls"],
+    row(ps) {
+      const perPush = ps.metrics.evalshaPerPush!;
+      return {
+        scenario: this.title,
+        pushserver: `${fmt(perPush, 2)} EVALSHA`,
+        baseline: `${fmt(ps.metrics.publishPerPush, 2)} PUBLISH in it; ${
+          fmt(ps.metrics.otherRedisCalls)
+        } other calls / ${fmt(ps.metrics.pushes)} pushes`,
+        ratio: perPush,
+        target: "1 per push",
+        pass: Math.abs(perPush - 1) < 0.01,
+      };
+    },
+  },
 ];
 
 /** The better of two rounds by the check's throughput metric (errors lose). */
@@ -794,10 +992,14 @@ async function main(): Promise<number> {
     kind: "inconclusive" | "broken";
     reasons: readonly string[];
   }[] = [];
-  let baselinePushCapacity: number | undefined;
+  // What one core fans out, per push: measured by the first fan-out row against the raw
+  // baseline or, when `--only` leaves none (`--only=cluster`), by the single node of the cluster's.
+  let broadcastCapacity: number | undefined;
+  let singleNodeCapacity: number | undefined;
   for (const check of CHECKS) {
-    if (only !== undefined && !only.includes(check.scenario)) continue;
+    if (only !== undefined && !only.includes(check.tag ?? check.scenario)) continue;
     let s = sizes[check.scenario];
+    const baselinePushCapacity = broadcastCapacity ?? singleNodeCapacity;
     if (check.scenario === "latency" && baselinePushCapacity !== undefined) {
       // The scenario is meant to run at about half of what one core fans out. Where the
       // baseline itself cannot fan out 2 × 100 pushes/s (a slower or busier machine), run at
@@ -821,12 +1023,10 @@ async function main(): Promise<number> {
       ? { ...outcome.row, status: "inconclusive" as const }
       : outcome.row;
     if (judged.kind !== "ok") problems.push({ scenario: check.title, ...judged });
-    if (
-      check.scenario === "fanout" && check.baseline === "baseline_broadcast" &&
-      base?.metrics.deliveriesPerS !== undefined
-    ) {
-      // The first fan-out row against the raw baseline measures what one core fans out.
-      baselinePushCapacity ??= base.metrics.deliveriesPerS / s.clients;
+    if (check.scenario === "fanout" && base?.metrics.deliveriesPerS !== undefined) {
+      const capacity = base.metrics.deliveriesPerS / s.clients;
+      if (check.baseline === "baseline_broadcast") broadcastCapacity ??= capacity;
+      else if (check.baseline === "pushserver") singleNodeCapacity ??= capacity;
     }
     rows.push(row);
     print(

@@ -3,7 +3,7 @@
  * subscriber through the client. Exit codes follow the protocol's error codes ({@link EXIT}).
  */
 import { parseArgs } from "node:util";
-import { PushClient, PushError } from "./client/pushserver.js";
+import { PushClient, PushError, type StreamPosition } from "./client/pushserver.js";
 import { PushApiError, PushPublisher } from "./publisher/publisher.js";
 
 /** Exit codes: one per class of protocol error, since exit statuses only go up to 255. */
@@ -23,10 +23,12 @@ export const EXIT = {
   badRequest: 6,
   /** 413: the message is too large. */
   tooLarge: 7,
-  /** 429 or 503: the server is busy or shutting down. */
+  /** 408, 429 or 503: the server is busy, shutting down, or the request took too long. */
   unavailable: 8,
   /** The server could not be reached. */
   network: 9,
+  /** 507: the server holds as many channels as it may (`MAX_CHANNELS`). */
+  full: 10,
 } as const;
 
 /** Maps a protocol status code (0: no answer) to an exit code. */
@@ -45,9 +47,12 @@ export function exitCodeFor(status: number): number {
       return EXIT.conflict;
     case 413:
       return EXIT.tooLarge;
+    case 408:
     case 429:
     case 503:
       return EXIT.unavailable;
+    case 507:
+      return EXIT.full;
     default:
       return EXIT.failure;
   }
@@ -57,13 +62,24 @@ const USAGE = `Usage: pushserver cli <command> [options]
 
 Commands:
   channel create NAME            create a channel; prints its token (shown only once)
+       [--private]               only authorized connections may subscribe
+       [--history SIZE[,TTL]]    keep the newest SIZE pushes for TTL seconds (default
+                                 86400) so subscribers can recover missed pushes
   channel ping NAME [--token T]  check that NAME exists (and that T is its token)
   channel delete NAME --token T  delete a channel
+  channel authorize NAME UUID --token T
+                                 let the connection UUID subscribe (private channels)
+  channel revoke NAME UUID --token T
+                                 remove UUID's grant and unsubscribe it
+  channel rotate NAME --token T  replace the channel's token; prints the new one
   push NAME MESSAGE --token T    push MESSAGE ("-" reads stdin) to NAME's subscribers
        [--to UUID]...            only to these subscribers
   subscribe NAME...              print pushes as they arrive, until Ctrl-C
        [--count N] [--json]      stop after N pushes; one JSON object per line
-  (create, ping and delete also work without the "channel" prefix)
+       [--since OFFSET:EPOCH]... resume from a position (one per NAME, in order); on
+                                 exit, prints "position OFFSET:EPOCH NAME" to stderr
+                                 for each history channel
+  (the channel commands also work without the "channel" prefix)
 
 Options:
   --http URL    publisher HTTP URL (default $PUSHSERVER_HTTP or http://localhost:5223)
@@ -71,9 +87,10 @@ Options:
   --token T     channel token (default $PUSHSERVER_TOKEN)
   --json        print JSON instead of plain text
   -h, --help    show this help
+  $PUSHSERVER_CREATE_TOKEN is sent as the bearer token of "create" (server's CREATE_TOKEN).
 
 Exit codes: 0 ok, 1 failure/500, 2 usage, 3 401/403, 4 404, 5 409, 6 400, 7 413,
-8 429/503, 9 server unreachable.
+8 408/429/503, 9 server unreachable, 10 507 (server full).
 `;
 
 /** Where the CLI reads and writes; tests replace all of it. */
@@ -95,7 +112,7 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
   const env = io.env ?? {};
   try {
     const { values, positionals } = parseArgs({
-      args: [...args],
+      args: joinOptionValues(args),
       allowPositionals: true,
       strict: true,
       options: {
@@ -104,6 +121,9 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         token: { type: "string" },
         to: { type: "string", multiple: true },
         count: { type: "string" },
+        since: { type: "string", multiple: true },
+        history: { type: "string" },
+        private: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -120,12 +140,47 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     const publisher = new PushPublisher({ baseUrl: httpUrl });
     const print = (text: string, json: unknown) =>
       out(`${values.json ? JSON.stringify(json) : text}\n`);
+    if (command !== "create" && (values.private || values.history !== undefined)) {
+      throw new UsageError("--private and --history only go with create");
+    }
+    if (command !== "subscribe" && values.since !== undefined) {
+      throw new UsageError("--since only goes with subscribe");
+    }
 
     switch (command) {
       case "create": {
         const channel = one(rest, "create NAME");
-        const created = await publisher.createChannel(channel);
+        const createToken = env.PUSHSERVER_CREATE_TOKEN;
+        const creator = createToken
+          ? new PushPublisher({
+            baseUrl: httpUrl,
+            headers: { authorization: `Bearer ${createToken}` },
+          })
+          : publisher;
+        const created = await creator.createChannel(channel, {
+          ...(values.private ? { private: true } : {}),
+          ...(values.history === undefined ? {} : { history: parseHistory(values.history) }),
+        });
         print(created.channelToken, created);
+        return EXIT.ok;
+      }
+      case "authorize":
+      case "revoke": {
+        if (rest.length !== 2) throw new UsageError(`expected: ${command} NAME UUID --token T`);
+        const [channel, uuid] = rest as [string, string];
+        if (command === "authorize") {
+          await publisher.authorize(channel, required(token), uuid);
+          print("Authorized", { channel, uuid, authorized: true });
+        } else {
+          await publisher.revoke(channel, required(token), uuid);
+          print("Revoked", { channel, uuid, revoked: true });
+        }
+        return EXIT.ok;
+      }
+      case "rotate": {
+        const channel = one(rest, "rotate NAME --token T");
+        const rotated = await publisher.rotateToken(channel, required(token));
+        print(rotated.channelToken, rotated);
         return EXIT.ok;
       }
       case "ping": {
@@ -144,8 +199,15 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         if (rest.length !== 2) throw new UsageError("expected: push NAME MESSAGE --token T");
         const [channel, text] = rest as [string, string];
         const message = text === "-" ? await (io.stdin ?? readStdin)() : text;
-        await publisher.push(channel, required(token), message, { recipients: values.to ?? [] });
-        print("Sent", { channel, sent: true });
+        const sent = await publisher.push(channel, required(token), message, {
+          recipients: values.to ?? [],
+        });
+        if (sent.offset === undefined || sent.epoch === undefined) {
+          print("Sent", { channel, sent: true });
+        } else {
+          const { offset, epoch } = sent;
+          print(`Sent (position ${offset}:${epoch})`, { channel, sent: true, offset, epoch });
+        }
         return EXIT.ok;
       }
       case "subscribe": {
@@ -154,8 +216,13 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         if (count !== Infinity && !(Number.isSafeInteger(count) && count >= 1)) {
           throw new UsageError(`--count must be a whole number from 1, got "${values.count}"`);
         }
+        const since = (values.since ?? []).map(parsePosition);
+        if (since.length > rest.length) {
+          throw new UsageError("--since is given once per channel, in order: too many of them");
+        }
         return await subscribe(wsUrl, rest, {
           count,
+          since,
           json: values.json,
           out,
           err,
@@ -185,12 +252,17 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
   }
 }
 
-/** Prints pushes until `count` arrived, the signal fires, or every channel is deleted. */
+/**
+ * Prints pushes until `count` arrived, the signal fires, or every channel is deleted or
+ * revoked; then the position of each history channel (the last push printed), for `--since`.
+ */
 async function subscribe(
   wsUrl: string,
   channels: readonly string[],
   options: {
     count: number;
+    /** The `--since` positions, for the first channels in order. */
+    since: readonly StreamPosition[];
     json: boolean;
     out: (text: string) => void;
     err: (text: string) => void;
@@ -204,6 +276,11 @@ async function subscribe(
   const onAbort = () => done.resolve(EXIT.ok);
   signal.addEventListener("abort", onAbort, { once: true });
   let received = 0;
+  /** Per history channel: where the output stands (the last push printed, or the start). */
+  const printed = new Map<string, StreamPosition>();
+  const left = (error: number) => {
+    if (client.channels.length === 0) done.resolve(error);
+  };
   try {
     client.on("disconnected", ({ code, delayMs }) => {
       err(`disconnected (code ${code}); reconnecting in ${delayMs} ms\n`);
@@ -211,9 +288,23 @@ async function subscribe(
     client.on("reconnected", ({ uuid, channels }) => {
       err(`reconnected as ${uuid}; subscribed to ${channels.join(", ")}\n`);
     });
+    client.on("notRecovered", ({ channel, position, epochChanged }) => {
+      const why = epochChanged ? "the channel was re-created" : "they are no longer kept";
+      err(
+        `channel "${channel}": missed pushes could not be recovered (${why}); ` +
+          `continuing after ${position.offset}:${position.epoch}\n`,
+      );
+      printed.set(channel, position);
+    });
     client.on("channelDeleted", ({ channel }) => {
       err(`channel "${channel}" was deleted\n`);
-      if (client.channels.length === 0) done.resolve(EXIT.notFound);
+      printed.delete(channel);
+      left(EXIT.notFound);
+    });
+    client.on("subscriptionRevoked", ({ channel }) => {
+      err(`subscription to "${channel}" was revoked\n`);
+      printed.delete(channel);
+      left(EXIT.auth);
     });
     client.on("error", ({ error, channel }) => {
       const text = error instanceof PushError
@@ -222,24 +313,88 @@ async function subscribe(
       err(`error${channel === null ? "" : ` on "${channel}"`}: ${text}\n`);
       if (client.channels.length === 0) done.resolve(EXIT.notFound);
     });
-    for (const channel of channels) {
+    for (const [i, channel] of channels.entries()) {
+      const since = options.since[i];
       await client.subscribe(channel, (message, meta) => {
         if (received >= options.count) return;
         received++;
-        out(
-          options.json
-            ? `${JSON.stringify({ channel: meta.channel, message, uuid: meta.uuid })}\n`
-            : `${meta.channel}: ${message}\n`,
-        );
+        const { offset, epoch } = meta;
+        const line = { channel: meta.channel, message, uuid: meta.uuid, offset, epoch };
+        out(options.json ? `${JSON.stringify(line)}\n` : `${meta.channel}: ${message}\n`);
+        if (offset !== undefined && epoch !== undefined) {
+          printed.set(meta.channel, { offset, epoch });
+        }
         if (received >= options.count) done.resolve(EXIT.ok);
-      });
+      }, since === undefined ? {} : { since });
+      const start = client.position(channel);
+      if (start && !printed.has(channel)) printed.set(channel, start);
     }
     err(`subscribed to ${channels.join(", ")} as ${client.uuid}\n`);
     return await done.promise;
   } finally {
     signal.removeEventListener("abort", onAbort);
     await client.close();
+    for (const [channel, { offset, epoch }] of printed) {
+      err(`position ${offset}:${epoch} ${channel}\n`);
+    }
   }
+}
+
+/** `OFFSET:EPOCH`, as `subscribe` prints it, for `--since`. */
+function parsePosition(text: string): StreamPosition {
+  const match = /^(\d+):(.+)$/.exec(text);
+  const offset = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(offset)) {
+    throw new UsageError(`--since expects OFFSET:EPOCH (as printed by subscribe), got "${text}"`);
+  }
+  return { offset, epoch: match[2] as string };
+}
+
+/** `SIZE[,TTL]` → history options; TTL defaults to one day. */
+function parseHistory(text: string): { size: number; ttlSeconds: number } {
+  const match = /^(\d+)(?:,(\d+))?$/.exec(text);
+  if (!match) {
+    throw new UsageError(
+      `--history expects SIZE or SIZE,TTL_SECONDS (e.g. 100,3600), got "${text}"`,
+    );
+  }
+  return { size: Number(match[1]), ttlSeconds: Number(match[2] ?? DEFAULT_HISTORY_TTL_S) };
+}
+
+/** TTL of `--history SIZE` without one: a day. */
+const DEFAULT_HISTORY_TTL_S = 86_400;
+
+/** The options that take a value (`--token T`); everything else is a flag or a positional. */
+const VALUE_OPTIONS = new Set([
+  "--http",
+  "--ws",
+  "--token",
+  "--to",
+  "--count",
+  "--since",
+  "--history",
+]);
+
+/**
+ * Rewrites `--token VALUE` as `--token=VALUE`, so that an option always takes the next argument
+ * as its value. parseArgs refuses a separate value that starts with "-" as ambiguous, and a
+ * base64url channel token starts with "-" about once in 64.
+ */
+function joinOptionValues(args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      joined.push(...args.slice(i));
+      break;
+    }
+    if (VALUE_OPTIONS.has(arg) && i + 1 < args.length) {
+      joined.push(`${arg}=${args[++i]}`);
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
 }
 
 function one(rest: readonly string[], usage: string): string {

@@ -11,6 +11,8 @@ export interface Config {
   readonly bcryptCost: number;
   readonly maxMessageBytes: number;
   readonly maxBodyBytes: number;
+  readonly maxBodyBytesInFlight: number;
+  readonly requestTimeoutS: number;
   readonly maxFrameBytes: number;
   readonly adminToken: string | undefined;
   readonly logLevel: LogLevel;
@@ -22,10 +24,18 @@ export interface Config {
   readonly frameBurst: number;
   readonly maxTokenChecks: number;
   readonly corsOrigins: readonly string[];
+  /** Origins allowed to open a WebSocket (lower-cased); empty = any. */
+  readonly wsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
   /** When set, creating a channel needs it as a bearer token. */
   readonly createToken: string | undefined;
   readonly maxChannels: number;
+  /** Cluster mode: the shared Redis (`REDIS_URL`); unset = single node on SQLite. */
+  readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and pub/sub channel of this deployment. */
+  readonly redisPrefix: string;
+  /** The open-file limit the connection caps derive from, when set (`OPEN_FILE_LIMIT`). */
+  readonly openFileLimit: number | undefined;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -46,6 +56,30 @@ function integer(name: string, fallback: number, min: number, max: number) {
     });
 }
 
+/** Fewest characters of a secret the operator chooses (`ADMIN_TOKEN`). */
+export const MIN_SECRET_CHARS = 16;
+
+/**
+ * `value` as a browser serializes it in the `Origin` header (`scheme://host[:port]`, lower case,
+ * default port dropped), or undefined when it is not such an origin. `null` (sandboxed frames,
+ * file pages) is kept as is, so an operator can allow it explicitly.
+ */
+function asOrigin(value: string): string | undefined {
+  if (value === "null") return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  // A path, query, fragment or credentials mean the operator wrote a URL, not an origin.
+  if (url.pathname !== "/" || /[?#@]/.test(value) || /^https?:\/\/[^/]*\/./i.test(value)) {
+    return undefined;
+  }
+  return url.origin;
+}
+
 const envSchema = z.object({
   HOST: z.string().trim().min(1, "HOST must not be empty").default("0.0.0.0"),
   PORT_WS: integer("PORT_WS", 5222, 0, 65535),
@@ -54,8 +88,31 @@ const envSchema = z.object({
   BCRYPT_COST: integer("BCRYPT_COST", 10, 4, 15),
   MAX_MESSAGE_BYTES: integer("MAX_MESSAGE_BYTES", 65536, 1, 1024 * 1024),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+  MAX_BODY_BYTES_IN_FLIGHT: integer(
+    "MAX_BODY_BYTES_IN_FLIGHT",
+    64 * 1024 * 1024,
+    1024 * 1024,
+    4 * 1024 * 1024 * 1024,
+  ),
+  REQUEST_TIMEOUT_S: integer("REQUEST_TIMEOUT_S", 30, 1, 3600),
   MAX_FRAME_BYTES: integer("MAX_FRAME_BYTES", 64 * 1024, 256, 16 * 1024 * 1024),
-  ADMIN_TOKEN: z.string().optional().transform((v) => (v === "" ? undefined : v)),
+  ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      const length = [...v].length;
+      if (length < MIN_SECRET_CHARS) {
+        // The token itself is never echoed, only its length.
+        ctx.addIssue({
+          code: "custom",
+          message:
+            `ADMIN_TOKEN must be at least ${MIN_SECRET_CHARS} characters long, got ${length}`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    }),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -81,6 +138,25 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((v) => (v ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "")),
+  WS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const origins = (raw ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+      const normalized: string[] = [];
+      for (const origin of origins) {
+        const value = asOrigin(origin);
+        if (value === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            message: `WS_ORIGINS must list origins such as https://app.example, got "${origin}"`,
+          });
+          return z.NEVER;
+        }
+        normalized.push(value);
+      }
+      return normalized;
+    }),
   SHUTDOWN_TIMEOUT_MS: integer("SHUTDOWN_TIMEOUT_MS", 8000, 100, 60_000),
   CREATE_TOKEN: z
     .string()
@@ -90,23 +166,70 @@ const envSchema = z.object({
       error: "CREATE_TOKEN must be at least 16 characters long",
     }),
   MAX_CHANNELS: integer("MAX_CHANNELS", 1_000_000, 1, 100_000_000),
+  REDIS_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+    // The URL may hold a password: the message never repeats it.
+    .refine((v) => v === undefined || isRedisUrl(v), {
+      error:
+        "REDIS_URL must be a redis:// or rediss:// URL (redis://[user:password@]host:port[/db])",
+    }),
+  REDIS_PREFIX: z
+    .string()
+    .default("pushserver:")
+    .refine((v) => /^[\x21-\x7e]{1,64}$/.test(v), {
+      error: "REDIS_PREFIX must be 1 to 64 printable ASCII characters without spaces",
+    }),
+  // 0 = unset: read from the OS where the process may (see fd_limit.ts).
+  OPEN_FILE_LIMIT: integer("OPEN_FILE_LIMIT", 0, 64, 1_000_000_000),
 });
 
-/** Why the configuration was rejected: names the variable, in one line. */
+function isRedisUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why the configuration was rejected: one line per problem, each naming its variable, so that
+ * several bad settings are all reported at once.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /** One line per bad setting, each starting with the variable's name. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const lines = typeof problems === "string" ? [problems] : problems;
+    super(lines.join("\n"));
+    this.problems = lines;
+  }
 }
 
 /** Parses and validates configuration from an environment map (it never reads `Deno.env` itself). */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const variable = String(issue?.path[0] ?? "configuration");
-    const message = issue?.message ?? "invalid value";
-    throw new ConfigError(message.startsWith(variable) ? message : `${variable}: ${message}`);
+  const problems = new Map<string, string>();
+  for (const issue of parsed.error?.issues ?? []) {
+    const variable = String(issue.path[0] ?? "configuration");
+    const line = issue.message.startsWith(variable)
+      ? issue.message
+      : `${variable}: ${issue.message}`;
+    if (!problems.has(variable)) problems.set(variable, line);
   }
+  const clash = portClash(env);
+  if (clash !== undefined) problems.set("PORT_WS", clash);
+  if (!parsed.success || problems.size > 0) throw new ConfigError([...problems.values()]);
   const e = parsed.data;
+  if (e.MAX_BODY_BYTES_IN_FLIGHT < e.MAX_BODY_BYTES) {
+    throw new ConfigError(
+      `MAX_BODY_BYTES_IN_FLIGHT (${e.MAX_BODY_BYTES_IN_FLIGHT}) must be at least MAX_BODY_BYTES (${e.MAX_BODY_BYTES})`,
+    );
+  }
   return {
     host: e.HOST,
     wsPort: e.PORT_WS,
@@ -115,6 +238,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bcryptCost: e.BCRYPT_COST,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    maxBodyBytesInFlight: e.MAX_BODY_BYTES_IN_FLIGHT,
+    requestTimeoutS: e.REQUEST_TIMEOUT_S,
     maxFrameBytes: e.MAX_FRAME_BYTES,
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
@@ -126,8 +251,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     frameBurst: e.WS_FRAME_BURST,
     maxTokenChecks: e.MAX_TOKEN_CHECKS,
     corsOrigins: e.CORS_ORIGINS,
+    wsOrigins: e.WS_ORIGINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     createToken: e.CREATE_TOKEN,
     maxChannels: e.MAX_CHANNELS,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    openFileLimit: e.OPEN_FILE_LIMIT === 0 ? undefined : e.OPEN_FILE_LIMIT,
   };
+}
+
+/** Both listeners on one (non-zero) port cannot work: say so rather than "address in use". */
+function portClash(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const ws = envSchema.shape.PORT_WS.safeParse(env.PORT_WS);
+  const http = envSchema.shape.PORT_HTTP.safeParse(env.PORT_HTTP);
+  if (!ws.success || !http.success || ws.data !== http.data || ws.data === 0) return undefined;
+  return `PORT_WS and PORT_HTTP are both ${ws.data}: the subscriber and publisher ports must differ`;
 }

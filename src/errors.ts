@@ -6,6 +6,7 @@
 /** Every expected failure, by name. */
 export type ErrorCode =
   | "payload_too_large"
+  | "request_timeout"
   | "bad_json"
   | "invalid_request"
   | "frame_bad_json"
@@ -14,6 +15,7 @@ export type ErrorCode =
   | "token_missing"
   | "token_invalid"
   | "uuid_mismatch"
+  | "origin_forbidden"
   | "channel_exists"
   | "private_channel"
   | "unknown_connection"
@@ -28,6 +30,7 @@ export type ErrorCode =
 /** Protocol status code and short message for each error. */
 export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: string }>> = {
   payload_too_large: { status: 413, message: "Payload Too Large" },
+  request_timeout: { status: 408, message: "Request Timeout" },
   bad_json: { status: 400, message: "Bad Request" },
   invalid_request: { status: 400, message: "Bad Request" },
   frame_bad_json: { status: 400, message: "Bad JSON" },
@@ -36,6 +39,7 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
   token_missing: { status: 401, message: "Unauthorized" },
   token_invalid: { status: 403, message: "Forbidden" },
   uuid_mismatch: { status: 403, message: "Forbidden" },
+  origin_forbidden: { status: 403, message: "Forbidden" },
   channel_exists: { status: 409, message: "Conflict" },
   private_channel: { status: 403, message: "Forbidden" },
   unknown_connection: { status: 404, message: "Not found" },

@@ -21,6 +21,8 @@ export class Metrics {
   rejectedConnections = 0;
   connectionsOpened = 0;
   readonly errors = new Map<string, number>();
+  /** More exposition text appended to every render (cluster mode adds Redis and pub/sub). */
+  readonly sections: (() => string)[] = [];
   readonly #latencyCounts: number[] = LATENCY_BUCKETS.map(() => 0);
   #latencyCount = 0;
   #latencySum = 0;
@@ -105,6 +107,6 @@ export class Metrics {
     });
     lines.push(`${name}_bucket{le="+Inf"} ${this.#latencyCount}`);
     lines.push(`${name}_sum ${this.#latencySum}`, `${name}_count ${this.#latencyCount}`);
-    return lines.join("\n") + "\n";
+    return lines.join("\n") + "\n" + this.sections.map((section) => section()).join("");
   }
 }

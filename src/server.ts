@@ -1,9 +1,13 @@
 /** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
 import { dirname } from "node:path";
-import { createChannelService } from "./channels/service.ts";
+import { retryWhileBusy } from "./channels/busy_retry.ts";
+import { explainDbPathError } from "./channels/db_path.ts";
+import { ClusterNode } from "./cluster/node.ts";
+import { type ChannelService, createChannelService } from "./channels/service.ts";
 import { SqliteChannelStore } from "./channels/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
-import { bcryptHasher, type TokenHasher } from "./channels/tokens.ts";
+import { sourceOf, TokenGate } from "./channels/token_gate.ts";
+import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
@@ -12,9 +16,12 @@ import { type Grants, localGrants } from "./hub/grants.ts";
 import { Hub } from "./hub/hub.ts";
 import { LocalBroker } from "./hub/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
+import { BodyReader } from "./http/body.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { errorEnvelope } from "./protocol/outbound.ts";
+import { connectionCaps, openFileLimit } from "./fd_limit.ts";
+import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
@@ -30,6 +37,8 @@ export interface ServerOverrides {
   broker?: (handler: BrokerHandler) => Broker;
   /** Where grants live (default: this process's hub). */
   grants?: (hub: Hub) => Grants;
+  /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
+  fdLimit?: number | undefined;
 }
 
 /** A running server. */
@@ -44,6 +53,8 @@ export interface RunningServer extends AsyncDisposable {
   shutdown(): Promise<void>;
   /** Resolves when shutdown has completed. */
   readonly finished: Promise<void>;
+  /** Resolves (never rejects) if a port is lost for good: the process should exit 1. */
+  readonly lost: Promise<Error>;
 }
 
 /** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
@@ -54,8 +65,7 @@ export function openSqliteStore(path: string): SqliteChannelStore {
     }
     return new SqliteChannelStore(path);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`DB_PATH: cannot open "${path}": ${reason}`);
+    throw new ConfigError(explainDbPathError(path, error));
   }
 }
 
@@ -66,26 +76,46 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
-  const store = overrides.store ?? openSqliteStore(config.dbPath);
+  // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
+  const cluster = config.redisUrl === undefined
+    ? undefined
+    : await ClusterNode.start(config, { logger, now });
+  const sqlite = overrides.store === undefined && cluster === undefined
+    ? openSqliteStore(config.dbPath)
+    : overrides.store instanceof SqliteChannelStore
+    ? overrides.store
+    : undefined;
+  // While another process holds a lock on the file, channel calls answer 503 within a second
+  // (see retryWhileBusy); history writes map the same lock to 503 themselves.
+  const store = overrides.store ?? cluster?.store ?? retryWhileBusy(sqlite!);
   const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
   const metrics = new Metrics();
+  if (cluster !== undefined) metrics.sections.push(() => cluster.metrics());
+  const fdLimit = "fdLimit" in overrides
+    ? overrides.fdLimit
+    : (config.openFileLimit ?? openFileLimit());
+  const caps = connectionCaps(config.maxConnections, fdLimit);
   let draining = false;
   let listening = false;
   let inFlight = 0;
   let drained: PromiseWithResolvers<void> | undefined;
 
-  let service;
+  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
+  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
+  let service: ChannelService;
   try {
-    service = await createChannelService({
+    service = cluster?.service(hasher, tokenGate) ?? await createChannelService({
       store,
       hasher,
       maxTokenChecks: config.maxTokenChecks,
       maxChannels: config.maxChannels,
+      tokenGate,
       now,
     });
   } catch (error) {
     hasher.close();
     store.close();
+    await cluster?.close();
     throw error;
   }
   // The hub asks the broker for a channel's traffic while it has local subscribers; the broker
@@ -95,6 +125,7 @@ export async function startServer(
     maxHeldChars: config.maxBufferedBytes,
     onChannelActive: (channel) => broker.subscribe(channel),
     onChannelIdle: (channel) => broker.unsubscribe(channel),
+    ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
   });
   const handler: BrokerHandler = {
     onPublication(channel, publication) {
@@ -107,11 +138,12 @@ export async function startServer(
       else hub.revoke(event.uuid, channel);
     },
   };
-  const broker: Broker = overrides.broker?.(handler) ?? new LocalBroker(handler, {
-    ...(store instanceof SqliteChannelStore ? { store } : {}),
-    now,
-  });
-  const grants = overrides.grants?.(hub) ?? localGrants(hub);
+  const broker: Broker = overrides.broker?.(handler) ?? cluster?.broker(handler) ??
+    new LocalBroker(handler, {
+      ...(sqlite === undefined ? {} : { store: sqlite }),
+      now,
+    });
+  const grants = overrides.grants?.(hub) ?? cluster?.grants(hub) ?? localGrants(hub);
   const gauges = () => ({
     connections: hub.connectionCount,
     subscriptions: hub.subscriptionCount,
@@ -119,8 +151,10 @@ export async function startServer(
     httpInFlight: inFlight,
   });
 
+  const bodies = new BodyReader(config);
   const app = createHttpApp({
     service,
+    bodies,
     broker,
     grants,
     metrics,
@@ -129,13 +163,13 @@ export async function startServer(
     adminToken: config.adminToken,
     createToken: config.createToken,
     gauges,
-    isReady: () => listening && !draining,
+    isReady: () => listening && !draining && (cluster?.healthy() ?? true),
     corsOrigins: config.corsOrigins,
-    wsPort: () => wsServer?.addr.port,
+    wsPort: () => wsServer?.port,
   });
   const ws = createWsHandler({
     hub,
-    channels: {
+    channels: cluster?.lookup ?? {
       lookup: (name) => service.current(name),
       isGranted: (id, channel) => grants.isGranted(id, channel),
       history: (channel, since) => broker.history(channel, since),
@@ -145,18 +179,36 @@ export async function startServer(
     now,
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
-    maxConnections: config.maxConnections,
+    maxConnections: caps.wsConnections,
+    allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
+    httpPort: () => httpServer?.port,
   });
 
-  const unavailable = () =>
-    new Response(errorEnvelope(new PushError("unavailable", "The server is shutting down")), {
+  const unavailable = (details = "The server is shutting down") =>
+    new Response(errorEnvelope(new PushError("unavailable", details)), {
       status: ERRORS.unavailable.status,
       headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
     });
 
-  async function serveHttp(request: Request): Promise<Response> {
+  async function serveHttp(
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
+    try {
+      // Token checks made for this request count against its source address.
+      return await tokenGate.runAs(sourceOf(info.remoteAddr.hostname), () => admitHttp(request));
+    } finally {
+      bodies.finish(request);
+    }
+  }
+
+  async function admitHttp(request: Request): Promise<Response> {
     if (draining) return unavailable();
+    if (inFlight >= caps.httpInFlight) {
+      metrics.countError("http", ERRORS.unavailable.status);
+      return unavailable(`The server is handling ${caps.httpInFlight} requests; retry shortly`);
+    }
     inFlight++;
     try {
       return await app.fetch(request);
@@ -174,21 +226,18 @@ export async function startServer(
     });
   };
 
-  let httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
-  let wsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let httpServer: Listener | undefined;
+  let wsServer: Listener | undefined;
+  const listener = (variable: string, port: number, handler: Deno.ServeHandler<Deno.NetAddr>) =>
+    openListener({ variable, hostname: config.host, port, handler, onError, logger });
   try {
-    httpServer = Deno.serve(
-      { hostname: config.host, port: config.httpPort, onListen: () => {}, onError },
-      serveHttp,
-    );
-    wsServer = Deno.serve(
-      { hostname: config.host, port: config.wsPort, onListen: () => {}, onError },
-      ws.handle,
-    );
+    httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
+    wsServer = listener("PORT_WS", config.wsPort, ws.handle);
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
     store.close();
+    await cluster?.close();
     // A port that cannot be bound is a setting to fix: report it like one, naming the variable.
     const [variable, port] = httpServer === undefined
       ? ["PORT_HTTP", config.httpPort]
@@ -197,12 +246,17 @@ export async function startServer(
     throw new ConfigError(`${variable}: cannot listen on ${config.host}:${port}: ${reason}`);
   }
   listening = true;
-  const httpPort = httpServer.addr.port;
-  const wsPort = wsServer.addr.port;
+  const httpPort = httpServer.port;
+  const wsPort = wsServer.port;
   announce(
     logger,
     `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
-    { channels: service.size },
+    {
+      channels: service.size,
+      openFileLimit: fdLimit ?? null,
+      maxConnections: caps.wsConnections,
+      maxHttpInFlight: Number.isFinite(caps.httpInFlight) ? caps.httpInFlight : null,
+    },
   );
 
   const finished = Promise.withResolvers<void>();
@@ -212,6 +266,7 @@ export async function startServer(
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
     for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    tokenGate.close();
     let abandoned = false;
     if (inFlight > 0) {
       drained = Promise.withResolvers<void>();
@@ -222,6 +277,7 @@ export async function startServer(
     }
     // shutdown() makes a body still arriving unreadable: such a request is answered 503 by the
     // app (see readActionBody) instead of holding the process past its deadline.
+    bodies.close();
     const closed = Promise.all([httpServer!.shutdown(), wsServer!.shutdown()]);
     if (abandoned) {
       // Deno's shutdown() still waits for the abandoned request's connection; give it a moment,
@@ -232,6 +288,7 @@ export async function startServer(
     }
     listening = false;
     await broker.close();
+    await cluster?.close();
     hasher.close();
     store.close();
     announce(logger, "stopped");
@@ -245,6 +302,7 @@ export async function startServer(
     hostname: config.host,
     shutdown,
     finished: finished.promise,
+    lost: Promise.race([httpServer.lost, wsServer.lost]),
     [Symbol.asyncDispose]: shutdown,
   };
 }

@@ -2,6 +2,7 @@
 import { type Config, loadConfig } from "../src/config.ts";
 import { silentLogger } from "../src/log.ts";
 import { type RunningServer, type ServerOverrides, startServer } from "../src/server.ts";
+import { checkCloseCode, checkFetches, checkFrame, record, Watch, watchedAt } from "./_contract.ts";
 
 /** A Config for tests: port 0 for both listeners, in-memory DB, bcrypt cost 4. */
 export function testConfig(env: Record<string, string> = {}): Config {
@@ -22,15 +23,30 @@ export interface TestServer extends RunningServer {
   readonly wsUrl: string;
 }
 
-/** Starts the real server wiring in-process on free ports. */
+/**
+ * Starts the real server wiring in-process on free ports. Every answer and frame the test gets
+ * from it is checked against the API description; `shutdown()` throws if one did not match.
+ */
 export async function startTestServer(
   env: Record<string, string> = {},
   overrides: ServerOverrides = {},
 ): Promise<TestServer> {
   const server = await startServer(testConfig(env), { logger: silentLogger(), ...overrides });
+  checkFetches();
+  const watch = new Watch({
+    http: `127.0.0.1:${server.httpPort}`,
+    ws: `127.0.0.1:${server.wsPort}`,
+  });
+  const stop = server.shutdown;
+  const shutdown = async () => {
+    await stop();
+    watch.end();
+  };
   return Object.assign(server, {
     httpUrl: `http://127.0.0.1:${server.httpPort}`,
     wsUrl: `ws://127.0.0.1:${server.wsPort}`,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
   });
 }
 
@@ -119,8 +135,16 @@ export class TestClient implements AsyncDisposable {
 
   private constructor(socket: WebSocket) {
     this.socket = socket;
-    this.closed = new Promise((resolve) => socket.addEventListener("close", resolve));
+    const host = new URL(socket.url).host;
+    const checked = watchedAt(host) !== undefined;
+    this.closed = new Promise((resolve) =>
+      socket.addEventListener("close", (event) => {
+        if (checked) record(host, checkCloseCode(event.code));
+        resolve(event);
+      })
+    );
     socket.addEventListener("message", (event) => {
+      if (checked && typeof event.data === "string") record(host, checkFrame(event.data));
       const frame = typeof event.data === "string" ? JSON.parse(event.data) : event.data;
       if (this.#waiter) {
         const waiter = this.#waiter;
@@ -130,9 +154,9 @@ export class TestClient implements AsyncDisposable {
     });
   }
 
-  /** Connects and consumes the `Connected` ack (its UUID is kept in `uuid`). */
-  static async connect(url: string): Promise<TestClient> {
-    const client = new TestClient(new WebSocket(url));
+  /** Connects (offering `protocols`) and consumes the `Connected` ack (its UUID is kept in `uuid`). */
+  static async connect(url: string, protocols?: string | string[]): Promise<TestClient> {
+    const client = new TestClient(new WebSocket(url, protocols));
     const hello = await client.next();
     if (hello?.message !== "Connected") {
       throw new Error(`unexpected hello ${JSON.stringify(hello)}`);

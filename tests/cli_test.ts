@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { EXIT, exitCodeFor, runCli } from "../src/cli.ts";
-import { startTestServer, TestClient } from "./_helpers.ts";
+import { PushPublisher } from "../src/publisher/publisher.js";
+import { action, post, startTestServer, TestClient, type TestServer } from "./_helpers.ts";
 import { freePort, within } from "./client/_support.ts";
 
 /** Runs the CLI in-process and captures its output. */
@@ -22,8 +23,8 @@ async function cli(
 
 Deno.test("exitCodeFor() gives each protocol error class its own exit code", () => {
   assert.deepEqual(
-    [0, 400, 401, 403, 404, 409, 413, 429, 500, 503, 502].map(exitCodeFor),
-    [9, 6, 3, 3, 4, 5, 7, 8, 1, 8, 1],
+    [0, 400, 401, 403, 404, 408, 409, 413, 429, 500, 503, 502, 507].map(exitCodeFor),
+    [9, 6, 3, 3, 4, 8, 5, 7, 8, 1, 8, 1, 10],
   );
   assert.equal(EXIT.ok, 0);
   assert.equal(EXIT.usage, 2);
@@ -99,6 +100,207 @@ Deno.test("[e2e] CLI channel commands and push", async (t) => {
     assert.equal((await cli(["delete", "news", "--token", token, ...http])).code, EXIT.ok);
     assert.equal((await cli(["ping", "news", ...http])).code, EXIT.notFound);
   });
+});
+
+Deno.test("[e2e] CLI v1.1 channel options, grants and rotation", async (t) => {
+  await using server = await startTestServer();
+  const http = ["--http", server.httpUrl];
+
+  await t.step(
+    "create --history SIZE,TTL: token on stdout, retention and epoch in --json",
+    async () => {
+      const run = await cli(["channel", "create", "feed", "--history", "5,60", "--json", ...http]);
+      assert.equal(run.code, 0, run.stderr);
+      const created = JSON.parse(run.stdout);
+      assert.deepEqual(created.history, { size: 5, ttlSeconds: 60 });
+      assert.equal(typeof created.epoch, "string");
+      assert.equal(created.private, undefined);
+      const ping = await post(
+        `${server.httpUrl}/channel/ping`,
+        action("PING_CHANNEL", { channel: "feed", channelToken: created.channelToken }),
+      );
+      assert.deepEqual(ping.body.data.history, { size: 5, ttlSeconds: 60 });
+
+      const pushed = await cli([
+        "push",
+        "feed",
+        "one",
+        `--token=${created.channelToken}`,
+        ...http,
+      ]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.equal(pushed.stdout, `Sent (position 1:${created.epoch})\n`);
+      const json = await cli([
+        "push",
+        "feed",
+        "two",
+        `--token=${created.channelToken}`,
+        "--json",
+        ...http,
+      ]);
+      assert.deepEqual(JSON.parse(json.stdout), {
+        channel: "feed",
+        sent: true,
+        offset: 2,
+        epoch: created.epoch,
+      });
+    },
+  );
+
+  await t.step("create --history SIZE defaults the TTL to one day", async () => {
+    const run = await cli(["create", "daily", "--history", "10", ...http]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+    const ping = await post(
+      `${server.httpUrl}/channel/ping`,
+      action("PING_CHANNEL", { channel: "daily", channelToken: run.stdout.trim() }),
+    );
+    assert.deepEqual(ping.body.data.history, { size: 10, ttlSeconds: 86_400 });
+  });
+
+  await t.step("create --history with a bad value: 2 locally, 6 when out of range", async () => {
+    for (const value of ["", "ten", "5,", "5,1h", "-1"]) {
+      const run = await cli(["create", "x", `--history=${value}`, ...http]);
+      assert.equal(run.code, EXIT.usage, `${value}: ${run.stderr}`);
+    }
+    const range = await cli(["create", "x", "--history", "0", ...http]);
+    assert.equal(range.code, EXIT.badRequest, range.stderr);
+    assert.match(range.stderr, /^pushserver: 400 Bad Request: data\.history\.size/);
+  });
+
+  // `--token=T`: a random token may start with "-", which parseArgs takes for an option.
+  let token = "";
+  await t.step("create --private: a subscribe is refused until authorize", async () => {
+    const run = await cli(["channel", "create", "room", "--private", "--json", ...http]);
+    assert.equal(run.code, 0, run.stderr);
+    const created = JSON.parse(run.stdout);
+    assert.equal(created.private, true);
+    token = created.channelToken;
+    await using subscriber = await TestClient.connect(server.wsUrl);
+    assert.equal((await subscriber.act("SUBSCRIBE", "room")).code, 403);
+
+    const granted = await cli([
+      "channel",
+      "authorize",
+      "room",
+      subscriber.uuid,
+      `--token=${token}`,
+      ...http,
+    ]);
+    assert.deepEqual(granted, { code: 0, stdout: "Authorized\n", stderr: "" });
+    assert.equal((await subscriber.act("SUBSCRIBE", "room")).message, "Subscribed");
+
+    const revoked = await cli([
+      "revoke",
+      "room",
+      subscriber.uuid,
+      `--token=${token}`,
+      "--json",
+      ...http,
+    ]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.deepEqual(JSON.parse(revoked.stdout), {
+      channel: "room",
+      uuid: subscriber.uuid,
+      revoked: true,
+    });
+    assert.equal((await subscriber.next()).message, "Subscription Revoked");
+  });
+
+  await t.step(
+    "authorize/revoke errors: 4 unknown UUID, 3 wrong token, 6 bad UUID, 2 usage",
+    async () => {
+      const stranger = crypto.randomUUID();
+      const unknown = await cli(["authorize", "room", stranger, `--token=${token}`, ...http]);
+      assert.equal(unknown.code, EXIT.notFound);
+      assert.equal(
+        unknown.stderr,
+        `pushserver: 404 Not found: No live connection has the UUID ${stranger}\n`,
+      );
+      assert.equal(
+        (await cli(["authorize", "room", stranger, "--token=wrong", ...http])).code,
+        EXIT.auth,
+      );
+      assert.equal(
+        (await cli(["revoke", "room", "not-a-uuid", `--token=${token}`, ...http])).code,
+        EXIT.badRequest,
+      );
+      assert.equal((await cli(["revoke", "room", stranger, `--token=${token}`, ...http])).code, 0);
+      assert.equal(
+        (await cli(["authorize", "room", `--token=${token}`, ...http])).code,
+        EXIT.usage,
+      );
+      const noToken = await cli(["revoke", "room", stranger, ...http]);
+      assert.equal(noToken.code, EXIT.usage);
+      assert.match(noToken.stderr, /needs --token/);
+    },
+  );
+
+  await t.step("rotate prints only the new token; the old one exits 3 from then on", async () => {
+    const run = await cli(["channel", "rotate", "room", `--token=${token}`, ...http]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+    const fresh = run.stdout.trim();
+    assert.notEqual(fresh, token);
+    assert.equal((await cli(["ping", "room", `--token=${token}`, ...http])).code, EXIT.auth);
+    assert.equal((await cli(["ping", "room", `--token=${fresh}`, ...http])).code, EXIT.ok);
+    const json = await cli(["rotate", "room", "--json"], {
+      env: { PUSHSERVER_HTTP: server.httpUrl, PUSHSERVER_TOKEN: fresh },
+    });
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout).channel, "room");
+    assert.equal((await cli(["rotate", "room", `--token=${fresh}`, ...http])).code, EXIT.auth);
+    assert.equal((await cli(["rotate", "nope", `--token=${fresh}`, ...http])).code, EXIT.notFound);
+  });
+
+  await t.step("options on the wrong command are usage errors", async () => {
+    for (
+      const args of [
+        ["push", "room", "x", "--token=t", "--private"],
+        ["ping", "room", "--history", "5"],
+        ["rotate", "room", "--token=t", "--since", "1:abc"],
+      ]
+    ) {
+      const run = await cli([...args, ...http]);
+      assert.equal(run.code, EXIT.usage, `${JSON.stringify(args)}: ${run.stderr}`);
+    }
+  });
+});
+
+Deno.test("[e2e] CLI create: 507 past MAX_CHANNELS exits 10; $PUSHSERVER_CREATE_TOKEN is sent", async () => {
+  const createToken = "create-token-of-16+chars";
+  await using server = await startTestServer({ MAX_CHANNELS: "1", CREATE_TOKEN: createToken });
+  const env = { PUSHSERVER_HTTP: server.httpUrl };
+  const anonymous = await cli(["create", "first"], { env });
+  assert.equal(anonymous.code, EXIT.auth);
+  assert.match(anonymous.stderr, /^pushserver: 401 Unauthorized/);
+  const withToken = { ...env, PUSHSERVER_CREATE_TOKEN: createToken };
+  assert.equal((await cli(["create", "first"], { env: withToken })).code, EXIT.ok);
+  const full = await cli(["create", "second"], { env: withToken });
+  assert.equal(full.code, EXIT.full);
+  assert.match(full.stderr, /^pushserver: 507 Insufficient Storage/);
+});
+
+Deno.test('[e2e] CLI --token takes the next argument even when it starts with "-"', async () => {
+  // base64url tokens start with "-" about once in 64; parseArgs used to call such a value
+  // ambiguous and exit 2 before anything was sent.
+  await using server = await startTestServer();
+  const http = ["--http", server.httpUrl];
+  const token = (await cli(["create", "dash", ...http])).stdout.trim();
+  for (const wrong of [`-${token.slice(1)}`, "--json", "-"]) {
+    const run = await cli(["ping", "dash", "--token", wrong, ...http]);
+    assert.equal(run.code, EXIT.auth, `${wrong}: ${run.stderr}`);
+    assert.equal(run.stdout, "", "the value was taken as the token, not as --json");
+    assert.match(run.stderr, /^pushserver: 403 Forbidden/);
+  }
+  const push = await cli(["push", "dash", "hi", "--token", `-${token.slice(1)}`, ...http]);
+  assert.equal(push.code, EXIT.auth, push.stderr);
+  // The same holds for the other options that take a value, and `--` still ends the options.
+  const count = await cli(["subscribe", "dash", "--count", "-1", "--ws", server.wsUrl]);
+  assert.equal(count.code, EXIT.usage);
+  assert.match(count.stderr, /--count must be a whole number from 1, got "-1"/);
+  const right = await cli(["ping", "dash", "--token", token, ...http]);
+  assert.equal(right.code, EXIT.ok, right.stderr);
 });
 
 Deno.test("[e2e] CLI subscribe prints pushes as they arrive", async (t) => {
@@ -180,6 +382,140 @@ Deno.test("[e2e] CLI subscribe prints pushes as they arrive", async (t) => {
     await cli(["delete", "brief", "--token", other, "--http", server.httpUrl]);
     assert.equal(await run.exited(), EXIT.notFound);
     assert.match(run.output().stderr, /channel "brief" was deleted/);
+  });
+});
+
+/** Runs `subscribe …` in-process; `ready` resolves with the UUID once it has subscribed. */
+function startSubscribe(server: TestServer, args: string[]) {
+  const ready = Promise.withResolvers<string>();
+  let stdout = "";
+  let stderr = "";
+  const exited = runCli(["subscribe", ...args, "--ws", server.wsUrl], {
+    stdout: (text) => stdout += text,
+    stderr: (text) => {
+      stderr += text;
+      const uuid = /subscribed to .* as ([0-9a-f-]{36})\n/.exec(stderr)?.[1];
+      if (uuid) ready.resolve(uuid);
+    },
+    env: {},
+  });
+  exited.then(() => ready.reject(new Error(`exited before subscribing: ${stderr}`)));
+  return {
+    ready: within(5000, ready.promise, "the subscription"),
+    exited: () => within(5000, exited, "the CLI to exit"),
+    output: () => ({ stdout, stderr }),
+  };
+}
+
+Deno.test("[e2e] CLI subscribe on history channels: offsets, --since, position on exit", async (t) => {
+  await using server = await startTestServer();
+  const publisher = new PushPublisher({ baseUrl: server.httpUrl });
+  const { channelToken, epoch } = await publisher.createChannel("feed", {
+    history: { size: 10, ttlSeconds: 600 },
+  });
+  const send = (message: string) => publisher.push("feed", channelToken, message);
+
+  await t.step(
+    "--json lines carry offset and epoch; the position printed is the last line's",
+    async () => {
+      const run = startSubscribe(server, ["feed", "--count", "2", "--json"]);
+      await run.ready;
+      for (const message of ["m1", "m2", "m3"]) await send(message);
+      assert.equal(await run.exited(), 0);
+      const { stdout, stderr } = run.output();
+      const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(lines.map((l) => [l.message, l.offset, l.epoch]), [
+        ["m1", 1, epoch],
+        ["m2", 2, epoch],
+      ]);
+      // m3 may have arrived too, but it was not printed: resuming must not skip it.
+      assert.match(stderr, new RegExp(`\nposition 2:${epoch} feed\n$`));
+    },
+  );
+
+  await t.step("--since OFFSET:EPOCH prints what was missed first, then live pushes", async () => {
+    await send("m4");
+    const run = startSubscribe(server, ["feed", "--since", `2:${epoch}`, "--count", "3"]);
+    await run.ready;
+    await send("m5");
+    assert.equal(await run.exited(), 0);
+    assert.equal(run.output().stdout, "feed: m3\nfeed: m4\nfeed: m5\n");
+    assert.match(run.output().stderr, new RegExp(`\nposition 5:${epoch} feed\n$`));
+  });
+
+  await t.step(
+    "a position that cannot be recovered is reported, then it goes on live",
+    async () => {
+      const run = startSubscribe(server, ["feed", "--since", "1:other-epoch", "--count", "1"]);
+      await run.ready;
+      await send("m6");
+      assert.equal(await run.exited(), 0);
+      assert.equal(run.output().stdout, "feed: m6\n");
+      const { stderr } = run.output();
+      assert.match(
+        stderr,
+        new RegExp(
+          `channel "feed": missed pushes could not be recovered \\(the channel was re-created\\); continuing after 5:${epoch}`,
+        ),
+      );
+      assert.match(stderr, new RegExp(`\nposition 6:${epoch} feed\n$`));
+    },
+  );
+
+  await t.step(
+    "the signal ends it with 0 and the start position when nothing arrived",
+    async () => {
+      const plainToken = (await publisher.createChannel("plain")).channelToken;
+      const controller = new AbortController();
+      const ready = Promise.withResolvers<void>();
+      let stderr = "";
+      const exited = runCli(["subscribe", "plain", "feed", "--ws", server.wsUrl], {
+        stdout: () => {},
+        stderr: (text) => {
+          stderr += text;
+          if (stderr.includes("subscribed to")) ready.resolve();
+        },
+        env: {},
+        signal: controller.signal,
+      });
+      await within(5000, ready.promise, "the subscription");
+      await publisher.push("plain", plainToken, "v1");
+      controller.abort();
+      assert.equal(await within(5000, exited, "the CLI to exit"), 0);
+      // Only history channels have a position.
+      assert.deepEqual(stderr.split("\n").filter((l) => l.startsWith("position")), [
+        `position 6:${epoch} feed`,
+      ]);
+    },
+  );
+
+  await t.step("a revoked subscription ends it with 3", async () => {
+    const run = startSubscribe(server, ["feed"]);
+    const uuid = await run.ready;
+    await publisher.revoke("feed", channelToken, uuid);
+    assert.equal(await run.exited(), EXIT.auth);
+    assert.match(run.output().stderr, /subscription to "feed" was revoked\n/);
+  });
+
+  await t.step("a private channel without a grant exits 3", async () => {
+    await publisher.createChannel("room", { private: true });
+    const run = await cli(["subscribe", "room", "--ws", server.wsUrl]);
+    assert.equal(run.code, EXIT.auth);
+    assert.match(run.stderr, /^pushserver: 403 Forbidden: /);
+  });
+
+  await t.step("a malformed --since or one too many is a usage error", async () => {
+    for (
+      const args of [
+        ["feed", "--since", "abc"],
+        ["feed", "--since", "1:"],
+        ["feed", "--since", "-1:e"],
+        ["feed", "--since", "1:a", "--since", "2:b"],
+      ]
+    ) {
+      const run = await cli(["subscribe", ...args, "--ws", server.wsUrl]);
+      assert.equal(run.code, EXIT.usage, `${JSON.stringify(args)}: ${run.stderr}`);
+    }
   });
 });
 

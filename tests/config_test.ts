@@ -11,6 +11,8 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     bcryptCost: 10,
     maxMessageBytes: 65536,
     maxBodyBytes: 1024 * 1024,
+    maxBodyBytesInFlight: 64 * 1024 * 1024,
+    requestTimeoutS: 30,
     maxFrameBytes: 64 * 1024,
     adminToken: undefined,
     logLevel: "info",
@@ -22,9 +24,13 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     frameBurst: 200,
     maxTokenChecks: 64,
     corsOrigins: [],
+    wsOrigins: [],
     shutdownTimeoutMs: 8000,
     createToken: undefined,
     maxChannels: 1_000_000,
+    redisUrl: undefined,
+    redisPrefix: "pushserver:",
+    openFileLimit: undefined,
   });
 });
 
@@ -56,7 +62,10 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
     WS_FRAME_BURST: "9",
     MAX_TOKEN_CHECKS: "2",
     SHUTDOWN_TIMEOUT_MS: "500",
-    ADMIN_TOKEN: "t",
+    MAX_BODY_BYTES_IN_FLIGHT: String(4 * 1024 * 1024 * 1024),
+    REQUEST_TIMEOUT_S: "3600",
+    OPEN_FILE_LIMIT: "4096",
+    ADMIN_TOKEN: "a-long-admin-tok",
     LOG_LEVEL: " WARN ",
   });
   assert.equal(config.maxMessageBytes, 1000);
@@ -70,12 +79,44 @@ Deno.test("loadConfig() reads every limit from its variable", () => {
   assert.equal(config.frameBurst, 9);
   assert.equal(config.maxTokenChecks, 2);
   assert.equal(config.shutdownTimeoutMs, 500);
-  assert.equal(config.adminToken, "t");
+  assert.equal(config.maxBodyBytesInFlight, 4 * 1024 * 1024 * 1024);
+  assert.equal(config.requestTimeoutS, 3600);
+  assert.equal(config.openFileLimit, 4096);
+  assert.equal(config.adminToken, "a-long-admin-tok");
   assert.equal(config.logLevel, "warn");
 });
 
 Deno.test("loadConfig() treats an empty ADMIN_TOKEN as unset (the endpoint stays disabled)", () => {
   assert.equal(loadConfig({ ADMIN_TOKEN: "" }).adminToken, undefined);
+});
+
+Deno.test("loadConfig() needs an ADMIN_TOKEN of at least 16 characters, and never echoes it", () => {
+  assert.equal(loadConfig({ ADMIN_TOKEN: "0123456789abcdef" }).adminToken, "0123456789abcdef");
+  // Characters, not UTF-16 units: 16 emoji are 16 characters (32 units); 15 are too few.
+  assert.equal(loadConfig({ ADMIN_TOKEN: "🔑".repeat(16) }).adminToken, "🔑".repeat(16));
+  for (const short of ["s3cret", "0123456789abcde", "🔑".repeat(15)]) {
+    assert.throws(
+      () => loadConfig({ ADMIN_TOKEN: short }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(
+          error.message,
+          /^ADMIN_TOKEN must be at least 16 characters long, got (6|15)$/,
+        );
+        assert.ok(!error.message.includes(short), "the token must not be echoed");
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("loadConfig() reads WS_ORIGINS as a list of origins, normalized as browsers send them", () => {
+  assert.deepEqual(
+    loadConfig({ WS_ORIGINS: " https://App.Example:443 , http://localhost:3000/,null,," })
+      .wsOrigins,
+    ["https://app.example", "http://localhost:3000", "null"],
+  );
+  assert.deepEqual(loadConfig({ WS_ORIGINS: "" }).wsOrigins, []);
 });
 
 Deno.test("loadConfig() rejects bad values with a message naming the variable", async (t) => {
@@ -95,8 +136,18 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
     ["WS_FRAME_BURST", "-5"],
     ["MAX_TOKEN_CHECKS", "0"],
     ["SHUTDOWN_TIMEOUT_MS", "99"],
+    ["REQUEST_TIMEOUT_S", "0"],
+    ["OPEN_FILE_LIMIT", "63"],
+    ["REQUEST_TIMEOUT_S", "3601"],
+    ["MAX_BODY_BYTES_IN_FLIGHT", String(1024 * 1024 - 1)],
+    ["MAX_BODY_BYTES_IN_FLIGHT", String(4 * 1024 * 1024 * 1024 + 1)],
     ["LOG_LEVEL", "verbose"],
     ["HOST", " "],
+    ["ADMIN_TOKEN", "short"],
+    ["WS_ORIGINS", "app.example"],
+    ["WS_ORIGINS", "https://app.example/path"],
+    ["WS_ORIGINS", "https://app.example, *"],
+    ["WS_ORIGINS", "ftp://files.example"],
   ];
   for (const [variable, value] of cases) {
     await t.step(`${variable}=${JSON.stringify(value)}`, () => {
@@ -113,6 +164,55 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
   }
 });
 
+Deno.test("loadConfig() reports every bad variable at once, one line each", () => {
+  assert.throws(
+    () => loadConfig({ PORT_WS: "x", BCRYPT_COST: "3", LOG_LEVEL: "loud", HOST: "ok" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems.map((line) => line.split(" ")[0]), [
+        "PORT_WS",
+        "BCRYPT_COST",
+        "LOG_LEVEL",
+      ]);
+      assert.equal(error.message, error.problems.join("\n"));
+      return true;
+    },
+  );
+});
+
+Deno.test("loadConfig() refuses PORT_WS equal to PORT_HTTP, naming the clash", () => {
+  assert.throws(
+    () => loadConfig({ PORT_WS: "5300", PORT_HTTP: "5300" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        "PORT_WS and PORT_HTTP are both 5300: the subscriber and publisher ports must differ",
+      ]);
+      return true;
+    },
+  );
+  // The clash is reported next to the other problems, not after they are fixed.
+  assert.throws(
+    () => loadConfig({ PORT_WS: "5223", LOG_LEVEL: "loud" }),
+    (error: unknown) =>
+      error instanceof ConfigError && error.problems.length === 2 &&
+      error.problems.some((line) => line.startsWith("PORT_WS and PORT_HTTP are both 5223")),
+  );
+  // Port 0 means "any free port": both may ask for it.
+  assert.equal(loadConfig({ PORT_WS: "0", PORT_HTTP: "0" }).wsPort, 0);
+});
+
+Deno.test("loadConfig() rejects MAX_BODY_BYTES_IN_FLIGHT below MAX_BODY_BYTES (no body could ever be read)", () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        MAX_BODY_BYTES: String(2 * 1024 * 1024),
+        MAX_BODY_BYTES_IN_FLIGHT: String(1024 * 1024),
+      }),
+    /^ConfigError: MAX_BODY_BYTES_IN_FLIGHT \(1048576\) must be at least MAX_BODY_BYTES \(2097152\)$/,
+  );
+});
+
 Deno.test("loadConfig() never reads Deno.env itself", () => {
   Deno.env.set("MAX_CONNECTIONS", "7");
   try {
@@ -120,4 +220,32 @@ Deno.test("loadConfig() never reads Deno.env itself", () => {
   } finally {
     Deno.env.delete("MAX_CONNECTIONS");
   }
+});
+
+Deno.test("loadConfig() reads REDIS_URL (unset = single node) and REDIS_PREFIX", () => {
+  const single = loadConfig({});
+  assert.equal(single.redisUrl, undefined);
+  assert.equal(single.redisPrefix, "pushserver:");
+  assert.equal(loadConfig({ REDIS_URL: " " }).redisUrl, undefined);
+  const cluster = loadConfig({ REDIS_URL: "redis://:pw@redis:6379/2", REDIS_PREFIX: "app1:" });
+  assert.equal(cluster.redisUrl, "redis://:pw@redis:6379/2");
+  assert.equal(cluster.redisPrefix, "app1:");
+  assert.equal(
+    loadConfig({ REDIS_URL: "rediss://cache.example:6380" }).redisUrl,
+    "rediss://cache.example:6380",
+  );
+  for (const env of [{ REDIS_URL: "http://redis:6379" }, { REDIS_URL: "redis:6379" }]) {
+    assert.throws(() => loadConfig(env), (error: Error) => {
+      assert(error instanceof ConfigError);
+      assert.match(error.message, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+      return true;
+    });
+  }
+  assert.throws(() => loadConfig({ REDIS_URL: "redis://:secret@" }), (error: Error) => {
+    assert.match(error.message, /REDIS_URL/);
+    assert(!error.message.includes("secret"), "the URL's password is never repeated");
+    return true;
+  });
+  assert.throws(() => loadConfig({ REDIS_PREFIX: "has space" }), /^ConfigError: REDIS_PREFIX/);
+  assert.throws(() => loadConfig({ REDIS_PREFIX: "" }), /REDIS_PREFIX/);
 });

@@ -1,6 +1,8 @@
 /** Channel rules (unique names, token checks, options, rotation) over a store and a hasher. */
 import { PushError } from "../errors.ts";
+import { channelNotFound, channelsFull, channelTaken, tokenInvalid } from "./failures.ts";
 import { type Channel, type ChannelOptions, type ChannelStore, newEpoch } from "./store.ts";
+import { checkKey, TokenGate } from "./token_gate.ts";
 import { newToken, sameDigest, tokenDigest, type TokenHasher } from "./tokens.ts";
 
 interface KnownChannel {
@@ -40,8 +42,8 @@ export interface ChannelService {
   assertCurrent(channel: Channel): void;
   /** Whether `name` exists, answered from memory. */
   exists(name: string): boolean;
-  /** Every channel name, oldest first. */
-  names(): string[];
+  /** Every channel name, oldest first (in cluster mode, read from Redis). */
+  names(): string[] | Promise<string[]>;
   /** How many channels exist. */
   readonly size: number;
 }
@@ -50,10 +52,12 @@ export interface ChannelService {
 export interface ChannelServiceOptions {
   store: ChannelStore;
   hasher: TokenHasher;
-  /** Most bcrypt verifications in flight at once; past it, callers get 429. */
+  /** Most bcrypt verifications waiting or running at once; past it, callers get 429. */
   maxTokenChecks: number;
   /** Most channels; creating one more is 507. */
   maxChannels?: number;
+  /** Schedules bcrypt verifications fairly across sources (default: one from maxTokenChecks). */
+  tokenGate?: TokenGate;
   now?: () => number;
   generateToken?: () => string;
 }
@@ -73,32 +77,24 @@ export async function createChannelService(
   for (const channel of await store.list()) {
     known.set(channel.name, { channel, verifiedDigest: undefined });
   }
-  let checksInFlight = 0;
+  const gate = options.tokenGate ?? new TokenGate({ lanes: 2, maxPending: maxTokenChecks });
   /** Names being created right now (counted against `maxChannels`). */
   let creating = 0;
 
   function find(name: string): KnownChannel {
     const entry = known.get(name);
-    if (entry === undefined) throw notFound(name);
+    if (entry === undefined) throw channelNotFound(name);
     return entry;
   }
 
   async function checkToken(entry: KnownChannel, token: string): Promise<void> {
     const digest = tokenDigest(token);
     if (entry.verifiedDigest !== undefined && sameDigest(entry.verifiedDigest, digest)) return;
-    if (checksInFlight >= maxTokenChecks) {
-      throw new PushError(
-        "too_many_requests",
-        "Too many channel token checks in progress; retry shortly",
-      );
-    }
-    checksInFlight++;
-    let valid: boolean;
-    try {
-      valid = await hasher.verify(token, entry.channel.tokenHash);
-    } finally {
-      checksInFlight--;
-    }
+    const { tokenHash } = entry.channel;
+    const valid = await gate.check(
+      () => hasher.verify(token, tokenHash),
+      checkKey(tokenHash, digest),
+    );
     if (!valid) throw tokenInvalid();
     // Only remember the digest if the record was not deleted, re-created or rotated meanwhile.
     if (known.get(entry.channel.name) === entry) entry.verifiedDigest = digest;
@@ -114,7 +110,7 @@ export async function createChannelService(
 
   function assertCurrent(channel: Channel): void {
     const current = known.get(channel.name)?.channel;
-    if (current === undefined) throw notFound(channel.name);
+    if (current === undefined) throw channelNotFound(channel.name);
     // Deleted and re-created, or rotated, while the token was being checked.
     if (current !== channel) throw tokenInvalid();
   }
@@ -139,34 +135,24 @@ export async function createChannelService(
   async function remove(channel: Channel): Promise<Channel> {
     const deleted = await store.delete(channel.name, channel.epoch);
     if (known.get(channel.name)?.channel === channel) known.delete(channel.name);
-    if (!deleted) throw notFound(channel.name);
+    if (!deleted) throw channelNotFound(channel.name);
     return channel;
   }
 
   return {
     async create(name, channelOptions) {
-      const taken = () =>
-        new PushError("channel_exists", `A channel called ${quote(name)} already exists`);
-      if (known.has(name)) throw taken();
+      if (known.has(name)) throw channelTaken(name);
       if (known.size + creating >= maxChannels) {
-        throw new PushError(
-          "insufficient_storage",
-          `The server holds its maximum of ${maxChannels} channels`,
-        );
+        throw channelsFull(maxChannels);
       }
       creating++;
       try {
-        const token = generateToken();
-        const tokenHash = await hasher.hash(token);
-        const channel: Channel = {
-          name,
-          tokenHash,
-          createdAt: now(),
-          epoch: newEpoch(),
-          private: channelOptions.private,
-          history: channelOptions.history,
-        };
-        if (known.has(name) || !(await store.insert(channel))) throw taken();
+        const { channel, token } = await mintChannel(name, channelOptions, {
+          hasher,
+          generateToken,
+          now,
+        });
+        if (known.has(name) || !(await store.insert(channel))) throw channelTaken(name);
         known.set(name, { channel, verifiedDigest: tokenDigest(token) });
         return { channel, token };
       } finally {
@@ -201,14 +187,23 @@ export async function createChannelService(
   };
 }
 
-function notFound(name: string): PushError {
-  return new PushError("unknown_channel", `Could not find a channel called ${quote(name)}`);
-}
-
-function tokenInvalid(): PushError {
-  return new PushError("token_invalid", "Channel token is invalid");
-}
-
-function quote(name: string): string {
-  return JSON.stringify(name);
+/**
+ * A new channel record and its token: a fresh CSPRNG token (only its bcrypt hash is kept) and a
+ * fresh epoch. Shared by every {@link ChannelService} implementation.
+ */
+export async function mintChannel(
+  name: string,
+  options: ChannelOptions,
+  deps: { hasher: TokenHasher; generateToken: () => string; now: () => number },
+): Promise<CreatedChannel> {
+  const token = deps.generateToken();
+  const channel: Channel = {
+    name,
+    tokenHash: await deps.hasher.hash(token),
+    createdAt: deps.now(),
+    epoch: newEpoch(),
+    private: options.private,
+    history: options.history,
+  };
+  return { channel, token };
 }

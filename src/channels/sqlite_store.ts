@@ -1,6 +1,7 @@
 /** SQLite-backed {@link ChannelStore} and {@link HistoryLog} on Deno's built-in `node:sqlite`. */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { HistoryEntry, StoredPush } from "../history/log.ts";
+import { BUSY_WAIT_MS } from "./busy_retry.ts";
 import type { Channel, ChannelStore } from "./store.ts";
 
 /** Schema migrations, applied in order; `schema_version` records how many have run. */
@@ -66,6 +67,9 @@ export class SqliteChannelStore implements ChannelStore {
       this.#db.exec("PRAGMA synchronous = FULL");
       this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       migrate(this.#db);
+      // Serving, a lock held elsewhere blocks the event loop this long per attempt at most;
+      // retryWhileBusy() retries on timers (the 5 s above only applies to opening).
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_WAIT_MS}`);
     } catch (error) {
       this.#db.close();
       throw error;

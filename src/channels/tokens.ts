@@ -43,13 +43,20 @@ export interface TokenHasher {
   close(): void;
 }
 
+/** Worker threads for verifications by default; hashing has its own worker besides. */
+export const VERIFY_WORKERS = 2;
+
 /**
- * bcrypt at `cost` on a pool of worker threads, started on first use. bcrypt's compare is
- * constant-time over the hash, so a wrong token costs the same as a right one.
+ * bcrypt at `cost` on worker threads, started on first use: `verifyWorkers` for verifications
+ * and one more for hashing (creates and rotations), so a hash never queues behind a flood of
+ * verifications. bcrypt's compare is constant-time over the hash, so a wrong token costs the same
+ * as a right one.
  */
-export function bcryptHasher(cost: number, options: { workers?: number } = {}): TokenHasher {
-  const size = options.workers ?? 2;
-  const workers: Worker[] = [];
+export function bcryptHasher(cost: number, options: { verifyWorkers?: number } = {}): TokenHasher {
+  const pools = {
+    verify: { size: options.verifyWorkers ?? VERIFY_WORKERS, workers: [] as Worker[] },
+    hash: { size: 1, workers: [] as Worker[] },
+  };
   const pending = new Map<
     number,
     { resolve: (v: string | boolean) => void; reject: (e: Error) => void }
@@ -71,23 +78,30 @@ export function bcryptHasher(cost: number, options: { workers?: number } = {}): 
     const error = new Error(`bcrypt worker failed: ${event.message}`);
     for (const job of pending.values()) job.reject(error);
     pending.clear();
-    for (const worker of workers.splice(0)) worker.terminate();
+    terminateAll();
+  }
+
+  function terminateAll(): void {
+    for (const pool of Object.values(pools)) {
+      for (const worker of pool.workers.splice(0)) worker.terminate();
+    }
   }
 
   function run(job: BcryptRequest): Promise<string | boolean> {
     if (closed) return Promise.reject(new Error("token hasher is closed"));
     const id = nextId++;
-    if (workers.length < size) {
+    const pool = pools[job.op];
+    if (pool.workers.length < pool.size) {
       const worker = new Worker(new URL("./_bcrypt_worker.ts", import.meta.url).href, {
         type: "module",
       });
       worker.onmessage = onResult;
       worker.onerror = onCrash;
-      workers.push(worker);
+      pool.workers.push(worker);
     }
     const { promise, resolve, reject } = Promise.withResolvers<string | boolean>();
     pending.set(id, { resolve, reject });
-    workers[id % workers.length]!.postMessage({ ...job, id } as BcryptJob);
+    pool.workers[id % pool.workers.length]!.postMessage({ ...job, id } as BcryptJob);
     return promise;
   }
 
@@ -100,7 +114,7 @@ export function bcryptHasher(cost: number, options: { workers?: number } = {}): 
     },
     close() {
       closed = true;
-      for (const worker of workers.splice(0)) worker.terminate();
+      terminateAll();
       for (const job of pending.values()) job.reject(new Error("token hasher is closed"));
       pending.clear();
     },

@@ -1,5 +1,7 @@
 /**
- * The `/demo` page's script: subscribe with the client module, push with a typed-in token.
+ * The `/demo` page's script: subscribe with the client module, push with a typed-in token. On
+ * history channels each push shows its offset, and after a reconnect a badge per channel says
+ * whether the pushes missed meanwhile were recovered.
  * Runs in browsers only; no build step. `?ws=` overrides the WebSocket URL and `?channel=`
  * presets the channel.
  */
@@ -23,18 +25,38 @@ function showSubscriptions() {
   $("subscriptions").textContent = push?.channels.join(", ") || "none";
 }
 
-function log(channel, message) {
+function log(channel, message, offset) {
   const item = document.createElement("li");
   const time = document.createElement("time");
   time.textContent = new Date().toLocaleTimeString();
   const name = document.createElement("span");
   name.className = "channel";
   name.textContent = channel;
+  item.append(time, name);
+  if (offset !== undefined) {
+    const position = document.createElement("span");
+    position.className = "offset";
+    position.textContent = `#${offset}`;
+    item.append(position);
+  }
   const text = document.createElement("span");
   text.className = "message";
   text.textContent = message;
-  item.append(time, name, text);
+  item.append(text);
   $("messages").prepend(item);
+}
+
+/** One badge per history channel resumed by the last reconnect. */
+function showRecovery(recovered) {
+  const badges = Object.entries(recovered).map(([channel, ok]) => {
+    const badge = document.createElement("span");
+    badge.className = `badge ${ok ? "recovered" : "not-recovered"}`;
+    badge.dataset.channel = channel;
+    badge.textContent = `${channel}: ${ok ? "recovered" : "not recovered"}`;
+    return badge;
+  });
+  $("recovery").replaceChildren(...badges);
+  if (badges.length === 0) $("recovery").textContent = "no history channels";
 }
 
 function describe(error) {
@@ -55,12 +77,20 @@ if (push) {
   push.on("disconnected", ({ code, delayMs }) => {
     setStatus("reconnecting", `disconnected (code ${code}), retrying in ${delayMs} ms…`);
   });
-  push.on("reconnected", ({ uuid }) => {
+  push.on("reconnected", ({ uuid, recovered }) => {
     setStatus("open", `reconnected as ${uuid}`);
+    showRecovery(recovered);
     showSubscriptions();
+  });
+  push.on("notRecovered", ({ channel, position }) => {
+    log(channel, `(missed pushes are lost; continuing after #${position.offset})`);
   });
   push.on("channelDeleted", ({ channel }) => {
     log(channel, "(channel deleted)");
+    showSubscriptions();
+  });
+  push.on("subscriptionRevoked", ({ channel }) => {
+    log(channel, "(subscription revoked)");
     showSubscriptions();
   });
   push.on("error", ({ error, channel }) => log(channel ?? "error", describe(error)));
@@ -71,7 +101,7 @@ $("subscribe-form").addEventListener("submit", async (event) => {
   const channel = $("subscribe-channel").value;
   if (!push) return;
   try {
-    await push.subscribe(channel, (message, meta) => log(meta.channel, message));
+    await push.subscribe(channel, (message, meta) => log(meta.channel, message, meta.offset));
     $("push-channel").value = channel;
   } catch (error) {
     log(channel, `subscribe failed: ${describe(error)}`);
@@ -81,7 +111,8 @@ $("subscribe-form").addEventListener("submit", async (event) => {
 
 $("create-button").addEventListener("click", async () => {
   const channel = $("subscribe-channel").value;
-  const reply = await action("/channel/create", "CREATE_CHANNEL", { channel });
+  const history = $("create-history").checked ? { size: 100, ttlSeconds: 86_400 } : null;
+  const reply = await action("/channel/create", "CREATE_CHANNEL", { channel, history });
   if (reply.code === 200) {
     $("push-channel").value = channel;
     $("push-token").value = reply.data.channelToken;
@@ -99,9 +130,11 @@ $("push-form").addEventListener("submit", async (event) => {
     recipients: [],
     message: $("push-message").value,
   });
-  $("push-result").textContent = reply.code === 200
+  $("push-result").textContent = reply.code !== 200
+    ? `${reply.code} ${reply.message}: ${reply.data?.errorDetails}`
+    : reply.data.offset === undefined
     ? "sent"
-    : `${reply.code} ${reply.message}: ${reply.data?.errorDetails}`;
+    : `sent as #${reply.data.offset}`;
 });
 
 async function action(path, name, data) {

@@ -7,6 +7,9 @@
 /** Code of a {@link PushError} that never reached the server (closed client, lost connection). */
 export declare const LOCAL_ERROR_CODE: 0;
 
+/** The WebSocket subprotocol that asks the server for compact frames. */
+export declare const COMPACT_PROTOCOL: "pushserver.compact";
+
 /** Options for {@link PushClient.connect}; every field is optional. */
 export interface PushClientOptions {
   /** Reconnect after an unexpected close (default true). */
@@ -19,10 +22,54 @@ export interface PushClientOptions {
   factor?: number;
   /** Fraction of each delay removed at random, 0–1 (default 0.5). */
   jitter?: number;
-  /** Give up on a connection attempt without a `Connected` ack after this many ms (default 10000). */
+  /**
+   * Give up on a connection attempt without a `Connected` ack after this many ms (default 10000);
+   * `connect()` rejects by then at the latest, whatever the WebSocket implementation does.
+   */
   connectTimeoutMs?: number;
+  /**
+   * Frames per second this client sends at most (default 90, under the server's default
+   * `WS_FRAME_RATE` of 100). Lowered automatically when the server refuses a frame with 429.
+   */
+  frameRate?: number;
+  /**
+   * Frames this client sends at once before pacing sets in (default 150, under the server's
+   * default `WS_FRAME_BURST` of 200).
+   */
+  frameBurst?: number;
+  /**
+   * Offer the `pushserver.compact` subprotocol (default true): acks then name one channel instead
+   * of repeating the whole list, and the client keeps the list itself. A server that does not
+   * accept it is spoken to in v1 frames.
+   */
+  compact?: boolean;
   /** A WebSocket constructor for runtimes without a global one (e.g. Node < 22: `ws`). */
-  WebSocket?: { new (url: string): WebSocket };
+  WebSocket?: { new (url: string, protocols?: string | string[]): WebSocket };
+  /**
+   * Gets this connection a grant for a private channel: typically sends `uuid` and `channel`
+   * to the app's backend, which calls the publisher API's `/channel/authorize` and answers once
+   * it has. Called when a `subscribe()` is refused with 403 (then the subscribe is tried once
+   * more), and after every reconnect for the channels that needed it (the UUID changes).
+   */
+  authorize?: (uuid: string, channel: string) => unknown;
+}
+
+/** A position in a history channel's stream. */
+export interface StreamPosition {
+  /** The offset of the last push received (or where the subscription started). */
+  offset: number;
+  /** The channel's epoch: a deleted and re-created channel has a new one. */
+  epoch: string;
+}
+
+/** Options of {@link PushClient.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Resume a history channel from a stored position (from `meta` or `position()`): the pushes
+   * after it are delivered first. Used when the channel is not subscribed yet; a
+   * `notRecovered` event tells when the server could not replay everything.
+   */
+  since?: StreamPosition | null;
 }
 
 /** The reconnect and timeout settings used when an option is not given. */
@@ -36,6 +83,10 @@ export interface PushMeta {
   uuid: string;
   /** Every channel the server has this connection subscribed to. */
   subscribedChannels: string[];
+  /** The push's offset, on a history channel (broadcasts only). */
+  offset?: number;
+  /** The channel's epoch, with `offset`. */
+  epoch?: string;
 }
 
 /** Called for each push on a subscribed channel. */
@@ -47,10 +98,32 @@ export interface PushClientEvents {
   connected: { uuid: string };
   /** The connection dropped; `delayMs` is the wait before the next attempt, null when giving up. */
   disconnected: { code: number; reason: string; willReconnect: boolean; delayMs: number | null };
-  /** Reconnected and resubscribed; `channels` is what the server now has subscribed. */
-  reconnected: { uuid: string; previousUuid: string; channels: string[] };
+  /**
+   * Reconnected and resubscribed; `channels` is what the server now has subscribed.
+   * `recovered` has one entry per history channel that was resumed: `true` when every push
+   * missed while disconnected was delivered, `false` when some are lost (see `notRecovered`).
+   */
+  reconnected: {
+    uuid: string;
+    previousUuid: string;
+    channels: string[];
+    recovered: Record<string, boolean>;
+  };
   /** A publisher deleted a subscribed channel; its handlers were removed. */
   channelDeleted: { channel: string };
+  /** A publisher revoked this connection's subscription; its handlers were removed. */
+  subscriptionRevoked: { channel: string };
+  /**
+   * A history channel was resumed from `since` but the server could not replay every push
+   * after it (the channel was re-created: `epochChanged`, or they are no longer retained).
+   * Pushes continue after `position`; reload the app's state for this channel.
+   */
+  notRecovered: {
+    channel: string;
+    since: StreamPosition;
+    position: StreamPosition;
+    epochChanged: boolean;
+  };
   /** A failure no promise could report: a resubscribe refused, a handler threw, a stray error. */
   error: { error: unknown; channel: string | null };
 }
@@ -89,13 +162,22 @@ export declare class PushClient implements AsyncDisposable {
   readonly uuid: string;
   /** `connecting`, `open`, `reconnecting` or `closed`. */
   readonly state: PushClientState;
+  /** Whether the current connection uses compact frames (the server accepted the subprotocol). */
+  readonly compact: boolean;
   /** Channels this client wants, in subscription order. */
   readonly channels: string[];
   /**
    * Subscribes and resolves on the server's ack with a function that removes this handler
-   * (unsubscribing when it was the channel's last). Rejects with the server's {@link PushError}.
+   * (unsubscribing when it was the channel's last). Rejects with the server's {@link PushError}
+   * (403 for a private channel without a grant, once `options.authorize` could not get one).
    */
-  subscribe(channel: string, handler: PushHandler): Promise<() => Promise<void>>;
+  subscribe(
+    channel: string,
+    handler: PushHandler,
+    options?: SubscribeOptions,
+  ): Promise<() => Promise<void>>;
+  /** Where a history channel's stream stands for this client; undefined without history. */
+  position(channel: string): StreamPosition | undefined;
   /** Removes every handler of `channel` and unsubscribes. */
   unsubscribe(channel: string): Promise<void>;
   /** Adds an event listener; returns a function that removes it. */

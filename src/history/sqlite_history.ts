@@ -3,6 +3,8 @@
  * in batches (one transaction per event-loop turn), a bounded in-memory tail for recoveries.
  */
 import type { Channel } from "../channels/store.ts";
+import { isSqliteBusy } from "../channels/busy_retry.ts";
+import { channelNotFound } from "../channels/failures.ts";
 import { PushError } from "../errors.ts";
 import type { SqliteChannelStore } from "../channels/sqlite_store.ts";
 import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "./log.ts";
@@ -151,17 +153,18 @@ export class SqliteHistory {
         const stream = this.#streams.get(push.channel);
         if (stream !== undefined && stream.epoch === push.epoch) stream.assigned = stream.committed;
       }
-      for (const { done } of batch) done.reject(error);
+      const answer = isSqliteBusy(error)
+        ? new PushError(
+          "unavailable",
+          "The channel store is locked by another process; retry shortly",
+        )
+        : error;
+      for (const { done } of batch) done.reject(answer);
       return;
     }
     for (const [i, { push, done }] of batch.entries()) {
       if (!stored[i]) {
-        done.reject(
-          new PushError(
-            "unknown_channel",
-            `Could not find a channel called ${JSON.stringify(push.channel)}`,
-          ),
-        );
+        done.reject(channelNotFound(push.channel));
         continue;
       }
       const stream = this.#streams.get(push.channel);

@@ -16,7 +16,8 @@ import {
   parseAdminAction,
 } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
-import { readBodyText } from "./body.ts";
+import type { BodyReader } from "./body.ts";
+import { docsRoutes } from "./docs.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -29,6 +30,8 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
+  /** Reads action bodies within the size, in-flight and time limits. */
+  readonly bodies: BodyReader;
   readonly adminToken: string | undefined;
   /** When set, creating a channel needs `Authorization: Bearer <createToken>`. */
   readonly createToken?: string | undefined;
@@ -79,7 +82,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
   async function readActionBody(request: Request): Promise<string> {
     try {
-      return await readBodyText(request, limits.maxBodyBytes);
+      return await deps.bodies.read(request);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()
@@ -93,13 +96,16 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     name: A,
     handle: (request: ActionRequest<A>, raw: Request) => Promise<string>,
   ): void {
-    app.post(path, async (c) => {
+    const handler = async (c: Context) => {
       const body = await readActionBody(c.req.raw);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value, c.req.raw));
-    });
-    app.all(path, (c) => methodNotAllowed(c, "POST"));
+    };
+    for (const route of withTrailingSlash(path)) {
+      app.post(route, handler);
+      app.all(route, (c) => methodNotAllowed(c, "POST"));
+    }
   }
 
   const createDigest = deps.createToken === undefined ? undefined : tokenDigest(deps.createToken);
@@ -230,12 +236,12 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     }));
 
-  operation("/sysadmin", (c) => {
+  operation("/sysadmin", async (c) => {
     if (adminDigest === undefined) throw noRoute(c);
     if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
-    const channels = service.names();
+    const channels = await service.names();
     return jsonResponse(
       200,
       JSON.stringify({
@@ -251,7 +257,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     );
   });
 
-  for (const route of browserRoutes(deps)) operation(route.path, (c) => route.handle(c.req.raw));
+  for (const route of [...browserRoutes(deps), ...docsRoutes(deps)]) {
+    operation(route.path, (c) => route.handle(c.req.raw));
+  }
 
   app.notFound((c) => errorResponse(noRoute(c)));
 
@@ -283,6 +291,14 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 function bearerMatches(request: Request, digest: Uint8Array): boolean {
   const presented = /^Bearer (.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
   return presented !== undefined && sameDigest(tokenDigest(presented), digest);
+}
+
+/**
+ * An action route and the same path with one trailing slash, answered alike (clients of the
+ * original server, which matched by prefix, send `/push/`); any other extra segment stays 404.
+ */
+function withTrailingSlash(path: string): readonly string[] {
+  return [path, `${path}/`];
 }
 
 function noRoute(c: Context): PushError {

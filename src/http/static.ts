@@ -20,7 +20,15 @@ export interface StaticRoutesDeps {
 }
 
 /** Publisher action routes that CORS applies to. */
-const ACTION_PATHS = ["/channel/create", "/channel/ping", "/channel/delete", "/push"] as const;
+const ACTION_PATHS = [
+  "/channel/create",
+  "/channel/ping",
+  "/channel/delete",
+  "/push",
+  "/channel/authorize",
+  "/channel/revoke",
+  "/channel/rotate",
+] as const;
 
 /** Placeholder in demo.html replaced with the WebSocket port. */
 const WS_PORT_PLACEHOLDER = "{{WS_PORT}}";
@@ -36,9 +44,12 @@ const DEMO_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-interface Asset {
+/** A file's text and its ETag. */
+export interface Asset {
   readonly body: string;
   readonly etag: string;
+  /** UTF-8 length of `body`, sent as content-length (also on HEAD, which has no body to count). */
+  readonly length: number;
 }
 
 /**
@@ -59,8 +70,13 @@ function asset(relative: string, deps: StaticRoutesDeps): Asset | undefined {
     });
     return undefined;
   }
+  return textAsset(body);
+}
+
+/** An {@link Asset} for `body`, its ETag a digest of it. */
+export function textAsset(body: string): Asset {
   const digest = createHash("sha256").update(body).digest("base64url").slice(0, 27);
-  return { body, etag: `"${digest}"` };
+  return { body, etag: `"${digest}"`, length: byteLength(body) };
 }
 
 /** A route whose file is missing: a 500 like any internal failure (the details were logged). */
@@ -71,7 +87,7 @@ function missing(): never {
 /** One GET route serving a browser file. */
 export interface BrowserRoute {
   readonly path: string;
-  readonly handle: (request: Request) => Response;
+  readonly handle: (request: Request) => Response | Promise<Response>;
 }
 
 /**
@@ -86,21 +102,30 @@ export function applyCors(app: Hono, origins: readonly string[]): void {
     allowHeaders: ["content-type"],
     maxAge: 600,
   });
-  for (const path of ACTION_PATHS) app.use(path, middleware);
+  // With one trailing slash too, as the action routes answer it.
+  for (const path of ACTION_PATHS) app.use(path, middleware).use(`${path}/`, middleware);
 }
 
-/** `GET /js/pushserver.js`, `/js/publisher.js`, `/js/demo.js` and `/demo`; files are read once. */
+/**
+ * `GET /js/pushserver.js`, `/js/publisher.js`, their type declarations (`.d.ts`: the modules name
+ * them with `@ts-self-types`, so Deno fetches them next to an imported module), `/js/demo.js` and
+ * `/demo`; files are read once.
+ */
 export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
   const scripts: Record<string, Asset | undefined> = {
     "/js/pushserver.js": asset("../client/pushserver.js", deps),
+    "/js/pushserver.d.ts": asset("../client/pushserver.d.ts", deps),
     "/js/publisher.js": asset("../publisher/publisher.js", deps),
+    "/js/publisher.d.ts": asset("../publisher/publisher.d.ts", deps),
     "/js/demo.js": asset("../client/demo.js", deps),
   };
   const routes: BrowserRoute[] = Object.entries(scripts).map(([path, script]) => ({
     path,
     handle: (request) =>
       cached(request, script ?? missing(), {
-        "content-type": "text/javascript; charset=utf-8",
+        "content-type": path.endsWith(".d.ts")
+          ? "application/typescript; charset=utf-8"
+          : "text/javascript; charset=utf-8",
         // Pages on other origins import the client as a module, which needs CORS.
         "access-control-allow-origin": "*",
         "cache-control": "no-cache",
@@ -114,10 +139,12 @@ export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
     handle: () => {
       if (demo === undefined) return missing();
       const port = deps.wsPort?.();
+      const body = demo.body.replace(WS_PORT_PLACEHOLDER, port === undefined ? "" : String(port));
       return new Response(
-        demo.body.replace(WS_PORT_PLACEHOLDER, port === undefined ? "" : String(port)),
+        body,
         {
           headers: {
+            "content-length": String(byteLength(body)),
             "content-type": "text/html; charset=utf-8",
             "cache-control": "no-cache",
             "content-security-policy": DEMO_CSP,
@@ -132,11 +159,17 @@ export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
 }
 
 /** 304 when the browser already holds this version, else the full body. */
-function cached(request: Request, asset: Asset, headers: Record<string, string>): Response {
+export function cached(request: Request, asset: Asset, headers: Record<string, string>): Response {
   const all = { ...headers, etag: asset.etag };
   const match = request.headers.get("if-none-match");
   if (match !== null && match.split(",").some((tag) => tag.trim() === asset.etag)) {
     return new Response(null, { status: 304, headers: all });
   }
-  return new Response(asset.body, { headers: all });
+  return new Response(asset.body, { headers: { ...all, "content-length": String(asset.length) } });
+}
+
+const encoder = new TextEncoder();
+
+function byteLength(text: string): number {
+  return encoder.encode(text).length;
 }

@@ -65,6 +65,8 @@ export interface HubOptions {
   onChannelActive?: (channel: string) => Promise<void> | undefined;
   /** A channel lost its last local subscriber. */
   onChannelIdle?: (channel: string) => void;
+  /** A connection was registered (`open`) or forgotten (cluster mode keeps presence in Redis). */
+  onConnection?: (id: string, open: boolean) => void;
 }
 
 /** Local subscriptions and fan-out. Per connection, frames go out in the order they are produced. */
@@ -76,6 +78,7 @@ export class Hub {
   readonly #maxHeldChars: number;
   readonly #onActive: (channel: string) => Promise<void> | undefined;
   readonly #onIdle: (channel: string) => void;
+  readonly #onConnection: ((id: string, open: boolean) => void) | undefined;
   readonly #ready = new Map<string, Promise<void>>();
   #subscriptionCount = 0;
 
@@ -85,6 +88,7 @@ export class Hub {
     this.#maxHeldChars = options.maxHeldChars ?? 4 * 1024 * 1024;
     this.#onActive = options.onChannelActive ?? (() => undefined);
     this.#onIdle = options.onChannelIdle ?? (() => {});
+    this.#onConnection = options.onConnection;
   }
 
   /** Number of registered connections. */
@@ -116,6 +120,7 @@ export class Hub {
       grants: undefined,
       held: undefined,
     });
+    this.#onConnection?.(subscriber.id, true);
   }
 
   /** Forgets a connection, its subscriptions and its grants at once. */
@@ -128,6 +133,7 @@ export class Hub {
     for (const channel of member.grants?.keys() ?? []) this.#ungrant(channel, member);
     member.grants = undefined;
     member.held = undefined;
+    this.#onConnection?.(id, false);
   }
 
   /** The connection's channels in subscription order (empty when unknown). */

@@ -4,15 +4,19 @@ import { PushError } from "../errors.ts";
 import {
   boundedInteger,
   channelName,
-  describeIssue,
   exactly,
   exceedsUtf8Bytes,
   expecting,
   isChannelName,
   object,
+  type ParseErrors,
+  parseJson,
+  type ParseResult,
+  parseWith,
   utf8ByteLength,
   uuid,
   uuidArray,
+  validate,
 } from "./fields.ts";
 
 /** The publisher actions. */
@@ -71,8 +75,14 @@ export const ACTION_SCHEMAS = {
 /** A validated publisher request for action `A`. */
 export type ActionRequest<A extends ActionName> = z.output<typeof ACTION_SCHEMAS[A]>;
 
-/** Outcome of parsing: the request, or the protocol error to answer with. */
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: PushError };
+export type { ParseResult };
+
+/** The publisher API's parse errors: both are 400 `Bad Request`. */
+const HTTP_ERRORS: ParseErrors = {
+  badJson: "bad_json",
+  badJsonDetails: "Body is not valid JSON",
+  badShape: "invalid_request",
+};
 
 /**
  * Parses a publisher body (already read and size-capped) in the protocol's order:
@@ -83,12 +93,11 @@ export function parseAction<A extends ActionName>(
   body: string,
   options: { maxMessageBytes: number },
 ): ParseResult<ActionRequest<A>> {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, error: new PushError("bad_json", "Body is not valid JSON") };
+  const parsed = parseJson(body);
+  if (parsed === undefined) {
+    return { ok: false, error: new PushError(HTTP_ERRORS.badJson, HTTP_ERRORS.badJsonDetails) };
   }
+  const json = parsed.json;
   const message = messageField(json);
   if (typeof message === "string" && exceedsUtf8Bytes(message, options.maxMessageBytes)) {
     const size = utf8ByteLength(message);
@@ -104,11 +113,7 @@ export function parseAction<A extends ActionName>(
     const push = wellFormedPush(json);
     if (push !== undefined) return { ok: true, value: push as ActionRequest<A> };
   }
-  const parsed = ACTION_SCHEMAS[action].safeParse(json);
-  if (!parsed.success) {
-    return { ok: false, error: new PushError("invalid_request", describeIssue(parsed.error)) };
-  }
-  return { ok: true, value: parsed.data as ActionRequest<A> };
+  return validate(ACTION_SCHEMAS[action], json, HTTP_ERRORS) as ParseResult<ActionRequest<A>>;
 }
 
 function messageField(json: unknown): unknown {
@@ -153,19 +158,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const adminActionSchema = object({ channel: channelName });
+/** The body of an admin route: the channel to act on. */
+export const adminActionSchema = object({ channel: channelName });
 
 /** Parses an operator's `{"channel": NAME}` body (admin routes). */
 export function parseAdminAction(body: string): ParseResult<z.output<typeof adminActionSchema>> {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, error: new PushError("bad_json", "Body is not valid JSON") };
-  }
-  const parsed = adminActionSchema.safeParse(json);
-  if (!parsed.success) {
-    return { ok: false, error: new PushError("invalid_request", describeIssue(parsed.error)) };
-  }
-  return { ok: true, value: parsed.data };
+  return parseWith(adminActionSchema, body, HTTP_ERRORS);
 }

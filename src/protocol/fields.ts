@@ -1,5 +1,51 @@
 /** Field schemas and issue formatting shared by the publisher API and the subscriber frames. */
 import { z } from "zod";
+import { type ErrorCode, PushError } from "../errors.ts";
+
+/** Outcome of parsing: the value, or the protocol error to answer with. */
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: PushError };
+
+/** Which catalog errors a transport answers for text that is not JSON, and for a bad shape. */
+export interface ParseErrors {
+  readonly badJson: ErrorCode;
+  readonly badJsonDetails: string;
+  readonly badShape: ErrorCode;
+}
+
+/** JSON.parse without throwing: `undefined` when `text` is not JSON. */
+export function parseJson(text: string): { json: unknown } | undefined {
+  try {
+    return { json: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates parsed JSON against `schema`, wording the first issue as the protocol's error. */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  json: unknown,
+  errors: ParseErrors,
+): ParseResult<z.output<S>> {
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, error: new PushError(errors.badShape, describeIssue(parsed.error)) };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+/** Parses `text` as JSON, then validates it against `schema` (see {@link validate}). */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  errors: ParseErrors,
+): ParseResult<z.output<S>> {
+  const parsed = parseJson(text);
+  if (parsed === undefined) {
+    return { ok: false, error: new PushError(errors.badJson, errors.badJsonDetails) };
+  }
+  return validate(schema, parsed.json, errors);
+}
 
 /** Longest channel name, in Unicode code points. */
 export const MAX_CHANNEL_NAME_CHARS = 200;
@@ -21,21 +67,38 @@ function hasNoControlCharacter(name: string): boolean {
   return !CONTROL_CHARACTER.test(name);
 }
 
-/** Whether `value` is a valid channel name (the same rules as {@link channelName}). */
-export function isChannelName(value: unknown): value is string {
-  return typeof value === "string" && hasValidLength(value) && hasNoControlCharacter(value);
+// A lone surrogate cannot be stored as UTF-8: SQLite turned "sur\ud800" into "sur\ufffd", so the
+// channel created under one name answered 404 after a restart.
+function isWellFormedUnicode(name: string): boolean {
+  return name.isWellFormed();
 }
 
-/** A channel name: 1–200 code points, no control characters, compared exactly. */
+/** Whether `value` is a valid channel name (the same rules as {@link channelName}). */
+export function isChannelName(value: unknown): value is string {
+  return typeof value === "string" && hasValidLength(value) && hasNoControlCharacter(value) &&
+    isWellFormedUnicode(value);
+}
+
+/** A channel name: 1–200 code points, no control characters, no lone surrogate, compared exactly. */
 export const channelName = z
   .string({ error: expecting("a string") })
   .refine(hasValidLength, { error: `must be 1 to ${MAX_CHANNEL_NAME_CHARS} characters long` })
-  .refine(hasNoControlCharacter, { error: "must not contain control characters" });
+  .refine(hasNoControlCharacter, { error: "must not contain control characters" })
+  .refine(isWellFormedUnicode, { error: "must be well-formed Unicode (no lone surrogate)" })
+  .meta({
+    description: `1 to ${MAX_CHANNEL_NAME_CHARS} characters (Unicode code points) of well-formed ` +
+      "Unicode with no control characters (U+0000–U+001F, U+007F); compared exactly",
+    minLength: 1,
+    maxLength: MAX_CHANNEL_NAME_CHARS,
+    pattern: "^[^\\u0000-\\u001f\\u007f]*$",
+    examples: ["news"],
+  });
 
 /** A UUID in the canonical 8-4-4-4-12 hex form, compared case-insensitively. */
 export const uuid = z
   .uuid({ error: (issue) => (issue.input === undefined ? "is required" : "invalid UUID") })
-  .transform((id) => id.toLowerCase());
+  .transform((id) => id.toLowerCase())
+  .meta({ description: "A UUID (8-4-4-4-12 hex digits), compared case-insensitively" });
 
 /**
  * An array of {@link uuid}s, lower-cased. It stops at the first bad element: a 1 MiB body holds
@@ -62,7 +125,9 @@ export function uuidArray(
         ids.push(parsed.data);
       }
       return ids;
-    });
+    })
+    // The check above is code, so the JSON Schema of the API description is written out here.
+    .meta({ type: "array", items: { type: "string", format: "uuid" } });
 }
 
 /** A whole number from `min` to `max`. */

@@ -1,11 +1,22 @@
 /** Subscriber → server frames: schemas and a parser that never throws. */
 import { z } from "zod";
 import { PushError } from "../errors.ts";
-import type { ParseResult } from "./api.ts";
-import { channelName, describeIssue, exactly, expecting, object } from "./fields.ts";
+import {
+  channelName,
+  exactly,
+  expecting,
+  object,
+  type ParseErrors,
+  parseJson,
+  type ParseResult,
+  validate,
+} from "./fields.ts";
 import { wellFormedInbound } from "./inbound_fast_path.ts";
 
-/** The shape of a subscriber action (exported for the fast path's property test). */
+/**
+ * The schema of a subscriber frame (the API description is built from it too, and the fast
+ * path's property test holds {@link wellFormedInbound} to it).
+ */
 export const inboundSchema = object({
   messageType: exactly("CLIENT_ACTION"),
   action: z.enum(["SUBSCRIBE", "UNSUBSCRIBE"], {
@@ -31,19 +42,19 @@ export const inboundSchema = object({
 /** A valid subscriber action. */
 export type InboundFrame = z.output<typeof inboundSchema>;
 
+const FRAME_ERRORS: ParseErrors = {
+  badJson: "frame_bad_json",
+  badJsonDetails: "Frame is not valid JSON",
+  badShape: "invalid_frame",
+};
+
 /** Parses one text frame: `Bad JSON` when it is not JSON, `Invalid message` when the shape is wrong. */
 export function parseInbound(text: string): ParseResult<InboundFrame> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { ok: false, error: new PushError("frame_bad_json", "Frame is not valid JSON") };
+  const parsed = parseJson(text);
+  if (parsed === undefined) {
+    return { ok: false, error: new PushError(FRAME_ERRORS.badJson, FRAME_ERRORS.badJsonDetails) };
   }
-  const fast = wellFormedInbound(json);
+  const fast = wellFormedInbound(parsed.json);
   if (fast !== undefined) return { ok: true, value: fast };
-  const parsed = inboundSchema.safeParse(json);
-  if (!parsed.success) {
-    return { ok: false, error: new PushError("invalid_frame", describeIssue(parsed.error)) };
-  }
-  return { ok: true, value: parsed.data };
+  return validate(inboundSchema, parsed.json, FRAME_ERRORS);
 }

@@ -20,16 +20,71 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** History retention of a channel (v1.1): the newest `size` pushes younger than `ttlSeconds`. */
+export interface HistoryOptions {
+  /** Pushes kept, 1–10000. */
+  size: number;
+  /** Longest a push is kept, in seconds, 1–2592000 (30 days). */
+  ttlSeconds: number;
+}
+
+/** Options of {@link PushPublisher.createChannel}. */
+export interface CreateChannelOptions extends RequestOptions {
+  /** Keep the newest pushes so subscribers can recover what they missed (`null`: no history). */
+  history?: HistoryOptions | null;
+  /** Only connections a publisher has {@link PushPublisher.authorize authorized} may subscribe. */
+  private?: boolean;
+}
+
+/** What {@link PushPublisher.createChannel} resolves with. */
+export interface CreatedChannel {
+  channel: string;
+  /** The channel token: shown only this once. */
+  channelToken: string;
+  /** The retention, on a history channel. */
+  history?: HistoryOptions;
+  /** The channel's stream epoch, on a history channel (new for every created channel). */
+  epoch?: string;
+  /** `true` on a private channel. */
+  private?: true;
+}
+
+/** What {@link PushPublisher.ping} resolves with. */
+export interface ChannelInfo {
+  channel: string;
+  /** Present when pinged with the right token on a private or history channel. */
+  private?: boolean;
+  /** Present when pinged with the right token on a private or history channel. */
+  history?: HistoryOptions | null;
+}
+
+/** What {@link PushPublisher.push} resolves with. */
+export interface PushResult {
+  channel: string;
+  /** The push's offset in the channel's history (broadcasts on history channels only). */
+  offset?: number;
+  /** The channel's epoch (together with `offset`). */
+  epoch?: string;
+}
+
 /** The `data` of a `SERVER_ACK`. */
 export interface ServerAck {
   channel: string;
   channelToken: string | null;
+  epoch?: string;
+  offset?: number;
+  private?: boolean;
+  history?: HistoryOptions | null;
+  uuid?: string;
 }
 
 /** A pushserver `ERROR` envelope (or a reply that is not a pushserver envelope at all). */
 export declare class PushApiError extends Error {
   constructor(code: number, message: string, errorDetails: string | null);
-  /** Protocol status code, equal to the HTTP status: 400, 401, 403, 404, 409, 413, 429, 500, 503. */
+  /**
+   * Protocol status code, equal to the HTTP status: 400, 401, 403, 404, 408, 409, 413, 429, 500,
+   * 503, 507.
+   */
   readonly code: number;
   /** The envelope's short message, e.g. `Forbidden`. */
   override readonly message: string;
@@ -42,28 +97,57 @@ export declare class PushPublisher {
   constructor(options: PushPublisherOptions);
   /** The base URL requests go to, without a trailing slash. */
   readonly baseUrl: string;
-  /** Creates a channel; resolves with its token, which the server shows only this once. */
-  createChannel(
-    channel: string,
-    options?: RequestOptions,
-  ): Promise<{ channel: string; channelToken: string }>;
+  /**
+   * Creates a channel; resolves with its token, which the server shows only this once (and,
+   * with `history`, its `epoch`). 409 when the name is taken, 507 when the server is full.
+   */
+  createChannel(channel: string, options?: CreateChannelOptions): Promise<CreatedChannel>;
   /** Checks that a channel exists (token `null`) or that the token is right; 404/403 reject. */
   ping(
     channel: string,
     channelToken?: string | null,
     options?: RequestOptions,
-  ): Promise<{ channel: string }>;
-  /** Pushes to every subscriber of `channel`, or only to `recipients` (UUIDs). */
+  ): Promise<ChannelInfo>;
+  /**
+   * Pushes to every subscriber of `channel`, or only to `recipients` (UUIDs). A broadcast on a
+   * history channel resolves with its `offset` and `epoch`.
+   */
   push(
     channel: string,
     channelToken: string,
     message: string,
     options?: RequestOptions & { recipients?: readonly string[] },
-  ): Promise<{ channel: string }>;
+  ): Promise<PushResult>;
   /** Deletes a channel; subscribers get a `Channel Deleted` ack. */
   deleteChannel(
     channel: string,
     channelToken: string,
     options?: RequestOptions,
   ): Promise<{ channel: string }>;
+  /**
+   * Lets connection `uuid` subscribe to `channel` for as long as that connection lives (or until
+   * the channel is deleted). 404 when no live connection has that UUID.
+   */
+  authorize(
+    channel: string,
+    channelToken: string,
+    uuid: string,
+    options?: RequestOptions,
+  ): Promise<{ channel: string; uuid: string }>;
+  /**
+   * Removes connection `uuid`'s grant and unsubscribes it (it receives `Subscription Revoked`);
+   * resolves also when that UUID is not connected.
+   */
+  revoke(
+    channel: string,
+    channelToken: string,
+    uuid: string,
+    options?: RequestOptions,
+  ): Promise<{ channel: string; uuid: string }>;
+  /** Replaces the channel's token; the old one is refused from the answer on. */
+  rotateToken(
+    channel: string,
+    channelToken: string,
+    options?: RequestOptions,
+  ): Promise<{ channel: string; channelToken: string }>;
 }

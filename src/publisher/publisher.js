@@ -1,7 +1,7 @@
 // @ts-check
 // @ts-self-types="./publisher.d.ts"
 /**
- * pushserver publisher SDK: the four HTTP actions as typed async methods.
+ * pushserver publisher SDK: the publisher HTTP actions as typed async methods.
  *
  * Plain JavaScript with JSDoc types (checked by `deno check`) and no dependencies, so Deno,
  * Node ≥ 18 and browsers import this file as is; only the global `fetch` is needed.
@@ -28,6 +28,11 @@ export class PushApiError extends Error {
  * @typedef {import("./publisher.d.ts").PushPublisherOptions} PushPublisherOptions
  * @typedef {import("./publisher.d.ts").RequestOptions} RequestOptions
  * @typedef {import("./publisher.d.ts").ServerAck} ServerAck
+ * @typedef {import("./publisher.d.ts").CreateChannelOptions} CreateChannelOptions
+ * @typedef {import("./publisher.d.ts").CreatedChannel} CreatedChannel
+ * @typedef {import("./publisher.d.ts").ChannelInfo} ChannelInfo
+ * @typedef {import("./publisher.d.ts").PushResult} PushResult
+ * @typedef {import("./publisher.d.ts").HistoryOptions} HistoryOptions
  */
 
 /** A client for the publisher HTTP API of one pushserver. */
@@ -56,25 +61,39 @@ export class PushPublisher {
 
   /**
    * Creates a channel; resolves with its token, which the server shows only this once.
+   * `history` keeps the newest pushes for recovery (v1.1), `private` requires a grant
+   * ({@link PushPublisher.authorize}) before a connection may subscribe.
    * @param {string} channel
-   * @param {RequestOptions} [options]
-   * @returns {Promise<{ channel: string, channelToken: string }>}
+   * @param {CreateChannelOptions} [options]
+   * @returns {Promise<CreatedChannel>}
    */
-  async createChannel(channel, options) {
-    const ack = await this.#action("/channel/create", "CREATE_CHANNEL", { channel }, options);
+  async createChannel(channel, options = {}) {
+    /** @type {Record<string, unknown>} */
+    const data = { channel };
+    if (options.history !== undefined && options.history !== null) {
+      data.history = { size: options.history.size, ttlSeconds: options.history.ttlSeconds };
+    }
+    if (options.private !== undefined) data.private = options.private;
+    const ack = await this.#action("/channel/create", "CREATE_CHANNEL", data, options);
     if (typeof ack.channelToken !== "string") {
       throw new PushApiError(502, "Bad Gateway", "The create reply carries no channel token");
     }
-    return { channel: ack.channel, channelToken: ack.channelToken };
+    /** @type {CreatedChannel} */
+    const created = { channel: ack.channel, channelToken: ack.channelToken };
+    if (ack.history) created.history = ack.history;
+    if (typeof ack.epoch === "string") created.epoch = ack.epoch;
+    if (ack.private === true) created.private = true;
+    return created;
   }
 
   /**
    * Checks that a channel exists (token `null`) or that `channelToken` is its token.
-   * Rejects with 404 for a missing channel, 403 for a wrong token.
+   * Rejects with 404 for a missing channel, 403 for a wrong token. With the right token, a
+   * private or history channel's reply also carries `private` and `history`.
    * @param {string} channel
    * @param {string | null} [channelToken]
    * @param {RequestOptions} [options]
-   * @returns {Promise<{ channel: string }>}
+   * @returns {Promise<ChannelInfo>}
    */
   async ping(channel, channelToken = null, options) {
     const ack = await this.#action(
@@ -83,16 +102,21 @@ export class PushPublisher {
       { channel, channelToken },
       options,
     );
-    return { channel: ack.channel };
+    /** @type {ChannelInfo} */
+    const info = { channel: ack.channel };
+    if (typeof ack.private === "boolean") info.private = ack.private;
+    if (ack.history !== undefined) info.history = ack.history;
+    return info;
   }
 
   /**
-   * Pushes `message` to every subscriber of `channel`, or only to `recipients` (UUIDs).
+   * Pushes `message` to every subscriber of `channel`, or only to `recipients` (UUIDs). On a
+   * history channel a broadcast resolves with the push's stream position `{offset, epoch}`.
    * @param {string} channel
    * @param {string} channelToken
    * @param {string} message
    * @param {RequestOptions & { recipients?: readonly string[] }} [options]
-   * @returns {Promise<{ channel: string }>}
+   * @returns {Promise<PushResult>}
    */
   async push(channel, channelToken, message, options = {}) {
     const recipients = [...(options.recipients ?? [])];
@@ -102,7 +126,13 @@ export class PushPublisher {
       { channel, channelToken, recipients, message },
       options,
     );
-    return { channel: ack.channel };
+    /** @type {PushResult} */
+    const result = { channel: ack.channel };
+    if (typeof ack.offset === "number" && typeof ack.epoch === "string") {
+      result.offset = ack.offset;
+      result.epoch = ack.epoch;
+    }
+    return result;
   }
 
   /**
@@ -120,6 +150,65 @@ export class PushPublisher {
       options,
     );
     return { channel: ack.channel };
+  }
+
+  /**
+   * Lets the subscriber connection `uuid` subscribe to `channel` (needed for a private channel).
+   * The grant lasts as long as that connection; rejects with 404 when no connection has `uuid`.
+   * @param {string} channel
+   * @param {string} channelToken
+   * @param {string} uuid the connection's UUID, as its client reported it
+   * @param {RequestOptions} [options]
+   * @returns {Promise<{ channel: string, uuid: string }>}
+   */
+  async authorize(channel, channelToken, uuid, options) {
+    const ack = await this.#action(
+      "/channel/authorize",
+      "AUTHORIZE_SUBSCRIBER",
+      { channel, channelToken, uuid },
+      options,
+    );
+    return { channel: ack.channel, uuid: typeof ack.uuid === "string" ? ack.uuid : uuid };
+  }
+
+  /**
+   * Removes the grant of connection `uuid` and unsubscribes it from `channel` (it is told with
+   * `Subscription Revoked`). Resolves also when no such connection exists.
+   * @param {string} channel
+   * @param {string} channelToken
+   * @param {string} uuid
+   * @param {RequestOptions} [options]
+   * @returns {Promise<{ channel: string, uuid: string }>}
+   */
+  async revoke(channel, channelToken, uuid, options) {
+    const ack = await this.#action(
+      "/channel/revoke",
+      "REVOKE_SUBSCRIBER",
+      { channel, channelToken, uuid },
+      options,
+    );
+    return { channel: ack.channel, uuid: typeof ack.uuid === "string" ? ack.uuid : uuid };
+  }
+
+  /**
+   * Replaces the channel's token; resolves with the new one (shown only this once). From the
+   * server's answer on, the old token is refused everywhere.
+   * @param {string} channel
+   * @param {string} channelToken the current token
+   * @param {RequestOptions} [options]
+   * @returns {Promise<{ channel: string, channelToken: string }>}
+   */
+  async rotateToken(channel, channelToken, options) {
+    const ack = await this.#action(
+      "/channel/rotate",
+      "ROTATE_TOKEN",
+      { channel, channelToken },
+      options,
+    );
+    if (typeof ack.channelToken !== "string") {
+      throw new PushApiError(502, "Bad Gateway", "The rotate reply carries no channel token");
+    }
+    return { channel: ack.channel, channelToken: ack.channelToken };
   }
 
   /**
@@ -150,10 +239,17 @@ export class PushPublisher {
     const envelope = isRecord(body) ? body : {};
     const payload = isRecord(envelope.data) ? envelope.data : {};
     if (response.ok && envelope.messageType === "SERVER_ACK") {
-      return {
+      /** @type {ServerAck} */
+      const ack = {
         channel: String(payload.channel),
         channelToken: typeof payload.channelToken === "string" ? payload.channelToken : null,
       };
+      if (typeof payload.epoch === "string") ack.epoch = payload.epoch;
+      if (typeof payload.offset === "number") ack.offset = payload.offset;
+      if (typeof payload.private === "boolean") ack.private = payload.private;
+      if (payload.history === null || isHistory(payload.history)) ack.history = payload.history;
+      if (typeof payload.uuid === "string") ack.uuid = payload.uuid;
+      return ack;
     }
     if (envelope.messageType === "ERROR") {
       throw new PushApiError(
@@ -176,4 +272,12 @@ export class PushPublisher {
  */
 function isRecord(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is HistoryOptions}
+ */
+function isHistory(value) {
+  return isRecord(value) && typeof value.size === "number" && typeof value.ttlSeconds === "number";
 }

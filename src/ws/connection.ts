@@ -1,4 +1,5 @@
 /** One subscriber WebSocket: frame limits, ordered handling, hub operations, a bounded send path. */
+import { channelNotFound } from "../channels/failures.ts";
 import type { Channel } from "../channels/store.ts";
 import { CLOSE, PushError } from "../errors.ts";
 import type { HistoryRead } from "../history/log.ts";
@@ -264,12 +265,7 @@ export class Connection implements Subscriber, EventListenerObject {
 
   #subscribe(frame: InboundFrame, channel: Channel | undefined): Promise<void> | void {
     const name = frame.data.channel;
-    if (channel === undefined) {
-      throw new PushError(
-        "unknown_channel",
-        `Could not find a channel called ${JSON.stringify(name)}`,
-      );
-    }
+    if (channel === undefined) throw channelNotFound(name);
     if (!channel.private) return this.#join(channel, frame.data.since);
     const granted = this.#deps.channels.isGranted(this.id, channel);
     if (granted instanceof Promise) {

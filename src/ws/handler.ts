@@ -2,6 +2,7 @@
 import { PushError } from "../errors.ts";
 import { errorEnvelope } from "../protocol/outbound.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
+import { isOriginAllowed } from "./origin.ts";
 
 /** The subprotocol that selects compact frames. */
 export const COMPACT_PROTOCOL = "pushserver.compact";
@@ -14,9 +15,13 @@ function offersCompact(header: string | null): boolean {
 export interface WsHandlerDeps extends Omit<ConnectionDeps, "onGone"> {
   readonly idleTimeoutS: number;
   readonly maxConnections: number;
+  /** `WS_ORIGINS`: browser origins allowed to connect; empty = any. */
+  readonly allowedOrigins?: readonly string[];
   /** True once shutdown has begun: new upgrades get 503. */
   readonly isDraining: () => boolean;
   readonly newId?: () => string;
+  /** The real publisher port once it listens: a plain HTTP request here is told where to go. */
+  readonly httpPort?: () => number | undefined;
 }
 
 /** The handler plus the set of live connections (for shutdown). */
@@ -44,9 +49,21 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
 
   function handle(request: Request): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      const httpPort = deps.httpPort?.();
+      const elsewhere = httpPort === undefined
+        ? ""
+        : `; the publisher HTTP API is on port ${httpPort} (PORT_HTTP)`;
       return refuse(
-        new PushError("upgrade_required", "This port only accepts WebSocket connections"),
+        new PushError(
+          "upgrade_required",
+          `This port only accepts WebSocket connections${elsewhere}`,
+        ),
         { upgrade: "websocket", connection: "Upgrade" },
+      );
+    }
+    if (!isOriginAllowed(deps.allowedOrigins ?? [], request.headers.get("origin"))) {
+      return refuse(
+        new PushError("origin_forbidden", "This Origin may not open WebSocket connections here"),
       );
     }
     if (deps.isDraining()) {

@@ -5,44 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { createChannel, push, startTestServer, type TestServer } from "../_helpers.ts";
-import { freePort } from "../client/_support.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  // Without these, Chromium keeps calling home on a machine with no internet.
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Launches Chromium with a fresh profile in `dir`; playwright never downloads a browser. */
-async function launch(dir: string): Promise<BrowserContext> {
-  const found = await Deno.stat(CHROMIUM).catch(() => undefined);
-  assert.ok(
-    found?.isFile,
-    `${CHROMIUM} is missing: run "apt-get install -y chromium" (.ci/run installs it)`,
-  );
-  return await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-}
-
-/** A page that fails the test on any uncaught page error. */
-async function newPage(context: BrowserContext, errors: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.on("pageerror", (error) => errors.push(String(error)));
-  return page;
-}
+import { PushPublisher } from "../../src/publisher/publisher.js";
+import { freePort, TcpGate } from "../client/_support.ts";
+import { launch, newPage } from "./_chromium.ts";
 
 Deno.test("[browser] the demo page subscribes, shows pushes live, and reconnects after a restart", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver_browser_" });
@@ -133,6 +99,103 @@ Deno.test("[browser] the demo page subscribes, shows pushes live, and reconnects
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("[browser] the client recovers missed pushes across a server restart; the demo shows offsets and a recovered badge", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "pushserver_browser_" });
+  const env = {
+    PORT_WS: String(freePort()),
+    PORT_HTTP: String(freePort()),
+    DB_PATH: join(dir, "push.db"),
+  };
+  let server: TestServer = await startTestServer(env);
+  // The page reaches the WebSocket port through a relay the test can close, so that pushes
+  // can be made while the page is disconnected and the restarted server already runs.
+  const gate = new TcpGate(server.wsPort);
+  const context = await launch(dir);
+  const errors: string[] = [];
+  try {
+    const publisher = () => new PushPublisher({ baseUrl: server.httpUrl });
+    const feed = await publisher().createChannel("feed", {
+      history: { size: 100, ttlSeconds: 600 },
+    });
+    // Keeps only the newest push: what a reconnect missed cannot all be replayed.
+    const short = await publisher().createChannel("short", {
+      history: { size: 1, ttlSeconds: 600 },
+    });
+    const page = await newPage(context, errors);
+    const wsUrl = `ws://127.0.0.1:${gate.port}`;
+    await page.goto(`${server.httpUrl}/demo?channel=feed&ws=${encodeURIComponent(wsUrl)}`);
+    await page.locator('#status[data-state="open"]').waitFor();
+
+    await t.step("pushes on a history channel show their offset", async () => {
+      await page.click("#subscribe-button");
+      await page.locator("#subscriptions", { hasText: "feed" }).waitFor();
+      await page.fill("#subscribe-channel", "short");
+      await page.click("#subscribe-button");
+      await page.locator("#subscriptions", { hasText: "feed, short" }).waitFor();
+      assert.deepEqual(await publisher().push("feed", feed.channelToken, "first"), {
+        channel: "feed",
+        offset: 1,
+        epoch: feed.epoch,
+      });
+      const item = page.locator("#messages li", { hasText: "first" });
+      await item.waitFor();
+      assert.equal(await item.locator(".offset").textContent(), "#1");
+    });
+
+    await t.step("pushes made while it was away arrive after the restart, in order", async () => {
+      gate.open = false;
+      await server.shutdown();
+      await page.locator('#status[data-state="reconnecting"]').waitFor();
+      server = await startTestServer(env);
+      for (const message of ["away one", "away two"]) {
+        await publisher().push("feed", feed.channelToken, message);
+      }
+      for (const message of ["short one", "short two"]) {
+        await publisher().push("short", short.channelToken, message);
+      }
+      gate.open = true;
+      await page.locator("#status", { hasText: "reconnected as" }).waitFor({ timeout: 20_000 });
+      const missed = page.locator("#messages li", { hasText: "away" });
+      await page.locator("#messages li", { hasText: "away two" }).waitFor();
+      // Newest first in the list.
+      assert.deepEqual(await missed.locator(".message").allTextContents(), [
+        "away two",
+        "away one",
+      ]);
+      assert.deepEqual(await missed.locator(".offset").allTextContents(), ["#3", "#2"]);
+    });
+
+    await t.step("the badges say which channel recovered", async () => {
+      const recovered = page.locator('#recovery .badge[data-channel="feed"]');
+      assert.equal(await recovered.textContent(), "feed: recovered");
+      assert.equal(await recovered.getAttribute("class"), "badge recovered");
+      const lost = page.locator('#recovery .badge[data-channel="short"]');
+      assert.equal(await lost.textContent(), "short: not recovered");
+      assert.equal(await lost.getAttribute("class"), "badge not-recovered");
+      await page.locator("#messages li", { hasText: "missed pushes are lost" }).waitFor();
+      assert.equal(await page.locator("#messages li", { hasText: "short one" }).count(), 0);
+    });
+
+    await t.step("live pushes continue after the replay", async () => {
+      await publisher().push("feed", feed.channelToken, "live again");
+      const item = page.locator("#messages li", { hasText: "live again" });
+      await item.waitFor();
+      assert.equal(await item.locator(".offset").textContent(), "#4");
+      await publisher().push("short", short.channelToken, "short three");
+      const next = page.locator("#messages li", { hasText: "short three" });
+      await next.waitFor();
+      assert.equal(await next.locator(".offset").textContent(), "#3");
+    });
+
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await gate[Symbol.asyncDispose]();
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
   }

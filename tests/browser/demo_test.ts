@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 
 const CHROMIUM = "/usr/bin/chromium";
 
-Deno.test("[browser] demo page, live pushes, restart/reconnect and the quick start, in Chromium", async () => {
+Deno.test("[browser] demo page, live pushes, restart/reconnect, recovery and the quick start, in Chromium", async () => {
   const found = await Deno.stat(CHROMIUM).catch(() => undefined);
   assert.ok(
     found?.isFile,
@@ -23,7 +23,8 @@ Deno.test("[browser] demo page, live pushes, restart/reconnect and the quick sta
   const output = new TextDecoder().decode(child.stdout) + new TextDecoder().decode(child.stderr);
   assert.equal(child.code, 0, `Chromium scenarios failed:\n${output}`);
   // Both scenarios really ran (none filtered or ignored) and drove the browser step by step.
-  assert.match(output, /^ok \| 2 passed \(\d+ steps\) \| 0 failed/m, output);
+  assert.match(output, /^ok \| 3 passed \(\d+ steps\) \| 0 failed/m, output);
   assert.match(output, /reconnects after a restart \.\.\. ok/, output);
+  assert.match(output, /demo shows offsets and a recovered badge \.\.\. ok/, output);
   assert.match(output, /quick start works verbatim from another origin \.\.\. ok/, output);
 });

@@ -55,3 +55,21 @@ Deno.test("tokenDigest() and sameDigest() compare tokens by SHA-256", () => {
   assert.ok(!sameDigest(tokenDigest("abc"), tokenDigest("abd")));
   assert.ok(!sameDigest(tokenDigest("abc"), new Uint8Array(3)));
 });
+
+Deno.test("bcryptHasher() hashes on its own worker: a hash does not queue behind verifications", async () => {
+  const hasher = bcryptHasher(10);
+  try {
+    const hash = await hasher.hash("token");
+    let verified = 0;
+    // 16 verifications on the 2 verify workers take about 8 bcrypt times.
+    const verifications = Array.from(
+      { length: 16 },
+      () => hasher.verify("wrong", hash).then(() => verified++),
+    );
+    await hasher.hash("another");
+    assert.ok(verified <= 8, `${verified} of 16 verifications finished before the hash`);
+    await Promise.all(verifications);
+  } finally {
+    hasher.close();
+  }
+});

@@ -50,3 +50,205 @@ export class Inbox<T> {
     return this.#items.length;
   }
 }
+
+/**
+ * A TCP relay to `targetPort` on 127.0.0.1 that the test can close to new connections: while
+ * `open` is false every connection is accepted and closed at once, so a client (a browser too)
+ * keeps failing to reconnect until the test lets it through. Connections already relayed are
+ * not touched.
+ */
+export class TcpGate implements AsyncDisposable {
+  open = true;
+  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly #relays = new Set<Promise<void>>();
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #accepting: Promise<void>;
+
+  constructor(readonly targetPort: number) {
+    this.#accepting = this.#accept();
+  }
+
+  /** The port clients connect to. */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        if (!this.open) {
+          conn.close();
+          continue;
+        }
+        const relay = this.#relay(conn);
+        this.#relays.add(relay);
+        relay.finally(() => this.#relays.delete(relay));
+      }
+    } catch {
+      // The listener was closed.
+    }
+  }
+
+  async #relay(client: Deno.Conn): Promise<void> {
+    this.#conns.add(client);
+    let upstream: Deno.Conn | undefined;
+    try {
+      upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.targetPort });
+      this.#conns.add(upstream);
+      await Promise.allSettled([
+        client.readable.pipeTo(upstream.writable),
+        upstream.readable.pipeTo(client.writable),
+      ]);
+    } catch {
+      // Nothing listens on the target (the server is down): the client sees a closed socket.
+    } finally {
+      for (const conn of [client, upstream]) {
+        if (!conn) continue;
+        this.#conns.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // pipeTo closed it already.
+        }
+      }
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await Promise.allSettled([...this.#relays]);
+  }
+}
+
+/**
+ * A scripted stand-in for a WebSocket server connection, passed to the client as
+ * `options.WebSocket`: it records what the client sends and lets a test deliver frames. Every
+ * instance is listed in `FakeWebSocket.instances` (reset it per test).
+ */
+export class FakeWebSocket {
+  static instances: FakeWebSocket[] = [];
+  /** Called for each instance as it is created (e.g. to answer with `Connected`). */
+  static onCreate: (socket: FakeWebSocket) => void = () => {};
+
+  readonly url: string;
+  readonly protocols: string[];
+  /** What the server chose from `protocols` (set before `open`); "" for none. */
+  protocol = "";
+  readyState = 0;
+  /** Frames the client sent, parsed, with the time they were sent (performance.now()). */
+  readonly sent: { at: number; frame: Record<string, unknown> }[] = [];
+  /** The scripted server: its answer to each frame the client sends (null: no answer). */
+  reply: (frame: Record<string, unknown>) => Record<string, unknown> | null = () => null;
+  /** Resolvers waiting for the next sent frame. */
+  readonly #sendWaiters: (() => void)[] = [];
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  readonly #closeListeners: (() => void)[] = [];
+
+  constructor(url: string, protocols?: string | string[]) {
+    this.url = url;
+    this.protocols = protocols === undefined ? [] : [protocols].flat();
+    FakeWebSocket.instances.push(this);
+    // A macrotask, as with a real socket: the client sets its handlers after the constructor, and
+    // a microtask may already run in between (Deno's setTimeout() can drain the queue).
+    setTimeout(() => FakeWebSocket.onCreate(this), 0);
+  }
+
+  /** The server side: accepts the connection (optionally a subprotocol) and says `Connected`. */
+  accept(protocol = "", hello: Record<string, unknown> | null = null): void {
+    this.protocol = protocol;
+    this.readyState = 1;
+    this.onopen?.(new Event("open"));
+    if (hello) this.deliver(hello);
+  }
+
+  /** The server side: sends one frame (an object is JSON-encoded). */
+  deliver(frame: Record<string, unknown> | string): void {
+    this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+  }
+
+  /** The server side: closes the connection. */
+  drop(code = 1006, reason = ""): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+    for (const listener of this.#closeListeners.splice(0)) listener();
+  }
+
+  /** Resolves once the client has sent at least `count` frames in all. */
+  async sentCount(count: number, ms = 5000): Promise<void> {
+    while (this.sent.length < count) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#sendWaiters.push(resolve);
+      await within(ms, promise, `frame number ${count} from the client`);
+    }
+  }
+
+  send(data: string): void {
+    if (this.readyState !== 1) throw new Error("send() on a socket that is not open");
+    const frame = JSON.parse(data);
+    this.sent.push({ at: performance.now(), frame });
+    for (const waiter of this.#sendWaiters.splice(0)) waiter();
+    const answer = this.reply(frame);
+    if (answer) queueMicrotask(() => this.readyState === 1 && this.deliver(answer));
+  }
+
+  close(code = 1000, reason = ""): void {
+    queueMicrotask(() => this.drop(code, reason));
+  }
+
+  addEventListener(type: string, listener: () => void): void {
+    if (type === "close") this.#closeListeners.push(listener);
+  }
+}
+
+/**
+ * A server that speaks only v1 (it never accepts a subprotocol): it says `Connected` and acks
+ * every SUBSCRIBE with the whole list, as servers before compact frames did.
+ */
+export function startV1Server(): AsyncDisposable & { url: string } {
+  const sockets = new Set<WebSocket>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    const uuid = crypto.randomUUID();
+    const channels: string[] = [];
+    sockets.add(socket);
+    socket.onopen = () => {
+      socket.send(JSON.stringify({
+        messageType: "CLIENT_ACK",
+        code: 200,
+        message: "Connected",
+        data: { uuid, subscribedChannels: [] },
+      }));
+    };
+    socket.onmessage = (event) => {
+      const channel = String(JSON.parse(String(event.data)).data.channel);
+      if (!channels.includes(channel)) channels.push(channel);
+      socket.send(JSON.stringify({
+        messageType: "CLIENT_ACK",
+        code: 200,
+        message: "Subscribed",
+        data: { uuid, subscribedChannels: [...channels] },
+      }));
+    };
+    socket.onclose = () => sockets.delete(socket);
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      for (const socket of sockets) socket.close();
+      await server.shutdown();
+    },
+  };
+}

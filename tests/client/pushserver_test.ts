@@ -8,7 +8,7 @@ import {
   type PushMeta,
 } from "../../src/client/pushserver.js";
 import { action, createChannel, post, push, startTestServer } from "../_helpers.ts";
-import { freePort, Inbox, within } from "./_support.ts";
+import { freePort, Inbox, startV1Server, within } from "./_support.ts";
 
 /** Resolves with the next `name` event of `client`. */
 function nextEvent<K extends keyof PushClientEvents>(
@@ -307,4 +307,116 @@ Deno.test("[e2e] PushClient resubscribes past the server's frame rate limit (429
   assert.deepEqual([...event.channels].sort(), names);
   assert.deepEqual(client.channels, names);
   assert.equal(errors, 0);
+});
+
+Deno.test("[e2e] PushClient restores 1,000 channels within 15 s of a restart, without a 429 or a 1008", async () => {
+  // The attack: with 500–1,000 channels the client's resubscribe burst passed the server's frame
+  // limit (100/s, burst 200) and was closed with 1008, again and again. 1,000 is the server's
+  // default MAX_SUBSCRIPTIONS_PER_CONNECTION, the most one connection can hold.
+  await using restartable = await restartableEnv();
+  const { env } = restartable;
+  const names = Array.from({ length: 1000 }, (_, i) => `many-${i}`);
+  // The first server accepts frames at any rate so the setup does not depend on the fix.
+  const first = await startTestServer({
+    ...env,
+    WS_FRAME_RATE: "1000000",
+    WS_FRAME_BURST: "1000000",
+  });
+  const tokens = new Map<string, string>();
+  for (let i = 0; i < names.length; i += 25) {
+    await Promise.all(
+      names.slice(i, i + 25).map(async (name) =>
+        tokens.set(name, await createChannel(first, name))
+      ),
+    );
+  }
+  await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
+  const inbox = new Inbox<[string, string]>();
+  await Promise.all(
+    names.map((name) =>
+      client.subscribe(name, (message, meta) => inbox.put([meta.channel, message]))
+    ),
+  );
+  assert.equal(client.channels.length, 1000);
+
+  const closes: number[] = [];
+  client.on("disconnected", ({ code }) => closes.push(code));
+  const errors: unknown[] = [];
+  client.on("error", ({ error }) => errors.push(error));
+  const disconnected = nextEvent(client, "disconnected");
+  await first.shutdown();
+  await disconnected;
+
+  const reconnected = nextEvent(client, "reconnected", 15_000);
+  const started = performance.now();
+  // The restarted server has the default frame limits (100/s, burst 200).
+  await using second = await startTestServer(env);
+  const event = await reconnected;
+  const elapsedMs = performance.now() - started;
+  assert.ok(elapsedMs < 15_000, `restored in ${Math.round(elapsedMs)} ms`);
+  assert.equal(event.channels.length, 1000);
+  assert.deepEqual([...event.channels].sort(), [...names].sort());
+  assert.deepEqual(closes, [1001], "only the shutdown closed the client (no 1008)");
+  assert.deepEqual(errors, []);
+  const metrics = await (await fetch(`${second.httpUrl}/metrics`)).text();
+  assert.doesNotMatch(metrics, /pushserver_errors_total\{transport="ws",code="429"\}/);
+  // The last channel restored is live.
+  const last = names[names.length - 1]!;
+  await push(second, { channel: last, channelToken: tokens.get(last)!, message: "back" });
+  assert.deepEqual(await inbox.take(), [last, "back"]);
+});
+
+Deno.test("[e2e] PushClient uses compact frames with this server and keeps its own channel list", async () => {
+  await using server = await startTestServer();
+  const tokens = new Map<string, string>();
+  for (const name of ["one", "two", "three"]) tokens.set(name, await createChannel(server, name));
+  await using client = await PushClient.connect(server.wsUrl);
+  assert.equal(client.compact, true);
+  const inbox = new Inbox<[string, PushMeta]>();
+  for (const name of tokens.keys()) {
+    await client.subscribe(name, (message, meta) => inbox.put([message, meta]));
+  }
+  await push(server, { channel: "two", channelToken: tokens.get("two")!, message: "hi" });
+  assert.deepEqual(await inbox.take(), ["hi", {
+    channel: "two",
+    uuid: client.uuid,
+    subscribedChannels: ["one", "two", "three"],
+  }]);
+
+  const deleted = nextEvent(client, "channelDeleted");
+  const del = await post(
+    `${server.httpUrl}/channel/delete`,
+    action("DELETE_CHANNEL", { channel: "one", channelToken: tokens.get("one") }),
+  );
+  assert.equal(del.status, 200);
+  assert.deepEqual(await deleted, { channel: "one" });
+
+  const revoked = nextEvent(client, "subscriptionRevoked");
+  const revoke = await post(
+    `${server.httpUrl}/channel/revoke`,
+    action("REVOKE_SUBSCRIBER", {
+      channel: "two",
+      channelToken: tokens.get("two"),
+      uuid: client.uuid,
+    }),
+  );
+  assert.equal(revoke.status, 200);
+  assert.deepEqual(await revoked, { channel: "two" });
+  assert.deepEqual(client.channels, ["three"]);
+
+  await push(server, { channel: "three", channelToken: tokens.get("three")!, message: "left" });
+  assert.deepEqual(await inbox.take(), ["left", {
+    channel: "three",
+    uuid: client.uuid,
+    subscribedChannels: ["three"],
+  }]);
+});
+
+Deno.test("[e2e] PushClient speaks v1 to a server that does not accept the subprotocol", async () => {
+  await using server = startV1Server();
+  await using client = await PushClient.connect(server.url);
+  assert.equal(client.compact, false);
+  await client.subscribe("old", () => {});
+  await client.subscribe("older", () => {});
+  assert.deepEqual(client.channels, ["old", "older"]);
 });

@@ -1,5 +1,7 @@
 /** main.ts as a real subprocess: spawn on free ports, read its JSON log lines, signal it. */
 
+import { checkFetches, Watch } from "../_contract.ts";
+
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** One parsed stdout line of the server. */
@@ -15,6 +17,8 @@ export class ServerProcess implements AsyncDisposable {
   readonly #waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
   readonly #ended = Promise.withResolvers<void>();
   readonly #pump: Promise<void>;
+  /** Checks what the tests receive from it against the API description. */
+  #watch: Watch | undefined;
 
   private constructor(child: Deno.ChildProcess) {
     this.child = child;
@@ -50,6 +54,11 @@ export class ServerProcess implements AsyncDisposable {
     const match = /ws=\S+:(\d+) http=\S+:(\d+)/.exec(listening.msg)!;
     server.wsPort = Number(match[1]);
     server.httpPort = Number(match[2]);
+    checkFetches();
+    server.#watch = new Watch({
+      http: `127.0.0.1:${server.httpPort}`,
+      ws: `127.0.0.1:${server.wsPort}`,
+    });
     return server;
   }
 
@@ -107,6 +116,7 @@ export class ServerProcess implements AsyncDisposable {
     }
     await this.child.status;
     await this.#pump;
+    this.#watch?.end();
   }
 
   async #read(): Promise<void> {

@@ -1,4 +1,5 @@
 /** A hand-made WebSocket client over raw TCP: it answers nothing (no pongs) and reads only when told. */
+import { checkCloseCode, checkFrame, checkHttp, record, watchedAt } from "../_contract.ts";
 
 /** One server frame. */
 export interface RawFrame {
@@ -14,14 +15,25 @@ export class RawWebSocket implements AsyncDisposable {
   readonly conn: Deno.TcpConn;
   #buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   #closed = false;
+  /** `host:port`, when frames from it are checked against the API description. */
+  readonly #checked: string | undefined;
 
-  private constructor(conn: Deno.TcpConn, leftover: Uint8Array<ArrayBuffer>) {
+  private constructor(conn: Deno.TcpConn, leftover: Uint8Array<ArrayBuffer>, host: string) {
     this.conn = conn;
     this.#buffer = leftover;
+    this.#checked = watchedAt(host) === undefined ? undefined : host;
   }
 
-  /** Connects and performs the opening handshake; throws unless the server answers 101. */
-  static async connect(port: number, hostname = "127.0.0.1"): Promise<RawWebSocket> {
+  /**
+   * Connects and performs the opening handshake; throws unless the server answers 101.
+   * `headers` are added to the upgrade request (e.g. an `Origin` a browser would send).
+   */
+  static async connect(
+    port: number,
+    options: { hostname?: string; headers?: Record<string, string> } = {},
+  ): Promise<RawWebSocket> {
+    const hostname = options.hostname ?? "127.0.0.1";
+    const extra = Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
     const conn = await Deno.connect({ hostname, port });
     conn.setNoDelay(true);
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
@@ -29,7 +41,8 @@ export class RawWebSocket implements AsyncDisposable {
       conn,
       encoder.encode(
         `GET / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
-          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+          `${extra}\r\n`,
       ),
     );
     let head: Uint8Array<ArrayBuffer> = new Uint8Array(0);
@@ -43,9 +56,10 @@ export class RawWebSocket implements AsyncDisposable {
         const text = decoder.decode(head.subarray(0, end));
         if (!text.startsWith("HTTP/1.1 101")) {
           conn.close();
+          checkRefusal(`${hostname}:${port}`, text);
           throw new Error(`handshake refused: ${text.split("\r\n")[0]}`);
         }
-        return new RawWebSocket(conn, head.slice(end + 4));
+        return new RawWebSocket(conn, head.slice(end + 4), `${hostname}:${port}`);
       }
     }
   }
@@ -59,7 +73,10 @@ export class RawWebSocket implements AsyncDisposable {
   async nextFrame(): Promise<RawFrame | null> {
     for (;;) {
       const frame = this.#parse();
-      if (frame !== undefined) return frame;
+      if (frame !== undefined) {
+        if (this.#checked !== undefined) this.#check(this.#checked, frame);
+        return frame;
+      }
       const chunk = new Uint8Array(64 * 1024);
       let n: number | null;
       try {
@@ -98,6 +115,13 @@ export class RawWebSocket implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
+  }
+
+  #check(host: string, frame: RawFrame): void {
+    if (frame.opcode === 0x1) record(host, checkFrame(text(frame)));
+    if (frame.opcode === 0x8 && frame.payload.length >= 2) {
+      record(host, checkCloseCode((frame.payload[0]! << 8) | frame.payload[1]!));
+    }
   }
 
   #parse(): RawFrame | undefined {
@@ -146,6 +170,15 @@ export function encodeFrame(opcode: number, payload: Uint8Array, fin = true): Ui
 /** Decodes a text payload. */
 export function text(frame: RawFrame): string {
   return decoder.decode(frame.payload);
+}
+
+/** Checks a refused handshake's status against the API description (its body is not read). */
+function checkRefusal(host: string, head: string): void {
+  const watched = watchedAt(host);
+  if (watched === undefined) return;
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+  const exchange = { method: "GET", path: "/", status, contentType: null, body: undefined };
+  record(host, checkHttp({ port: watched.port, ...exchange }));
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

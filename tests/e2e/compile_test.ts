@@ -12,7 +12,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
   name:
-    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client (needs DENORT_BIN)",
+    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client and the API docs (needs DENORT_BIN)",
   ignore: denort === undefined || denort === "",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pushserver-compile-" });
@@ -36,9 +36,21 @@ Deno.test({
       });
       assert.equal(created.status, 200);
       assert.match((await created.json()).data.channelToken, /^[A-Za-z0-9_-]{43}$/);
-      const client = await fetch(`${server.httpUrl}/js/pushserver.js`);
-      assert.equal(client.status, 200, "the browser client is embedded");
-      await client.body?.cancel();
+      for (
+        const path of [
+          "/js/pushserver.js",
+          "/js/publisher.js",
+          "/js/publisher.d.ts",
+          "/openapi.json",
+          "/asyncapi.json",
+          "/docs",
+          "/docs/swagger-ui-bundle.js",
+        ]
+      ) {
+        const file = await fetch(`${server.httpUrl}${path}`);
+        assert.equal(file.status, 200, `${path} is embedded`);
+        assert.ok((await file.text()).length > 100, path);
+      }
       server.kill("SIGTERM");
       assert.equal((await server.exit()).code, 0);
     } finally {

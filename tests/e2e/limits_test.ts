@@ -215,7 +215,7 @@ Deno.test("[e2e] default frame rate limit: a flooder gets 429, then close 1008",
   assert.equal(metrics.get('pushserver_errors_total{transport="ws",code="429"}'), refused.length);
 });
 
-Deno.test("[e2e] wrong channel tokens: concurrent bcrypt checks are bounded, past it 429", async () => {
+Deno.test("[e2e] wrong channel tokens: bcrypt checks waiting or running are bounded by MAX_TOKEN_CHECKS, past it 429", async () => {
   const gate = Promise.withResolvers<void>();
   const twoStarted = Promise.withResolvers<void>();
   let started = 0;
@@ -230,24 +230,61 @@ Deno.test("[e2e] wrong channel tokens: concurrent bcrypt checks are bounded, pas
   };
   await using server = await startTestServer({ MAX_TOKEN_CHECKS: "2" }, { hasher });
   await createChannel(server, "news");
-  const wrong = { channel: "news", channelToken: "not-the-token", message: "hi" };
-  const first = push(server, wrong);
-  const second = push(server, wrong);
-  // Wait until both checks hold a slot; the third is refused at once instead of queueing.
+  // Different wrong tokens: the same token twice in flight would share one check.
+  const wrong = (n: number) => ({
+    channel: "news",
+    channelToken: `not-the-token-${n}`,
+    message: "hi",
+  });
+  const first = push(server, wrong(1));
+  const second = push(server, wrong(2));
+  // Wait until both checks hold a place; the third is refused at once instead of queueing.
   await twoStarted.promise;
-  const third = await push(server, wrong);
+  const third = await push(server, wrong(3));
   assert.equal(third.status, 429);
   assert.equal(third.body.message, "Too Many Requests");
+  assert.equal(
+    third.body.data.errorDetails,
+    "Too many channel token checks in progress; retry shortly",
+  );
   gate.resolve();
   assert.equal((await first).status, 403);
   assert.equal((await second).status, 403);
-  // The slots are released: a fourth wrong token is checked again (403, not 429).
-  assert.equal((await push(server, wrong)).status, 403);
+  // The places are released: a fourth wrong token is checked again (403, not 429).
+  assert.equal((await push(server, wrong(4))).status, 403);
   const ping = await post(
     `${server.httpUrl}/channel/ping`,
-    action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token" }),
+    action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token-5" }),
   );
   assert.equal(ping.status, 403);
+});
+
+Deno.test("[e2e] wrong channel tokens: past 10 failures an address gets 429 without bcrypt", async () => {
+  let verifications = 0;
+  const hasher: TokenHasher = {
+    hash: (token) => Promise.resolve(`hash:${token}`),
+    verify(token, hash) {
+      verifications++;
+      return Promise.resolve(hash === `hash:${token}`);
+    },
+    close() {},
+  };
+  await using server = await startTestServer({}, { hasher });
+  const channelToken = await createChannel(server, "news");
+  for (let i = 0; i < 10; i++) {
+    const reply = await push(server, { channel: "news", channelToken: `wrong-${i}`, message: "x" });
+    assert.equal(reply.status, 403);
+  }
+  assert.equal(verifications, 10);
+  const refused = await push(server, { channel: "news", channelToken: "wrong-10", message: "x" });
+  assert.equal(refused.status, 429);
+  assert.match(
+    refused.body.data.errorDetails,
+    /^Too many wrong channel tokens from this address; retry in \d s$/,
+  );
+  assert.equal(verifications, 10, "no bcrypt for the refused one");
+  // The right token, already verified at create, does not go through the budget at all.
+  assert.equal((await push(server, { channel: "news", channelToken, message: "x" })).status, 200);
 });
 
 Deno.test("[e2e] slow consumer: one subscriber that never reads is closed with 4008; 50 readers get all 20 MiB in order", async () => {

@@ -7,9 +7,17 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 async function runMain(
   env: Record<string, string>,
+  options: { flags?: string[]; prefix?: string[] } = {},
 ): Promise<{ code: number; stderr: string; stdout: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN],
+  const [program, ...args] = [
+    ...(options.prefix ?? []),
+    Deno.execPath(),
+    "run",
+    ...(options.flags ?? ["-A"]),
+    MAIN,
+  ];
+  const output = await new Deno.Command(program!, {
+    args,
     env: { PORT_WS: "0", PORT_HTTP: "0", DB_PATH: ":memory:", ...env },
     stdout: "piped",
     stderr: "piped",
@@ -30,6 +38,8 @@ Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the v
     [{ BCRYPT_COST: "3" }, "BCRYPT_COST"],
     [{ BCRYPT_COST: "16" }, "BCRYPT_COST"],
     [{ DB_PATH: "/proc/pushserver/forbidden.db" }, "DB_PATH"],
+    [{ ADMIN_TOKEN: "too-short" }, "ADMIN_TOKEN"],
+    [{ WS_ORIGINS: "app.example" }, "WS_ORIGINS"],
   ];
   for (const [env, variable] of cases) {
     await t.step(`${JSON.stringify(env)} → exit 1 naming ${variable}`, async () => {
@@ -40,6 +50,80 @@ Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the v
       assert.match(lines[0]!, new RegExp(variable));
     });
   }
+});
+
+Deno.test("[e2e] main.ts reports every bad setting, one line each, exit 1", async () => {
+  const result = await runMain({ PORT_WS: "70000", LOG_LEVEL: "loud", BCRYPT_COST: "3" });
+  assert.equal(result.code, 1);
+  assert.deepEqual(
+    result.stderr.trim().split("\n").map((line) => /^pushserver: (\w+)/.exec(line)?.[1]),
+    ["PORT_WS", "BCRYPT_COST", "LOG_LEVEL"],
+  );
+});
+
+Deno.test("[e2e] main.ts names the clash when PORT_WS equals PORT_HTTP", async () => {
+  const result = await runMain({ PORT_WS: "5299", PORT_HTTP: "5299" });
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    "pushserver: PORT_WS and PORT_HTTP are both 5299: the subscriber and publisher ports must differ\n",
+  );
+});
+
+/** The permission flags of `deno task start`, so these runs see what a user sees. */
+async function startTaskFlags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  return String(config.tasks.start).split(/\s+/).filter((word) => word.startsWith("--allow-"));
+}
+
+Deno.test("[e2e] DB_PATH in a system folder: one line naming DB_PATH, not Deno's --allow-all hint", async () => {
+  const flags = await startTaskFlags();
+  for (const dbPath of ["/proc/x/db", "/sys/pushserver.db", "/dev/pushserver/x.db"]) {
+    const result = await runMain({ DB_PATH: dbPath }, { flags });
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `pushserver: DB_PATH: cannot use "${dbPath}": it is inside a system folder (such as /proc, ` +
+        "/sys or /dev) that is not for files; choose a path on disk, e.g. data/pushserver.db\n",
+    );
+  }
+});
+
+/**
+ * Root writes anywhere, so as root the server runs without the capabilities that bypass file
+ * permissions (setpriv), which makes a read-only folder read-only for it too.
+ */
+const ROOT_WITHOUT_BYPASS = Deno.uid() === 0
+  ? ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+  : [];
+
+Deno.test({
+  name: "[e2e] DB_PATH in a folder this user may not write to says permission denied",
+  ignore: Deno.uid() === 0 && !(await Deno.stat("/usr/bin/setpriv").catch(() => undefined)),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "pushserver-readonly-" });
+    try {
+      await Deno.chmod(dir, 0o555);
+      const flags = await startTaskFlags();
+      const prefix = ROOT_WITHOUT_BYPASS;
+      const file = await runMain({ DB_PATH: join(dir, "p.db") }, { flags, prefix });
+      assert.equal(file.code, 1);
+      assert.equal(
+        file.stderr,
+        `pushserver: DB_PATH: cannot create "${join(dir, "p.db")}": permission denied; this user ` +
+          `may not write to "${dir}" (choose another folder or fix its permissions)\n`,
+      );
+      const folder = await runMain({ DB_PATH: join(dir, "sub", "p.db") }, { flags, prefix });
+      assert.equal(folder.code, 1);
+      assert.match(
+        folder.stderr,
+        /^pushserver: DB_PATH: cannot create the folder "[^"]+\/sub": permission denied \(.*\)\n$/,
+      );
+    } finally {
+      await Deno.chmod(dir, 0o755);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("[e2e] main.ts prints the listening line with the real ports and serves", async () => {

@@ -563,4 +563,54 @@ Deno.test("[e2e] routing: 405 with Allow, 404 for unknown paths", async (t) => {
     const postReply = await post(`${server.httpUrl}/channel/nope`, {});
     assert.equal(assertError(postReply, 404, "Not found"), "No route for POST /channel/nope");
   });
+
+  await t.step("one trailing slash on an action route is answered like the route", async () => {
+    const url = (path: string) => `${server.httpUrl}${path}/`;
+    const created = await post(url("/channel/create"), action("CREATE_CHANNEL", { channel: "s" }));
+    assert.equal(created.status, 200);
+    assert.equal(created.body.message, "Created");
+    const channelToken = created.body.data.channelToken;
+    const pinged = await post(
+      url("/channel/ping"),
+      action("PING_CHANNEL", { channel: "s", channelToken }),
+    );
+    assert.equal(pinged.body.message, "OK");
+    await using subscriber = await TestClient.connect(server.wsUrl);
+    await subscriber.act("SUBSCRIBE", "s");
+    const pushed = await post(
+      url("/push"),
+      action("PUSH_MESSAGE", { channel: "s", channelToken, recipients: [], message: "slash" }),
+    );
+    assert.equal(pushed.body.message, "Sent");
+    assert.equal((await subscriber.next()).data.pushMessage.message, "slash");
+    const wrong = await post(
+      url("/push"),
+      action("PUSH_MESSAGE", { channel: "s", channelToken: "wrong", recipients: [], message: "x" }),
+    );
+    assertError(wrong, 403, "Forbidden");
+    const get = await fetch(url("/push"));
+    assert.equal(get.headers.get("allow"), "POST");
+    assertError(await readJson(get), 405, "Method Not Allowed");
+    const deleted = await post(
+      url("/channel/delete"),
+      action("DELETE_CHANNEL", { channel: "s", channelToken }),
+    );
+    assert.equal(deleted.body.message, "Deleted");
+  });
+
+  await t.step("any other extra path segment stays 404", async () => {
+    for (
+      const path of [
+        "/push//",
+        "/push/x",
+        "/channel/create/x",
+        "/channel/create//",
+        "/push/%20",
+        "//push",
+      ]
+    ) {
+      const reply = await post(`${server.httpUrl}${path}`, action("PUSH_MESSAGE", {}));
+      assertError(reply, 404, "Not found");
+    }
+  });
 });

@@ -111,6 +111,28 @@ Deno.test("[e2e] SIGTERM with a request that never finishes: abandoned after SHU
   await stuck.writer.abort().catch(() => {});
 });
 
+Deno.test("[e2e] the hard exit deadline follows SHUTDOWN_TIMEOUT_MS: a request stuck past 10 s still gets its 503, exit 0", async () => {
+  // The smallest timeout that shows the defect: main.ts used to exit 1 ten seconds after the
+  // signal whatever SHUTDOWN_TIMEOUT_MS said, cutting this request off without an answer.
+  const timeoutMs = 10_500;
+  await using server = await ServerProcess.spawn({ SHUTDOWN_TIMEOUT_MS: String(timeoutMs) });
+  const stuck = await halfSentPost(`${server.httpUrl}/channel/create`, '{"messageType":');
+  await waitForInFlight(server.httpUrl, 1);
+  const signalledAt = performance.now();
+  server.kill("SIGTERM");
+  const reply = await readJson(await stuck.response);
+  const answeredAfter = performance.now() - signalledAt;
+  assert.equal(reply.status, 503);
+  assert.equal(reply.body.data.errorDetails, "The server shut down before this request finished");
+  assert.ok(answeredAfter >= timeoutMs - 100, `answered after ${answeredAfter} ms`);
+  const status = await server.exit();
+  const exitedAfter = performance.now() - signalledAt;
+  assert.equal(status.code, 0);
+  assert.ok(exitedAfter < timeoutMs + 2_000, `exited after ${exitedAfter} ms`);
+  assert.ok(server.lines.some((l) => l.msg === "stopped"));
+  await stuck.writer.abort().catch(() => {});
+});
+
 Deno.test("[e2e] SIGINT with nothing in flight exits 0 at once", async () => {
   await using server = await ServerProcess.spawn();
   await using client = await TestClient.connect(server.wsUrl);

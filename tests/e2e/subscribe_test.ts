@@ -42,6 +42,10 @@ Deno.test("[e2e] WebSocket connect", async (t) => {
     assert.equal(reply.body.messageType, "ERROR");
     assert.equal(reply.body.code, 426);
     assert.equal(reply.body.message, "Upgrade Required");
+    assert.equal(
+      reply.body.data.errorDetails,
+      `This port only accepts WebSocket connections; the publisher HTTP API is on port ${server.httpPort} (PORT_HTTP)`,
+    );
   });
 });
 

@@ -12,6 +12,9 @@ const ROUTES = [
   "/channel/ping",
   "/push",
   "/channel/delete",
+  "/channel/authorize",
+  "/channel/revoke",
+  "/channel/rotate",
   "/",
   "/push/",
   "/channel",
@@ -31,7 +34,7 @@ function assertEnvelope(status: number, contentType: string | null, body: any): 
     assert.equal(body.messageType, "ERROR");
     assert.equal(typeof body.message, "string");
     assert.ok(body.data.errorDetails === null || typeof body.data.errorDetails === "string");
-    assert.ok([400, 401, 403, 404, 405, 409, 413, 429].includes(status), `status ${status}`);
+    assert.ok([400, 401, 403, 404, 405, 409, 413, 429, 507].includes(status), `status ${status}`);
   }
 }
 
@@ -90,6 +93,65 @@ Deno.test("[fuzz] publisher HTTP: any bytes in, a valid envelope out, no 500, no
       assert.equal(reply.status, status);
     }
   });
+
+  await t.step(
+    "v1.1 actions (authorize, revoke, rotate, create options) with generated data",
+    async () => {
+      const names = [...seeded.keys()];
+      const anyValue = fc.oneof(
+        fc.string(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(fc.string(), { maxLength: 3 }),
+        fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
+      );
+      const data = fc.record({
+        channel: fc.oneof(fc.constantFrom(...names), anyValue),
+        // The right token only where it changes nothing (rotate would replace it).
+        channelToken: fc.oneof(fc.constant("wrong"), anyValue),
+        uuid: fc.oneof(fc.uuid(), fc.constant(crypto.randomUUID().toUpperCase()), anyValue),
+        history: fc.oneof(
+          fc.record({ size: fc.integer(), ttlSeconds: fc.oneof(fc.integer(), anyValue) }),
+          anyValue,
+        ),
+        private: anyValue,
+      }, { requiredKeys: [] });
+      const actions = [
+        ["/channel/authorize", "AUTHORIZE_SUBSCRIBER"],
+        ["/channel/revoke", "REVOKE_SUBSCRIBER"],
+        ["/channel/rotate", "ROTATE_TOKEN"],
+        ["/channel/create", "CREATE_CHANNEL"],
+      ] as const;
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...actions), data, async ([route, name], fields) => {
+          const reply = await post(`${server.httpUrl}${route}`, action(name, fields));
+          assertEnvelope(reply.status, reply.contentType, reply.body);
+          if (reply.status === 200 && name === "CREATE_CHANNEL") {
+            // A generated channel was created: delete it so the seeded set stays what it was.
+            const created = reply.body.data;
+            const gone = await post(
+              `${server.httpUrl}/channel/delete`,
+              action("DELETE_CHANNEL", {
+                channel: created.channel,
+                channelToken: created.channelToken,
+              }),
+            );
+            assert.equal(gone.status, 200);
+          }
+        }),
+        { numRuns: 400 },
+      );
+      for (const [channel, channelToken] of seeded) {
+        const uuid = crypto.randomUUID();
+        const reply = await post(
+          `${server.httpUrl}/channel/authorize`,
+          action("AUTHORIZE_SUBSCRIBER", { channel, channelToken, uuid }),
+        );
+        assert.equal(reply.status, 404, "no connection has a fresh UUID");
+      }
+    },
+  );
 
   await t.step("still healthy, every seeded channel still there with its token", async () => {
     assert.equal((await readJson(await fetch(`${server.httpUrl}/healthz`))).status, 200);

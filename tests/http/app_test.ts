@@ -3,6 +3,7 @@ import { createChannelService } from "../../src/channels/service.ts";
 import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
 import type { Broker } from "../../src/hub/broker.ts";
 import { createHttpApp } from "../../src/http/app.ts";
+import { BodyReader } from "../../src/http/body.ts";
 import type { LogFields, Logger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
 
@@ -21,6 +22,11 @@ async function appWith(broker: Broker) {
   const logged: { msg: string; fields: LogFields | undefined }[] = [];
   const record = (msg: string, fields?: LogFields) => logged.push({ msg, fields });
   const logger: Logger = { debug: record, info: record, warn: record, error: record };
+  const bodies = new BodyReader({
+    maxBodyBytes: 4096,
+    maxBodyBytesInFlight: 65536,
+    requestTimeoutS: 5,
+  });
   const app = createHttpApp({
     service,
     broker,
@@ -32,11 +38,19 @@ async function appWith(broker: Broker) {
     metrics: new Metrics(),
     logger,
     limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
+    bodies,
     adminToken: undefined,
     gauges: () => ({ connections: 0, subscriptions: 0, channels: service.size }),
     isReady: () => true,
   });
-  return { app, logged, [Symbol.dispose]: () => store.close() };
+  return {
+    app,
+    logged,
+    [Symbol.dispose]: () => {
+      bodies.close();
+      store.close();
+    },
+  };
 }
 
 function request(action: string, data: Record<string, unknown>): RequestInit {

@@ -29,6 +29,54 @@ Deno.test("[e2e] GET /js/*.js serves the client modules to any origin", async (t
     });
   }
 
+  for (
+    const [path, file] of [
+      ["/js/pushserver.d.ts", "client/pushserver.d.ts"],
+      ["/js/publisher.d.ts", "publisher/publisher.d.ts"],
+    ] as const
+  ) {
+    await t.step(
+      `${path} (named by the module's @ts-self-types) is the file verbatim`,
+      async () => {
+        const response = await fetch(`${server.httpUrl}${path}`);
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get("content-type"), "application/typescript; charset=utf-8");
+        assert.equal(response.headers.get("access-control-allow-origin"), "*");
+        assert.equal(await response.text(), source(file));
+      },
+    );
+  }
+
+  await t.step("Deno type-checks code that imports the modules from the server", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "pushserver-types-" });
+    try {
+      const main = `${dir}/main.ts`;
+      await Deno.writeTextFile(
+        main,
+        [
+          `import { PushPublisher } from "${server.httpUrl}/js/publisher.js";`,
+          `import { PushClient } from "${server.httpUrl}/js/pushserver.js";`,
+          `const publisher = new PushPublisher({ baseUrl: "${server.httpUrl}" });`,
+          'const created: { channelToken: string } = await publisher.createChannel("typed");',
+          "const connect: typeof PushClient.connect = PushClient.connect;",
+          "console.log(created.channelToken.length, typeof connect);",
+          // A wrong argument type must be caught, which shows the declarations were used.
+          "// @ts-expect-error the channel name is a string",
+          "publisher.ping(42);",
+        ].join("\n"),
+      );
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["check", "--no-config", "--no-lock", "--allow-import", main],
+        env: { NO_COLOR: "1", DENO_DIR: `${dir}/deno_dir` },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
   await t.step("a matching If-None-Match gets 304 without a body", async () => {
     const first = await fetch(`${server.httpUrl}/js/pushserver.js`);
     await first.body?.cancel();
@@ -41,11 +89,27 @@ Deno.test("[e2e] GET /js/*.js serves the client modules to any origin", async (t
     assert.equal(await second.text(), "");
   });
 
-  await t.step("HEAD answers without a body", async () => {
-    const response = await fetch(`${server.httpUrl}/js/pushserver.js`, { method: "HEAD" });
-    assert.equal(response.status, 200);
-    assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
-    assert.equal(await response.text(), "");
+  await t.step("HEAD answers without a body, with the GET's content-length", async () => {
+    const scripts = [
+      ["/js/pushserver.js", "client/pushserver.js"],
+      ["/js/publisher.js", "publisher/publisher.js"],
+    ] as const;
+    for (const [path, file] of scripts) {
+      const response = await fetch(`${server.httpUrl}${path}`, { method: "HEAD" });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
+      assert.equal(
+        response.headers.get("content-length"),
+        String(new TextEncoder().encode(source(file)).length),
+        path,
+      );
+      assert.equal(await response.text(), "");
+    }
+    const get = await fetch(`${server.httpUrl}/demo`);
+    const page = new TextEncoder().encode(await get.text()).length;
+    const head = await fetch(`${server.httpUrl}/demo`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), String(page));
+    assert.equal(await head.text(), "");
   });
 
   await t.step("POST gets 405 with Allow: GET, HEAD", async () => {
@@ -105,7 +169,9 @@ Deno.test("[e2e] CORS_ORIGINS lists the origins allowed to call the publisher ac
   });
   const token = await createChannel(server, "news");
 
-  for (const path of ["/channel/create", "/channel/ping", "/channel/delete", "/push"]) {
+  const paths = ["/channel/create", "/channel/ping", "/channel/delete", "/push", "/push/"];
+  const v11Paths = ["/channel/authorize", "/channel/revoke", "/channel/rotate"];
+  for (const path of [...paths, ...v11Paths]) {
     await t.step(`OPTIONS ${path} from a listed origin is a 204 preflight`, async () => {
       const response = await preflight(`${server.httpUrl}${path}`, "http://localhost:3000");
       await response.body?.cancel();

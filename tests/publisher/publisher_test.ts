@@ -84,6 +84,144 @@ Deno.test("[e2e] PushPublisher against a real server", async (t) => {
   });
 });
 
+Deno.test("[e2e] PushPublisher v1.1: history, private channels, grants, rotation", async (t) => {
+  await using server = await startTestServer();
+  const publisher = new PushPublisher({ baseUrl: server.httpUrl });
+
+  await t.step("createChannel() without options returns exactly the v1 fields", async () => {
+    const created = await publisher.createChannel("plain");
+    assert.deepEqual(Object.keys(created).sort(), ["channel", "channelToken"]);
+    assert.deepEqual(await publisher.push("plain", created.channelToken, "x"), {
+      channel: "plain",
+    });
+  });
+
+  await t.step("createChannel({ history }) returns the retention and an epoch", async () => {
+    const history = { size: 5, ttlSeconds: 60 };
+    const created = await publisher.createChannel("feed", { history });
+    assert.equal(created.channel, "feed");
+    assert.deepEqual(created.history, history);
+    assert.equal(typeof created.epoch, "string");
+    assert.ok((created.epoch ?? "").length > 0);
+    assert.equal(created.private, undefined);
+    const token = created.channelToken;
+
+    const first = await publisher.push("feed", token, "one");
+    const second = await publisher.push("feed", token, "two");
+    assert.deepEqual(first, { channel: "feed", offset: 1, epoch: created.epoch });
+    assert.deepEqual(second, { channel: "feed", offset: 2, epoch: created.epoch });
+    // A targeted push is not stored, so it has no position.
+    await using subscriber = await TestClient.connect(server.wsUrl);
+    await subscriber.act("SUBSCRIBE", "feed");
+    assert.deepEqual(
+      await publisher.push("feed", token, "just you", { recipients: [subscriber.uuid] }),
+      { channel: "feed" },
+    );
+    assert.deepEqual(await publisher.ping("feed", token), {
+      channel: "feed",
+      private: false,
+      history,
+    });
+    assert.deepEqual(await publisher.ping("feed"), { channel: "feed" });
+  });
+
+  await t.step("createChannel() with a bad history size throws 400", async () => {
+    const error = await apiError(
+      publisher.createChannel("bad", { history: { size: 0, ttlSeconds: 60 } }),
+      400,
+    );
+    assert.match(error.errorDetails ?? "", /history\.size/);
+  });
+
+  await t.step(
+    "private: subscribe refused, authorize() lets one connection in, revoke() ends it",
+    async () => {
+      const created = await publisher.createChannel("room", { private: true });
+      assert.equal(created.private, true);
+      assert.equal(created.epoch, undefined);
+      const token = created.channelToken;
+      assert.deepEqual(await publisher.ping("room", token), {
+        channel: "room",
+        private: true,
+        history: null,
+      });
+      await using member = await TestClient.connect(server.wsUrl);
+      await using outsider = await TestClient.connect(server.wsUrl);
+      const refused = await member.act("SUBSCRIBE", "room");
+      assert.equal(refused.code, 403);
+
+      assert.deepEqual(await publisher.authorize("room", token, member.uuid), {
+        channel: "room",
+        uuid: member.uuid,
+      });
+      assert.equal((await member.act("SUBSCRIBE", "room")).message, "Subscribed");
+      assert.equal((await outsider.act("SUBSCRIBE", "room")).code, 403);
+
+      // revoke() unsubscribes the connection and tells it.
+      assert.deepEqual(await publisher.revoke("room", token, member.uuid), {
+        channel: "room",
+        uuid: member.uuid,
+      });
+      const told = await member.next();
+      assert.equal(told.message, "Subscription Revoked");
+      assert.deepEqual(told.data.subscribedChannels, []);
+      assert.equal((await member.act("SUBSCRIBE", "room")).code, 403);
+    },
+  );
+
+  await t.step("authorize()/revoke() map the server's errors", async () => {
+    const token = (await publisher.createChannel("guarded", { private: true })).channelToken;
+    const stranger = crypto.randomUUID();
+    const unknown = await apiError(publisher.authorize("guarded", token, stranger), 404);
+    assert.match(unknown.errorDetails ?? "", new RegExp(stranger));
+    await apiError(publisher.authorize("guarded", "wrong", stranger), 403);
+    await apiError(publisher.authorize("missing", token, stranger), 404);
+    await apiError(publisher.authorize("guarded", token, "not-a-uuid"), 400);
+    // Revoking a UUID that is not connected is fine.
+    assert.deepEqual(await publisher.revoke("guarded", token, stranger), {
+      channel: "guarded",
+      uuid: stranger,
+    });
+    await apiError(publisher.revoke("guarded", "wrong", stranger), 403);
+  });
+
+  await t.step("rotateToken() returns a new token; the old one is refused at once", async () => {
+    const old = (await publisher.createChannel("rotating")).channelToken;
+    const rotated = await publisher.rotateToken("rotating", old);
+    assert.equal(rotated.channel, "rotating");
+    assert.match(rotated.channelToken, /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(rotated.channelToken, old);
+    await apiError(publisher.push("rotating", old, "x"), 403);
+    await apiError(publisher.rotateToken("rotating", old), 403);
+    assert.deepEqual(await publisher.push("rotating", rotated.channelToken, "x"), {
+      channel: "rotating",
+    });
+    await apiError(publisher.rotateToken("nope", old), 404);
+  });
+});
+
+Deno.test("[e2e] PushPublisher.createChannel() past MAX_CHANNELS throws 507", async () => {
+  await using server = await startTestServer({ MAX_CHANNELS: "1" });
+  const publisher = new PushPublisher({ baseUrl: server.httpUrl });
+  await publisher.createChannel("only");
+  const full = await apiError(publisher.createChannel("second"), 507);
+  assert.equal(full.message, "Insufficient Storage");
+  // A taken name is still 409.
+  await apiError(publisher.createChannel("only"), 409);
+});
+
+Deno.test("[e2e] PushPublisher sends CREATE_TOKEN through the headers option", async () => {
+  const createToken = "create-token-of-16+chars";
+  await using server = await startTestServer({ CREATE_TOKEN: createToken });
+  const anonymous = new PushPublisher({ baseUrl: server.httpUrl });
+  await apiError(anonymous.createChannel("news"), 401);
+  const allowed = new PushPublisher({
+    baseUrl: server.httpUrl,
+    headers: { authorization: `Bearer ${createToken}` },
+  });
+  assert.equal((await allowed.createChannel("news")).channel, "news");
+});
+
 Deno.test("PushPublisher turns a reply that is not an envelope into a PushApiError", async () => {
   const requests: Request[] = [];
   const publisher = new PushPublisher({

@@ -1,0 +1,214 @@
+/**
+ * Channel records in Redis: one HASH per channel (its record and stream top) and a ZSET of
+ * names by creation time. Writes are Lua scripts that compare the stored epoch and token hash
+ * with the record the caller checked, and announce deletes and rotations to every node.
+ */
+import type { Redis } from "ioredis";
+import type { Channel, ChannelStore } from "../channels/store.ts";
+import type { HistoryEntry } from "../history/log.ts";
+import type { Keys } from "./keys.ts";
+import { DELETE, INSERT, ROTATE } from "./scripts.ts";
+
+/** What a compare-and-set found: done, the channel gone, or its record changed. */
+export type CasResult = "ok" | "gone" | "changed";
+
+/** An event on the events channel. */
+export type ClusterEvent =
+  | { readonly t: "deleted"; readonly n: string; readonly e: string }
+  | { readonly t: "rotated"; readonly n: string; readonly h: string }
+  | { readonly t: "revoked"; readonly n: string; readonly u: string };
+
+/** Maps a script's answer to a {@link CasResult}. */
+export function casResult(answer: unknown): CasResult {
+  if (answer === 0) return "gone";
+  if (answer === -1) return "changed";
+  return "ok";
+}
+
+/** Channel records of a cluster, in Redis. */
+export class RedisChannelStore implements ChannelStore {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+
+  /** Uses the command connection `redis` (owned by the caller) and the names of `keys`. */
+  constructor(redis: Redis, keys: Keys) {
+    this.#redis = redis;
+    this.#keys = keys;
+  }
+
+  /** Adds `channel` unless the name is taken; the cluster-wide channel limit is `max`. */
+  async insertLimited(
+    channel: Channel,
+    max: number,
+    top = 0,
+  ): Promise<"ok" | "taken" | "full"> {
+    const k = this.#keys;
+    const answer = await INSERT.run(
+      this.#redis,
+      [k.channel(channel.name), k.index, k.history(channel.name)],
+      [
+        max,
+        channel.name,
+        channel.createdAt,
+        channel.tokenHash,
+        channel.epoch,
+        channel.private ? 1 : 0,
+        channel.history?.size ?? "",
+        channel.history?.ttlSeconds ?? "",
+        top,
+      ],
+    );
+    return answer === 1 ? "ok" : answer === 0 ? "taken" : "full";
+  }
+
+  async insert(channel: Channel): Promise<boolean> {
+    return (await this.insertLimited(channel, Number.MAX_SAFE_INTEGER)) === "ok";
+  }
+
+  async get(name: string): Promise<Channel | undefined> {
+    return decodeChannel(name, await this.#redis.hgetall(this.#keys.channel(name)));
+  }
+
+  /** The records of `names` (undefined where missing), in one round trip. */
+  async getMany(names: readonly string[]): Promise<(Channel | undefined)[]> {
+    if (names.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const name of names) pipeline.hgetall(this.#keys.channel(name));
+    const replies = (await pipeline.exec()) ?? [];
+    return names.map((name, i) => {
+      const [error, fields] = replies[i] ?? [new Error("no reply"), null];
+      if (error) throw error;
+      return decodeChannel(name, fields as Record<string, string>);
+    });
+  }
+
+  /** Deletes this record of the channel (same epoch and token hash) and tells every node. */
+  async deleteRecord(channel: Channel): Promise<CasResult> {
+    const k = this.#keys;
+    const event: ClusterEvent = { t: "deleted", n: channel.name, e: channel.epoch };
+    return casResult(
+      await DELETE.run(
+        this.#redis,
+        [k.channel(channel.name), k.index, k.history(channel.name)],
+        [channel.epoch, channel.tokenHash, channel.name, k.events, JSON.stringify(event)],
+      ),
+    );
+  }
+
+  async delete(name: string, epoch: string): Promise<boolean> {
+    const channel = await this.get(name);
+    if (channel === undefined || channel.epoch !== epoch) return false;
+    return (await this.deleteRecord(channel)) === "ok";
+  }
+
+  /** Gives this record of the channel a new token hash and tells every node. */
+  async rotateRecord(channel: Channel, newHash: string): Promise<CasResult> {
+    const event: ClusterEvent = { t: "rotated", n: channel.name, h: newHash };
+    return casResult(
+      await ROTATE.run(
+        this.#redis,
+        [this.#keys.channel(channel.name)],
+        [channel.epoch, channel.tokenHash, newHash, this.#keys.events, JSON.stringify(event)],
+      ),
+    );
+  }
+
+  async replaceTokenHash(
+    name: string,
+    epoch: string,
+    oldHash: string,
+    newHash: string,
+  ): Promise<boolean> {
+    const channel = await this.get(name);
+    if (channel === undefined || channel.epoch !== epoch || channel.tokenHash !== oldHash) {
+      return false;
+    }
+    return (await this.rotateRecord(channel, newHash)) === "ok";
+  }
+
+  /** Every channel name, oldest first. */
+  names(): Promise<string[]> {
+    return this.#redis.zrange(this.#keys.index, 0, -1);
+  }
+
+  /** How many channels the cluster holds. */
+  count(): Promise<number> {
+    return this.#redis.zcard(this.#keys.index);
+  }
+
+  async list(): Promise<Channel[]> {
+    const names = await this.names();
+    const channels: Channel[] = [];
+    for (let i = 0; i < names.length; i += 500) {
+      for (const channel of await this.getMany(names.slice(i, i + 500))) {
+        if (channel !== undefined) channels.push(channel);
+      }
+    }
+    return channels;
+  }
+
+  /**
+   * Stores a copied stream (migration): `entries` oldest first, `top` the highest offset ever
+   * given; the list expires `ttlSeconds` after the newest entry, as live pushes make it.
+   */
+  async importHistory(
+    channel: Channel,
+    top: number,
+    entries: readonly HistoryEntry[],
+    now: number,
+  ): Promise<void> {
+    const key = this.#keys.history(channel.name);
+    const history = channel.history;
+    if (history === null) return;
+    const kept = entries.slice(-history.size);
+    const multi = this.#redis.multi().del(key).hset(this.#keys.channel(channel.name), "top", top);
+    if (kept.length > 0) {
+      multi.lpush(key, ...kept.map((e) => encodeEntry(e)));
+      const newest = kept.at(-1)!.createdAt;
+      multi.pexpireat(key, Math.max(newest + history.ttlSeconds * 1000, now + 1));
+    }
+    await multi.exec();
+  }
+
+  close(): void {
+    // The connections belong to the cluster node, which closes them.
+  }
+}
+
+/** A stored history entry as the scripts write it: `offset:createdAtMs:message`. */
+export function encodeEntry(entry: HistoryEntry): string {
+  return `${entry.offset}:${entry.createdAt}:${entry.message}`;
+}
+
+/** Reads an entry written by {@link encodeEntry} or the publish script. */
+export function decodeEntry(raw: string): HistoryEntry {
+  const first = raw.indexOf(":");
+  const second = raw.indexOf(":", first + 1);
+  return {
+    offset: Number(raw.slice(0, first)),
+    createdAt: Number(raw.slice(first + 1, second)),
+    message: raw.slice(second + 1),
+  };
+}
+
+/** A record from its HASH fields (undefined when the hash is empty: no such channel). */
+export function decodeChannel(
+  name: string,
+  fields: Record<string, string> | null,
+): Channel | undefined {
+  if (fields === null || fields.epoch === undefined || fields.tokenHash === undefined) {
+    return undefined;
+  }
+  const size = fields.historySize;
+  const ttl = fields.historyTtlS;
+  return {
+    name,
+    tokenHash: fields.tokenHash,
+    createdAt: Number(fields.createdAt),
+    epoch: fields.epoch,
+    private: fields.private === "1",
+    history: size === undefined || ttl === undefined
+      ? null
+      : { size: Number(size), ttlSeconds: Number(ttl) },
+  };
+}

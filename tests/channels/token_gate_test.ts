@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { checkKey, sourceOf, TokenGate } from "../../src/channels/token_gate.ts";
+import { PushError } from "../../src/errors.ts";
+
+/** A verification a test finishes by hand; `started` records the order checks got a lane. */
+class Verifications {
+  readonly started: string[] = [];
+  readonly #waiting = new Map<string, PromiseWithResolvers<boolean>>();
+
+  /** A verify function labelled `label`. */
+  of(label: string): () => Promise<boolean> {
+    return () => {
+      this.started.push(label);
+      const settle = Promise.withResolvers<boolean>();
+      this.#waiting.set(label, settle);
+      return settle.promise;
+    };
+  }
+
+  /** Ends the running check `label` with `valid`, and lets the gate move on. */
+  async finish(label: string, valid = false): Promise<void> {
+    const settle = this.#waiting.get(label);
+    assert.ok(settle !== undefined, `${label} is running`);
+    this.#waiting.delete(label);
+    settle.resolve(valid);
+    await tick();
+  }
+}
+
+/** Lets settled promises' reactions run. */
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+function isTooMany(error: unknown, details: RegExp): boolean {
+  assert.ok(error instanceof PushError);
+  assert.equal(error.code, "too_many_requests");
+  assert.match(error.details!, details);
+  return true;
+}
+
+Deno.test("TokenGate runs one check per lane and takes the next round-robin across sources", async () => {
+  const gate = new TokenGate({ lanes: 1, maxPending: 64 });
+  const v = new Verifications();
+  const results: Promise<boolean>[] = [];
+  for (const label of ["a1", "a2", "a3", "a4", "a5"]) {
+    results.push(gate.runAs("10.0.0.1", () => gate.check(v.of(label))));
+  }
+  results.push(gate.runAs("10.0.0.2", () => gate.check(v.of("b1"))));
+  assert.deepEqual(v.started, ["a1"]);
+  assert.equal(gate.pending, 6);
+  await v.finish("a1");
+  await v.finish("a2");
+  // b1 came after a2 was already next in line; then it gets its turn before a3..a5.
+  await v.finish("b1", true);
+  for (const label of ["a3", "a4", "a5"]) await v.finish(label);
+  assert.deepEqual(v.started, ["a1", "a2", "b1", "a3", "a4", "a5"]);
+  assert.deepEqual(await Promise.all(results), [false, false, false, false, false, true]);
+  assert.equal(gate.pending, 0);
+});
+
+Deno.test("TokenGate answers 429 without bcrypt once a source has used its failure budget; it refills at 1/s", async () => {
+  let clock = 0;
+  const gate = new TokenGate({ lanes: 4, maxPending: 64, penaltyMs: 0, now: () => clock });
+  let runs = 0;
+  const wrong = () => {
+    runs++;
+    return Promise.resolve(false);
+  };
+  for (let i = 0; i < 10; i++) {
+    assert.equal(await gate.runAs("10.0.0.1", () => gate.check(wrong)), false);
+  }
+  assert.equal(runs, 10);
+  await assert.rejects(
+    gate.runAs("10.0.0.1", () => gate.check(wrong)),
+    (error) => isTooMany(error, /^Too many wrong channel tokens from this address; retry in 1 s$/),
+  );
+  assert.equal(runs, 10, "refused without running bcrypt");
+  // Another source is not affected.
+  assert.equal(await gate.runAs("10.0.0.2", () => gate.check(wrong)), false);
+  clock += 1000;
+  assert.equal(await gate.runAs("10.0.0.1", () => gate.check(wrong)), false);
+  await assert.rejects(gate.runAs("10.0.0.1", () => gate.check(wrong)), PushError);
+  assert.equal(runs, 12);
+});
+
+Deno.test("TokenGate delays the 429 of a source over its budget (a tarpit), and close() answers at once", async () => {
+  const gate = new TokenGate({ lanes: 1, maxPending: 64, failureBurst: 1, penaltyMs: 40 });
+  assert.equal(await gate.check(() => Promise.resolve(false)), false);
+  const started = performance.now();
+  await assert.rejects(gate.check(() => Promise.resolve(false)), PushError);
+  // 0.5–1.5 × the penalty.
+  assert.ok(performance.now() - started >= 19, "answered after the penalty");
+  const waiting = gate.check(() => Promise.resolve(false));
+  gate.close();
+  await assert.rejects(waiting, PushError);
+});
+
+Deno.test("TokenGate: a right token costs nothing from the budget", async () => {
+  const gate = new TokenGate({ lanes: 1, maxPending: 64, penaltyMs: 0, now: () => 0 });
+  for (let i = 0; i < 50; i++) {
+    assert.equal(await gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(true))), true);
+  }
+  for (let i = 0; i < 10; i++) {
+    assert.equal(
+      await gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(false))),
+      false,
+    );
+  }
+  await assert.rejects(
+    gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(true))),
+    PushError,
+  );
+});
+
+Deno.test("TokenGate: when full, the longest queue gives up its newest check to a newcomer", async () => {
+  const gate = new TokenGate({ lanes: 1, maxPending: 4, failureBurst: 100 });
+  const v = new Verifications();
+  const attacker = ["x1", "x2", "x3", "x4"].map((label) =>
+    gate.runAs("10.0.0.1", () => gate.check(v.of(label)))
+  );
+  assert.equal(gate.pending, 4);
+  const newcomer = gate.runAs("10.0.0.2", () => gate.check(v.of("n1")));
+  // x4 (the attacker's newest, still waiting) was dropped with 429.
+  await assert.rejects(attacker[3]!, (e) => isTooMany(e, /in progress; retry shortly/));
+  assert.equal(gate.pending, 4);
+  // The attacker cannot take the place back: its queue is already the longest.
+  await assert.rejects(
+    gate.runAs("10.0.0.1", () => gate.check(v.of("x5"))),
+    (e) => isTooMany(e, /in progress/),
+  );
+  await v.finish("x1");
+  await v.finish("x2");
+  await v.finish("n1", true);
+  assert.equal(await newcomer, true);
+  await v.finish("x3");
+  assert.deepEqual(v.started, ["x1", "x2", "n1", "x3"]);
+  await Promise.allSettled(attacker);
+});
+
+Deno.test("TokenGate: when every place is running, a newcomer is refused", async () => {
+  const gate = new TokenGate({ lanes: 2, maxPending: 2 });
+  const v = new Verifications();
+  const running = [gate.check(v.of("r1")), gate.check(v.of("r2"))];
+  await assert.rejects(gate.runAs("10.0.0.9", () => gate.check(v.of("n"))), PushError);
+  await v.finish("r1");
+  await v.finish("r2");
+  await Promise.all(running);
+});
+
+Deno.test("TokenGate: identical checks in flight share one bcrypt run and one budget token", async () => {
+  const gate = new TokenGate({ lanes: 1, maxPending: 64, penaltyMs: 0, now: () => 0 });
+  const v = new Verifications();
+  const key = checkKey("$2a$04$hash", new Uint8Array([1, 2, 255]));
+  assert.equal(key, "$2a$04$hash 0102ff");
+  const first = gate.runAs("10.0.0.1", () => gate.check(v.of("once"), key));
+  const same = Array.from(
+    { length: 20 },
+    () => gate.runAs("10.0.0.1", () => gate.check(v.of("again"), key)),
+  );
+  assert.equal(gate.pending, 1);
+  await v.finish("once", false);
+  assert.deepEqual(await Promise.all([first, ...same]), Array(21).fill(false));
+  assert.deepEqual(v.started, ["once"]);
+  // Only one token was spent: 9 more wrong checks are allowed.
+  for (let i = 0; i < 9; i++) {
+    assert.equal(
+      await gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(false))),
+      false,
+    );
+  }
+  await assert.rejects(
+    gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(false))),
+    PushError,
+  );
+});
+
+Deno.test("TokenGate: a failing verification is passed on, refunded, and frees its lane", async () => {
+  const gate = new TokenGate({ lanes: 1, maxPending: 64, penaltyMs: 0, now: () => 0 });
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(gate.check(() => Promise.reject(new Error("worker died"))), /worker died/);
+  }
+  assert.equal(gate.pending, 0);
+  assert.equal(await gate.check(() => Promise.resolve(true)), true);
+});
+
+Deno.test("TokenGate.runAs() names the source across awaits", async () => {
+  const gate = new TokenGate({ lanes: 1, maxPending: 64, penaltyMs: 0, now: () => 0 });
+  const wrong = () => Promise.resolve(false);
+  await gate.runAs("10.0.0.1", async () => {
+    await tick();
+    for (let i = 0; i < 10; i++) await gate.check(wrong);
+    await tick();
+    await assert.rejects(gate.check(wrong), PushError);
+  });
+  // Outside any scope, checks count against one "unknown" source, not 10.0.0.1.
+  assert.equal(await gate.check(wrong), false);
+});
+
+Deno.test("sourceOf() keys IPv4 by address and IPv6 by its /64", () => {
+  assert.equal(sourceOf("127.0.0.1"), "127.0.0.1");
+  assert.equal(sourceOf("::ffff:192.0.2.7"), "192.0.2.7");
+  assert.equal(sourceOf("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  assert.equal(sourceOf("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+  assert.equal(sourceOf("2001:0DB8:0001:0002::ffff"), "2001:db8:1:2::/64");
+  assert.equal(sourceOf("2001:db8::1"), "2001:db8:0:0::/64");
+  assert.equal(sourceOf("::1"), "0:0:0:0::/64");
+});

@@ -1,0 +1,121 @@
+/** A throwaway `redis-server` on a free loopback port, without persistence unless asked. */
+import { Redis } from "ioredis";
+import { freePort } from "../client/_support.ts";
+
+/** A redis-server child process that can be stopped and started again on the same port. */
+export class RedisServer implements AsyncDisposable {
+  readonly port: number;
+  readonly dir: string;
+  #child: Deno.ChildProcess | undefined;
+  #client: Redis | undefined;
+
+  private constructor(port: number, dir: string) {
+    this.port = port;
+    this.dir = dir;
+  }
+
+  /** Starts a server (`--save "" --appendonly no`) and waits until it answers. */
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(freePort(), await Deno.makeTempDir({ prefix: "redis-" }));
+    await server.start();
+    return server;
+  }
+
+  /** `redis://127.0.0.1:<port>`. */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the process (again); with a dump from {@link stop}`({ save: true })` it loads it. */
+  async start(): Promise<void> {
+    this.#child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        this.dir,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    for (let attempt = 0;; attempt++) {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+        conn.close();
+        break;
+      } catch (error) {
+        if (attempt > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    // Accepting connections can precede loading the dump: wait until it answers commands.
+    for (let attempt = 0;; attempt++) {
+      try {
+        if ((await this.call("PING")) === "PONG") return;
+      } catch (error) {
+        if (attempt > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
+
+  /** Runs one command on a test-side connection. */
+  async call(command: string, ...args: (string | number)[]): Promise<unknown> {
+    this.#client ??= new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    this.#client.on("error", () => {});
+    if (this.#client.status === "wait") await this.#client.connect();
+    return await this.#client.call(command, ...args);
+  }
+
+  /** Freezes (SIGSTOP) or resumes (SIGCONT) the process: a Redis that no longer answers. */
+  freeze(frozen: boolean): void {
+    this.#child?.kill(frozen ? "SIGSTOP" : "SIGCONT");
+  }
+
+  /** Kills the process (the next start is empty); with `save`, it dumps its data for the next start. */
+  async stop(options: { save?: boolean } = {}): Promise<void> {
+    const child = this.#child;
+    if (child === undefined) return;
+    this.#child = undefined;
+    this.#client?.disconnect();
+    this.#client = undefined;
+    if (options.save) {
+      const admin = new Redis(this.url, { maxRetriesPerRequest: 0, lazyConnect: true });
+      admin.on("error", () => {});
+      await admin.connect();
+      await admin.call("SHUTDOWN", "SAVE").catch(() => {});
+      admin.disconnect();
+      await child.status;
+    } else {
+      child.kill("SIGKILL");
+      await child.status;
+      // Without persistence a killed server restarts empty, whatever an earlier save left.
+      await Deno.remove(`${this.dir}/dump.rdb`).catch(() => {});
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Polls `check` every 50 ms until it returns true, failing after `ms`. */
+export async function eventually(
+  ms: number,
+  what: string,
+  check: () => Promise<boolean> | boolean,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

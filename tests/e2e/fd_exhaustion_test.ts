@@ -1,0 +1,173 @@
+/** Running out of file descriptors must never cost the server a port (issue 12, item 1). */
+import assert from "node:assert/strict";
+import {
+  action,
+  clientFrame,
+  type JsonReply,
+  post,
+  readJson,
+  startTestServer,
+  TestClient,
+} from "../_helpers.ts";
+import { waitForInFlight } from "./_ops.ts";
+import { ServerProcess } from "./_process.ts";
+import { RawWebSocket } from "./_raw_ws.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Opens `count` TCP connections at once and keeps them idle; refused ones are counted. */
+async function idleConnections(port: number, count: number) {
+  const opened: Deno.TcpConn[] = [];
+  let refused = 0;
+  await Promise.all(
+    Array.from({ length: count }, async () => {
+      try {
+        opened.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      } catch {
+        refused++;
+      }
+    }),
+  );
+  return { opened, refused };
+}
+
+/** Settles with `promise`, or rejects after `ms` (the timer is cleared either way). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether both ports answer normally: /healthz 200 and a WebSocket `Connected`. */
+async function bothPortsServe(server: ServerProcess): Promise<boolean> {
+  try {
+    const health = await within(500, fetch(`${server.httpUrl}/healthz`));
+    const body = await health.json();
+    if (health.status !== 200 || body.status !== "ok") return false;
+    await using ws = await within(500, RawWebSocket.connect(server.wsPort));
+    const hello = await within(500, ws.nextFrame());
+    return hello !== null && new TextDecoder().decode(hello.payload).includes('"Connected"');
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "[e2e] under ulimit -n 512, 1,000 idle connections per port exhaust the descriptors; once they close both ports serve again within 2 s",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using server = await ServerProcess.spawn({}, [
+      "bash",
+      "-c",
+      'ulimit -n 512 && exec "$@"',
+      "bash",
+      Deno.execPath(),
+      "run",
+      "-A",
+      MAIN,
+    ]);
+    const listening = server.lines.find((l) => String(l.msg).startsWith("pushserver listening"));
+    assert.equal(listening?.openFileLimit, 512);
+    assert.equal(listening?.maxConnections, 320);
+
+    // A subscriber from before the flood, to check that it is still served afterwards.
+    const created = await post(
+      `${server.httpUrl}/channel/create`,
+      action("CREATE_CHANNEL", { channel: "news" }),
+    );
+    assert.equal(created.status, 200);
+    await using subscriber = await TestClient.connect(server.wsUrl);
+    subscriber.sendRaw(clientFrame("SUBSCRIBE", "news"));
+    assert.equal((await subscriber.next()).message, "Subscribed");
+
+    // 1,000 is the smallest round number that exhausts 512 descriptors on one port by itself.
+    const floods = await Promise.all([
+      idleConnections(server.httpPort, 1000),
+      idleConnections(server.wsPort, 1000),
+    ]);
+    for (const variable of ["PORT_HTTP", "PORT_WS"]) {
+      await server.waitFor((l) =>
+        l.msg === "listener stopped accepting; re-opening the port" && l.variable === variable &&
+        /Too many open files/.test(l.error)
+      );
+    }
+    for (const { opened } of floods) for (const conn of opened) conn.close();
+    const stopped = performance.now();
+
+    let serving = false;
+    while (!serving && performance.now() - stopped < 2000) serving = await bothPortsServe(server);
+    const elapsed = performance.now() - stopped;
+    assert.ok(serving, `both ports serving ${Math.round(elapsed)} ms after the flood stopped`);
+    assert.ok(elapsed < 2000, `${Math.round(elapsed)} ms`);
+
+    // The same process (no restart) still delivers to the subscriber from before.
+    const token = created.body.data.channelToken;
+    const pushed = await post(
+      `${server.httpUrl}/push`,
+      action("PUSH_MESSAGE", {
+        channel: "news",
+        channelToken: token,
+        recipients: [],
+        message: "hi",
+      }),
+    );
+    assert.equal(pushed.status, 200);
+    assert.equal((await subscriber.next()).data.pushMessage.message, "hi");
+  },
+});
+
+Deno.test("[e2e] connection caps derive from the open-file limit: 100 → 11 WebSockets, 25 requests in flight", async (t) => {
+  await using server = await startTestServer({}, { fdLimit: 100 });
+
+  await t.step("the 12th WebSocket upgrade gets 503", async () => {
+    const clients = [];
+    for (let i = 0; i < 11; i++) clients.push(await TestClient.connect(server.wsUrl));
+    await assert.rejects(RawWebSocket.connect(server.wsPort), /handshake refused: HTTP\/1\.1 503/);
+    for (const client of clients) await client.close();
+  });
+
+  await t.step("with 25 requests in flight the next one gets 503 at once", async () => {
+    // Requests whose body never arrives stay in flight.
+    const head = "POST /push HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n";
+    const stalled: Deno.TcpConn[] = [];
+    for (let i = 0; i < 24; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.httpPort });
+      await conn.write(new TextEncoder().encode(head));
+      stalled.push(conn);
+    }
+    await waitForInFlight(server.httpUrl, 24);
+    const last = await Deno.connect({ hostname: "127.0.0.1", port: server.httpPort });
+    await last.write(new TextEncoder().encode(head));
+    stalled.push(last);
+    let reply: JsonReply | undefined;
+    for (let i = 0; i < 100 && reply?.status !== 503; i++) {
+      reply = await readJson(await fetch(`${server.httpUrl}/healthz`));
+    }
+    assert.equal(reply?.status, 503);
+    assert.equal(reply?.headers.get("connection"), "close");
+    assert.equal(reply?.body.message, "Service Unavailable");
+    assert.match(reply?.body.data.errorDetails, /handling 25 requests/);
+    for (const conn of stalled) conn.close();
+    // Once they are gone, requests are served again.
+    for (let i = 0; i < 100 && reply?.status !== 200; i++) {
+      reply = await readJson(await fetch(`${server.httpUrl}/healthz`));
+    }
+    assert.equal(reply?.status, 200);
+  });
+});
+
+Deno.test("[e2e] with explicit permissions (no /proc/self access) the caps derive from OPEN_FILE_LIMIT", async () => {
+  const command = [Deno.execPath(), "run", "--allow-net", "--allow-env", "--allow-read", MAIN];
+  await using server = await ServerProcess.spawn({ OPEN_FILE_LIMIT: "100" }, command);
+  const listening = server.lines.find((l) => String(l.msg).startsWith("pushserver listening"));
+  assert.equal(listening?.openFileLimit, 100);
+  assert.equal(listening?.maxConnections, 11);
+  assert.equal(listening?.maxHttpInFlight, 25);
+});
