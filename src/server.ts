@@ -197,13 +197,13 @@ export async function startServer(
   ): Promise<Response> {
     try {
       // Token checks made for this request count against its source address.
-      return await tokenGate.runAs(sourceOf(info.remoteAddr.hostname), () => admitHttp(request));
+      return await admitHttp(request, sourceOf(info.remoteAddr.hostname));
     } finally {
       bodies.finish(request);
     }
   }
 
-  async function admitHttp(request: Request): Promise<Response> {
+  async function admitHttp(request: Request, source: string): Promise<Response> {
     if (draining) return unavailable();
     if (inFlight >= caps.httpInFlight) {
       metrics.countError("http", ERRORS.unavailable.status);
@@ -211,7 +211,7 @@ export async function startServer(
     }
     inFlight++;
     try {
-      return await app.fetch(request);
+      return await app.fetch(request, { source });
     } finally {
       inFlight--;
       if (draining && inFlight === 0) drained?.resolve();

@@ -24,14 +24,15 @@ export interface ChannelService {
   /**
    * Checks `token` against `name`: 404 when missing, 401 when `token` is null, 403 when wrong.
    * Resolves with the record the token was checked against: an action acts on that record only.
+   * `source` (the caller's address) is who pays for a bcrypt check in the fair token gate.
    */
-  authorize(name: string, token: string | null): Promise<Channel>;
+  authorize(name: string, token: string | null, source?: string): Promise<Channel>;
   /** Ping: with a null token only existence is checked. */
-  ping(name: string, token: string | null): Promise<Channel>;
+  ping(name: string, token: string | null, source?: string): Promise<Channel>;
   /** Deletes `name` after checking its token; resolves once the deletion is durable. */
-  delete(name: string, token: string | null): Promise<Channel>;
+  delete(name: string, token: string | null, source?: string): Promise<Channel>;
   /** Gives `name` a new token after checking the current one; the old one stops working. */
-  rotate(name: string, token: string | null): Promise<string>;
+  rotate(name: string, token: string | null, source?: string): Promise<string>;
   /** The operator's way out of a lost token: delete without one. */
   forceDelete(name: string): Promise<Channel>;
   /** The operator's way out of a lost token: a new token without the old one. */
@@ -87,23 +88,32 @@ export async function createChannelService(
     return entry;
   }
 
-  async function checkToken(entry: KnownChannel, token: string): Promise<void> {
+  async function checkToken(
+    entry: KnownChannel,
+    token: string,
+    source: string | undefined,
+  ): Promise<void> {
     const digest = tokenDigest(token);
     if (entry.verifiedDigest !== undefined && sameDigest(entry.verifiedDigest, digest)) return;
     const { tokenHash } = entry.channel;
     const valid = await gate.check(
       () => hasher.verify(token, tokenHash),
       checkKey(tokenHash, digest),
+      source,
     );
     if (!valid) throw tokenInvalid();
     // Only remember the digest if the record was not deleted, re-created or rotated meanwhile.
     if (known.get(entry.channel.name) === entry) entry.verifiedDigest = digest;
   }
 
-  async function authorize(name: string, token: string | null): Promise<Channel> {
+  async function authorize(
+    name: string,
+    token: string | null,
+    source?: string,
+  ): Promise<Channel> {
     const entry = find(name);
     if (token === null) throw new PushError("token_missing", "No channel token provided");
-    await checkToken(entry, token);
+    await checkToken(entry, token, source);
     assertCurrent(entry.channel);
     return entry.channel;
   }
@@ -160,16 +170,16 @@ export async function createChannelService(
       }
     },
     authorize,
-    async ping(name, token) {
+    async ping(name, token, source) {
       const entry = find(name);
-      if (token !== null) await checkToken(entry, token);
+      if (token !== null) await checkToken(entry, token, source);
       return entry.channel;
     },
-    async delete(name, token) {
-      return await remove(await authorize(name, token));
+    async delete(name, token, source) {
+      return await remove(await authorize(name, token, source));
     },
-    async rotate(name, token) {
-      return await replaceToken(await authorize(name, token));
+    async rotate(name, token, source) {
+      return await replaceToken(await authorize(name, token, source));
     },
     async forceDelete(name) {
       return await remove(find(name).channel);

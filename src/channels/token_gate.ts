@@ -11,7 +11,6 @@
  *   delay, so that a flooding client's own request loop slows down instead of the server's;
  * - identical checks in flight (same token, same hash) share one bcrypt run.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { PushError } from "../errors.ts";
 
 /** Failed checks a source may make at once… */
@@ -25,7 +24,7 @@ export const FAILURES_PER_SECOND = 1;
  */
 export const PENALTY_MS = 1000;
 
-/** The source of checks made outside any {@link TokenGate.runAs} scope. */
+/** The source of checks whose caller names none. */
 const UNKNOWN_SOURCE = "unknown";
 /** Past this many tracked sources, sources with a full bucket and nothing queued are forgotten. */
 const SWEEP_AT = 10_000;
@@ -57,7 +56,7 @@ interface Source {
   readonly queue: Job[];
 }
 
-/** One per server; the HTTP layer names each request's source with {@link TokenGate.runAs}. */
+/** One per server; callers name each check's source (the request's address, see {@link sourceOf}). */
 export class TokenGate {
   readonly #lanes: number;
   readonly #maxPending: number;
@@ -67,7 +66,6 @@ export class TokenGate {
   readonly #now: () => number;
   /** Delayed 429s: each timer and the rejection it will deliver. */
   readonly #penalties = new Map<ReturnType<typeof setTimeout>, () => void>();
-  readonly #scope = new AsyncLocalStorage<string>();
   readonly #sources = new Map<string, Source>();
   /** Sources with queued checks, in round-robin order. */
   readonly #ready: Source[] = [];
@@ -85,11 +83,6 @@ export class TokenGate {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Runs `fn` with `source` (an address) as the source of every check it makes. */
-  runAs<T>(source: string, fn: () => T): T {
-    return this.#scope.run(source, fn);
-  }
-
   /** Checks running or waiting. */
   get pending(): number {
     return this.#running + this.#queued;
@@ -98,14 +91,20 @@ export class TokenGate {
   /**
    * `verify`'s answer, run when a lane is free and it is this source's turn. Rejects with a 429
    * {@link PushError} when the source's failure budget is empty or the queue drops the check.
-   * Checks with the same `key` (same token and hash) while one runs share its answer.
+   * Checks with the same `key` (same token and hash) while one runs share its answer. The source
+   * is passed by the caller rather than carried in an async context: async-context tracking
+   * costs every request on the push path, while only unverified tokens ever get here.
    */
-  check(verify: () => Promise<boolean>, key?: string): Promise<boolean> {
+  check(
+    verify: () => Promise<boolean>,
+    key?: string,
+    sourceName: string = UNKNOWN_SOURCE,
+  ): Promise<boolean> {
     if (key !== undefined) {
       const shared = this.#inFlight.get(key);
       if (shared !== undefined) return shared;
     }
-    const source = this.#source(this.#scope.getStore() ?? UNKNOWN_SOURCE);
+    const source = this.#source(sourceName);
     if (source.tokens < 1) {
       const waitS = Math.ceil((1 - source.tokens) / this.#rate);
       return this.#penalty(

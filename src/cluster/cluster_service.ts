@@ -48,11 +48,12 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
     return value;
   }
 
-  function bcrypt(token: string, channel: Channel): Promise<boolean> {
+  function bcrypt(token: string, channel: Channel, source: string | undefined): Promise<boolean> {
     const { tokenHash } = channel;
     return tokenGate.check(
       () => hasher.verify(token, tokenHash),
       checkKey(tokenHash, tokenDigest(token)),
+      source,
     );
   }
 
@@ -61,7 +62,7 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
    * checked with bcrypt against the cached record and, failing that, against a fresh read (the
    * cache may hold a record from before a rotation done on another node).
    */
-  async function check(name: string, token: string): Promise<Channel> {
+  async function check(name: string, token: string, source?: string): Promise<Channel> {
     const digest = tokenDigest(token);
     const entry = cache.get(name);
     if (entry?.verifiedDigest !== undefined && sameDigest(entry.verifiedDigest, digest)) {
@@ -69,7 +70,7 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
     }
     const cached = entry?.channel;
     if (cached !== undefined) {
-      const { value: valid, stale } = await cache.guard(name, () => bcrypt(token, cached));
+      const { value: valid, stale } = await cache.guard(name, () => bcrypt(token, cached, source));
       if (valid) {
         if (!stale) cache.remember(cached, digest);
         return cached;
@@ -80,19 +81,23 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
       if (fresh === undefined) throw channelNotFound(name);
       // The record the token already failed against: no second bcrypt needed.
       if (cached !== undefined && sameRecord(cached, fresh)) return undefined;
-      return (await bcrypt(token, fresh)) ? fresh : undefined;
+      return (await bcrypt(token, fresh, source)) ? fresh : undefined;
     });
     if (channel === undefined) throw tokenInvalid();
     if (!stale) cache.remember(channel, digest);
     return channel;
   }
 
-  async function authorize(name: string, token: string | null): Promise<Channel> {
+  async function authorize(
+    name: string,
+    token: string | null,
+    source?: string,
+  ): Promise<Channel> {
     // Without a token there is nothing to compare-and-set: existence is asked of Redis.
     const known = token !== null && cache.get(name) !== undefined;
     if (!known && (await fetch(name)) === undefined) throw channelNotFound(name);
     if (token === null) throw new PushError("token_missing", "No channel token provided");
-    return await check(name, token);
+    return await check(name, token, source);
   }
 
   /** Maps a compare-and-set that did not apply to 404 (gone) or 403 (record replaced). */
@@ -156,20 +161,20 @@ export function createClusterChannelService(options: ClusterServiceOptions): Cha
       return { channel, token };
     },
     authorize,
-    async ping(name, token) {
+    async ping(name, token, source) {
       // Always asked of Redis: a ping answers exactly, even right after a change on another node.
       const channel = await fetch(name);
       if (channel === undefined) throw channelNotFound(name);
       if (token === null) return channel;
-      return await check(name, token);
+      return await check(name, token, source);
     },
-    async delete(name, token) {
-      const channel = await authorize(name, token);
+    async delete(name, token, source) {
+      const channel = await authorize(name, token, source);
       applied(name, await remove(channel));
       return channel;
     },
-    async rotate(name, token) {
-      const channel = await authorize(name, token);
+    async rotate(name, token, source) {
+      const channel = await authorize(name, token, source);
       const { token: fresh, result } = await replaceToken(channel);
       applied(name, result);
       return fresh;

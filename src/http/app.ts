@@ -94,13 +94,17 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   function action<A extends ActionName>(
     path: string,
     name: A,
-    handle: (request: ActionRequest<A>, raw: Request) => Promise<string>,
+    handle: (
+      request: ActionRequest<A>,
+      raw: Request,
+      source: string | undefined,
+    ) => Promise<string>,
   ): void {
     const handler = async (c: Context) => {
       const body = await readActionBody(c.req.raw);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
-      return jsonResponse(200, await handle(parsed.value, c.req.raw));
+      return jsonResponse(200, await handle(parsed.value, c.req.raw, requestSource(c)));
     };
     for (const route of withTrailingSlash(path)) {
       app.post(route, handler);
@@ -125,8 +129,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     });
   });
 
-  action("/channel/ping", "PING_CHANNEL", async ({ data }) => {
-    const channel = await service.ping(data.channel, data.channelToken);
+  action("/channel/ping", "PING_CHANNEL", async ({ data }, _raw, source) => {
+    const channel = await service.ping(data.channel, data.channelToken, source);
     // Only the token holder learns the options, and v1 channels answer exactly as in v1.
     const showOptions = data.channelToken !== null && (channel.private || channel.history !== null);
     return serverAck(
@@ -137,8 +141,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     );
   });
 
-  action("/push", "PUSH_MESSAGE", async ({ data }) => {
-    const channel = await service.authorize(data.channel, data.channelToken);
+  action("/push", "PUSH_MESSAGE", async ({ data }, _raw, source) => {
+    const channel = await service.authorize(data.channel, data.channelToken, source);
     const offset = await broker.publish(channel, data.message, data.recipients);
     metrics.pushes++;
     return serverAck(
@@ -149,13 +153,13 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     );
   });
 
-  action("/channel/delete", "DELETE_CHANNEL", async ({ data }) => {
-    await deleted(await service.delete(data.channel, data.channelToken));
+  action("/channel/delete", "DELETE_CHANNEL", async ({ data }, _raw, source) => {
+    await deleted(await service.delete(data.channel, data.channelToken, source));
     return serverAck("Deleted", data.channel, null);
   });
 
-  action("/channel/authorize", "AUTHORIZE_SUBSCRIBER", async ({ data }) => {
-    const channel = await service.authorize(data.channel, data.channelToken);
+  action("/channel/authorize", "AUTHORIZE_SUBSCRIBER", async ({ data }, _raw, source) => {
+    const channel = await service.authorize(data.channel, data.channelToken, source);
     if (!(await deps.grants.grant(data.uuid, channel))) {
       throw new PushError(
         "unknown_connection",
@@ -165,15 +169,15 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     return serverAck("Authorized", data.channel, null, { uuid: data.uuid });
   });
 
-  action("/channel/revoke", "REVOKE_SUBSCRIBER", async ({ data }) => {
-    const channel = await service.authorize(data.channel, data.channelToken);
+  action("/channel/revoke", "REVOKE_SUBSCRIBER", async ({ data }, _raw, source) => {
+    const channel = await service.authorize(data.channel, data.channelToken, source);
     await deps.grants.revoke(data.uuid, channel);
     await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
     return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
   });
 
-  action("/channel/rotate", "ROTATE_TOKEN", async ({ data }) => {
-    const token = await service.rotate(data.channel, data.channelToken);
+  action("/channel/rotate", "ROTATE_TOKEN", async ({ data }, _raw, source) => {
+    const token = await service.rotate(data.channel, data.channelToken, source);
     logger.info("channel token rotated", { channel: data.channel });
     return serverAck("Rotated", data.channel, token);
   });
@@ -285,6 +289,15 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   }
 
   return app;
+}
+
+/**
+ * The address the request came from, as the server names it for the fair token gate (passed to
+ * `app.fetch` as `env.source`); `undefined` when the app runs without one (tests).
+ */
+function requestSource(c: Context): string | undefined {
+  const env = c.env as { source?: unknown } | undefined;
+  return typeof env?.source === "string" ? env.source : undefined;
 }
 
 /** Whether the request carries `Authorization: Bearer <token>` whose digest is `digest`. */

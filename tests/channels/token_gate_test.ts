@@ -42,9 +42,9 @@ Deno.test("TokenGate runs one check per lane and takes the next round-robin acro
   const v = new Verifications();
   const results: Promise<boolean>[] = [];
   for (const label of ["a1", "a2", "a3", "a4", "a5"]) {
-    results.push(gate.runAs("10.0.0.1", () => gate.check(v.of(label))));
+    results.push(gate.check(v.of(label), undefined, "10.0.0.1"));
   }
-  results.push(gate.runAs("10.0.0.2", () => gate.check(v.of("b1"))));
+  results.push(gate.check(v.of("b1"), undefined, "10.0.0.2"));
   assert.deepEqual(v.started, ["a1"]);
   assert.equal(gate.pending, 6);
   await v.finish("a1");
@@ -66,19 +66,19 @@ Deno.test("TokenGate answers 429 without bcrypt once a source has used its failu
     return Promise.resolve(false);
   };
   for (let i = 0; i < 10; i++) {
-    assert.equal(await gate.runAs("10.0.0.1", () => gate.check(wrong)), false);
+    assert.equal(await gate.check(wrong, undefined, "10.0.0.1"), false);
   }
   assert.equal(runs, 10);
   await assert.rejects(
-    gate.runAs("10.0.0.1", () => gate.check(wrong)),
+    gate.check(wrong, undefined, "10.0.0.1"),
     (error) => isTooMany(error, /^Too many wrong channel tokens from this address; retry in 1 s$/),
   );
   assert.equal(runs, 10, "refused without running bcrypt");
   // Another source is not affected.
-  assert.equal(await gate.runAs("10.0.0.2", () => gate.check(wrong)), false);
+  assert.equal(await gate.check(wrong, undefined, "10.0.0.2"), false);
   clock += 1000;
-  assert.equal(await gate.runAs("10.0.0.1", () => gate.check(wrong)), false);
-  await assert.rejects(gate.runAs("10.0.0.1", () => gate.check(wrong)), PushError);
+  assert.equal(await gate.check(wrong, undefined, "10.0.0.1"), false);
+  await assert.rejects(gate.check(wrong, undefined, "10.0.0.1"), PushError);
   assert.equal(runs, 12);
 });
 
@@ -97,16 +97,16 @@ Deno.test("TokenGate delays the 429 of a source over its budget (a tarpit), and 
 Deno.test("TokenGate: a right token costs nothing from the budget", async () => {
   const gate = new TokenGate({ lanes: 1, maxPending: 64, penaltyMs: 0, now: () => 0 });
   for (let i = 0; i < 50; i++) {
-    assert.equal(await gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(true))), true);
+    assert.equal(await gate.check(() => Promise.resolve(true), undefined, "10.0.0.1"), true);
   }
   for (let i = 0; i < 10; i++) {
     assert.equal(
-      await gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(false))),
+      await gate.check(() => Promise.resolve(false), undefined, "10.0.0.1"),
       false,
     );
   }
   await assert.rejects(
-    gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(true))),
+    gate.check(() => Promise.resolve(true), undefined, "10.0.0.1"),
     PushError,
   );
 });
@@ -115,16 +115,16 @@ Deno.test("TokenGate: when full, the longest queue gives up its newest check to 
   const gate = new TokenGate({ lanes: 1, maxPending: 4, failureBurst: 100 });
   const v = new Verifications();
   const attacker = ["x1", "x2", "x3", "x4"].map((label) =>
-    gate.runAs("10.0.0.1", () => gate.check(v.of(label)))
+    gate.check(v.of(label), undefined, "10.0.0.1")
   );
   assert.equal(gate.pending, 4);
-  const newcomer = gate.runAs("10.0.0.2", () => gate.check(v.of("n1")));
+  const newcomer = gate.check(v.of("n1"), undefined, "10.0.0.2");
   // x4 (the attacker's newest, still waiting) was dropped with 429.
   await assert.rejects(attacker[3]!, (e) => isTooMany(e, /in progress; retry shortly/));
   assert.equal(gate.pending, 4);
   // The attacker cannot take the place back: its queue is already the longest.
   await assert.rejects(
-    gate.runAs("10.0.0.1", () => gate.check(v.of("x5"))),
+    gate.check(v.of("x5"), undefined, "10.0.0.1"),
     (e) => isTooMany(e, /in progress/),
   );
   await v.finish("x1");
@@ -140,7 +140,7 @@ Deno.test("TokenGate: when every place is running, a newcomer is refused", async
   const gate = new TokenGate({ lanes: 2, maxPending: 2 });
   const v = new Verifications();
   const running = [gate.check(v.of("r1")), gate.check(v.of("r2"))];
-  await assert.rejects(gate.runAs("10.0.0.9", () => gate.check(v.of("n"))), PushError);
+  await assert.rejects(gate.check(v.of("n"), undefined, "10.0.0.9"), PushError);
   await v.finish("r1");
   await v.finish("r2");
   await Promise.all(running);
@@ -151,10 +151,10 @@ Deno.test("TokenGate: identical checks in flight share one bcrypt run and one bu
   const v = new Verifications();
   const key = checkKey("$2a$04$hash", new Uint8Array([1, 2, 255]));
   assert.equal(key, "$2a$04$hash 0102ff");
-  const first = gate.runAs("10.0.0.1", () => gate.check(v.of("once"), key));
+  const first = gate.check(v.of("once"), key, "10.0.0.1");
   const same = Array.from(
     { length: 20 },
-    () => gate.runAs("10.0.0.1", () => gate.check(v.of("again"), key)),
+    () => gate.check(v.of("again"), key, "10.0.0.1"),
   );
   assert.equal(gate.pending, 1);
   await v.finish("once", false);
@@ -163,12 +163,12 @@ Deno.test("TokenGate: identical checks in flight share one bcrypt run and one bu
   // Only one token was spent: 9 more wrong checks are allowed.
   for (let i = 0; i < 9; i++) {
     assert.equal(
-      await gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(false))),
+      await gate.check(() => Promise.resolve(false), undefined, "10.0.0.1"),
       false,
     );
   }
   await assert.rejects(
-    gate.runAs("10.0.0.1", () => gate.check(() => Promise.resolve(false))),
+    gate.check(() => Promise.resolve(false), undefined, "10.0.0.1"),
     PushError,
   );
 });
@@ -182,16 +182,14 @@ Deno.test("TokenGate: a failing verification is passed on, refunded, and frees i
   assert.equal(await gate.check(() => Promise.resolve(true)), true);
 });
 
-Deno.test("TokenGate.runAs() names the source across awaits", async () => {
+Deno.test("TokenGate.check() charges the source its caller names", async () => {
   const gate = new TokenGate({ lanes: 1, maxPending: 64, penaltyMs: 0, now: () => 0 });
   const wrong = () => Promise.resolve(false);
-  await gate.runAs("10.0.0.1", async () => {
-    await tick();
-    for (let i = 0; i < 10; i++) await gate.check(wrong);
-    await tick();
-    await assert.rejects(gate.check(wrong), PushError);
-  });
-  // Outside any scope, checks count against one "unknown" source, not 10.0.0.1.
+  await tick();
+  for (let i = 0; i < 10; i++) await gate.check(wrong, undefined, "10.0.0.1");
+  await tick();
+  await assert.rejects(gate.check(wrong, undefined, "10.0.0.1"), PushError);
+  // Without a named source, checks count against one "unknown" source, not 10.0.0.1.
   assert.equal(await gate.check(wrong), false);
 });
 
