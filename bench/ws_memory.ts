@@ -5,7 +5,7 @@
  * by hand (about three minutes): `deno run -A bench/ws_memory.ts`.
  */
 import { ServerProcess } from "../tests/e2e/_process.ts";
-import { encodeFrame, RawWebSocket } from "../tests/e2e/_raw_ws.ts";
+import { encodeFrame, frameHeader, RawWebSocket, writeAll } from "../tests/e2e/_raw_ws.ts";
 
 const MiB = 1024 * 1024;
 
@@ -16,20 +16,6 @@ function rssMiB(pid: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-/** A masked frame header (mask 0, so the payload goes as is) declaring `length` bytes. */
-function frameHeader(opcode: number, length: number, fin = true): Uint8Array {
-  const header = new Uint8Array(14);
-  header[0] = (fin ? 0x80 : 0) | opcode;
-  header[1] = 0x80 | 127;
-  new DataView(header.buffer).setBigUint64(2, BigInt(length));
-  return header;
 }
 
 /** Opens `count` raw connections and reads each one's Connected frame. */

@@ -167,6 +167,18 @@ export function encodeFrame(opcode: number, payload: Uint8Array, fin = true): Ui
   return frame;
 }
 
+/**
+ * Only the masked header (64-bit length form, mask 0 so a payload can follow as is) of a frame
+ * declaring `length` bytes: for attacks that declare more than they ever send.
+ */
+export function frameHeader(opcode: number, length: number, fin = true): Uint8Array {
+  const header = new Uint8Array(14);
+  header[0] = (fin ? 0x80 : 0) | opcode;
+  header[1] = 0x80 | 127;
+  new DataView(header.buffer).setBigUint64(2, BigInt(length));
+  return header;
+}
+
 /** Decodes a text payload. */
 export function text(frame: RawFrame): string {
   return decoder.decode(frame.payload);
@@ -181,7 +193,8 @@ function checkRefusal(host: string, head: string): void {
   record(host, checkHttp({ port: watched.port, ...exchange }));
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes` (a socket write may take only part). */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ServerProcess } from "./_process.ts";
-import { encodeFrame, RawWebSocket } from "./_raw_ws.ts";
+import { encodeFrame, frameHeader, RawWebSocket, writeAll } from "./_raw_ws.ts";
 
 const MiB = 1024 * 1024;
 /** fastwebsockets' cap on one frame's declared length in Deno 2.9 (not configurable). */
@@ -18,20 +18,6 @@ async function rssMiB(pid: number): Promise<number> {
   const match = /VmRSS:\s+(\d+) kB/.exec(new TextDecoder().decode(output.stdout));
   assert.ok(match, `no VmRSS for ${pid}`);
   return Number(match[1]) / 1024;
-}
-
-/** A masked frame header (mask 0, so the payload can be sent as is) declaring `length` bytes. */
-function frameHeader(opcode: number, length: number, fin = true): Uint8Array {
-  const header = new Uint8Array(14);
-  header[0] = (fin ? 0x80 : 0) | opcode;
-  header[1] = 0x80 | 127;
-  new DataView(header.buffer).setBigUint64(2, BigInt(length));
-  return header;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
 /** Reads frames until the server closes: the close code, or null when it just dropped TCP. */
