@@ -1,10 +1,10 @@
 /** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
 import { dirname } from "node:path";
-import { retryWhileBusy } from "./channels/busy_retry.ts";
-import { explainDbPathError } from "./channels/db_path.ts";
+import { retryWhileBusy } from "./local/busy_retry.ts";
+import { explainDbPathError } from "./local/db_path.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { type ChannelService, createChannelService } from "./channels/service.ts";
-import { SqliteChannelStore } from "./channels/sqlite_store.ts";
+import { SqliteChannelStore } from "./local/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
@@ -14,7 +14,7 @@ import { CLOSE, ERRORS, PushError } from "./errors.ts";
 import type { Broker, BrokerHandler } from "./hub/broker.ts";
 import { type Grants, localGrants } from "./hub/grants.ts";
 import { Hub } from "./hub/hub.ts";
-import { LocalBroker } from "./hub/local_broker.ts";
+import { LocalBroker } from "./local/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";

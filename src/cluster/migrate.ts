@@ -6,7 +6,7 @@
  * run after an interruption finishes the job.
  */
 import { parseArgs } from "node:util";
-import { SqliteChannelStore } from "../channels/sqlite_store.ts";
+import { SqliteChannelStore } from "../local/sqlite_store.ts";
 import { Keys } from "./keys.ts";
 import { openRedis, redactUrl } from "./redis.ts";
 import { RedisChannelStore } from "./redis_store.ts";

@@ -4,6 +4,7 @@ import type { Channel } from "../channels/store.ts";
 import { CLOSE, PushError } from "../errors.ts";
 import type { HistoryRead } from "../history/log.ts";
 import type { Hub, Subscriber } from "../hub/hub.ts";
+import type { ChannelLookup } from "../hub/lookup.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { exceedsUtf8Bytes } from "../protocol/fields.ts";
@@ -25,19 +26,6 @@ export interface SocketLike extends EventTarget {
   binaryType: BinaryType;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-}
-
-/** A value now, or later (a networked store answers later). */
-export type Maybe<T> = T | Promise<T>;
-
-/** What a connection may ask about channels. */
-export interface ChannelLookup {
-  /** The channel's current record, if it exists. */
-  lookup(name: string): Maybe<Channel | undefined>;
-  /** Whether connection `id` holds a grant on private `channel`. */
-  isGranted(id: string, channel: Channel): Maybe<boolean>;
-  /** A history channel's stream top and what came after `since`. */
-  history(channel: Channel, since: number | undefined): Promise<HistoryRead>;
 }
 
 /** What every connection shares. */

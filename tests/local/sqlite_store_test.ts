@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
 
 const channel = (name: string, createdAt = 1) => ({
   name,

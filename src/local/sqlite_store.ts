@@ -2,7 +2,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { HistoryEntry, StoredPush } from "../history/log.ts";
 import { BUSY_WAIT_MS } from "./busy_retry.ts";
-import type { Channel, ChannelStore } from "./store.ts";
+import type { Channel, ChannelStore } from "../channels/store.ts";
 
 /** Schema migrations, applied in order; `schema_version` records how many have run. */
 const MIGRATIONS: readonly string[] = [

@@ -1,9 +1,9 @@
 /** The single-node broker: delivers in-process, stores history in SQLite. */
 import type { Channel } from "../channels/store.ts";
-import type { SqliteChannelStore } from "../channels/sqlite_store.ts";
+import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { HistoryRead } from "../history/log.ts";
-import { SqliteHistory } from "../history/sqlite_history.ts";
-import type { Broker, BrokerHandler, ChannelEvent } from "./broker.ts";
+import { SqliteHistory } from "./sqlite_history.ts";
+import type { Broker, BrokerHandler, ChannelEvent } from "../hub/broker.ts";
 
 /** Every node is this process: publishing is delivering. */
 export class LocalBroker implements Broker {

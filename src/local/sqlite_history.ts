@@ -3,11 +3,11 @@
  * in batches (one transaction per event-loop turn), a bounded in-memory tail for recoveries.
  */
 import type { Channel } from "../channels/store.ts";
-import { isSqliteBusy } from "../channels/busy_retry.ts";
+import { isSqliteBusy } from "./busy_retry.ts";
 import { channelNotFound } from "../channels/failures.ts";
 import { PushError } from "../errors.ts";
-import type { SqliteChannelStore } from "../channels/sqlite_store.ts";
-import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "./log.ts";
+import type { SqliteChannelStore } from "./sqlite_store.ts";
+import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "../history/log.ts";
 
 /** Most entries of a channel's tail kept in memory. */
 const TAIL_ENTRIES = 2048;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
 import type { Channel } from "../../src/channels/store.ts";
 import { PushError } from "../../src/errors.ts";
 import type { StoredPush } from "../../src/history/log.ts";
-import { SqliteHistory } from "../../src/history/sqlite_history.ts";
+import { SqliteHistory } from "../../src/local/sqlite_history.ts";
 
 function historyChannel(name: string, size = 100, ttlSeconds = 60, epoch = `e-${name}`): Channel {
   return {
