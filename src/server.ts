@@ -23,6 +23,7 @@ import { errorEnvelope } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
+import { ReplayBudget } from "./history/replay_budget.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -172,13 +173,14 @@ export async function startServer(
     channels: cluster?.lookup ?? {
       lookup: (name) => service.current(name),
       isGranted: (id, channel) => grants.isGranted(id, channel),
-      history: (channel, since) => broker.history(channel, since),
+      history: (channel, since, page) => broker.history(channel, since, page),
     },
     metrics,
     logger,
     now,
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
+    replayBudget: new ReplayBudget(config.maxReplayBytesInFlight),
     maxConnections: caps.wsConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
