@@ -2,7 +2,8 @@
  * `MAX_REPLAY_BYTES_IN_FLIGHT`: the history bytes all replays together may hold in memory. A
  * replay asks for a page's worth before it reads one and waits (first come, first served) when
  * the budget is spent; it is never refused. Each replay's page is at most its share: the budget
- * divided by the replays in progress (between {@link MIN_PAGE_BYTES} and {@link MAX_PAGE_BYTES}),
+ * divided by the replays in progress (between {@link MIN_PAGE_BYTES} — or a 16th of a smaller
+ * budget — and {@link MAX_PAGE_BYTES}),
  * so a replay whose connection stops reading holds no more than that.
  */
 
@@ -49,7 +50,8 @@ export class ReplayBudget {
   /** The page size a replay may ask for now. */
   share(): number {
     const share = Math.floor(this.capacity / Math.max(1, this.#replays));
-    return Math.min(MAX_PAGE_BYTES, Math.max(Math.min(MIN_PAGE_BYTES, this.capacity), share));
+    const floor = Math.min(MIN_PAGE_BYTES, Math.floor(this.capacity / 16));
+    return Math.min(MAX_PAGE_BYTES, Math.max(floor, share));
   }
 
   /** Resolves once `bytes` are held for the caller (at once when there is room). */
