@@ -24,6 +24,8 @@ import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
+import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
+import type { Timers } from "./ws/session.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -40,6 +42,8 @@ export interface ServerOverrides {
   grants?: (hub: Hub) => Grants;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
+  /** Timers that end token-allowed subscriptions at expiry (default: the global ones). */
+  timers?: Timers;
 }
 
 /** A running server. */
@@ -77,6 +81,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
+  const tokens = await loadSubscriberTokens(config, now);
   // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
   const cluster = config.redisUrl === undefined
     ? undefined
@@ -181,6 +186,8 @@ export async function startServer(
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
     replayBudget: new ReplayBudget(config.maxReplayBytesInFlight),
+    tokens,
+    ...(overrides.timers === undefined ? {} : { timers: overrides.timers }),
     maxConnections: caps.wsConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,

@@ -935,6 +935,7 @@ const SERVER_MESSAGES: readonly {
       ["Unsubscribed", "Answer to UNSUBSCRIBE (also when not subscribed)"],
       ["Channel Deleted", "A publisher deleted a channel this connection was subscribed to"],
       ["Subscription Revoked", "A publisher revoked this connection's subscription"],
+      ["Subscription Expired", "The subscriber token (JWT) that allowed a subscription expired"],
     ] as const satisfies readonly (readonly [ClientAckMessage, string])[]
   ).map(([message, summary]) => ({
     name: message.replace(" ", ""),
@@ -1156,6 +1157,12 @@ export function asyncApiDocument(): Json {
         channel,
         summary: "A publisher revoked this connection's subscription",
         messages: [ref("SubscriptionRevoked")],
+      },
+      subscriptionExpired: {
+        action: "send",
+        channel,
+        summary: "The subscriber token (JWT) that allowed a subscription expired",
+        messages: [ref("SubscriptionExpired")],
       },
       error: {
         action: "send",
