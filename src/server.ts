@@ -42,7 +42,10 @@ export interface ServerOverrides {
   grants?: (hub: Hub) => Grants;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
-  /** Timers that end token-allowed subscriptions at expiry (default: the global ones). */
+  /**
+   * The clock and timers of subscriber tokens: checks of `exp`/`nbf` and the end of
+   * token-allowed subscriptions (default: `now` and the global timers).
+   */
   timers?: Timers;
 }
 
@@ -81,7 +84,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
-  const tokens = await loadSubscriberTokens(config, now);
+  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
   // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
   const cluster = config.redisUrl === undefined
     ? undefined

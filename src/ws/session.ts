@@ -30,20 +30,24 @@ export interface SessionDeps {
   readonly limits: { readonly frameRatePerS: number; readonly frameBurst: number };
   /** Subscriber tokens (JWT) for private channels, when `JWT_SECRET`/`JWT_PUBLIC_KEYS` are set. */
   readonly tokens?: SubscriberTokens | undefined;
-  /** Timers for token expiry (default: the global ones; tests drive their own). */
-  readonly timers?: Timers;
+  /** The clock and timers of token expiry (default: `now` and the global timers). */
+  readonly timers?: Timers | undefined;
 }
 
-/** The timer functions a session uses (injected so that tests control expiry). */
+/** The clock and timers token expiry runs on (injected so that tests control expiry). */
 export interface Timers {
+  now(): number;
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
 }
 
-const GLOBAL_TIMERS: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-};
+function globalTimers(now: () => number): Timers {
+  return {
+    now,
+    setTimeout: (callback, ms) => setTimeout(callback, ms),
+    clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+  };
+}
 
 /** The longest delay a timer takes (larger ones fire at once); longer expiries re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -65,6 +69,7 @@ export class Session {
   #gone = false;
   /** Subscriptions that a token allowed: channel → the timer that ends them at its expiry. */
   #expiries: Map<string, unknown> | undefined;
+  #timersCache: Timers | undefined;
 
   /** A session answering through `writer`; `close` ends its transport. */
   constructor(
@@ -248,14 +253,18 @@ export class Session {
     return joined.then(arm);
   }
 
+  get #timers(): Timers {
+    return this.#timersCache ??= this.#deps.timers ?? globalTimers(this.#deps.now);
+  }
+
   #expireAt(channel: string, endsAtMs: number): void {
-    const timers = this.#deps.timers ?? GLOBAL_TIMERS;
-    const delay = Math.max(0, endsAtMs - this.#deps.now());
+    const timers = this.#timers;
+    const delay = Math.max(0, endsAtMs - timers.now());
     const timer = timers.setTimeout(() => {
       this.#expiries?.delete(channel);
       if (this.#gone) return;
       // A far expiry is re-armed in steps (timers cap their delay at ~24.8 days).
-      if (this.#deps.now() < endsAtMs) return this.#expireAt(channel, endsAtMs);
+      if (timers.now() < endsAtMs) return this.#expireAt(channel, endsAtMs);
       this.#deps.hub.expire(this.id, channel);
     }, Math.min(delay, MAX_TIMER_MS));
     (this.#expiries ??= new Map()).set(channel, timer);
@@ -264,7 +273,7 @@ export class Session {
   #forgetExpiry(channel: string): void {
     const timer = this.#expiries?.get(channel);
     if (timer === undefined) return;
-    (this.#deps.timers ?? GLOBAL_TIMERS).clearTimeout(timer);
+    this.#timers.clearTimeout(timer);
     this.#expiries!.delete(channel);
   }
 
