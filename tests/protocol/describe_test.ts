@@ -82,6 +82,7 @@ Deno.test("the AsyncAPI document passes @asyncapi/parser with no error or warnin
       "error",
       "push",
       "subscribe",
+      "subscriptionExpired",
       "subscriptionRevoked",
       "unsubscribe",
     ],
