@@ -23,6 +23,7 @@ import { errorEnvelope } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
+import { createSseHandler } from "./sse/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
@@ -158,6 +159,7 @@ export async function startServer(
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    sseConnections: sse.connections.size,
   });
 
   const bodies = new BodyReader(config);
@@ -176,7 +178,7 @@ export async function startServer(
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
-  const ws = createWsHandler({
+  const subscriberDeps = {
     hub,
     channels: cluster?.lookup ?? {
       lookup: (name) => service.current(name),
@@ -190,12 +192,24 @@ export async function startServer(
     idleTimeoutS: config.wsIdleTimeoutS,
     replayBudget: new ReplayBudget(config.maxReplayBytesInFlight),
     tokens,
-    ...(overrides.timers === undefined ? {} : { timers: overrides.timers }),
+    timers: overrides.timers,
     maxConnections: caps.wsConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
+  };
+  const ws = createWsHandler({
+    ...subscriberDeps,
+    otherConnections: () => sse.connections.size,
     httpPort: () => httpServer?.port,
   });
+  // Server-Sent Events share the subscriber port: /sse and /sse/command, anything else is WS.
+  const sse = createSseHandler({
+    ...subscriberDeps,
+    otherConnections: () => ws.connections.size,
+    corsOrigins: config.corsOrigins,
+    keepAliveTimers: overrides.timers,
+  });
+  const serveSubscriber = (request: Request) => sse.handle(request) ?? ws.handle(request);
 
   const unavailable = (details = "The server is shutting down") =>
     new Response(errorEnvelope(new PushError("unavailable", details)), {
@@ -244,7 +258,7 @@ export async function startServer(
     openListener({ variable, hostname: config.host, port, handler, onError, logger });
   try {
     httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
-    wsServer = listener("PORT_WS", config.wsPort, ws.handle);
+    wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
@@ -277,7 +291,9 @@ export async function startServer(
   async function stop(): Promise<void> {
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
-    for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    for (const connection of [...ws.connections, ...sse.connections]) {
+      connection.close(CLOSE.goingAway, "Going Away");
+    }
     tokenGate.close();
     let abandoned = false;
     if (inFlight > 0) {

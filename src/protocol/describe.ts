@@ -159,10 +159,24 @@ const WS_FRAME_ERRORS: readonly ErrorCode[] = [
 
 /** Statuses the subscriber port answers a request that it does not upgrade. */
 const WS_REFUSALS: Readonly<Record<number, string>> = {
-  400: "The upgrade request is malformed",
-  403: "The `Origin` is not in `WS_ORIGINS`",
-  426: "A plain HTTP request (not a WebSocket upgrade)",
+  400: "The upgrade request is malformed; or (`POST /sse/command`) the body is not a client frame",
+  403: "The `Origin` is not in `WS_ORIGINS` (WebSocket upgrades and `GET /sse`)",
+  404: "`POST /sse/command`: no open event stream has this session",
+  405: "Another method on `/sse` or `/sse/command`",
+  413: "`POST /sse/command`: the body is larger than `MAX_FRAME_BYTES`",
+  426: "A plain HTTP request (not a WebSocket upgrade, not `/sse`)",
   503: "The server is shutting down, or holds `MAX_CONNECTIONS` connections",
+};
+
+/** The Server-Sent Events answers of the subscriber port that are not errors. */
+const SSE_ANSWERS: Readonly<Record<number, { description: string; contentType?: string }>> = {
+  200: {
+    description: "`GET /sse`: the event stream; every frame a WebSocket would get is one " +
+      "`data:` event, the first `Connected` with `data.session`",
+    contentType: "text/event-stream",
+  },
+  202: { description: "`POST /sse/command`: accepted; its answer arrives on the stream" },
+  204: { description: "A CORS preflight (`OPTIONS`) of `/sse` or `/sse/command`" },
 };
 
 /** WebSocket close codes the server sends. */
@@ -1055,9 +1069,7 @@ export function asyncApiDocument(): Json {
 
   const httpResponses: Record<string, Json> = {};
   for (const status of sortedStatuses(WS_REFUSALS)) {
-    const messages = catalogMessages(status, {
-      exclude: ["frame_bad_json", "invalid_frame", "uuid_mismatch"],
-    });
+    const messages = catalogMessages(status, { exclude: ["uuid_mismatch"] });
     const name = `UpgradeRefused${status}`;
     schemas[name] = jsonSchema(errorSchema(status, messages), target);
     httpResponses[status] = {
@@ -1065,6 +1077,16 @@ export function asyncApiDocument(): Json {
       contentType: JSON_TYPE,
       payload: { $ref: `#/components/schemas/${name}` },
     };
+  }
+
+  for (const [status, answer] of Object.entries(SSE_ANSWERS)) {
+    httpResponses[status] = answer.contentType === undefined
+      ? { description: answer.description }
+      : {
+        description: answer.description,
+        contentType: answer.contentType,
+        payload: { type: "string" },
+      };
   }
 
   const channel = { $ref: "#/channels/subscriber" };

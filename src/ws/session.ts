@@ -32,6 +32,8 @@ export interface SessionDeps {
   readonly tokens?: SubscriberTokens | undefined;
   /** The clock and timers of token expiry (default: `now` and the global timers). */
   readonly timers?: Timers | undefined;
+  /** The transport, as metrics label its errors (default `ws`). */
+  readonly transport?: "ws" | "sse";
 }
 
 /** The clock and timers token expiry runs on (injected so that tests control expiry). */
@@ -147,7 +149,7 @@ export class Session {
   }
 
   #reject(error: PushError): void {
-    this.#deps.metrics.countError("ws", error.status);
+    this.#deps.metrics.countError(this.#deps.transport ?? "ws", error.status);
     this.#writer.send(errorEnvelope(error));
   }
 

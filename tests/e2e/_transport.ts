@@ -28,6 +28,11 @@ export interface Subscriber extends AsyncDisposable {
   send(text: string): Promise<void>;
   /** The next frame, parsed. */
   next(timeoutMs?: number): Promise<Json>;
+  /**
+   * Sends a frame the server refuses as malformed and returns the `ERROR` (on the connection
+   * over WebSocket; as the 400 answer of `POST /sse/command` over SSE, with nothing on the stream).
+   */
+  refused(text: string): Promise<Json>;
   /** True when nothing was received before now (see TestClient.receivedNothing). */
   receivedNothing(): Promise<boolean>;
   close(): Promise<void>;
@@ -66,6 +71,10 @@ class WsSubscriber implements Subscriber {
   }
   next(timeoutMs?: number): Promise<Json> {
     return this.client.next(timeoutMs);
+  }
+  async refused(text: string): Promise<Json> {
+    this.client.sendRaw(text);
+    return await this.client.next();
   }
   receivedNothing(): Promise<boolean> {
     return this.client.receivedNothing();
