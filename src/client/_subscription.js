@@ -252,7 +252,8 @@ export class Subscription {
   }
 
   /**
-   * @internal Ends the subscription for good: no more handlers, events or position.
+   * @internal Ends the subscription for good: no more handlers or events. The position goes
+   * too, except when the client closed: the app may still read it then, to resume later.
    * @param {UnsubscribedReason} reason
    * @param {unknown} [error] the refusal, for reason `refused`
    */
@@ -260,7 +261,7 @@ export class Subscription {
     if (this.#state === "unsubscribed") return;
     this.#state = "unsubscribed";
     this.#entries.clear();
-    this.#position = null;
+    if (reason !== "closed") this.#position = null;
     this.#recovered = null;
     this.#granted = false;
     this.#events.emit(

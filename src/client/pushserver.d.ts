@@ -270,7 +270,8 @@ export declare class Subscription {
   readonly state: SubscriptionState;
   /**
    * Where the channel's stream stands: the offset of the last push received (or where the
-   * subscription started) and the epoch; undefined for a channel without history.
+   * subscription started) and the epoch; undefined for a channel without history, and once
+   * the subscription ended (except by `close()`, after which the last position stays).
    */
   readonly position: StreamPosition | undefined;
   /** Adds an event listener; returns a function that removes it. */

@@ -309,6 +309,10 @@ Deno.test("Subscription: a deleted or revoked channel ends with that reason; clo
     ["unsubscribed:subscriptionRevoked"],
     ["unsubscribed:closed"],
   ]);
+  // The position outlives close(), so that an app can store it and resume later.
+  assert.deepEqual(c!.position, { offset: 0, epoch: "e" });
+  assert.deepEqual(client.position("c"), { offset: 0, epoch: "e" });
+  assert.equal(a!.position, undefined);
   // Ended is final: nothing is sent for it.
   await c!.unsubscribe();
   assert.deepEqual(connection.sent.map((frame) => frame.action), [
