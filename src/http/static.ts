@@ -8,6 +8,7 @@ import { cors } from "hono/cors";
 import { createHash } from "node:crypto";
 import { PushError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { CLIENT_MODULES } from "../protocol/client_modules.ts";
 
 /** What the browser routes need. */
 export interface StaticRoutesDeps {
@@ -107,13 +108,16 @@ export function applyCors(app: Hono, origins: readonly string[]): void {
 }
 
 /**
- * `GET /js/pushserver.js`, `/js/publisher.js`, their type declarations (`.d.ts`: the modules name
- * them with `@ts-self-types`, so Deno fetches them next to an imported module), `/js/demo.js` and
- * `/demo`; files are read once.
+ * `GET /js/pushserver.js` (and its modules, {@link CLIENT_MODULES}), `/js/publisher.js`, their
+ * type declarations (`.d.ts`: the modules name them with `@ts-self-types`, so Deno fetches them
+ * next to an imported module), `/js/demo.js` and `/demo`; files are read once.
  */
 export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
   const scripts: Record<string, Asset | undefined> = {
     "/js/pushserver.js": asset("../client/pushserver.js", deps),
+    ...Object.fromEntries(
+      CLIENT_MODULES.map((name) => [`/js/${name}`, asset(`../client/${name}`, deps)]),
+    ),
     "/js/pushserver.d.ts": asset("../client/pushserver.d.ts", deps),
     "/js/publisher.js": asset("../publisher/publisher.js", deps),
     "/js/publisher.d.ts": asset("../publisher/publisher.d.ts", deps),

@@ -28,6 +28,7 @@ import {
   sysadmin,
 } from "./envelopes.ts";
 import { channelName } from "./fields.ts";
+import { CLIENT_MODULES } from "./client_modules.ts";
 
 /** A JSON Schema (or any JSON object of a document). */
 export type Json = Record<string, unknown>;
@@ -580,6 +581,13 @@ export const OPERATION_ROUTES: readonly OperationRoute[] = [
       "import it.",
     responses: file("The module", JS_TYPE),
   },
+  ...CLIENT_MODULES.map((name) => ({
+    path: `/js/${name}`,
+    tag: "Browser files",
+    summary: `A module of the subscriber client (imported by \`/js/pushserver.js\`)`,
+    description: "Served like `/js/pushserver.js`.",
+    responses: file("The module", JS_TYPE),
+  })),
   {
     path: "/js/publisher.js",
     tag: "Browser files",
