@@ -265,7 +265,9 @@ export async function startServer(
   async function stop(): Promise<void> {
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
-    for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    for (const connection of [...ws.connections]) {
+      connection.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+    }
     tokenGate.close();
     let abandoned = false;
     if (inFlight > 0) {

@@ -8,7 +8,7 @@
  * {@link OPERATION_ROUTES}. Error rows come from the catalog in `errors.ts`.
  */
 import { z } from "zod";
-import { CLOSE, type ErrorCode, ERRORS } from "../errors.ts";
+import { CLOSE, type CloseName, type ErrorCode, ERRORS } from "../errors.ts";
 import { ACTION_SCHEMAS, type ActionName, adminActionSchema } from "./api.ts";
 import { inboundSchema } from "./inbound.ts";
 import {
@@ -165,26 +165,19 @@ const WS_REFUSALS: Readonly<Record<number, string>> = {
   503: "The server is shutting down, or holds `MAX_CONNECTIONS` connections",
 };
 
-/** WebSocket close codes the server sends. */
-const CLOSE_CODES: readonly { code: number; reason: string; when: string }[] = [
-  {
-    code: CLOSE.goingAway,
-    reason: "Going Away",
-    when: "The server shuts down, or the connection did not answer pings (`WS_IDLE_TIMEOUT_S`)",
-  },
-  {
-    code: CLOSE.policyViolation,
-    reason: "too many frames",
-    when: "Persistent flooding past `WS_FRAME_RATE` / `WS_FRAME_BURST`",
-  },
-  { code: CLOSE.messageTooBig, reason: "frame too large", when: "A frame over `MAX_FRAME_BYTES`" },
-  { code: CLOSE.internalError, reason: "internal error", when: "A bug in the server" },
-  {
-    code: CLOSE.slowConsumer,
-    reason: "slow consumer",
-    when: "More than `MAX_BUFFERED_BYTES` unsent to this connection",
-  },
-];
+/** When the server sends each close of the catalog (the AsyncAPI text; code and reason come from `CLOSE`). */
+const CLOSE_WHEN: Readonly<Record<CloseName, string>> = {
+  goingAway: "The server shuts down, or the connection did not answer pings (`WS_IDLE_TIMEOUT_S`)",
+  policyViolation: "Persistent flooding past `WS_FRAME_RATE` / `WS_FRAME_BURST`",
+  messageTooBig: "A frame over `MAX_FRAME_BYTES`",
+  internalError: "A bug in the server",
+  slowConsumer: "More than `MAX_BUFFERED_BYTES` unsent to this connection",
+};
+
+/** WebSocket close codes the server sends, in catalog order. */
+const CLOSE_CODES: readonly { code: number; reason: string; when: string }[] = (
+  Object.keys(CLOSE) as CloseName[]
+).map((name) => ({ ...CLOSE[name], when: CLOSE_WHEN[name] }));
 
 /** The catalog messages the HTTP port answers `status` with. */
 function httpMessages(status: number): string[] {

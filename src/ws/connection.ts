@@ -142,7 +142,7 @@ export class Connection implements Subscriber, EventListenerObject {
       if (buffered > maxBufferedBytes) {
         this.#deps.metrics.slowConsumerCloses++;
         this.#deps.logger.warn("closing slow consumer", { uuid: this.id });
-        this.close(CLOSE.slowConsumer, "slow consumer");
+        this.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
         return false;
       }
       this.#bufferedAtMost = buffered;
@@ -166,7 +166,7 @@ export class Connection implements Subscriber, EventListenerObject {
     // An exception escaping an event listener would end the whole process: this connection
     // alone pays for a bug, with 1011, and the details go to the log.
     this.#deps.logger.error("connection failed", { uuid: this.id, event: where, error });
-    this.close(CLOSE.internalError, "internal error");
+    this.close(CLOSE.internalError.code, CLOSE.internalError.reason);
   }
 
   #onGone(code: number | undefined): void {
@@ -183,16 +183,16 @@ export class Connection implements Subscriber, EventListenerObject {
     const { limits } = this.#deps;
     if (typeof data === "string") {
       if (exceedsUtf8Bytes(data, limits.maxFrameBytes)) {
-        return this.close(CLOSE.messageTooBig, "frame too large");
+        return this.close(CLOSE.messageTooBig.code, CLOSE.messageTooBig.reason);
       }
     } else if (data instanceof ArrayBuffer && data.byteLength > limits.maxFrameBytes) {
-      return this.close(CLOSE.messageTooBig, "frame too large");
+      return this.close(CLOSE.messageTooBig.code, CLOSE.messageTooBig.reason);
     }
     if (this.#busy) {
       // Wait behind the frame being handled; the rate limit bounds how many can pile up.
       const waiting = this.#waiting ??= [];
       if (waiting.length >= limits.frameBurst) {
-        return this.close(CLOSE.policyViolation, "too many frames");
+        return this.close(CLOSE.policyViolation.code, CLOSE.policyViolation.reason);
       }
       waiting.push(data);
       return;
@@ -392,7 +392,7 @@ export class Connection implements Subscriber, EventListenerObject {
     }
     this.#strikes++;
     if (this.#strikes > frameBurst) {
-      this.close(CLOSE.policyViolation, "too many frames");
+      this.close(CLOSE.policyViolation.code, CLOSE.policyViolation.reason);
     } else {
       this.#reject(
         new PushError(

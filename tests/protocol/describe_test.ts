@@ -6,7 +6,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import fc from "fast-check";
 import { z } from "zod";
-import { ERRORS } from "../../src/errors.ts";
+import { CLOSE, ERRORS } from "../../src/errors.ts";
 import { ACTION_SCHEMAS, type ActionName, parseAction } from "../../src/protocol/api.ts";
 import {
   ACTION_ROUTES,
@@ -126,6 +126,16 @@ Deno.test("AsyncAPI: every payload compiles in strict ajv (draft-07) and every e
   }
   const refusals = ((document.channels as Json).subscriber as Json)["x-http-responses"] as Json;
   for (const refusal of Object.values(refusals)) compile(document, (refusal as Json).payload);
+});
+
+Deno.test("AsyncAPI: x-close-codes lists exactly the CLOSE catalog, code and reason", () => {
+  const channel = (asyncApiDocument().channels as Json).subscriber as Json;
+  const listed = channel["x-close-codes"] as { code: number; reason: string; when: string }[];
+  assert.deepEqual(
+    listed.map(({ code, reason }) => ({ code, reason })),
+    Object.values(CLOSE).map(({ code, reason }) => ({ code, reason })),
+  );
+  for (const { when } of listed) assert.ok(when.length > 0);
 });
 
 Deno.test("every publisher action has a route, and every documented request example is accepted", () => {
