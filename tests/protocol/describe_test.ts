@@ -8,16 +8,12 @@ import fc from "fast-check";
 import { z } from "zod";
 import { CLOSE, ERRORS } from "../../src/errors.ts";
 import { ACTION_SCHEMAS, type ActionName, parseAction } from "../../src/protocol/api.ts";
-import {
-  ACTION_ROUTES,
-  asyncApiDocument,
-  clientActionSchema,
-  CONTRACT_ERROR_MESSAGES,
-  type Json,
-  openApiDocument,
-  OPERATION_ROUTES,
-  requestSchema,
-} from "../../src/protocol/describe.ts";
+import { asyncApiDocument } from "../../src/protocol/asyncapi.ts";
+import { clientActionSchema, type Json, requestSchema } from "../../src/protocol/document.ts";
+import { CONTRACT_ERROR_MESSAGES } from "../../src/protocol/http_errors.ts";
+import { openApiDocument } from "../../src/protocol/openapi.ts";
+import { OPERATION_ROUTES } from "../../src/protocol/operation_routes.ts";
+import { ACTION_ROUTES } from "../../src/protocol/routes.ts";
 import { inboundSchema, parseInbound } from "../../src/protocol/inbound.ts";
 import { mutatedAction } from "../fuzz/_arbitraries.ts";
 
@@ -209,7 +205,7 @@ Deno.test("the documented request schemas accept every body the parsers accept",
   }
 });
 
-/** The JSON Schema of a zod schema, as describe.ts embeds it. */
+/** The JSON Schema of a zod schema, as the document builders embed it. */
 function json(schema: z.ZodType): Json {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, {
     target: "draft-2020-12",
