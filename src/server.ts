@@ -19,7 +19,7 @@ import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { errorEnvelope } from "./protocol/outbound.ts";
+import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
@@ -186,10 +186,7 @@ export async function startServer(
   });
 
   const unavailable = (details = "The server is shutting down") =>
-    new Response(errorEnvelope(new PushError("unavailable", details)), {
-      status: ERRORS.unavailable.status,
-      headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
-    });
+    errorResponse(new PushError("unavailable", details), { connection: "close" });
 
   async function serveHttp(
     request: Request,
@@ -220,10 +217,7 @@ export async function startServer(
 
   const onError = (error: unknown) => {
     logger.error("unhandled request error", { error });
-    return new Response(errorEnvelope(new PushError("internal", null)), {
-      status: 500,
-      headers: { "content-type": "application/json; charset=utf-8" },
-    });
+    return errorResponse(new PushError("internal", null));
   };
 
   let httpServer: Listener | undefined;

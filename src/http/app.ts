@@ -15,7 +15,7 @@ import {
   parseAction,
   parseAdminAction,
 } from "../protocol/api.ts";
-import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
+import { errorResponse as buildErrorResponse, serverAck } from "../protocol/outbound.ts";
 import { ACTION_ROUTES } from "../protocol/routes.ts";
 import type { BodyReader } from "./body.ts";
 import { docsRoutes } from "./docs.ts";
@@ -286,7 +286,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
   function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
     metrics.countError("http", error.status);
-    return jsonResponse(error.status, errorEnvelope(error), headers);
+    return buildErrorResponse(error, headers);
   }
 
   function methodNotAllowed(c: Context, allow: string): Response {
