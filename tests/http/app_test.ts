@@ -6,6 +6,7 @@ import { createHttpApp } from "../../src/http/app.ts";
 import { BodyReader } from "../../src/http/body.ts";
 import type { LogFields, Logger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
+import { openApiDocument } from "../../src/protocol/openapi.ts";
 import { ACTION_ROUTES } from "../../src/protocol/routes.ts";
 
 async function appWith(broker: Broker, options: { corsOrigins?: readonly string[] } = {}) {
@@ -139,4 +140,16 @@ Deno.test("every route of ACTION_ROUTES is registered: POST parses its action, o
     assert.equal(deeper.status, 404, `${path}/x`);
     await deeper.body?.cancel();
   }
+});
+
+Deno.test("the app registers exactly the paths the OpenAPI document lists", async () => {
+  using world = await appWith(failingBroker);
+  const registered = new Set(
+    world.app.routes
+      .map((route) => route.path)
+      .filter((path) => path !== "/*" && path !== "*")
+      .map((path) => path.replace(/(.)\/$/, "$1")),
+  );
+  const documented = Object.keys(openApiDocument().paths as Record<string, unknown>);
+  assert.deepEqual([...registered].sort(), documented.sort());
 });
