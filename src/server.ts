@@ -223,7 +223,16 @@ export async function startServer(
   let httpServer: Listener | undefined;
   let wsServer: Listener | undefined;
   const listener = (variable: string, port: number, handler: Deno.ServeHandler<Deno.NetAddr>) =>
-    openListener({ variable, hostname: config.host, port, handler, onError, logger });
+    openListener({
+      variable,
+      hostname: config.host,
+      port,
+      handler,
+      onError,
+      logger,
+      // Only on the HTTP port: shutting a dead instance down also ends its WebSockets.
+      closeIdleOnExhaustion: variable === "PORT_HTTP",
+    });
   try {
     httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
     wsServer = listener("PORT_WS", config.wsPort, ws.handle);
