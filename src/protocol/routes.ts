@@ -2,7 +2,9 @@
  * The one publisher route table. Each entry is a `POST` action route: its path, its action
  * (whose request schema is `ACTION_SCHEMAS[action]`), its success message and the statuses it
  * answers. The HTTP app registers its routes from this table and `openapi.ts` describes them
- * from it, so adding a publisher route is one entry here plus its handler in `http/app.ts`.
+ * from it, so a new publisher route is its request schema (`ACTION_SCHEMAS` in `api.ts`), one
+ * entry here and its handler in `http/app.ts`; the compiler asks for the handler, and
+ * `describe_test.ts` for the entry.
  */
 import { z } from "zod";
 import type { ActionName } from "./api.ts";
