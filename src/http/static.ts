@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { PushError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { CLIENT_MODULES } from "../protocol/client_modules.ts";
+import { ACTION_ROUTES } from "../protocol/routes.ts";
 
 /** What the browser routes need. */
 export interface StaticRoutesDeps {
@@ -19,17 +20,6 @@ export interface StaticRoutesDeps {
   /** Reads a shipped file (tests replace it). */
   readonly readTextFile?: (url: URL) => string;
 }
-
-/** Publisher action routes that CORS applies to. */
-const ACTION_PATHS = [
-  "/channel/create",
-  "/channel/ping",
-  "/channel/delete",
-  "/push",
-  "/channel/authorize",
-  "/channel/revoke",
-  "/channel/rotate",
-] as const;
 
 /** Placeholder in demo.html replaced with the WebSocket port. */
 const WS_PORT_PLACEHOLDER = "{{WS_PORT}}";
@@ -104,7 +94,7 @@ export function applyCors(app: Hono, origins: readonly string[]): void {
     maxAge: 600,
   });
   // With one trailing slash too, as the action routes answer it.
-  for (const path of ACTION_PATHS) app.use(path, middleware).use(`${path}/`, middleware);
+  for (const { path } of ACTION_ROUTES) app.use(path, middleware).use(`${path}/`, middleware);
 }
 
 /**
