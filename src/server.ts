@@ -19,7 +19,7 @@ import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { errorEnvelope } from "./protocol/outbound.ts";
+import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
@@ -212,10 +212,7 @@ export async function startServer(
   const serveSubscriber = (request: Request) => sse.handle(request) ?? ws.handle(request);
 
   const unavailable = (details = "The server is shutting down") =>
-    new Response(errorEnvelope(new PushError("unavailable", details)), {
-      status: ERRORS.unavailable.status,
-      headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
-    });
+    errorResponse(new PushError("unavailable", details), { connection: "close" });
 
   async function serveHttp(
     request: Request,
@@ -246,16 +243,22 @@ export async function startServer(
 
   const onError = (error: unknown) => {
     logger.error("unhandled request error", { error });
-    return new Response(errorEnvelope(new PushError("internal", null)), {
-      status: 500,
-      headers: { "content-type": "application/json; charset=utf-8" },
-    });
+    return errorResponse(new PushError("internal", null));
   };
 
   let httpServer: Listener | undefined;
   let wsServer: Listener | undefined;
   const listener = (variable: string, port: number, handler: Deno.ServeHandler<Deno.NetAddr>) =>
-    openListener({ variable, hostname: config.host, port, handler, onError, logger });
+    openListener({
+      variable,
+      hostname: config.host,
+      port,
+      handler,
+      onError,
+      logger,
+      // Only on the HTTP port: shutting a dead instance down also ends its WebSockets.
+      closeIdleOnExhaustion: variable === "PORT_HTTP",
+    });
   try {
     httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
     wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
@@ -292,7 +295,7 @@ export async function startServer(
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
     for (const connection of [...ws.connections, ...sse.connections]) {
-      connection.close(CLOSE.goingAway, "Going Away");
+      connection.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
     }
     tokenGate.close();
     let abandoned = false;

@@ -486,7 +486,7 @@ export class Hub {
     held.frames.push({ frame, channel, offset });
     held.chars += frame.length;
     if (held.chars > this.#maxHeldChars) {
-      member.subscriber.close(CLOSE.slowConsumer, "slow consumer");
+      member.subscriber.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
       return false;
     }
     return true;

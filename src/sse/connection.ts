@@ -103,7 +103,7 @@ export class SseConnection implements Subscriber {
    */
   close(code: number, reason: string): void {
     if (this.#gone) return;
-    if (code !== CLOSE.slowConsumer) {
+    if (code !== CLOSE.slowConsumer.code) {
       this.#writer.write(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
     }
     this.#writer.end();

@@ -74,7 +74,7 @@ export class StreamWriter implements FrameWriter {
     if (this.#closed) return false;
     if (this.buffered > this.#options.maxBufferedBytes) {
       this.#options.onSlowConsumer();
-      this.#options.close(CLOSE.slowConsumer, "slow consumer");
+      this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
       return false;
     }
     this.#controller.enqueue(encoder.encode(text));
@@ -106,7 +106,7 @@ export class StreamWriter implements FrameWriter {
         progressAt = now;
       } else if (now - progressAt >= this.#options.idleTimeoutMs && !this.closed) {
         this.#options.onSlowConsumer();
-        this.#options.close(CLOSE.slowConsumer, "slow consumer");
+        this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
       }
     }
   }

@@ -130,7 +130,7 @@ export class Connection implements Subscriber, EventListenerObject {
     // An exception escaping an event listener would end the whole process: this connection
     // alone pays for a bug, with 1011, and the details go to the log.
     this.#deps.logger.error("connection failed", { uuid: this.id, event: where, error });
-    this.close(CLOSE.internalError, "internal error");
+    this.close(CLOSE.internalError.code, CLOSE.internalError.reason);
   }
 
   #onGone(code: number | undefined): void {
@@ -148,10 +148,10 @@ export class Connection implements Subscriber, EventListenerObject {
     const { limits } = this.#deps;
     if (typeof data === "string") {
       if (exceedsUtf8Bytes(data, limits.maxFrameBytes)) {
-        return this.close(CLOSE.messageTooBig, "frame too large");
+        return this.close(CLOSE.messageTooBig.code, CLOSE.messageTooBig.reason);
       }
     } else if (data instanceof ArrayBuffer && data.byteLength > limits.maxFrameBytes) {
-      return this.close(CLOSE.messageTooBig, "frame too large");
+      return this.close(CLOSE.messageTooBig.code, CLOSE.messageTooBig.reason);
     }
     this.#session.command(data);
   }

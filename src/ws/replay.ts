@@ -104,7 +104,7 @@ export async function replay(request: ReplayRequest): Promise<void> {
       } catch (error) {
         // The ack is out: the client can only learn of the failure by reconnecting.
         deps.logger.warn("replay read failed", { uuid: id, channel: name, error });
-        return request.close(CLOSE.internalError, "internal error");
+        return request.close(CLOSE.internalError.code, CLOSE.internalError.reason);
       }
       if (stopped()) return;
       if (!page.complete || page.entries.length === 0 && position < page.top) {
@@ -131,5 +131,5 @@ function fellBehind(request: ReplayRequest): void {
     uuid: request.id,
     channel: request.channel.name,
   });
-  request.close(CLOSE.slowConsumer, "slow consumer");
+  request.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
 }

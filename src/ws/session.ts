@@ -94,7 +94,7 @@ export class Session {
       // Wait behind the command being handled; the rate limit bounds how many can pile up.
       const waiting = this.#waiting ??= [];
       if (waiting.length >= this.#deps.limits.frameBurst) {
-        return this.#close(CLOSE.policyViolation, "too many frames");
+        return this.#close(CLOSE.policyViolation.code, CLOSE.policyViolation.reason);
       }
       waiting.push(data);
       return;
@@ -140,7 +140,7 @@ export class Session {
 
   #fail(error: unknown): void {
     this.#deps.logger.error("connection failed", { uuid: this.id, event: "message", error });
-    this.#close(CLOSE.internalError, "internal error");
+    this.#close(CLOSE.internalError.code, CLOSE.internalError.reason);
   }
 
   #answerError(error: unknown): void {
@@ -156,8 +156,9 @@ export class Session {
   #admit(): boolean {
     const admission = this.#rate.take();
     if (admission === "ok") return true;
-    if (admission === "flood") this.#close(CLOSE.policyViolation, "too many frames");
-    else {
+    if (admission === "flood") {
+      this.#close(CLOSE.policyViolation.code, CLOSE.policyViolation.reason);
+    } else {
       const { ratePerS, burst } = this.#rate;
       this.#reject(
         new PushError(

@@ -86,7 +86,7 @@ export class SocketWriter implements FrameWriter {
       const buffered = this.#socket.bufferedAmount;
       if (buffered > maxBufferedBytes) {
         this.#options.onSlowConsumer();
-        this.#options.close(CLOSE.slowConsumer, "slow consumer");
+        this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
         return false;
       }
       this.#bufferedAtMost = buffered;
@@ -114,7 +114,7 @@ export class SocketWriter implements FrameWriter {
         // The runtime's idle ping waits behind the unsent frames and is never answered: a peer
         // that read nothing for the idle timeout is gone as far as we can tell.
         this.#options.onSlowConsumer();
-        this.#options.close(CLOSE.slowConsumer, "slow consumer");
+        this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
       }
     }
   }

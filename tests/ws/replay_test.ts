@@ -173,7 +173,7 @@ Deno.test("a client that reads nothing during a replay is closed after WS_IDLE_T
   assert.equal(w.socket.closedWith, undefined, "within the timeout it stays");
   w.advance(1500);
   await new Promise((r) => setTimeout(r, 12));
-  assert.equal(w.socket.closedWith, CLOSE.slowConsumer);
+  assert.equal(w.socket.closedWith, CLOSE.slowConsumer.code);
   assert.equal(w.metrics.slowConsumerCloses, 1);
   await shut(w.connection);
   assert.equal(w.budget.used, 0);
