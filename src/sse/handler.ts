@@ -9,7 +9,6 @@ import { PushError } from "../errors.ts";
 import { clientAck } from "../protocol/outbound.ts";
 import { parseInbound } from "../protocol/inbound.ts";
 import { errorEnvelope } from "../protocol/outbound.ts";
-import { exceedsUtf8Bytes } from "../protocol/fields.ts";
 import { isOriginAllowed } from "../ws/origin.ts";
 import type { Timers } from "../ws/session.ts";
 import { SseConnection, type SseConnectionDeps } from "./connection.ts";
@@ -161,20 +160,24 @@ export function createSseHandler(deps: SseHandlerDeps): SseHandler {
         new PushError("unknown_connection", "No open event stream has this session"),
       );
     }
-    let text: string;
-    try {
-      text = await request.text();
-    } catch {
-      return refuse(request, new PushError("invalid_frame", "The command body could not be read"));
-    }
-    if (exceedsUtf8Bytes(text, deps.limits.maxFrameBytes)) {
-      return refuse(
+    const tooLarge = () =>
+      refuse(
         request,
         new PushError(
           "payload_too_large",
           `The command is larger than ${deps.limits.maxFrameBytes} bytes`,
         ),
       );
+    const declared = Number(request.headers.get("content-length") ?? "0");
+    if (declared > deps.limits.maxFrameBytes) {
+      await request.body?.cancel();
+      return tooLarge();
+    }
+    // Read at most MAX_FRAME_BYTES (a chunked body has no declared length).
+    const text = await readCapped(request, deps.limits.maxFrameBytes);
+    if (text === undefined) return tooLarge();
+    if (text === null) {
+      return refuse(request, new PushError("invalid_frame", "The command body could not be read"));
     }
     // A body that is not a client frame is answered here, and nothing goes on the stream.
     const parsed = parseInbound(text);
@@ -203,6 +206,38 @@ export function createSseHandler(deps: SseHandlerDeps): SseHandler {
   }
 
   return { handle, connections };
+}
+
+/**
+ * The body as text when it has at most `max` bytes; `undefined` when it has more (reading stops
+ * there), `null` when it could not be read.
+ */
+async function readCapped(request: Request, max: number): Promise<string | undefined | null> {
+  if (request.body === null) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return null;
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** The v1 `Connected` frame plus the session secret. */

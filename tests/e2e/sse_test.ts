@@ -64,6 +64,9 @@ Deno.test("[e2e] GET /sse", async (t) => {
       assert.match(bad.headers.get("content-type")!, /application\/json/);
       assert.equal((await bad.json()).message, message);
     }
+    const huge = await client.post(clientFrame("SUBSCRIBE", "a".repeat(70_000)));
+    assert.equal(huge.status, 413);
+    assert.equal((await huge.json()).message, "Payload Too Large");
     assert.equal(await client.receivedNothing(), true);
     const accepted = await client.post(clientFrame("SUBSCRIBE", "a"));
     assert.equal(accepted.status, 202);
