@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { SqliteChannelStore } from "../channels/sqlite_store.ts";
 import { Keys } from "./keys.ts";
-import { openRedis, redactUrl } from "./redis.ts";
+import { closeRedis, openRedis, redactUrl } from "./redis.ts";
 import { RedisChannelStore } from "./redis_store.ts";
 
 const USAGE = `Usage: deno task migrate-to-redis --from FILE --to REDIS_URL [--prefix PREFIX]
@@ -117,7 +117,7 @@ export async function runMigration(
     return 1;
   } finally {
     sqlite?.close();
-    redis?.disconnect();
+    if (redis !== undefined) await closeRedis(redis);
   }
 }
 

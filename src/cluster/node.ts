@@ -18,7 +18,7 @@ import type { ChannelLookup } from "../ws/connection.ts";
 import { ChannelCache } from "./cache.ts";
 import { createClusterChannelService, redis } from "./cluster_service.ts";
 import { Keys } from "./keys.ts";
-import { openRedis, unavailable } from "./redis.ts";
+import { closeRedis, openRedis, unavailable } from "./redis.ts";
 import { decodePush, RedisBroker } from "./redis_broker.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { type ClusterEvent, RedisChannelStore } from "./redis_store.ts";
@@ -105,15 +105,14 @@ export class ClusterNode {
     try {
       sub = await openRedis(url, "pushserver-sub");
     } catch (error) {
-      cmd.disconnect();
+      await closeRedis(cmd);
       throw error;
     }
     const node = new ClusterNode(cmd, sub, config, options);
     try {
       await node.#begin();
     } catch (error) {
-      cmd.disconnect();
-      sub.disconnect();
+      await Promise.all([closeRedis(cmd), closeRedis(sub)]);
       throw error;
     }
     return node;
@@ -281,8 +280,7 @@ export class ClusterNode {
     if (this.#cmd.status === "ready") {
       await this.#cmd.del(this.keys.node(this.nodeId)).catch(() => {});
     }
-    this.#cmd.disconnect();
-    this.#sub.disconnect();
+    await Promise.all([closeRedis(this.#cmd), closeRedis(this.#sub)]);
   }
 
   async #read(name: string): Promise<Channel | undefined> {

@@ -1,6 +1,22 @@
 /** A throwaway `redis-server` on a free loopback port, without persistence unless asked. */
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
+import { closeRedis } from "../../src/cluster/redis.ts";
 import { freePort } from "../client/_support.ts";
+
+/**
+ * A test-side connection: no retries and no reconnects, so a connection whose server is killed
+ * simply ends (a reconnecting one would leave ioredis timers behind).
+ */
+function testClient(url: string): Redis {
+  const options: RedisOptions = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  };
+  const client = new Redis(url, options);
+  client.on("error", () => {});
+  return client;
+}
 
 /** A redis-server child process that can be stopped and started again on the same port. */
 export class RedisServer implements AsyncDisposable {
@@ -68,8 +84,7 @@ export class RedisServer implements AsyncDisposable {
 
   /** Runs one command on a test-side connection. */
   async call(command: string, ...args: (string | number)[]): Promise<unknown> {
-    this.#client ??= new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
-    this.#client.on("error", () => {});
+    this.#client ??= testClient(this.url);
     if (this.#client.status === "wait") await this.#client.connect();
     return await this.#client.call(command, ...args);
   }
@@ -84,14 +99,13 @@ export class RedisServer implements AsyncDisposable {
     const child = this.#child;
     if (child === undefined) return;
     this.#child = undefined;
-    this.#client?.disconnect();
+    if (this.#client !== undefined) await closeRedis(this.#client);
     this.#client = undefined;
     if (options.save) {
-      const admin = new Redis(this.url, { maxRetriesPerRequest: 0, lazyConnect: true });
-      admin.on("error", () => {});
+      const admin = testClient(this.url);
       await admin.connect();
       await admin.call("SHUTDOWN", "SAVE").catch(() => {});
-      admin.disconnect();
+      await closeRedis(admin);
       await child.status;
     } else {
       child.kill("SIGKILL");
