@@ -12,6 +12,7 @@ import {
 } from "../_helpers.ts";
 import { CapturingLogger, scrape } from "./_ops.ts";
 import { RawWebSocket, text } from "./_raw_ws.ts";
+import { e2e } from "./_backends.ts";
 
 const MiB = 1024 * 1024;
 
@@ -32,8 +33,8 @@ async function rawRequest(port: number, head: string, body = new Uint8Array(0)):
   return received;
 }
 
-Deno.test("[e2e] HTTP body limit", async (t) => {
-  await using server = await startTestServer();
+e2e("HTTP body limit", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("a 2 GiB streamed body gets 413 after reading about the limit", async () => {
     let pulled = 0;
@@ -89,8 +90,8 @@ Deno.test("[e2e] HTTP body limit", async (t) => {
   });
 });
 
-Deno.test("[e2e] push message limit (MAX_MESSAGE_BYTES)", async (t) => {
-  await using server = await startTestServer({ MAX_MESSAGE_BYTES: "1000" });
+e2e("push message limit (MAX_MESSAGE_BYTES)", async (t, backend) => {
+  await using server = await backend.start({ MAX_MESSAGE_BYTES: "1000" });
   const channelToken = await createChannel(server, "news");
 
   await t.step("at the limit: 200", async () => {
@@ -115,8 +116,8 @@ Deno.test("[e2e] push message limit (MAX_MESSAGE_BYTES)", async (t) => {
   });
 });
 
-Deno.test("[e2e] WebSocket frame limit", async (t) => {
-  await using server = await startTestServer();
+e2e("WebSocket frame limit", async (t, backend) => {
+  await using server = await backend.start();
   await createChannel(server, "news");
 
   await t.step("a 64 KiB frame is read (and answered), the socket stays open", async () => {
@@ -166,8 +167,8 @@ Deno.test("[e2e] MAX_CONNECTIONS: past it upgrades get 503 and are counted", asy
   for (const client of clients) await client.close();
 });
 
-Deno.test("[e2e] MAX_SUBSCRIPTIONS_PER_CONNECTION: past it ERROR 429", async () => {
-  await using server = await startTestServer({ MAX_SUBSCRIPTIONS_PER_CONNECTION: "2" });
+e2e("MAX_SUBSCRIPTIONS_PER_CONNECTION: past it ERROR 429", async (_t, backend) => {
+  await using server = await backend.start({ MAX_SUBSCRIPTIONS_PER_CONNECTION: "2" });
   for (const name of ["a", "b", "c"]) await createChannel(server, name);
   await using client = await TestClient.connect(server.wsUrl);
   await client.act("SUBSCRIBE", "a");
@@ -185,8 +186,8 @@ Deno.test("[e2e] MAX_SUBSCRIPTIONS_PER_CONNECTION: past it ERROR 429", async () 
   assert.deepEqual(ack.data.subscribedChannels, ["b", "c"]);
 });
 
-Deno.test("[e2e] default frame rate limit: a flooder gets 429, then close 1008", async () => {
-  await using server = await startTestServer();
+e2e("default frame rate limit: a flooder gets 429, then close 1008", async (_t, backend) => {
+  await using server = await backend.start();
   await using client = await RawWebSocket.connect(server.wsPort);
   await client.nextFrame(); // Connected
   const frame = clientFrame("UNSUBSCRIBE", "x");

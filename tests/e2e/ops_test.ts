@@ -9,9 +9,10 @@ import {
   TestClient,
 } from "../_helpers.ts";
 import { scrape, waitForInFlight } from "./_ops.ts";
+import { e2e } from "./_backends.ts";
 
-Deno.test("[e2e] GET /healthz and /readyz", async (t) => {
-  await using server = await startTestServer();
+e2e("GET /healthz and /readyz", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("healthz: 200 ok", async () => {
     const reply = await readJson(await fetch(`${server.httpUrl}/healthz`));
@@ -53,8 +54,8 @@ Deno.test("[e2e] GET /healthz and /readyz", async (t) => {
   });
 });
 
-Deno.test("[e2e] GET /metrics: Prometheus text with every documented series", async (t) => {
-  await using server = await startTestServer();
+e2e("GET /metrics: Prometheus text with every documented series", async (t, backend) => {
+  await using server = await backend.start();
   const token = await createChannel(server, "news");
   await createChannel(server, "sports");
   await using a = await TestClient.connect(server.wsUrl);
@@ -199,8 +200,8 @@ Deno.test("[e2e] GET /sysadmin", async (t) => {
   });
 });
 
-Deno.test("[e2e] operations endpoints are not publisher routes", async () => {
-  await using server = await startTestServer();
+e2e("operations endpoints are not publisher routes", async (_t, backend) => {
+  await using server = await backend.start();
   const reply = await post(`${server.httpUrl}/metrics`, action("CREATE_CHANNEL", { channel: "x" }));
   assert.equal(reply.status, 405);
 });

@@ -17,6 +17,7 @@ import {
   postJson,
   WsClient,
 } from "./_v11.ts";
+import { e2e } from "./_backends.ts";
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
@@ -50,8 +51,8 @@ async function assertRefusedEverywhere(
   }
 }
 
-Deno.test("[e2e] ROTATE_TOKEN", async (t) => {
-  await using server = await startTestServer();
+e2e("ROTATE_TOKEN", async (t, backend) => {
+  await using server = await backend.start();
   const { token: original } = await createWith(server, "news");
   await using sub = await WsClient.connect(server.wsUrl);
   await sub.subscribe("news");
@@ -130,8 +131,8 @@ Deno.test("[e2e] ROTATE_TOKEN", async (t) => {
   });
 });
 
-Deno.test("[e2e] from the 200 of a delete, the deleted channel's token is refused", async () => {
-  await using server = await startTestServer();
+e2e("from the 200 of a delete, the deleted channel's token is refused", async (_t, backend) => {
+  await using server = await backend.start();
   const { token: old } = await createWith(server, "c");
   await using sub = await WsClient.connect(server.wsUrl);
   const deleted = await call(server, "DELETE_CHANNEL", { channel: "c", channelToken: old });
@@ -152,8 +153,8 @@ Deno.test("[e2e] from the 200 of a delete, the deleted channel's token is refuse
   );
 });
 
-Deno.test("[e2e] rotation leaves history, epoch, options and grants alone", async () => {
-  await using server = await startTestServer();
+e2e("rotation leaves history, epoch, options and grants alone", async (_t, backend) => {
+  await using server = await backend.start();
   const history = { size: 50, ttlSeconds: 600 };
   const { token, epoch } = await createWith(server, "h", { history, private: true });
   await using sub = await WsClient.connect(server.wsUrl);
@@ -307,8 +308,8 @@ Deno.test("[e2e] admin routes: rotate and delete without the channel token; neve
   }
 });
 
-Deno.test("[e2e] without ADMIN_TOKEN the admin routes do not exist (404)", async () => {
-  await using server = await startTestServer();
+e2e("without ADMIN_TOKEN the admin routes do not exist (404)", async (_t, backend) => {
+  await using server = await backend.start();
   const { token } = await createWith(server, "c");
   for (const route of ["rotate", "delete"] as const) {
     for (const bearer of [undefined, ADMIN_TOKEN]) {
