@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer } from "../_helpers.ts";
 import { ServerProcess } from "./_process.ts";
 import {
   assertAck,
@@ -15,7 +14,6 @@ import {
   createWith,
   type Json,
   NOBODY,
-  sleep,
   WsClient,
 } from "./_v11.ts";
 import { e2e } from "./_backends.ts";
@@ -424,9 +422,12 @@ e2e("retention by size is exact", async (_t, backend) => {
 });
 
 e2e("retention by TTL: pushes older than ttlSeconds are gone", async (_t, backend) => {
-  await using server = await backend.start();
+  // An injected clock: the real time plus a skew the test moves. It stays the real time while
+  // pushes are stored, because in cluster mode Redis stamps them with its own clock (TIME).
+  let skew = 0;
+  await using server = await backend.start({}, { now: () => Date.now() + skew });
   const { token, epoch } = await createWith(server, "t", {
-    history: { size: 100, ttlSeconds: 1 },
+    history: { size: 100, ttlSeconds: 60 },
   });
   await broadcast(server, "t", token, "a");
   await broadcast(server, "t", token, "b");
@@ -436,11 +437,12 @@ e2e("retention by TTL: pushes older than ttlSeconds are gone", async (_t, backen
     assert.deepEqual(ack.data.recovery, { channel: "t", epoch, offset: 2, recovered: true });
     assert.deepEqual(offsets(await young.pushesUpTo(2)), [1, 2]);
   }
-  await sleep(1200);
+  skew = 61_000;
   await using old = await WsClient.connect(server.wsUrl);
   const ack = await old.subscribe("t", { offset: 0, epoch });
   assert.deepEqual(ack.data.recovery, { channel: "t", epoch, offset: 2, recovered: false });
   assert.ok(await old.receivedNothing(), "expired pushes are not replayed");
+  skew = 0;
   await broadcast(server, "t", token, "c");
   assert.equal((await old.next()).data.pushMessage.offset, 3, "live pushes follow");
   await using fresh = await WsClient.connect(server.wsUrl);
@@ -476,72 +478,75 @@ e2e("delete and re-create gives a new epoch; the old one recovers nothing", asyn
   assert.equal((await broadcast(server, "d", second.token, "new")).offset, 1, "offsets restart");
 });
 
-Deno.test("[e2e] subscribing with since while a publisher pushes: each sees a contiguous sequence", async () => {
-  // 300 pushes from 3 concurrent publishers; 6 subscribers join at staggered points. Bounded.
-  const TOTAL = 300;
-  const SUBSCRIBERS = 6;
-  await using server = await startTestServer();
-  const { token, epoch } = await createWith(server, "c", {
-    history: { size: 1000, ttlSeconds: 3600 },
-  });
-  const messages = new Map<number, string>();
-  let acked = 0;
-  let highest = 0;
-  let sent = 0;
-  const progress: (() => void)[] = [];
-  const publisher = async () => {
-    while (sent < TOTAL) {
-      const message = `msg-${sent++}`;
-      const data = await broadcast(server, "c", token, message);
-      assert.equal(data.epoch, epoch);
-      assert.ok(!messages.has(data.offset), `offset ${data.offset} reused`);
-      messages.set(data.offset, message);
-      highest = Math.max(highest, data.offset);
-      acked++;
-      for (const wake of progress.splice(0)) wake();
-    }
-  };
-  const untilAcked = async (count: number) => {
-    while (acked < count) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      progress.push(resolve);
-      await promise;
-    }
-  };
+e2e(
+  "subscribing with since while a publisher pushes: each sees a contiguous sequence",
+  async (_t, backend) => {
+    // 300 pushes from 3 concurrent publishers; 6 subscribers join at staggered points. Bounded.
+    const TOTAL = 300;
+    const SUBSCRIBERS = 6;
+    await using server = await backend.start();
+    const { token, epoch } = await createWith(server, "c", {
+      history: { size: 1000, ttlSeconds: 3600 },
+    });
+    const messages = new Map<number, string>();
+    let acked = 0;
+    let highest = 0;
+    let sent = 0;
+    const progress: (() => void)[] = [];
+    const publisher = async () => {
+      while (sent < TOTAL) {
+        const message = `msg-${sent++}`;
+        const data = await broadcast(server, "c", token, message);
+        assert.equal(data.epoch, epoch);
+        assert.ok(!messages.has(data.offset), `offset ${data.offset} reused`);
+        messages.set(data.offset, message);
+        highest = Math.max(highest, data.offset);
+        acked++;
+        for (const wake of progress.splice(0)) wake();
+      }
+    };
+    const untilAcked = async (count: number) => {
+      while (acked < count) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        progress.push(resolve);
+        await promise;
+      }
+    };
 
-  const subscriber = async (i: number) => {
-    await untilAcked(i * 40);
-    await using client = await WsClient.connect(server.wsUrl);
-    // Even: from the start; odd: from what the publisher has seen acknowledged; the last: no since.
-    const since = i === SUBSCRIBERS - 1
-      ? undefined
-      : i % 2 === 0
-      ? { offset: 0, epoch }
-      : { offset: highest, epoch };
-    const ack = await client.subscribe("c", since);
-    assert.equal(ack.message, "Subscribed", JSON.stringify(ack));
-    const recovery = ack.data.recovery;
-    assert.equal(recovery.epoch, epoch);
-    assert.equal(recovery.recovered, since !== undefined, JSON.stringify({ since, recovery }));
-    const start = since === undefined ? recovery.offset : since.offset;
-    if (since !== undefined) assert.ok(recovery.offset >= since.offset);
-    await untilAcked(TOTAL);
-    const frames = start === TOTAL ? [] : await client.pushesUpTo(TOTAL);
-    assert.deepEqual(offsets(frames), range(start + 1, TOTAL), `subscriber ${i}: no gap, no dup`);
-    for (const frame of frames) {
-      const { offset, message } = frame.data.pushMessage;
-      assert.equal(message, messages.get(offset), `subscriber ${i}, offset ${offset}`);
-    }
-    // The replay ends at recovery.offset: the frames up to it came before any live push.
-    assert.ok(await client.receivedNothing());
-  };
+    const subscriber = async (i: number) => {
+      await untilAcked(i * 40);
+      await using client = await WsClient.connect(server.wsUrl);
+      // Even: from the start; odd: from what the publisher has seen acknowledged; the last: no since.
+      const since = i === SUBSCRIBERS - 1
+        ? undefined
+        : i % 2 === 0
+        ? { offset: 0, epoch }
+        : { offset: highest, epoch };
+      const ack = await client.subscribe("c", since);
+      assert.equal(ack.message, "Subscribed", JSON.stringify(ack));
+      const recovery = ack.data.recovery;
+      assert.equal(recovery.epoch, epoch);
+      assert.equal(recovery.recovered, since !== undefined, JSON.stringify({ since, recovery }));
+      const start = since === undefined ? recovery.offset : since.offset;
+      if (since !== undefined) assert.ok(recovery.offset >= since.offset);
+      await untilAcked(TOTAL);
+      const frames = start === TOTAL ? [] : await client.pushesUpTo(TOTAL);
+      assert.deepEqual(offsets(frames), range(start + 1, TOTAL), `subscriber ${i}: no gap, no dup`);
+      for (const frame of frames) {
+        const { offset, message } = frame.data.pushMessage;
+        assert.equal(message, messages.get(offset), `subscriber ${i}, offset ${offset}`);
+      }
+      // The replay ends at recovery.offset: the frames up to it came before any live push.
+      assert.ok(await client.receivedNothing());
+    };
 
-  await Promise.all([
-    ...Array.from({ length: 3 }, publisher),
-    ...Array.from({ length: SUBSCRIBERS }, (_, i) => subscriber(i)),
-  ]);
-  assert.deepEqual([...messages.keys()].sort((a, b) => a - b), range(1, TOTAL));
-});
+    await Promise.all([
+      ...Array.from({ length: 3 }, publisher),
+      ...Array.from({ length: SUBSCRIBERS }, (_, i) => subscriber(i)),
+    ]);
+    assert.deepEqual([...messages.keys()].sort((a, b) => a - b), range(1, TOTAL));
+  },
+);
 
 /** Pushes from `workers` concurrent loops until the process dies; returns acked offsets. */
 async function pushUntilKilled(
@@ -578,7 +583,9 @@ async function pushUntilKilled(
   return { acked, cutOff };
 }
 
-Deno.test("[e2e] kill -9 during a push storm: every acknowledged push is recoverable, offsets never reused", async () => {
+// Single node only: it kills the process over its SQLite file (durability of the local store);
+// in cluster mode durability is Redis's (PROTOCOL.md "Multi-node").
+Deno.test("[e2e][single] kill -9 during a push storm: every acknowledged push is recoverable, offsets never reused", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-history-kill-" });
   const env = { DB_PATH: join(dir, "push.db") };
   try {
@@ -646,23 +653,26 @@ Deno.test("[e2e] kill -9 during a push storm: every acknowledged push is recover
   }
 });
 
-Deno.test("[e2e] a replay larger than the send buffer is paced, not closed as a slow consumer", async () => {
-  // Smallest sizes that show it: a 64 KiB send-buffer limit and a 1.6 MiB replay (25×).
-  await using server = await startTestServer({ MAX_BUFFERED_BYTES: "65536" });
-  const COUNT = 200;
-  const { token, epoch } = await createWith(server, "big", {
-    history: { size: COUNT, ttlSeconds: 600 },
-  });
-  const body = "x".repeat(8 * 1024);
-  for (let i = 1; i <= COUNT; i++) await broadcast(server, "big", token, `${i}:${body}`);
-  await using reader = await WsClient.connect(server.wsUrl);
-  const ack = await reader.subscribe("big", { offset: 0, epoch });
-  assert.deepEqual(ack.data.recovery, { channel: "big", epoch, offset: COUNT, recovered: true });
-  // A live push during the replay waits behind it.
-  const live = broadcast(server, "big", token, "live");
-  const frames = await reader.pushesUpTo(COUNT + 1);
-  await live;
-  assert.deepEqual(offsets(frames), range(1, COUNT + 1));
-  assert.equal(frames.at(-1).data.pushMessage.message, "live");
-  assert.equal(reader.socket.readyState, WebSocket.OPEN, "still open");
-});
+e2e(
+  "a replay larger than the send buffer is paced, not closed as a slow consumer",
+  async (_t, backend) => {
+    // Smallest sizes that show it: a 64 KiB send-buffer limit and a 1.6 MiB replay (25×).
+    await using server = await backend.start({ MAX_BUFFERED_BYTES: "65536" });
+    const COUNT = 200;
+    const { token, epoch } = await createWith(server, "big", {
+      history: { size: COUNT, ttlSeconds: 600 },
+    });
+    const body = "x".repeat(8 * 1024);
+    for (let i = 1; i <= COUNT; i++) await broadcast(server, "big", token, `${i}:${body}`);
+    await using reader = await WsClient.connect(server.wsUrl);
+    const ack = await reader.subscribe("big", { offset: 0, epoch });
+    assert.deepEqual(ack.data.recovery, { channel: "big", epoch, offset: COUNT, recovered: true });
+    // A live push during the replay waits behind it.
+    const live = broadcast(server, "big", token, "live");
+    const frames = await reader.pushesUpTo(COUNT + 1);
+    await live;
+    assert.deepEqual(offsets(frames), range(1, COUNT + 1));
+    assert.equal(frames.at(-1).data.pushMessage.message, "live");
+    assert.equal(reader.socket.readyState, WebSocket.OPEN, "still open");
+  },
+);

@@ -420,6 +420,7 @@ e2e(
     assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
     assert.equal((await grantedOnly.subscribe("vip")).message, "Subscribed");
   },
+  { clusterGap: "presenceAfterConnected" },
 );
 
 Deno.test("[e2e] a private channel stays private after a restart (file DB)", async () => {
