@@ -31,6 +31,9 @@ export const KNOWN_CLUSTER_GAPS = {
     "(ClusterNode.onConnection), so AUTHORIZE_SUBSCRIBER on another node right after the " +
     "`Connected` frame can answer 404 for a live connection (PROTOCOL.md: 404 only when no " +
     "live connection has that UUID on any node). Seen: `404 !== 200` on the authorize.",
+  channelCountLags: "pushserver_channels on a node counts the channels created through it, " +
+    "and the cluster's count only every 5 s (COUNT_REFRESH_MS): right after two creates on A, " +
+    "B's /metrics says 0. Seen: `0 !== 2` on B's pushserver_channels.",
 } as const satisfies Record<string, string>;
 
 /** The name of a known cluster difference. */

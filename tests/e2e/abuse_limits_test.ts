@@ -4,7 +4,6 @@
  * 413 > 400 > 401 (CREATE_TOKEN) > 409 > 507.
  */
 import assert from "node:assert/strict";
-import { startTestServer } from "../_helpers.ts";
 import { assertError, call, createWith, postJson, ROUTES } from "./_v11.ts";
 import { e2e } from "./_backends.ts";
 
@@ -69,9 +68,9 @@ e2e(
   },
 );
 
-Deno.test("[e2e] MAX_CHANNELS holds under concurrent creates", async () => {
+e2e("MAX_CHANNELS holds under concurrent creates", async (_t, backend) => {
   // 24 concurrent creates of distinct names against a limit of 5: exactly 5 succeed.
-  await using server = await startTestServer({ MAX_CHANNELS: "5" });
+  await using server = await backend.start({ MAX_CHANNELS: "5" });
   const replies = await Promise.all(
     Array.from({ length: 24 }, (_, i) => call(server, "CREATE_CHANNEL", { channel: `n${i}` })),
   );
@@ -172,9 +171,9 @@ e2e(
   },
 );
 
-Deno.test("[e2e] a CREATE_TOKEN of exactly 16 characters is accepted", async () => {
+e2e("a CREATE_TOKEN of exactly 16 characters is accepted", async (_t, backend) => {
   const sixteen = "0123456789abcdef";
-  await using server = await startTestServer({ CREATE_TOKEN: sixteen });
+  await using server = await backend.start({ CREATE_TOKEN: sixteen });
   const reply = await call(server, "CREATE_CHANNEL", { channel: "c" }, bearer(sixteen));
   assert.equal(reply.status, 200);
 });

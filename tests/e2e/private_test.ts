@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer } from "../_helpers.ts";
 import {
   assertAck,
   assertError,
@@ -423,16 +422,19 @@ e2e(
   { clusterGap: "presenceAfterConnected" },
 );
 
-Deno.test("[e2e] a private channel stays private after a restart (file DB)", async () => {
+e2e("a private channel stays private after a restart", async (_t, backend) => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-private-" });
   const env = { DB_PATH: join(dir, "push.db") };
   try {
+    // Single mode restarts on the same SQLite file; cluster mode starts new nodes on the same Redis.
+    await using server = await backend.start(env);
     let token: string;
     {
-      await using first = await startTestServer(env);
+      const first = server;
       ({ token } = await createWith(first, "vip", { private: true }));
     }
-    await using second = await startTestServer(env);
+    await server.restart();
+    const second = server;
     await using client = await WsClient.connect(second.wsUrl);
     await assertForbidden(client, "vip");
     assertAck(await call(second, "PING_CHANNEL", { channel: "vip", channelToken: token }), "OK", {

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer } from "../_helpers.ts";
 import { ServerProcess } from "./_process.ts";
 import {
   assertAck,
@@ -188,27 +187,33 @@ e2e("rotation leaves history, epoch, options and grants alone", async (_t, backe
   ]);
 }, { clusterGap: "presenceAfterConnected" });
 
-Deno.test("[e2e] a rotation is durable: after a restart the old token is 403, the new one works", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pushserver-rotate-" });
-  const env = { DB_PATH: join(dir, "push.db") };
-  try {
-    let old: string;
-    let fresh: string;
-    {
-      await using first = await startTestServer(env);
-      ({ token: old } = await createWith(first, "c"));
-      fresh = await rotate(first, "c", old);
+e2e(
+  "a rotation is durable: after a restart the old token is 403, the new one works",
+  async (_t, backend) => {
+    const dir = await Deno.makeTempDir({ prefix: "pushserver-rotate-" });
+    const env = { DB_PATH: join(dir, "push.db") };
+    try {
+      // Single mode restarts on the same SQLite file; cluster mode starts new nodes on the same Redis.
+      await using server = await backend.start(env);
+      let old: string;
+      let fresh: string;
+      {
+        const first = server;
+        ({ token: old } = await createWith(first, "c"));
+        fresh = await rotate(first, "c", old);
+      }
+      await server.restart();
+      const second = server;
+      const refused = await call(second, "PING_CHANNEL", { channel: "c", channelToken: old });
+      assertError(refused, 403, "Forbidden");
+      const accepted = await call(second, "PING_CHANNEL", { channel: "c", channelToken: fresh });
+      assert.equal(accepted.status, 200);
+      await broadcast(second, "c", fresh, "m");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    await using second = await startTestServer(env);
-    const refused = await call(second, "PING_CHANNEL", { channel: "c", channelToken: old });
-    assertError(refused, 403, "Forbidden");
-    const accepted = await call(second, "PING_CHANNEL", { channel: "c", channelToken: fresh });
-    assert.equal(accepted.status, 200);
-    await broadcast(second, "c", fresh, "m");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdef";
 
