@@ -76,6 +76,12 @@ export interface Backend {
   /** Starts a deployment; `env` and `overrides` apply to every node. */
   start(env?: Record<string, string>, overrides?: ServerOverrides): Promise<Deployment>;
   /**
+   * Environment for a server run as a subprocess (main.ts) on this backend: nothing in single
+   * mode (the test sets DB_PATH), REDIS_URL of a fresh redis-server in cluster mode. Dispose it
+   * after the processes.
+   */
+  processEnv(): Promise<ProcessEnv>;
+  /**
    * A step definition for `t.step()`, ignored in cluster runs because of the named
    * {@link KNOWN_CLUSTER_GAPS} entry.
    */
@@ -84,6 +90,11 @@ export interface Backend {
     name: string,
     fn: (t: Deno.TestContext) => Promise<void>,
   ): Deno.TestStepDefinition;
+}
+
+/** What {@link Backend.processEnv} returns. */
+export interface ProcessEnv extends AsyncDisposable {
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** Options of {@link e2e}. */
@@ -119,6 +130,14 @@ function makeBackend(name: BackendName): Backend {
     name,
     start: (env = {}, overrides = {}) =>
       name === "single" ? startSingle(env, overrides) : startCluster(env, overrides),
+    processEnv: async () => {
+      if (name === "single") return { env: {}, [Symbol.asyncDispose]: () => Promise.resolve() };
+      const redis = await RedisServer.start();
+      return {
+        env: { REDIS_URL: redis.url },
+        [Symbol.asyncDispose]: () => redis[Symbol.asyncDispose](),
+      };
+    },
     gap: (gap, stepName, fn) =>
       name === "cluster"
         ? { name: `${stepName} (known cluster gap: ${gap})`, ignore: true, fn }

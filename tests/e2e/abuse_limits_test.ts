@@ -203,7 +203,8 @@ async function runMain(env: Record<string, string>) {
   };
 }
 
-Deno.test("[e2e] bad abuse-limit settings stop the start: exit 1, one line naming the variable", async (t) => {
+// Bad settings stop the start: config validation before any backend is built (single only).
+Deno.test("[e2e][single] bad abuse-limit settings stop the start: exit 1, one line naming the variable", async (t) => {
   const cases: [Record<string, string>, string, string | undefined][] = [
     [{ CREATE_TOKEN: "fifteen-chars-x" }, "CREATE_TOKEN", "fifteen-chars-x"],
     [{ CREATE_TOKEN: "short" }, "CREATE_TOKEN", "short"],

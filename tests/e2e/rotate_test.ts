@@ -231,87 +231,93 @@ function admin(
   );
 }
 
-Deno.test("[e2e] admin routes: rotate and delete without the channel token; never logged", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "pushserver-admin-" });
-  try {
-    await using server = await ServerProcess.spawn({
-      ADMIN_TOKEN,
-      LOG_LEVEL: "debug",
-      DB_PATH: join(dir, "push.db"),
-    });
-    const { token: lost } = await createWith(server, "c");
-    await using sub = await WsClient.connect(server.wsUrl);
-    await sub.subscribe("c");
-    const tokens: string[] = [lost];
-
-    await t.step("a missing or wrong bearer is 401, and nothing changes", async () => {
-      for (const route of ["rotate", "delete"] as const) {
-        for (const bearer of [undefined, "wrong-admin-token-0123456789", `${ADMIN_TOKEN}x`]) {
-          const reply = await admin(server, route, { channel: "c" }, bearer);
-          assertError(reply, 401, "Unauthorized");
-        }
-        const basic = await postJson(`${server.httpUrl}/admin/channel/${route}`, {
-          channel: "c",
-        }, { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}` });
-        assertError(basic, 401, "Unauthorized");
-      }
-      const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: lost });
-      assert.equal(ping.status, 200, "the channel and its token are untouched");
-    });
-
-    await t.step("a bad body is 400; an unknown channel is 404", async () => {
-      for (const route of ["rotate", "delete"] as const) {
-        for (const body of [{}, { channel: 5 }, { channel: "" }, "not json", [1]]) {
-          assertError(await admin(server, route, body, ADMIN_TOKEN), 400, "Bad Request");
-        }
-        assertError(
-          await admin(server, route, { channel: "missing" }, ADMIN_TOKEN),
-          404,
-          "Not found",
-        );
-      }
-    });
-
-    let fresh = "";
-    await t.step("rotate: Rotated with a new token; the lost one is 403", async () => {
-      const reply = await admin(server, "rotate", { channel: "c" }, ADMIN_TOKEN);
-      assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      fresh = reply.body.data.channelToken;
-      assert.match(fresh, TOKEN);
-      assertAck(reply, "Rotated", { channel: "c", channelToken: fresh });
-      tokens.push(fresh);
-      await assertRefusedEverywhere(server, "c", lost, sub.uuid);
-      await broadcast(server, "c", fresh, "after admin rotate");
-      assert.equal((await sub.next()).data.pushMessage.message, "after admin rotate");
-    });
-
-    await t.step("delete: Deleted; subscribers are told; the name is free", async () => {
-      const reply = await admin(server, "delete", { channel: "c" }, ADMIN_TOKEN);
-      assertAck(reply, "Deleted", { channel: "c", channelToken: null });
-      assert.deepEqual(await sub.next(), {
-        messageType: "CLIENT_ACK",
-        code: 200,
-        message: "Channel Deleted",
-        data: { uuid: sub.uuid, subscribedChannels: [] },
+e2e(
+  "admin routes: rotate and delete without the channel token; never logged",
+  async (t, backend) => {
+    const dir = await Deno.makeTempDir({ prefix: "pushserver-admin-" });
+    try {
+      // A subprocess, so that its log lines can be read.
+      await using storage = await backend.processEnv();
+      await using server = await ServerProcess.spawn({
+        ...storage.env,
+        ADMIN_TOKEN,
+        LOG_LEVEL: "debug",
+        DB_PATH: join(dir, "push.db"),
       });
-      const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: fresh });
-      assertError(ping, 404, "Not found");
-      tokens.push((await createWith(server, "c")).token);
-    });
+      const { token: lost } = await createWith(server, "c");
+      await using sub = await WsClient.connect(server.wsUrl);
+      await sub.subscribe("c");
+      const tokens: string[] = [lost];
 
-    await t.step("neither the admin token nor any channel token reaches the log", async () => {
-      server.kill("SIGTERM");
-      assert.equal((await server.exit()).code, 0);
-      const text = JSON.stringify(server.lines);
-      assert.ok(server.lines.length > 5, "the server did log its requests");
-      for (const secret of [ADMIN_TOKEN, ...tokens]) {
-        assert.ok(!text.includes(secret), "a secret was logged");
-      }
-    });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      await t.step("a missing or wrong bearer is 401, and nothing changes", async () => {
+        for (const route of ["rotate", "delete"] as const) {
+          for (const bearer of [undefined, "wrong-admin-token-0123456789", `${ADMIN_TOKEN}x`]) {
+            const reply = await admin(server, route, { channel: "c" }, bearer);
+            assertError(reply, 401, "Unauthorized");
+          }
+          const basic = await postJson(`${server.httpUrl}/admin/channel/${route}`, {
+            channel: "c",
+          }, { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}` });
+          assertError(basic, 401, "Unauthorized");
+        }
+        const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: lost });
+        assert.equal(ping.status, 200, "the channel and its token are untouched");
+      });
+
+      await t.step("a bad body is 400; an unknown channel is 404", async () => {
+        for (const route of ["rotate", "delete"] as const) {
+          for (const body of [{}, { channel: 5 }, { channel: "" }, "not json", [1]]) {
+            assertError(await admin(server, route, body, ADMIN_TOKEN), 400, "Bad Request");
+          }
+          assertError(
+            await admin(server, route, { channel: "missing" }, ADMIN_TOKEN),
+            404,
+            "Not found",
+          );
+        }
+      });
+
+      let fresh = "";
+      await t.step("rotate: Rotated with a new token; the lost one is 403", async () => {
+        const reply = await admin(server, "rotate", { channel: "c" }, ADMIN_TOKEN);
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        fresh = reply.body.data.channelToken;
+        assert.match(fresh, TOKEN);
+        assertAck(reply, "Rotated", { channel: "c", channelToken: fresh });
+        tokens.push(fresh);
+        await assertRefusedEverywhere(server, "c", lost, sub.uuid);
+        await broadcast(server, "c", fresh, "after admin rotate");
+        assert.equal((await sub.next()).data.pushMessage.message, "after admin rotate");
+      });
+
+      await t.step("delete: Deleted; subscribers are told; the name is free", async () => {
+        const reply = await admin(server, "delete", { channel: "c" }, ADMIN_TOKEN);
+        assertAck(reply, "Deleted", { channel: "c", channelToken: null });
+        assert.deepEqual(await sub.next(), {
+          messageType: "CLIENT_ACK",
+          code: 200,
+          message: "Channel Deleted",
+          data: { uuid: sub.uuid, subscribedChannels: [] },
+        });
+        const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: fresh });
+        assertError(ping, 404, "Not found");
+        tokens.push((await createWith(server, "c")).token);
+      });
+
+      await t.step("neither the admin token nor any channel token reaches the log", async () => {
+        server.kill("SIGTERM");
+        assert.equal((await server.exit()).code, 0);
+        const text = JSON.stringify(server.lines);
+        assert.ok(server.lines.length > 5, "the server did log its requests");
+        for (const secret of [ADMIN_TOKEN, ...tokens]) {
+          assert.ok(!text.includes(secret), "a secret was logged");
+        }
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 e2e("without ADMIN_TOKEN the admin routes do not exist (404)", async (_t, backend) => {
   await using server = await backend.start();

@@ -29,7 +29,8 @@ async function endOf(socket: RawWebSocket): Promise<{ code: number | null; pings
   return { code, pings };
 }
 
-Deno.test("[e2e] WebSocket memory: what the runtime and the heartbeat bound", async (t) => {
+// Memory per WebSocket is the runtime's and the transport's (single only).
+Deno.test("[e2e][single] WebSocket memory: what the runtime and the heartbeat bound", async (t) => {
   // WS_IDLE_TIMEOUT_S=1: a client that answers no ping is closed about a second after its last
   // complete message, which is what bounds a message that never completes.
   await using server = await ServerProcess.spawn({ LOG_LEVEL: "warn", WS_IDLE_TIMEOUT_S: "1" });
