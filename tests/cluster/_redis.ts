@@ -20,21 +20,41 @@ function testClient(url: string): Redis {
 
 /** A redis-server child process that can be stopped and started again on the same port. */
 export class RedisServer implements AsyncDisposable {
-  readonly port: number;
+  #port: number;
   readonly dir: string;
   #child: Deno.ChildProcess | undefined;
   #client: Redis | undefined;
 
   private constructor(port: number, dir: string) {
-    this.port = port;
+    this.#port = port;
     this.dir = dir;
   }
 
-  /** Starts a server (`--save "" --appendonly no`) and waits until it answers. */
+  /**
+   * Starts a server (`--save "" --appendonly no`) and waits until it answers. Test files run in
+   * parallel, so the free port can be taken before redis-server binds it: then (the server
+   * exits, or another one answers) it tries again on another port.
+   */
   static async start(): Promise<RedisServer> {
     const server = new RedisServer(freePort(), await Deno.makeTempDir({ prefix: "redis-" }));
-    await server.start();
-    return server;
+    for (let attempt = 1;; attempt++) {
+      try {
+        await server.start();
+        return server;
+      } catch (error) {
+        await server.stop();
+        if (attempt === 5) {
+          await Deno.remove(server.dir, { recursive: true }).catch(() => {});
+          throw error;
+        }
+        server.#port = freePort();
+      }
+    }
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return this.#port;
   }
 
   /** `redis://127.0.0.1:<port>`. */
@@ -74,11 +94,16 @@ export class RedisServer implements AsyncDisposable {
     // Accepting connections can precede loading the dump: wait until it answers commands.
     for (let attempt = 0;; attempt++) {
       try {
-        if ((await this.call("PING")) === "PONG") return;
+        if ((await this.call("PING")) === "PONG") break;
       } catch (error) {
         if (attempt > 100) throw error;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+    }
+    // The one answering is ours (not another test's server that took the port first).
+    const [, dir] = await this.call("CONFIG", "GET", "dir") as [string, string];
+    if (dir !== await Deno.realPath(this.dir)) {
+      throw new Error(`port ${this.port} is another redis-server's (dir ${dir})`);
     }
   }
 
@@ -108,7 +133,11 @@ export class RedisServer implements AsyncDisposable {
       await closeRedis(admin);
       await child.status;
     } else {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It exited already (e.g. it could not bind its port).
+      }
       await child.status;
       // Without persistence a killed server restarts empty, whatever an earlier save left.
       await Deno.remove(`${this.dir}/dump.rdb`).catch(() => {});
