@@ -9,7 +9,7 @@ import { closeRedis, openRedis } from "../../src/cluster/redis.ts";
 import { freePort } from "../client/_support.ts";
 import { eventually, RedisServer } from "./_redis.ts";
 
-Deno.test("closeRedis() on a ready connection resolves once it has ended", async () => {
+Deno.test("[cluster] closeRedis() on a ready connection resolves once it has ended", async () => {
   await using server = await RedisServer.start();
   const redis = await openRedis(server.url, "test");
   assert.equal(await redis.ping(), "PONG");
@@ -18,7 +18,7 @@ Deno.test("closeRedis() on a ready connection resolves once it has ended", async
   await closeRedis(redis); // a second close is a no-op
 });
 
-Deno.test("closeRedis() on a connection waiting to reconnect stops it, no timer left", async () => {
+Deno.test("[cluster] closeRedis() on a connection waiting to reconnect stops it, no timer left", async () => {
   await using server = await RedisServer.start();
   const redis = await openRedis(server.url, "test");
   await server.stop();
@@ -32,7 +32,7 @@ Deno.test("closeRedis() on a connection waiting to reconnect stops it, no timer 
   assert.notEqual(redis.status, "connecting");
 });
 
-Deno.test("openRedis() to a closed port is a ConfigError naming REDIS_URL, no timer left", async () => {
+Deno.test("[cluster] openRedis() to a closed port is a ConfigError naming REDIS_URL, no timer left", async () => {
   await assert.rejects(
     () => openRedis(`redis://127.0.0.1:${freePort()}`, "test"),
     (error: unknown) =>
