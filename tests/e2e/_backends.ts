@@ -36,6 +36,12 @@ export const KNOWN_CLUSTER_GAPS = {
     "B's /metrics says 0. Seen: `0 !== 2` on B's pushserver_channels.",
 } as const satisfies Record<string, string>;
 
+/**
+ * `RUN_CLUSTER_GAPS=1 deno task test:cluster` runs the marked tests and steps too: the way to
+ * see a gap close after a fix in src/ (then delete its entry).
+ */
+const RUN_GAPS = Deno.env.get("RUN_CLUSTER_GAPS") === "1";
+
 /** The name of a known cluster difference. */
 export type ClusterGap = keyof typeof KNOWN_CLUSTER_GAPS;
 
@@ -116,10 +122,10 @@ export function e2e(
   for (const backendName of BACKENDS) {
     if (options.only !== undefined && options.only !== backendName) continue;
     const backend = makeBackend(backendName);
+    const gap = backendName === "cluster" ? options.clusterGap : undefined;
     Deno.test({
-      name: `[e2e][${backendName}] ${name}`,
-      ignore: options.ignore === true ||
-        (backendName === "cluster" && options.clusterGap !== undefined),
+      name: `[e2e][${backendName}] ${name}` + (gap ? ` (known cluster gap: ${gap})` : ""),
+      ignore: options.ignore === true || (gap !== undefined && !RUN_GAPS),
       fn: (t) => fn(t, backend),
     });
   }
@@ -140,7 +146,7 @@ function makeBackend(name: BackendName): Backend {
     },
     gap: (gap, stepName, fn) =>
       name === "cluster"
-        ? { name: `${stepName} (known cluster gap: ${gap})`, ignore: true, fn }
+        ? { name: `${stepName} (known cluster gap: ${gap})`, ignore: !RUN_GAPS, fn }
         : { name: stepName, fn },
   };
 }
