@@ -34,6 +34,10 @@ export const KNOWN_CLUSTER_GAPS = {
   channelCountLags: "pushserver_channels on a node counts the channels created through it, " +
     "and the cluster's count only every 5 s (COUNT_REFRESH_MS): right after two creates on A, " +
     "B's /metrics says 0. Seen: `0 !== 2` on B's pushserver_channels.",
+  revokeNoticeLost: "Intermittent (1 of 3 cluster runs of the private suite): REVOKE_SUBSCRIBER " +
+    "on A answered 200 and the grant was gone (the next SUBSCRIBE is 403), but the subscriber on " +
+    "B never got `Subscription Revoked` for the private channel. Seen: `no frame within 5000 ms` " +
+    "at the sub.next() after the revoke (private_test.ts). Cause not found yet.",
 } as const satisfies Record<string, string>;
 
 /**
