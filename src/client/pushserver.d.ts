@@ -89,8 +89,12 @@ export interface PushMeta {
   epoch?: string;
 }
 
-/** Called for each push on a subscribed channel. */
-export type PushHandler = (message: string, meta: PushMeta) => void;
+/**
+ * Called for each push on a subscribed channel. `message` is the value the publisher pushed: a
+ * string (v1), or since v1.2 any other JSON value (number, boolean, array, object; never null).
+ * Name its type with `subscribe<T>(…)`; the server does not check it against `T`.
+ */
+export type PushHandler<T = unknown> = (message: T, meta: PushMeta) => void;
 
 /** Payload of each event, by name. */
 export interface PushClientEvents {
@@ -171,9 +175,9 @@ export declare class PushClient implements AsyncDisposable {
    * (unsubscribing when it was the channel's last). Rejects with the server's {@link PushError}
    * (403 for a private channel without a grant, once `options.authorize` could not get one).
    */
-  subscribe(
+  subscribe<T = unknown>(
     channel: string,
-    handler: PushHandler,
+    handler: PushHandler<T>,
     options?: SubscribeOptions,
   ): Promise<() => Promise<void>>;
   /** Where a history channel's stream stands for this client; undefined without history. */

@@ -78,7 +78,7 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
 /**
  * @typedef {import("./pushserver.d.ts").PushMeta} PushMeta
  * @typedef {import("./pushserver.d.ts").StreamPosition} StreamPosition
- * @typedef {(message: string, meta: PushMeta) => void} PushHandler
+ * @typedef {(message: unknown, meta: PushMeta) => void} PushHandler
  * @typedef {{ action: "SUBSCRIBE" | "UNSUBSCRIBE", channel: string, internal: boolean,
  *   seq: number, retries: number,
  *   resolve: (channels: string[]) => void, reject: (error: Error) => void,

@@ -7,10 +7,11 @@ import { recordReplaced } from "../channels/failures.ts";
 import type { Redis } from "ioredis";
 import type { Channel } from "../channels/store.ts";
 import { type HistoryRead, retained } from "../history/log.ts";
-import type { Broker, ChannelEvent, Publication } from "../hub/broker.ts";
+import type { Broker, ChannelEvent, Publication, PublishOptions } from "../hub/broker.ts";
 import type { ChannelCache } from "./cache.ts";
 import { redis } from "./cluster_service.ts";
 import type { Keys } from "./keys.ts";
+import { decodeExtended, PUBLISH_EX } from "./publish_ex.ts";
 import { decodeEntry } from "./redis_store.ts";
 import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
 
@@ -35,6 +36,7 @@ export function encodePush(message: string, recipients: readonly string[]): stri
 
 /** Reads a push payload (either kind) back; undefined when it is not one. */
 export function decodePush(payload: string): Publication | undefined {
+  if (payload[0] === "X") return decodeExtended(payload);
   const newline = payload.indexOf("\n");
   if (newline < 1) return undefined;
   const head = payload.slice(1, newline);
@@ -65,7 +67,9 @@ export class RedisBroker implements Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined> {
+    if (options?.json === true) return await this.#publishExtended(channel, message, recipients);
     const { keys } = this.#deps;
     const stored = channel.history !== null && recipients.length === 0;
     const answer = await redis(() => {
@@ -96,6 +100,37 @@ export class RedisBroker implements Broker {
     });
     this.#applied(channel, answer);
     return stored ? Number(answer) : undefined;
+  }
+
+  /** A push that v1's payload cannot carry (see publish_ex.ts). */
+  async #publishExtended(
+    channel: Channel,
+    message: string,
+    recipients: readonly string[],
+  ): Promise<number | undefined> {
+    const { keys } = this.#deps;
+    const stored = channel.history !== null && recipients.length === 0;
+    const answer = await redis(() => {
+      this.#deps.onPublished();
+      return PUBLISH_EX.run(
+        this.#deps.redis,
+        [keys.channel(channel.name), keys.history(channel.name)],
+        [
+          channel.epoch,
+          channel.tokenHash,
+          keys.pushes(channel.name),
+          message,
+          channel.history?.size ?? 0,
+          (channel.history?.ttlSeconds ?? 0) * 1000,
+          stored ? "1" : "0",
+          JSON.stringify({ r: recipients, j: 1 }),
+          "j",
+        ],
+      );
+    });
+    if (!Array.isArray(answer)) this.#applied(channel, answer);
+    const [offset] = answer as [number, number];
+    return stored ? Number(offset) : undefined;
   }
 
   async history(channel: Channel, since: number | undefined): Promise<HistoryRead> {

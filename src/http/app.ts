@@ -143,7 +143,12 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
   action("/push", "PUSH_MESSAGE", async ({ data }, _raw, source) => {
     const channel = await service.authorize(data.channel, data.channelToken, source);
-    const offset = await broker.publish(channel, data.message, data.recipients);
+    const offset = await broker.publish(
+      channel,
+      data.message.text,
+      data.recipients,
+      data.message.json ? { json: true } : undefined,
+    );
     metrics.pushes++;
     return serverAck(
       "Sent",

@@ -9,12 +9,20 @@ import type { HistoryRead } from "../history/log.ts";
 
 /** A push as it travels from a publisher to the nodes. */
 export interface Publication {
+  /** The string message, or with `json` the JSON text of any other value (v1.2). */
   readonly message: string;
+  readonly json?: boolean;
   /** Empty: every subscriber; otherwise only these connections (filtered on each node). */
   readonly recipients: readonly string[];
   /** Stream position, on stored (history) pushes only. */
   readonly offset?: number;
   readonly epoch?: string;
+}
+
+/** How a push is made, beyond v1's channel, message and recipients. */
+export interface PublishOptions {
+  /** `message` is the JSON text of a non-string value. */
+  readonly json?: boolean;
 }
 
 /** Something that happened to a channel that its subscribers must learn. */
@@ -39,6 +47,7 @@ export interface Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined>;
   /** The stream top of a history channel and, when `since` is given, what came after it. */
   history(channel: Channel, since: number | undefined): Promise<HistoryRead>;

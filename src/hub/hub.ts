@@ -252,6 +252,7 @@ export class Hub {
         publication.offset === undefined || publication.epoch === undefined
           ? undefined
           : { offset: publication.offset, epoch: publication.epoch },
+        publication.json,
       ),
     );
     const { recipients, offset } = publication;

@@ -3,7 +3,7 @@ import type { Channel } from "../channels/store.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { HistoryRead } from "../history/log.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
-import type { Broker, BrokerHandler, ChannelEvent } from "../hub/broker.ts";
+import type { Broker, BrokerHandler, ChannelEvent, PublishOptions } from "../hub/broker.ts";
 
 /** Every node is this process: publishing is delivering. */
 export class LocalBroker implements Broker {
@@ -20,12 +20,18 @@ export class LocalBroker implements Broker {
       store: options.store,
       now: options.now,
       onCommitted: (push) =>
-        handler.onPublication(push.channel, {
-          message: push.message,
-          recipients: [],
-          offset: push.offset,
-          epoch: push.epoch,
-        }),
+        handler.onPublication(
+          push.channel,
+          push.json === true
+            ? {
+              message: push.message,
+              json: true,
+              recipients: [],
+              offset: push.offset,
+              epoch: push.epoch,
+            }
+            : { message: push.message, recipients: [], offset: push.offset, epoch: push.epoch },
+        ),
     });
   }
 
@@ -33,12 +39,17 @@ export class LocalBroker implements Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined> {
+    const json = options?.json === true;
     if (channel.history === null || recipients.length > 0) {
-      this.#handler.onPublication(channel.name, { message, recipients });
+      this.#handler.onPublication(
+        channel.name,
+        json ? { message, json, recipients } : { message, recipients },
+      );
       return Promise.resolve(undefined);
     }
-    return this.#requireHistory().append(channel, message);
+    return this.#requireHistory().append(channel, message, json);
   }
 
   history(channel: Channel, since: number | undefined): Promise<HistoryRead> {

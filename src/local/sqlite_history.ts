@@ -67,7 +67,7 @@ export class SqliteHistory {
    * Assigns the next offset to `message` and resolves once it is durable, after
    * `onCommitted` has run for it. Concurrent appends share one commit.
    */
-  append(channel: Channel, message: string): Promise<number> {
+  append(channel: Channel, message: string, json = false): Promise<number> {
     if (this.#closed) return Promise.reject(new Error("history is closed"));
     const history = channel.history!;
     const stream = this.#stream(channel);
@@ -80,6 +80,7 @@ export class SqliteHistory {
       offset,
       createdAt: stream.lastTime,
       message,
+      ...(json ? { json } : {}),
     };
     const done = Promise.withResolvers<void>();
     this.#pending.push({ push, done });
@@ -176,7 +177,11 @@ export class SqliteHistory {
 
   #remember(stream: Stream, push: StoredPush): void {
     stream.committed = push.offset;
-    stream.tail.push({ offset: push.offset, createdAt: push.createdAt, message: push.message });
+    stream.tail.push(
+      push.json === true
+        ? { offset: push.offset, createdAt: push.createdAt, message: push.message, json: true }
+        : { offset: push.offset, createdAt: push.createdAt, message: push.message },
+    );
     stream.tailChars += push.message.length;
     const keep = Math.min(push.history.size, TAIL_ENTRIES);
     while (

@@ -5,7 +5,6 @@ import {
   boundedInteger,
   channelName,
   exactly,
-  exceedsUtf8Bytes,
   expecting,
   isChannelName,
   object,
@@ -13,11 +12,11 @@ import {
   parseJson,
   type ParseResult,
   parseWith,
-  utf8ByteLength,
   uuid,
   uuidArray,
   validate,
 } from "./fields.ts";
+import { messageField, messageTooLarge } from "./payload.ts";
 
 /** The publisher actions. */
 export type ActionName = keyof typeof ACTION_SCHEMAS;
@@ -60,7 +59,7 @@ export const ACTION_SCHEMAS = {
     channel: channelName,
     channelToken,
     recipients: uuidArray("an array of UUIDs"),
-    message: z.string({ error: expecting("a string") }),
+    message: messageField,
   }),
   DELETE_CHANNEL: envelope("DELETE_CHANNEL", { channel: channelName, channelToken }),
   AUTHORIZE_SUBSCRIBER: envelope("AUTHORIZE_SUBSCRIBER", {
@@ -98,17 +97,8 @@ export function parseAction<A extends ActionName>(
     return { ok: false, error: new PushError(HTTP_ERRORS.badJson, HTTP_ERRORS.badJsonDetails) };
   }
   const json = parsed.json;
-  const message = messageField(json);
-  if (typeof message === "string" && exceedsUtf8Bytes(message, options.maxMessageBytes)) {
-    const size = utf8ByteLength(message);
-    return {
-      ok: false,
-      error: new PushError(
-        "payload_too_large",
-        `message is ${size} bytes; the limit is ${options.maxMessageBytes}`,
-      ),
-    };
-  }
+  const tooLarge = messageTooLarge(messageOf(json), options.maxMessageBytes);
+  if (tooLarge !== undefined) return { ok: false, error: tooLarge };
   if (action === "PUSH_MESSAGE") {
     const push = wellFormedPush(json);
     if (push !== undefined) return { ok: true, value: push as ActionRequest<A> };
@@ -116,7 +106,7 @@ export function parseAction<A extends ActionName>(
   return validate(ACTION_SCHEMAS[action], json, HTTP_ERRORS) as ParseResult<ActionRequest<A>>;
 }
 
-function messageField(json: unknown): unknown {
+function messageOf(json: unknown): unknown {
   if (typeof json !== "object" || json === null) return undefined;
   const data = (json as { data?: unknown }).data;
   if (typeof data !== "object" || data === null) return undefined;
@@ -138,6 +128,8 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
   if (!isChannelName(channel) || typeof message !== "string" || !Array.isArray(recipients)) {
     return undefined;
   }
+  // A lone surrogate is refused by the schema, which words it.
+  if (!message.isWellFormed()) return undefined;
   if (channelToken !== undefined && channelToken !== null && typeof channelToken !== "string") {
     return undefined;
   }
@@ -150,7 +142,12 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
   return {
     messageType: "SERVER_ACTION",
     action: "PUSH_MESSAGE",
-    data: { channel, channelToken: channelToken ?? null, recipients: ids, message },
+    data: {
+      channel,
+      channelToken: channelToken ?? null,
+      recipients: ids,
+      message: { text: message, json: false },
+    },
   };
 }
 

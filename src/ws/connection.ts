@@ -333,7 +333,7 @@ export class Connection implements Subscriber, EventListenerObject {
         const json = pushMessage(name, entry.message, {
           offset: entry.offset,
           epoch: channel.epoch,
-        });
+        }, entry.json);
         if (this.compact) this.send(compactPush(json));
         else {
           head ??= pushHead({ uuid: this.id, channels: hub.channelsOf(this.id) });
