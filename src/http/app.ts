@@ -18,6 +18,7 @@ import {
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
 import type { BodyReader } from "./body.ts";
 import { docsRoutes } from "./docs.ts";
+import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -185,6 +186,15 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     const token = await service.rotate(data.channel, data.channelToken, source);
     logger.info("channel token rotated", { channel: data.channel });
     return serverAck("Rotated", data.channel, token);
+  });
+
+  action("/channel/history", "READ_HISTORY", async ({ data }, _raw, source) => {
+    const channel = await service.authorize(data.channel, data.channelToken, source);
+    const page = await readPage((c, since) => broker.history(c, since), channel, {
+      since: data.since,
+      limit: data.limit,
+    });
+    return historyAck(channel, page);
   });
 
   /** A deleted channel leaves every node's subscribers and its history. */

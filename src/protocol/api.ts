@@ -39,6 +39,19 @@ const optionalFlag = z
   .nullish()
   .transform((flag) => flag ?? false);
 
+/** A stream position to read on from (`since`, as in SUBSCRIBE); null = absent. */
+const sincePosition = object({
+  offset: z.number({ error: expecting("a whole number ≥ 0") }).int({
+    error: "must be a whole number ≥ 0",
+  }).min(0, { error: "must be a whole number ≥ 0" }).max(Number.MAX_SAFE_INTEGER, {
+    error: "must be a whole number ≥ 0",
+  }),
+  epoch: z.string({ error: expecting("a string") }),
+}).nullish().transform((since) => since ?? undefined);
+
+/** Most publications one history read answers, and the default. */
+export const HISTORY_READ_LIMIT = { max: 1000, default: 100 } as const;
+
 function envelope<A extends string, D extends z.ZodRawShape>(action: A, data: D) {
   return object({
     messageType: exactly("SERVER_ACTION"),
@@ -69,6 +82,14 @@ export const ACTION_SCHEMAS = {
   }),
   REVOKE_SUBSCRIBER: envelope("REVOKE_SUBSCRIBER", { channel: channelName, channelToken, uuid }),
   ROTATE_TOKEN: envelope("ROTATE_TOKEN", { channel: channelName, channelToken }),
+  READ_HISTORY: envelope("READ_HISTORY", {
+    channel: channelName,
+    channelToken,
+    since: sincePosition,
+    limit: boundedInteger(1, HISTORY_READ_LIMIT.max)
+      .nullish()
+      .transform((limit) => limit ?? HISTORY_READ_LIMIT.default),
+  }),
 } as const;
 
 /** A validated publisher request for action `A`. */

@@ -28,6 +28,7 @@ import {
   sysadmin,
 } from "./envelopes.ts";
 import { channelName } from "./fields.ts";
+import { messageValue } from "./payload.ts";
 
 /** A JSON Schema (or any JSON object of a document). */
 export type Json = Record<string, unknown>;
@@ -403,6 +404,59 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
       403: "The token is wrong",
       404: "No channel of that name",
     },
+  },
+  {
+    path: "/channel/history",
+    action: "READ_HISTORY",
+    tag: "Channels",
+    summary: "Read a history channel's retained pushes (v1.2)",
+    description: [
+      "Answers the retained pushes after `since.offset` (every retained push without `since`), " +
+      "oldest first, at most `limit` (1–1000, default 100): the oldest `limit` of them. Read " +
+      "on by passing the last `offset` as the next `since`.",
+      "With `since`, `recovered` says whether every push after it is still retained. When " +
+      "`since` names another epoch, is above the top offset, or pushes after it were trimmed, " +
+      "`publications` is empty and `recovered` is false. `time` is when the push was accepted.",
+    ].join("\n\n"),
+    example: {
+      channel: "news",
+      channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx",
+      since: { offset: 40, epoch: "k9Jq2w" },
+      limit: 100,
+    },
+    success: {
+      message: "History",
+      data: {
+        channel: channelName,
+        channelToken: nullToken,
+        epoch,
+        offset: streamOffset.meta({ description: "The stream's top offset" }),
+        publications: z.array(z.strictObject({
+          offset: streamOffset,
+          message: messageValue,
+          time: z.iso.datetime().meta({ description: "Acceptance time, ISO 8601 UTC (ms)" }),
+        })),
+        recovered: z.boolean().optional().meta({ description: "Only with `since`" }),
+      },
+      example: {
+        channel: "news",
+        channelToken: null,
+        epoch: "k9Jq2w",
+        offset: 42,
+        publications: [
+          { offset: 41, message: "Hello", time: "2025-01-01T12:00:00.000Z" },
+          { offset: 42, message: { score: 3 }, time: "2025-01-01T12:00:01.250Z" },
+        ],
+        recovered: true,
+      },
+    },
+    errors: {
+      401: "No token (null or absent)",
+      403: "The token is wrong",
+      404: "No channel of that name",
+      409: "The channel has no history",
+    },
+    errorExamples: { 409: 'The channel "news" has no history' },
   },
 ];
 
