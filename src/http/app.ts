@@ -17,7 +17,9 @@ import {
 } from "../protocol/api.ts";
 import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
 import type { BodyReader } from "./body.ts";
+import { runBatch } from "./batch.ts";
 import { docsRoutes } from "./docs.ts";
+import { authorizePush, publishPush } from "./push_action.ts";
 import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
@@ -143,21 +145,15 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   });
 
   action("/push", "PUSH_MESSAGE", async ({ data }, _raw, source) => {
-    const channel = await service.authorize(data.channel, data.channelToken, source);
-    const offset = await broker.publish(
-      channel,
-      data.message.text,
-      data.recipients,
-      data.message.json ? { json: true } : undefined,
-    );
-    metrics.pushes++;
-    return serverAck(
-      "Sent",
-      data.channel,
-      null,
-      offset === undefined ? {} : { offset, epoch: channel.epoch },
-    );
+    const channel = await authorizePush(deps, data, source);
+    return serverAck("Sent", data.channel, null, await publishPush(deps, channel, data));
   });
+
+  action(
+    "/push/batch",
+    "PUSH_BATCH",
+    ({ data }, _raw, source) => runBatch(deps, data.pushes, source),
+  );
 
   action("/channel/delete", "DELETE_CHANNEL", async ({ data }, _raw, source) => {
     await deleted(await service.delete(data.channel, data.channelToken, source));

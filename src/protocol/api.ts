@@ -52,6 +52,22 @@ const sincePosition = object({
 /** Most publications one history read answers, and the default. */
 export const HISTORY_READ_LIMIT = { max: 1000, default: 100 } as const;
 
+/** Most pushes in one batch. */
+export const MAX_BATCH_PUSHES = 100;
+
+/** One batch item: checked on its own later, as the `data` of a `PUSH_MESSAGE`. */
+const batchItem = z
+  .custom<Record<string, unknown>>(
+    (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+    { error: expecting("an object") },
+  )
+  .meta({
+    description: "The `data` of a `PUSH_MESSAGE` (`channel`, `channelToken`, `recipients`, " +
+      "`message`, optional `receipt`, `idempotencyKey`); each item is checked and answered on " +
+      "its own",
+    type: "object",
+  });
+
 function envelope<A extends string, D extends z.ZodRawShape>(action: A, data: D) {
   return object({
     messageType: exactly("SERVER_ACTION"),
@@ -90,6 +106,12 @@ export const ACTION_SCHEMAS = {
       .nullish()
       .transform((limit) => limit ?? HISTORY_READ_LIMIT.default),
   }),
+  PUSH_BATCH: envelope("PUSH_BATCH", {
+    pushes: z
+      .array(batchItem, { error: expecting(`an array of 1 to ${MAX_BATCH_PUSHES} objects`) })
+      .min(1, { error: `must hold 1 to ${MAX_BATCH_PUSHES} pushes` })
+      .max(MAX_BATCH_PUSHES, { error: `must hold 1 to ${MAX_BATCH_PUSHES} pushes` }),
+  }),
 } as const;
 
 /** A validated publisher request for action `A`. */
@@ -125,6 +147,23 @@ export function parseAction<A extends ActionName>(
     if (push !== undefined) return { ok: true, value: push as ActionRequest<A> };
   }
   return validate(ACTION_SCHEMAS[action], json, HTTP_ERRORS) as ParseResult<ActionRequest<A>>;
+}
+
+/**
+ * Parses one batch item as the `data` of a `PUSH_MESSAGE`, with the same answers (and the same
+ * `errorDetails`, e.g. `data.recipients[1]: invalid UUID`) that `/push` gives for that data.
+ */
+export function parsePushData(
+  data: unknown,
+  options: { maxMessageBytes: number },
+): ParseResult<ActionRequest<"PUSH_MESSAGE">["data"]> {
+  const json = { messageType: "SERVER_ACTION", action: "PUSH_MESSAGE", data };
+  const tooLarge = messageTooLarge(messageOf(json), options.maxMessageBytes);
+  if (tooLarge !== undefined) return { ok: false, error: tooLarge };
+  const push = wellFormedPush(json) ??
+    validate(ACTION_SCHEMAS.PUSH_MESSAGE, json, HTTP_ERRORS);
+  if ("ok" in push) return push.ok ? { ok: true, value: push.value.data } : push;
+  return { ok: true, value: push.data };
 }
 
 function messageOf(json: unknown): unknown {

@@ -406,6 +406,72 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
     },
   },
   {
+    path: "/push/batch",
+    action: "PUSH_BATCH",
+    tag: "Push",
+    summary: "Push up to 100 messages in one request (v1.2)",
+    description: [
+      "Each item of `pushes` is the `data` of a `PUSH_MESSAGE`. The request as a whole is " +
+      "refused only for what concerns it as a whole (413 body, 408, 400 when `pushes` is " +
+      "missing, empty, longer than 100 or not an array of objects). Otherwise the answer is " +
+      "200 `Batch` with one result per item, in order: exactly the `code`, `message` and " +
+      "`data` that `/push` would have answered for that item (`errorDetails` included). One " +
+      "item's failure never affects another.",
+      "Items on the same channel are delivered in list order, and each is a push in every " +
+      "sense (history offset, metrics). Token checks of the items run concurrently; identical " +
+      "tokens are verified once.",
+    ].join("\n\n"),
+    example: {
+      pushes: [
+        {
+          channel: "news",
+          channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx",
+          recipients: [],
+          message: "Hello, world",
+        },
+        {
+          channel: "scores",
+          channelToken: "Zx8pL0qR5tY7uI9oP1aS3dF6gH2jK4lM0nB5vC7xZ1q",
+          recipients: [],
+          message: { home: 2, away: 1 },
+        },
+      ],
+    },
+    success: {
+      message: "Batch",
+      data: {
+        results: z.array(z.union([
+          z.strictObject({
+            code: z.literal(200),
+            message: z.literal("Sent"),
+            data: z.strictObject({
+              channel: channelName,
+              channelToken: nullToken,
+              offset: streamOffset.optional(),
+              epoch: epoch.optional(),
+            }),
+          }),
+          z.strictObject({
+            code: z.int().min(400).max(599),
+            message: z.string(),
+            data: z.strictObject({ errorDetails: z.string().nullable() }),
+          }),
+        ])).meta({ description: "One per item, in order: what `/push` answers for it" }),
+      },
+      example: {
+        results: [
+          { code: 200, message: "Sent", data: { channel: "news", channelToken: null } },
+          {
+            code: 403,
+            message: "Forbidden",
+            data: { errorDetails: "Channel token is invalid" },
+          },
+        ],
+      },
+    },
+    errors: {},
+  },
+  {
     path: "/channel/history",
     action: "READ_HISTORY",
     tag: "Channels",
