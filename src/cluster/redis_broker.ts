@@ -11,7 +11,8 @@ import type { Broker, ChannelEvent, Publication, PublishOptions } from "../hub/b
 import type { ChannelCache } from "./cache.ts";
 import { redis } from "./cluster_service.ts";
 import type { Keys } from "./keys.ts";
-import { decodeExtended, PUBLISH_EX } from "./publish_ex.ts";
+import { decodeExtended, type ExtendedHeader, PUBLISH_EX } from "./publish_ex.ts";
+import type { ReceiptWaiter } from "./receipts.ts";
 import { decodeEntry } from "./redis_store.ts";
 import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
 
@@ -27,6 +28,8 @@ export interface RedisBrokerDeps {
   readonly unlisten: (channel: string) => void;
   /** Counts one publish sent to Redis. */
   readonly onPublished: () => void;
+  /** Receipts this node waits for (v1.2), and this node's id for the other nodes' answers. */
+  readonly receipts?: { readonly waiter: ReceiptWaiter; readonly nodeId: string };
 }
 
 /** The pub/sub payload of a push that is not stored: `P<uuid,uuid,...>\n<message>`. */
@@ -69,7 +72,9 @@ export class RedisBroker implements Broker {
     recipients: readonly string[],
     options?: PublishOptions,
   ): Promise<number | undefined> {
-    if (options?.json === true) return await this.#publishExtended(channel, message, recipients);
+    if (options?.json === true || options?.receipt !== undefined) {
+      return await this.#publishExtended(channel, message, recipients, options);
+    }
     const { keys } = this.#deps;
     const stored = channel.history !== null && recipients.length === 0;
     const answer = await redis(() => {
@@ -107,9 +112,19 @@ export class RedisBroker implements Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options: PublishOptions,
   ): Promise<number | undefined> {
     const { keys } = this.#deps;
     const stored = channel.history !== null && recipients.length === 0;
+    const json = options.json === true;
+    const receipts = options.receipt === undefined ? undefined : this.#deps.receipts;
+    const id = receipts?.waiter.nextId();
+    const header: ExtendedHeader = {
+      r: recipients,
+      ...(json ? { j: 1 } : {}),
+      ...(id === undefined ? {} : { q: id, n: receipts!.nodeId }),
+    };
+    if (id !== undefined) receipts!.waiter.register(id, options.receipt!);
     const answer = await redis(() => {
       this.#deps.onPublished();
       return PUBLISH_EX.run(
@@ -123,13 +138,21 @@ export class RedisBroker implements Broker {
           channel.history?.size ?? 0,
           (channel.history?.ttlSeconds ?? 0) * 1000,
           stored ? "1" : "0",
-          JSON.stringify({ r: recipients, j: 1 }),
-          "j",
+          JSON.stringify(header),
+          json ? "j" : "",
         ],
       );
+    }).catch((error) => {
+      if (id !== undefined) receipts!.waiter.cancel(id);
+      throw error;
     });
-    if (!Array.isArray(answer)) this.#applied(channel, answer);
-    const [offset] = answer as [number, number];
+    if (!Array.isArray(answer)) {
+      if (id !== undefined) receipts!.waiter.cancel(id);
+      this.#applied(channel, answer);
+    }
+    const [offset, nodes] = answer as [number, number];
+    // Each node that received it answers with its own count (see receipts.ts).
+    if (id !== undefined) await receipts!.waiter.wait(id, Number(nodes));
     return stored ? Number(offset) : undefined;
   }
 

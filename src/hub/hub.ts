@@ -241,7 +241,7 @@ export class Hub {
    * once; v1 frames are a cached per-connection head plus a shared tail, compact frames are
    * one string for all.
    */
-  deliver(channel: string, publication: Publication): DeliveryReport {
+  deliver(channel: string, publication: Publication, reached?: Set<string>): DeliveryReport {
     const report: DeliveryReport = { delivered: 0, dropped: 0 };
     const subscribers = this.#channels.get(channel);
     if (subscribers === undefined) return report;
@@ -267,7 +267,7 @@ export class Hub {
         }
         const member = this.#members.get(id);
         if (member !== undefined && subscribers.has(member)) {
-          this.#push(member, frames, channel, offset, report);
+          if (this.#push(member, frames, channel, offset, report)) reached?.add(id);
         }
       }
     }
@@ -341,7 +341,7 @@ export class Hub {
     channel: string,
     offset: number | undefined,
     report: DeliveryReport,
-  ): void {
+  ): boolean {
     let frame: string;
     if (member.subscriber.compact) frame = frames.compact();
     else {
@@ -351,8 +351,12 @@ export class Hub {
       });
       frame = head + frames.tail();
     }
-    if (this.#send(member, frame, channel, offset)) report.delivered++;
-    else report.dropped++;
+    if (this.#send(member, frame, channel, offset)) {
+      report.delivered++;
+      return true;
+    }
+    report.dropped++;
+    return false;
   }
 
   #send(member: Member, frame: string, channel: string | undefined, offset: number | undefined) {

@@ -3,7 +3,14 @@ import type { Channel } from "../channels/store.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { HistoryRead } from "../history/log.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
-import type { Broker, BrokerHandler, ChannelEvent, PublishOptions } from "../hub/broker.ts";
+import type {
+  Broker,
+  BrokerHandler,
+  ChannelEvent,
+  Publication,
+  PublishOptions,
+  Receipt,
+} from "../hub/broker.ts";
 
 /** Every node is this process: publishing is delivering. */
 export class LocalBroker implements Broker {
@@ -19,8 +26,9 @@ export class LocalBroker implements Broker {
     this.#history = options.store === undefined ? undefined : new SqliteHistory({
       store: options.store,
       now: options.now,
-      onCommitted: (push) =>
-        handler.onPublication(
+      onCommitted: (push, receipt) =>
+        deliver(
+          handler,
           push.channel,
           push.json === true
             ? {
@@ -31,6 +39,7 @@ export class LocalBroker implements Broker {
               epoch: push.epoch,
             }
             : { message: push.message, recipients: [], offset: push.offset, epoch: push.epoch },
+          receipt,
         ),
     });
   }
@@ -43,13 +52,15 @@ export class LocalBroker implements Broker {
   ): Promise<number | undefined> {
     const json = options?.json === true;
     if (channel.history === null || recipients.length > 0) {
-      this.#handler.onPublication(
+      deliver(
+        this.#handler,
         channel.name,
         json ? { message, json, recipients } : { message, recipients },
+        options?.receipt,
       );
       return Promise.resolve(undefined);
     }
-    return this.#requireHistory().append(channel, message, json);
+    return this.#requireHistory().append(channel, message, json, options?.receipt);
   }
 
   history(channel: Channel, since: number | undefined): Promise<HistoryRead> {
@@ -80,4 +91,19 @@ export class LocalBroker implements Broker {
     if (this.#history === undefined) throw new Error("this broker has no history store");
     return this.#history;
   }
+}
+
+/** Hands a publication to this process's hub, counting it into `receipt` when one is asked. */
+function deliver(
+  handler: BrokerHandler,
+  channel: string,
+  publication: Publication,
+  receipt: Receipt | undefined,
+): void {
+  if (receipt === undefined) {
+    handler.onPublication(channel, publication);
+    return;
+  }
+  const report = handler.onPublication(channel, publication, receipt.reached);
+  receipt.delivered += report?.delivered ?? 0;
 }

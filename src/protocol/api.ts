@@ -89,6 +89,8 @@ export const ACTION_SCHEMAS = {
     channelToken,
     recipients: uuidArray("an array of UUIDs"),
     message: messageField,
+    // v1.2: answer what the push reached (`delivered`, `undelivered`, `partial`).
+    receipt: optionalFlag,
   }),
   DELETE_CHANNEL: envelope("DELETE_CHANNEL", { channel: channelName, channelToken }),
   AUTHORIZE_SUBSCRIBER: envelope("AUTHORIZE_SUBSCRIBER", {
@@ -184,7 +186,8 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
   if (json.messageType !== "SERVER_ACTION" || json.action !== "PUSH_MESSAGE") return undefined;
   const data = json.data;
   if (!isPlainObject(data)) return undefined;
-  const { channel, channelToken, recipients, message } = data;
+  const { channel, channelToken, recipients, message, receipt } = data;
+  if (receipt !== undefined && receipt !== null && typeof receipt !== "boolean") return undefined;
   if (!isChannelName(channel) || typeof message !== "string" || !Array.isArray(recipients)) {
     return undefined;
   }
@@ -207,6 +210,7 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
       channelToken: channelToken ?? null,
       recipients: ids,
       message: { text: message, json: false },
+      receipt: receipt === true,
     },
   };
 }

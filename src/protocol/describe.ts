@@ -214,6 +214,19 @@ function errorExample(status: number, message: string, details?: string | null):
 
 const nullToken = z.null().meta({ description: "Always null outside of create and rotate" });
 
+/** The `Sent` ack's fields with `receipt: true` (v1.2). */
+const RECEIPT_FIELDS = {
+  delivered: z.int().min(0).optional().meta({
+    description: "With `receipt`: connections the push was handed to, on every node",
+  }),
+  undelivered: z.array(z.uuid()).optional().meta({
+    description: "With `receipt`, targeted pushes: listed UUIDs not reached (each once, in order)",
+  }),
+  partial: z.literal(true).optional().meta({
+    description: "With `receipt`: a node did not answer within 1 s (cluster mode)",
+  }),
+} as const;
+
 /** Every publisher action route (PROTOCOL.md "Publisher HTTP API" and v1.1). */
 export const ACTION_ROUTES: readonly ActionRoute[] = [
   {
@@ -302,6 +315,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
         channelToken: nullToken,
         offset: streamOffset.optional().meta({ description: "History channels, broadcast only" }),
         epoch: epoch.optional().meta({ description: "History channels, broadcast only" }),
+        ...RECEIPT_FIELDS,
       },
       example: { channel: "news", channelToken: null },
     },
@@ -449,6 +463,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
               channelToken: nullToken,
               offset: streamOffset.optional(),
               epoch: epoch.optional(),
+              ...RECEIPT_FIELDS,
             }),
           }),
           z.strictObject({
