@@ -68,11 +68,23 @@ export class PushError extends Error {
   }
 }
 
-/** WebSocket close codes the server uses. */
+/** A WebSocket close the server sends: its code and the reason text that goes with it. */
+export interface Close {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * Every WebSocket close the server sends, by name: the code and its reason, used by the code
+ * and by the AsyncAPI document alike (centrifuge's `disconnect.go`). A new close is one row.
+ */
 export const CLOSE = {
-  goingAway: 1001,
-  policyViolation: 1008,
-  messageTooBig: 1009,
-  internalError: 1011,
-  slowConsumer: 4008,
-} as const;
+  goingAway: { code: 1001, reason: "Going Away" },
+  policyViolation: { code: 1008, reason: "too many frames" },
+  messageTooBig: { code: 1009, reason: "frame too large" },
+  internalError: { code: 1011, reason: "internal error" },
+  slowConsumer: { code: 4008, reason: "slow consumer" },
+} as const satisfies Readonly<Record<string, Close>>;
+
+/** The name of a close in {@link CLOSE}. */
+export type CloseName = keyof typeof CLOSE;

@@ -6,6 +6,7 @@
  * run after an interruption finishes the job.
  */
 import { parseArgs } from "node:util";
+import { EVERY_ENTRY } from "../history/log.ts";
 import { SqliteChannelStore } from "../local/sqlite_store.ts";
 import { Keys } from "./keys.ts";
 import { openRedis, redactUrl } from "./redis.ts";
@@ -95,7 +96,9 @@ export async function runMigration(
       }
       if (channel.history !== null) {
         const cutoff = now() - channel.history.ttlSeconds * 1000;
-        const entries = sqlite.readHistory(channel.name, 0).filter((e) => e.createdAt >= cutoff);
+        const entries = sqlite.readHistory(channel.name, 0, EVERY_ENTRY).filter((e) =>
+          e.createdAt >= cutoff
+        );
         await target.importHistory(channel, top, entries, now());
       }
       copied++;

@@ -203,9 +203,9 @@ export class ClusterNode {
       }
       return value === channel.epoch;
     },
-    history: (channel, since) => {
+    history: (channel, since, page) => {
       if (this.#broker === undefined) throw new Error("cluster node: broker not built yet");
-      return this.#broker.history(channel, since);
+      return this.#broker.history(channel, since, page);
     },
   };
 

@@ -6,7 +6,12 @@
 import { recordReplaced } from "../channels/failures.ts";
 import type { Redis } from "ioredis";
 import type { Channel } from "../channels/store.ts";
-import { type HistoryRead, retained } from "../history/log.ts";
+import {
+  DEFAULT_PAGE,
+  type HistoryPageSize,
+  type HistoryRead,
+  retainedPage,
+} from "../history/log.ts";
 import type { Broker, ChannelEvent, Publication, PublishOptions } from "../hub/broker.ts";
 import type { ChannelCache } from "./cache.ts";
 import { redis } from "./cluster_service.ts";
@@ -156,13 +161,17 @@ export class RedisBroker implements Broker {
     return stored ? Number(offset) : undefined;
   }
 
-  async history(channel: Channel, since: number | undefined): Promise<HistoryRead> {
+  async history(
+    channel: Channel,
+    since: number | undefined,
+    page: HistoryPageSize = DEFAULT_PAGE,
+  ): Promise<HistoryRead> {
     const { keys } = this.#deps;
     const reply = await redis(() =>
       READ_HISTORY.run(
         this.#deps.redis,
         [keys.channel(channel.name), keys.history(channel.name)],
-        [channel.epoch, since ?? -1],
+        [channel.epoch, since ?? -1, page.limit, page.maxBytes],
       )
     ) as [number, ...string[]];
     const top = Number(reply[0]);
@@ -171,8 +180,8 @@ export class RedisBroker implements Broker {
       // A future offset is not recoverable: that position never existed in this epoch.
       return { top, entries: [], complete: since === top };
     }
-    const entries = (reply.slice(1) as string[]).map(decodeEntry).reverse();
-    return retained(entries, since, top, channel.history!, this.#deps.now());
+    const entries = (reply.slice(1) as string[]).map(decodeEntry);
+    return retainedPage(entries, since, top, channel.history!, this.#deps.now(), page);
   }
 
   channelEvent(channel: string, event: ChannelEvent): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import type { Channel } from "../channels/store.ts";
 import { PushError } from "../errors.ts";
-import type { HistoryEntry, HistoryRead } from "../history/log.ts";
+import type { HistoryEntry, HistoryPageSize, HistoryRead } from "../history/log.ts";
 import { serverAck } from "../protocol/outbound.ts";
 
 /** Where a read starts: a position seen before (offset and epoch), as in SUBSCRIBE. */
@@ -22,13 +22,23 @@ export interface HistoryPage {
   readonly recovered?: boolean;
 }
 
-/** Reads a channel's stream the way the brokers do (`HistoryRead` of everything above `since`). */
-export type ReadStream = (channel: Channel, since: number) => Promise<HistoryRead>;
+/** Reads one page of a channel's stream the way the brokers do (everything above `since`). */
+export type ReadStream = (
+  channel: Channel,
+  since: number,
+  page: HistoryPageSize,
+) => Promise<HistoryRead>;
 
 /**
- * The page after `since` (every retained push without it), at most `limit`, oldest first. Kept
- * to one stream read so it can switch to a paged read of the store (`read(channel, from, limit)`)
- * without changing the answer.
+ * Most message characters one answer carries: `limit` × `MAX_MESSAGE_BYTES` could be 64 MiB, so
+ * a page of large messages stops earlier (at least one entry); the caller reads on from its last
+ * offset, as with any page.
+ */
+const MAX_PAGE_BYTES = 8 << 20;
+
+/**
+ * The page after `since` (the oldest retained pushes without it), at most `limit`, oldest first,
+ * read from the store one page at a time.
  */
 export async function readPage(
   read: ReadStream,
@@ -39,19 +49,45 @@ export async function readPage(
     throw new PushError("no_history", `The channel "${channel.name}" has no history`);
   }
   const { since, limit } = options;
+  const page = { limit, maxBytes: MAX_PAGE_BYTES };
   if (since === undefined) {
-    const all = await read(channel, 0);
-    return { top: all.top, entries: all.entries.slice(0, limit) };
+    const from = await oldestRetained(read, channel, page);
+    const all = await read(channel, from, page);
+    return { top: all.top, entries: all.entries };
   }
   if (since.epoch !== channel.epoch) {
     // Another epoch: nothing after that position exists in this stream; only the top is read.
-    const { top } = await read(channel, Number.MAX_SAFE_INTEGER);
+    const { top } = await read(channel, Number.MAX_SAFE_INTEGER, page);
     return { top, entries: [], recovered: false };
   }
-  const after = await read(channel, since.offset);
+  const after = await read(channel, since.offset, page);
   // `complete` is false when since.offset is above the top or entries after it were trimmed.
   if (!after.complete) return { top: after.top, entries: [], recovered: false };
-  return { top: after.top, entries: after.entries.slice(0, limit), recovered: true };
+  return { top: after.top, entries: after.entries, recovered: true };
+}
+
+/**
+ * The offset right below the oldest retained push: retention by size keeps at most the newest
+ * `size`, and retention by age trims from the oldest on, so the first offset whose read is
+ * complete is found by bisection (a few one-entry reads, never the whole range).
+ */
+async function oldestRetained(
+  read: ReadStream,
+  channel: Channel,
+  page: HistoryPageSize,
+): Promise<number> {
+  const probe = { limit: 1, maxBytes: page.maxBytes };
+  const { top } = await read(channel, Number.MAX_SAFE_INTEGER, probe);
+  let low = Math.max(0, top - channel.history!.size);
+  if ((await read(channel, low, probe)).complete) return low;
+  // Invariant: reading from `low` is incomplete, from `high` (the top: nothing above) complete.
+  let high = top;
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if ((await read(channel, middle, probe)).complete) high = middle;
+    else low = middle;
+  }
+  return high;
 }
 
 /** The `History` ack of a page. */

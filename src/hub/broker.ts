@@ -5,7 +5,7 @@
  * `subscribe` while it has local subscribers (per-channel interest, as centrifuge does).
  */
 import type { Channel } from "../channels/store.ts";
-import type { HistoryRead } from "../history/log.ts";
+import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
 
 /** A push as it travels from a publisher to the nodes. */
 export interface Publication {
@@ -72,8 +72,15 @@ export interface Broker {
     recipients: readonly string[],
     options?: PublishOptions,
   ): Promise<number | undefined>;
-  /** The stream top of a history channel and, when `since` is given, what came after it. */
-  history(channel: Channel, since: number | undefined): Promise<HistoryRead>;
+  /**
+   * The stream top of a history channel and, when `since` is given, one page of what came after
+   * it (read on from the last entry's offset for more).
+   */
+  history(
+    channel: Channel,
+    since: number | undefined,
+    page?: HistoryPageSize,
+  ): Promise<HistoryRead>;
   /** Tells every node's subscribers of `channel` about `event`. */
   channelEvent(channel: string, event: ChannelEvent): Promise<void>;
   /** Starts receiving `channel`'s traffic on this node; resolves once in force. */

@@ -1,7 +1,7 @@
 /** The single-node broker: delivers in-process, stores history in SQLite. */
 import type { Channel } from "../channels/store.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
-import type { HistoryRead } from "../history/log.ts";
+import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
 import type {
   Broker,
@@ -63,8 +63,12 @@ export class LocalBroker implements Broker {
     return this.#requireHistory().append(channel, message, json, options?.receipt);
   }
 
-  history(channel: Channel, since: number | undefined): Promise<HistoryRead> {
-    return Promise.resolve(this.#requireHistory().read(channel, since));
+  history(
+    channel: Channel,
+    since: number | undefined,
+    page?: HistoryPageSize,
+  ): Promise<HistoryRead> {
+    return Promise.resolve(this.#requireHistory().read(channel, since, page));
   }
 
   channelEvent(channel: string, event: ChannelEvent): Promise<void> {

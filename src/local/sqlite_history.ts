@@ -8,7 +8,14 @@ import { channelNotFound } from "../channels/failures.ts";
 import { PushError } from "../errors.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { Receipt } from "../hub/broker.ts";
-import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "../history/log.ts";
+import {
+  DEFAULT_PAGE,
+  type HistoryEntry,
+  type HistoryPageSize,
+  type HistoryRead,
+  retainedPage,
+  type StoredPush,
+} from "../history/log.ts";
 
 /** Most entries of a channel's tail kept in memory. */
 const TAIL_ENTRIES = 2048;
@@ -93,8 +100,15 @@ export class SqliteHistory {
     return done.promise.then(() => offset);
   }
 
-  /** The stream's top and, when `since` is given, the retained entries above it. */
-  read(channel: Channel, since: number | undefined): HistoryRead {
+  /**
+   * The stream's top and, when `since` is given, one page of the retained entries above it:
+   * from the in-memory tail when it reaches that far back, else one bounded read from disk.
+   */
+  read(
+    channel: Channel,
+    since: number | undefined,
+    page: HistoryPageSize = DEFAULT_PAGE,
+  ): HistoryRead {
     const history = channel.history!;
     const stream = this.#stream(channel);
     const top = stream.committed;
@@ -102,10 +116,17 @@ export class SqliteHistory {
       // A future offset is not recoverable: that position never existed in this epoch.
       return { top, entries: [], complete: since === top };
     }
-    const first = stream.tail[0];
-    const fromTail = first !== undefined && (first.offset <= since + 1 || stream.tailWhole);
-    const entries = fromTail ? stream.tail : this.#store.readHistory(channel.name, since);
-    return retained(entries, since, top, history, this.#now());
+    const { tail } = stream;
+    const first = tail[0];
+    let entries: readonly HistoryEntry[];
+    if (first !== undefined && (first.offset <= since + 1 || stream.tailWhole)) {
+      // The tail is contiguous: the entry above `since` sits at a known index.
+      const start = Math.max(0, since + 1 - first.offset);
+      entries = tail.slice(start, start + page.limit);
+    } else {
+      entries = this.#store.readHistory(channel.name, since, page);
+    }
+    return retainedPage(entries, since, top, history, this.#now(), page);
   }
 
   /** Forgets a deleted channel's stream (its rows went with the channel). */

@@ -2,7 +2,7 @@
  * Zod schemas of everything the server sends: `SERVER_ACK`s, `CLIENT_ACK`s, `CLIENT_PUSH`es,
  * `ERROR`s and the operations bodies, v1 and v1.1 (PROTOCOL.md). The builders in `outbound.ts`
  * write these shapes by hand for speed; these schemas describe them for the API documents
- * (`describe.ts`), and the end-to-end tests check every real answer against those documents.
+ * (`openapi.ts`, `asyncapi.ts`), and the end-to-end tests check every real answer against those documents.
  */
 import { z } from "zod";
 import { ERRORS } from "../errors.ts";

@@ -13,6 +13,17 @@ export function errorEnvelope(error: PushError): string {
 }
 
 /**
+ * The HTTP answer of an error on either port: the `ERROR` envelope with the catalog status as
+ * the HTTP status (the only builder of error responses, so the ports cannot drift apart).
+ */
+export function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
+  return new Response(errorEnvelope(error), {
+    status: ERRORS[error.code].status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+/**
  * `SERVER_ACK` envelope answering a publisher. `extra` fields (v1.1 options, stream positions)
  * follow `channelToken`; v1 channels pass none, so their acks stay byte-for-byte v1.
  */
