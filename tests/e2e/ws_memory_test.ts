@@ -93,4 +93,21 @@ Deno.test("[e2e][single] WebSocket memory: what the runtime and the heartbeat bo
       assert.ok(after - before < 6, `still ${(after - before).toFixed(1)} MiB more after close`);
     },
   );
+
+  await t.step(
+    "a message fragmented past the 64 MiB frame cap is assembled whole and handed over (then 1009)",
+    async () => {
+      // 65 × 1 MiB: the smallest whole-MiB message over the runtime's frame cap. Only a message
+      // the runtime assembled and delivered can reach MAX_FRAME_BYTES and be closed 1009.
+      await using socket = await RawWebSocket.connect(server.wsPort);
+      assert.ok(await socket.nextFrame(), "Connected");
+      const fragment = new Uint8Array(MiB).fill(0x61);
+      await writeAll(socket.conn, encodeFrame(0x1, fragment, false));
+      const continuation = encodeFrame(0x0, fragment, false);
+      for (let i = 1; i < RUNTIME_FRAME_CAP / MiB; i++) await writeAll(socket.conn, continuation);
+      await writeAll(socket.conn, encodeFrame(0x0, fragment, true));
+      const { code } = await endOf(socket);
+      assert.equal(code, 1009);
+    },
+  );
 });
