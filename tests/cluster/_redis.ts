@@ -2,6 +2,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { closeRedis } from "../../src/cluster/redis.ts";
 import { freePort } from "../client/_support.ts";
+import { parserPoolSettled } from "./_parser_pool.ts";
 
 /**
  * A test-side connection: no retries and no reconnects, so a connection whose server is killed
@@ -147,6 +148,8 @@ export class RedisServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    // Every cluster test ends here: let ioredis's parser clear its own pool timer first.
+    await parserPoolSettled();
   }
 }
 

@@ -41,14 +41,13 @@ Deno.test("[e2e][single] WebSocket memory: what the runtime and the heartbeat bo
     async () => {
       await using socket = await RawWebSocket.connect(server.wsPort);
       assert.ok(await socket.nextFrame(), "Connected");
-      const started = performance.now();
       await writeAll(socket.conn, frameHeader(0x1, RUNTIME_FRAME_CAP));
       await writeAll(socket.conn, new Uint8Array(1024)).catch(() => {});
-      const { code, pings } = await endOf(socket);
-      // Dropped by the runtime (no close frame, no ping first), long before any heartbeat.
+      const { code } = await endOf(socket);
+      // Dropped by the runtime: TCP ends with no close frame. (The heartbeat would have closed
+      // it with 1001, as the next step shows; a ping may still arrive first on a loaded machine,
+      // so neither pings nor wall-clock time are asserted here.)
       assert.equal(code, null);
-      assert.equal(pings, 0);
-      assert.ok(performance.now() - started < 400, `${performance.now() - started} ms`);
     },
   );
 
