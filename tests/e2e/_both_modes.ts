@@ -2,7 +2,8 @@
  * Runs one test body against a single-node server and against a two-node cluster (one
  * throwaway redis-server). In cluster mode `publisher` and `subscriber` are different nodes,
  * so every push the body checks crosses Redis; in single-node mode both are the one server.
- * (A stand-in until the shared backend fixture of the e2e suite lands.)
+ * Named like the shared fixture's tests (`[e2e][single]`, `[e2e][cluster]`, see _backends.ts), so
+ * `deno task test:cluster` picks the cluster runs; kept for its per-node overrides (a frozen node).
  */
 import type { ServerOverrides } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../_helpers.ts";
@@ -25,21 +26,21 @@ export interface BothModesOptions {
   readonly subscriberOverrides?: (mode: "single" | "cluster") => ServerOverrides;
 }
 
-/** Registers `[e2e] name (single-node)` and `[e2e] name (cluster)` with the same body. */
+/** Registers `[e2e][single] name` and `[e2e][cluster] name` with the same body. */
 export function bothModes(
   name: string,
   body: (t: Deno.TestContext, servers: Servers) => Promise<void>,
   options: BothModesOptions = {},
 ): void {
   const env = options.env ?? {};
-  Deno.test(`[e2e] ${name} (single-node)`, async (t) => {
+  Deno.test(`[e2e][single] ${name}`, async (t) => {
     await using server = await startTestServer(
       env,
       options.subscriberOverrides?.("single") ?? {},
     );
     await body(t, { mode: "single", publisher: server, subscriber: server });
   });
-  Deno.test(`[e2e] ${name} (cluster)`, async (t) => {
+  Deno.test(`[e2e][cluster] ${name}`, async (t) => {
     await using redis = await RedisServer.start();
     await using publisher = await startTestServer({ ...env, REDIS_URL: redis.url });
     await using subscriber = await startTestServer(
