@@ -17,6 +17,7 @@ export type ErrorCode =
   | "uuid_mismatch"
   | "origin_forbidden"
   | "channel_exists"
+  | "no_history"
   | "private_channel"
   | "unknown_connection"
   | "insufficient_storage"
@@ -41,6 +42,7 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
   uuid_mismatch: { status: 403, message: "Forbidden" },
   origin_forbidden: { status: 403, message: "Forbidden" },
   channel_exists: { status: 409, message: "Conflict" },
+  no_history: { status: 409, message: "Conflict" },
   private_channel: { status: 403, message: "Forbidden" },
   unknown_connection: { status: 404, message: "Not found" },
   insufficient_storage: { status: 507, message: "Insufficient Storage" },

@@ -138,10 +138,11 @@ export async function startServer(
     ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
   });
   const handler: BrokerHandler = {
-    onPublication(channel, publication) {
-      const report = hub.deliver(channel, publication);
+    onPublication(channel, publication, reached) {
+      const report = hub.deliver(channel, publication, reached);
       metrics.deliveries += report.delivered;
       metrics.droppedMessages += report.dropped;
+      return report;
     },
     onChannelEvent(channel, event) {
       if (event.type === "deleted") hub.dropChannel(channel);

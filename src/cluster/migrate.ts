@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { EVERY_ENTRY } from "../history/log.ts";
 import { SqliteChannelStore } from "../local/sqlite_store.ts";
 import { Keys } from "./keys.ts";
-import { openRedis, redactUrl } from "./redis.ts";
+import { closeRedis, openRedis, redactUrl } from "./redis.ts";
 import { RedisChannelStore } from "./redis_store.ts";
 
 const USAGE = `Usage: deno task migrate-to-redis --from FILE --to REDIS_URL [--prefix PREFIX]
@@ -120,7 +120,7 @@ export async function runMigration(
     return 1;
   } finally {
     sqlite?.close();
-    redis?.disconnect();
+    if (redis !== undefined) await closeRedis(redis);
   }
 }
 

@@ -6,7 +6,9 @@ export interface HistoryEntry {
   readonly offset: number;
   /** Milliseconds since the epoch, when the push was accepted. */
   readonly createdAt: number;
+  /** The string message, or with `json` the JSON text of any other value (v1.2). */
   readonly message: string;
+  readonly json?: boolean;
 }
 
 /** A push on its way into storage. */

@@ -18,7 +18,10 @@ import {
 import { errorResponse as buildErrorResponse, serverAck } from "../protocol/outbound.ts";
 import { ACTION_ROUTES } from "../protocol/routes.ts";
 import type { BodyReader } from "./body.ts";
+import { runBatch } from "./batch.ts";
 import { docsRoutes } from "./docs.ts";
+import { authorizePush, publishPush } from "./push_action.ts";
+import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -135,15 +138,19 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     },
 
     PUSH_MESSAGE: async ({ data }, _raw, source) => {
+      const channel = await authorizePush(deps, data, source);
+      return serverAck("Sent", data.channel, null, await publishPush(deps, channel, data));
+    },
+
+    PUSH_BATCH: ({ data }, _raw, source) => runBatch(deps, data.pushes, source),
+
+    READ_HISTORY: async ({ data }, _raw, source) => {
       const channel = await service.authorize(data.channel, data.channelToken, source);
-      const offset = await broker.publish(channel, data.message, data.recipients);
-      metrics.pushes++;
-      return serverAck(
-        "Sent",
-        data.channel,
-        null,
-        offset === undefined ? {} : { offset, epoch: channel.epoch },
-      );
+      const page = await readPage((c, since, page) => broker.history(c, since, page), channel, {
+        since: data.since,
+        limit: data.limit,
+      });
+      return historyAck(channel, page);
     },
 
     DELETE_CHANNEL: async ({ data }, _raw, source) => {

@@ -19,9 +19,17 @@ export class PushFrames {
   /** Frames around an already serialized `pushMessage`. */
   constructor(readonly pushMessage: string) {}
 
-  /** The frames of `message` pushed on `channel` (at `position`, when stored). */
-  static of(channel: string, message: string, position?: FramePosition): PushFrames {
-    return new PushFrames(pushMessage(channel, message, position));
+  /**
+   * The frames of `message` pushed on `channel` (at `position`, when stored); `json`: `message` is
+   * the JSON text of a non-string value.
+   */
+  static of(
+    channel: string,
+    message: string,
+    position?: FramePosition,
+    json?: boolean,
+  ): PushFrames {
+    return new PushFrames(pushMessage(channel, message, position, json));
   }
 
   /** The part of a v1 frame after the subscriber's head. */

@@ -299,7 +299,7 @@ export class Hub {
    * once; v1 frames are a cached per-connection head plus a shared tail, compact frames are
    * one string for all.
    */
-  deliver(channel: string, publication: Publication): DeliveryReport {
+  deliver(channel: string, publication: Publication, reached?: Set<string>): DeliveryReport {
     const report: DeliveryReport = { delivered: 0, dropped: 0 };
     const subscribers = this.#channels.get(channel);
     if (subscribers === undefined) return report;
@@ -309,6 +309,7 @@ export class Hub {
       publication.offset === undefined || publication.epoch === undefined
         ? undefined
         : { offset: publication.offset, epoch: publication.epoch },
+      publication.json,
     );
     const { recipients, offset } = publication;
     if (recipients.length === 0) {
@@ -322,7 +323,7 @@ export class Hub {
         }
         const member = this.#members.get(id);
         if (member !== undefined && subscribers.has(member)) {
-          this.#push(member, frames, channel, offset, report);
+          if (this.#push(member, frames, channel, offset, report)) reached?.add(id);
         }
       }
     }
@@ -451,14 +452,18 @@ export class Hub {
     channel: string,
     offset: number | undefined,
     report: DeliveryReport,
-  ): void {
+  ): boolean {
     if (
       offset !== undefined && member.reached !== undefined && this.#late(member, channel, offset)
     ) {
-      return;
+      return false;
     }
-    if (this.#send(member, this.#frame(member, frames), channel, offset)) report.delivered++;
-    else report.dropped++;
+    if (this.#send(member, this.#frame(member, frames), channel, offset)) {
+      report.delivered++;
+      return true;
+    }
+    report.dropped++;
+    return false;
   }
 
   /** Whether a live push of a recovered channel is one the connection's stream already had. */

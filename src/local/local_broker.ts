@@ -3,7 +3,14 @@ import type { Channel } from "../channels/store.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
-import type { Broker, BrokerHandler, ChannelEvent } from "../hub/broker.ts";
+import type {
+  Broker,
+  BrokerHandler,
+  ChannelEvent,
+  Publication,
+  PublishOptions,
+  Receipt,
+} from "../hub/broker.ts";
 
 /** Every node is this process: publishing is delivering. */
 export class LocalBroker implements Broker {
@@ -19,13 +26,21 @@ export class LocalBroker implements Broker {
     this.#history = options.store === undefined ? undefined : new SqliteHistory({
       store: options.store,
       now: options.now,
-      onCommitted: (push) =>
-        handler.onPublication(push.channel, {
-          message: push.message,
-          recipients: [],
-          offset: push.offset,
-          epoch: push.epoch,
-        }),
+      onCommitted: (push, receipt) =>
+        deliver(
+          handler,
+          push.channel,
+          push.json === true
+            ? {
+              message: push.message,
+              json: true,
+              recipients: [],
+              offset: push.offset,
+              epoch: push.epoch,
+            }
+            : { message: push.message, recipients: [], offset: push.offset, epoch: push.epoch },
+          receipt,
+        ),
     });
   }
 
@@ -33,12 +48,19 @@ export class LocalBroker implements Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined> {
+    const json = options?.json === true;
     if (channel.history === null || recipients.length > 0) {
-      this.#handler.onPublication(channel.name, { message, recipients });
+      deliver(
+        this.#handler,
+        channel.name,
+        json ? { message, json, recipients } : { message, recipients },
+        options?.receipt,
+      );
       return Promise.resolve(undefined);
     }
-    return this.#requireHistory().append(channel, message);
+    return this.#requireHistory().append(channel, message, json, options?.receipt);
   }
 
   history(
@@ -73,4 +95,19 @@ export class LocalBroker implements Broker {
     if (this.#history === undefined) throw new Error("this broker has no history store");
     return this.#history;
   }
+}
+
+/** Hands a publication to this process's hub, counting it into `receipt` when one is asked. */
+function deliver(
+  handler: BrokerHandler,
+  channel: string,
+  publication: Publication,
+  receipt: Receipt | undefined,
+): void {
+  if (receipt === undefined) {
+    handler.onPublication(channel, publication);
+    return;
+  }
+  const report = handler.onPublication(channel, publication, receipt.reached);
+  receipt.delivered += report?.delivered ?? 0;
 }

@@ -7,6 +7,7 @@ import { isSqliteBusy } from "./busy_retry.ts";
 import { channelNotFound } from "../channels/failures.ts";
 import { PushError } from "../errors.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
+import type { Receipt } from "../hub/broker.ts";
 import {
   DEFAULT_PAGE,
   type HistoryEntry,
@@ -41,6 +42,7 @@ interface Stream {
 
 interface Pending {
   readonly push: StoredPush;
+  readonly receipt: Receipt | undefined;
   readonly done: PromiseWithResolvers<void>;
 }
 
@@ -49,14 +51,14 @@ export interface SqliteHistoryOptions {
   readonly store: SqliteChannelStore;
   readonly now: () => number;
   /** Called for each committed push, in offset order, before its publisher is answered. */
-  readonly onCommitted: (push: StoredPush) => void;
+  readonly onCommitted: (push: StoredPush, receipt?: Receipt) => void;
 }
 
 /** History of every history channel of one single-node server. */
 export class SqliteHistory {
   readonly #store: SqliteChannelStore;
   readonly #now: () => number;
-  readonly #onCommitted: (push: StoredPush) => void;
+  readonly #onCommitted: (push: StoredPush, receipt?: Receipt) => void;
   readonly #streams = new Map<string, Stream>();
   #pending: Pending[] = [];
   #flushTimer: ReturnType<typeof setImmediate> | undefined;
@@ -74,7 +76,7 @@ export class SqliteHistory {
    * Assigns the next offset to `message` and resolves once it is durable, after
    * `onCommitted` has run for it. Concurrent appends share one commit.
    */
-  append(channel: Channel, message: string): Promise<number> {
+  append(channel: Channel, message: string, json = false, receipt?: Receipt): Promise<number> {
     if (this.#closed) return Promise.reject(new Error("history is closed"));
     const history = channel.history!;
     const stream = this.#stream(channel);
@@ -87,9 +89,10 @@ export class SqliteHistory {
       offset,
       createdAt: stream.lastTime,
       message,
+      ...(json ? { json } : {}),
     };
     const done = Promise.withResolvers<void>();
-    this.#pending.push({ push, done });
+    this.#pending.push({ push, receipt, done });
     // Once the pushes of this event-loop turn are in: `setTimeout(0)` would wait for the next
     // timer tick (~1–2 ms here), during which every publisher of a history channel waits.
     this.#flushTimer ??= setImmediate(() => this.#flush());
@@ -183,21 +186,25 @@ export class SqliteHistory {
       for (const { done } of batch) done.reject(answer);
       return;
     }
-    for (const [i, { push, done }] of batch.entries()) {
+    for (const [i, { push, receipt, done }] of batch.entries()) {
       if (!stored[i]) {
         done.reject(channelNotFound(push.channel));
         continue;
       }
       const stream = this.#streams.get(push.channel);
       if (stream !== undefined && stream.epoch === push.epoch) this.#remember(stream, push);
-      this.#onCommitted(push);
+      this.#onCommitted(push, receipt);
       done.resolve();
     }
   }
 
   #remember(stream: Stream, push: StoredPush): void {
     stream.committed = push.offset;
-    stream.tail.push({ offset: push.offset, createdAt: push.createdAt, message: push.message });
+    stream.tail.push(
+      push.json === true
+        ? { offset: push.offset, createdAt: push.createdAt, message: push.message, json: true }
+        : { offset: push.offset, createdAt: push.createdAt, message: push.message },
+    );
     stream.tailChars += push.message.length;
     const keep = Math.min(push.history.size, TAIL_ENTRIES);
     while (

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { ERRORS } from "../errors.ts";
 import { channelName } from "./fields.ts";
+import { messageValue } from "./payload.ts";
 
 /** A channel token: 32 random bytes, base64url without padding. */
 export const channelTokenValue = z
@@ -136,7 +137,7 @@ export function clientAckSchema(message: ClientAckMessage): z.ZodType {
 
 const pushMessage = z.strictObject({
   channel: channelName,
-  message: z.string().meta({ examples: ["Hello, world"] }),
+  message: messageValue,
   offset: streamOffset.optional().meta({ description: "History channels, broadcast pushes" }),
   epoch: epoch.optional().meta({ description: "History channels, broadcast pushes" }),
 });

@@ -96,8 +96,22 @@ export interface Position {
   readonly epoch: string;
 }
 
-/** The `pushMessage` object of a push, serialized once per push. */
-export function pushMessage(channel: string, message: string, position?: Position): string {
+/**
+ * The `pushMessage` object of a push, serialized once per push. With `json`, `message` is the
+ * JSON text of a non-string value (v1.2) and is embedded as is; otherwise it is a string.
+ */
+export function pushMessage(
+  channel: string,
+  message: string,
+  position?: Position,
+  json?: boolean,
+): string {
+  if (json === true) {
+    const head = `{"channel":${JSON.stringify(channel)},"message":${message}`;
+    return position === undefined
+      ? `${head}}`
+      : `${head},"offset":${position.offset},"epoch":${JSON.stringify(position.epoch)}}`;
+  }
   return JSON.stringify(
     position === undefined
       ? { channel, message }

@@ -17,6 +17,7 @@ import {
   streamOffset,
 } from "./envelopes.ts";
 import { channelName } from "./fields.ts";
+import { messageValue } from "./payload.ts";
 
 /** One publisher action route: `POST path` with a `SERVER_ACTION` body. */
 export interface ActionRoute {
@@ -48,6 +49,19 @@ export interface ActionRoute {
 
 /** The `channelToken` of every ack but create's and rotate's. */
 export const nullToken = z.null().meta({ description: "Always null outside of create and rotate" });
+
+/** The `Sent` ack's fields with `receipt: true` (v1.2). */
+const RECEIPT_FIELDS = {
+  delivered: z.int().min(0).optional().meta({
+    description: "With `receipt`: connections the push was handed to, on every node",
+  }),
+  undelivered: z.array(z.uuid()).optional().meta({
+    description: "With `receipt`, targeted pushes: listed UUIDs not reached (each once, in order)",
+  }),
+  partial: z.literal(true).optional().meta({
+    description: "With `receipt`: a node did not answer within 1 s (cluster mode)",
+  }),
+} as const;
 
 /** Every publisher action route (PROTOCOL.md "Publisher HTTP API" and v1.1). */
 export const ACTION_ROUTES: readonly ActionRoute[] = [
@@ -137,6 +151,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
         channelToken: nullToken,
         offset: streamOffset.optional().meta({ description: "History channels, broadcast only" }),
         epoch: epoch.optional().meta({ description: "History channels, broadcast only" }),
+        ...RECEIPT_FIELDS,
       },
       example: { channel: "news", channelToken: null },
     },
@@ -239,5 +254,125 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
       403: "The token is wrong",
       404: "No channel of that name",
     },
+  },
+  {
+    path: "/push/batch",
+    action: "PUSH_BATCH",
+    tag: "Push",
+    summary: "Push up to 100 messages in one request (v1.2)",
+    description: [
+      "Each item of `pushes` is the `data` of a `PUSH_MESSAGE`. The request as a whole is " +
+      "refused only for what concerns it as a whole (413 body, 408, 400 when `pushes` is " +
+      "missing, empty, longer than 100 or not an array of objects). Otherwise the answer is " +
+      "200 `Batch` with one result per item, in order: exactly the `code`, `message` and " +
+      "`data` that `/push` would have answered for that item (`errorDetails` included). One " +
+      "item's failure never affects another.",
+      "Items on the same channel are delivered in list order, and each is a push in every " +
+      "sense (history offset, metrics). Token checks of the items run concurrently; identical " +
+      "tokens are verified once.",
+    ].join("\n\n"),
+    example: {
+      pushes: [
+        {
+          channel: "news",
+          channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx",
+          recipients: [],
+          message: "Hello, world",
+        },
+        {
+          channel: "scores",
+          channelToken: "Zx8pL0qR5tY7uI9oP1aS3dF6gH2jK4lM0nB5vC7xZ1q",
+          recipients: [],
+          message: { home: 2, away: 1 },
+        },
+      ],
+    },
+    success: {
+      message: "Batch",
+      data: {
+        results: z.array(z.union([
+          z.strictObject({
+            code: z.literal(200),
+            message: z.literal("Sent"),
+            data: z.strictObject({
+              channel: channelName,
+              channelToken: nullToken,
+              offset: streamOffset.optional(),
+              epoch: epoch.optional(),
+              ...RECEIPT_FIELDS,
+            }),
+          }),
+          z.strictObject({
+            code: z.int().min(400).max(599),
+            message: z.string(),
+            data: z.strictObject({ errorDetails: z.string().nullable() }),
+          }),
+        ])).meta({ description: "One per item, in order: what `/push` answers for it" }),
+      },
+      example: {
+        results: [
+          { code: 200, message: "Sent", data: { channel: "news", channelToken: null } },
+          {
+            code: 403,
+            message: "Forbidden",
+            data: { errorDetails: "Channel token is invalid" },
+          },
+        ],
+      },
+    },
+    errors: {},
+  },
+  {
+    path: "/channel/history",
+    action: "READ_HISTORY",
+    tag: "Channels",
+    summary: "Read a history channel's retained pushes (v1.2)",
+    description: [
+      "Answers the retained pushes after `since.offset` (every retained push without `since`), " +
+      "oldest first, at most `limit` (1–1000, default 100): the oldest `limit` of them. Read " +
+      "on by passing the last `offset` as the next `since`.",
+      "With `since`, `recovered` says whether every push after it is still retained. When " +
+      "`since` names another epoch, is above the top offset, or pushes after it were trimmed, " +
+      "`publications` is empty and `recovered` is false. `time` is when the push was accepted.",
+    ].join("\n\n"),
+    example: {
+      channel: "news",
+      channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx",
+      since: { offset: 40, epoch: "k9Jq2w" },
+      limit: 100,
+    },
+    success: {
+      message: "History",
+      data: {
+        channel: channelName,
+        channelToken: nullToken,
+        epoch,
+        offset: streamOffset.meta({ description: "The stream's top offset" }),
+        publications: z.array(z.strictObject({
+          offset: streamOffset,
+          message: messageValue,
+          time: z.iso.datetime().meta({ description: "Acceptance time, ISO 8601 UTC (ms)" }),
+        })),
+        recovered: z.boolean().optional().meta({ description: "Only with `since`" }),
+      },
+      example: {
+        channel: "news",
+        channelToken: null,
+        epoch: "k9Jq2w",
+        offset: 42,
+        publications: [
+          { offset: 41, message: "Hello", time: "2025-01-01T12:00:00.000Z" },
+          { offset: 42, message: { score: 3 }, time: "2025-01-01T12:00:01.250Z" },
+        ],
+        recovered: true,
+      },
+    },
+    errors: {
+      401: "No token (null or absent)",
+      403: "The token is wrong",
+      404: "No channel of that name",
+      409: "The channel has no history",
+    },
+    errorExamples: { 409: 'The channel "news" has no history' },
   },
 ];

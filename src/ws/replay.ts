@@ -87,7 +87,7 @@ export async function replay(request: ReplayRequest): Promise<void> {
         const frames = PushFrames.of(name, entry.message, {
           offset: entry.offset,
           epoch: channel.epoch,
-        });
+        }, entry.json);
         writer.send(hub.pushFrame(id, frames));
         const bytes = entryBytes(entry);
         holding -= bytes;

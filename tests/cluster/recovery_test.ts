@@ -6,8 +6,8 @@
  * Size: 100 resumes, 4 pushes of 500 B in flight. At this size loopback rarely lets pub/sub trail
  * the read (this is a regression guard; the deterministic reproduction is the hub test "late live
  * pushes ... are skipped"). With 8 × 20 KB pushes the unfixed server failed in the first resume
- * ("got 14 after 16"), but such bulk replies start redis-parser's buffer-pool interval, which the
- * op sanitizer reports (the ioredis leak of issue 17).
+ * ("got 14 after 16"); such bulk replies start redis-parser's buffer-pool interval, which the
+ * teardown waits out (tests/cluster/_parser_pool.ts).
  */
 import assert from "node:assert/strict";
 import { action, post, push, startTestServer, TestClient } from "../_helpers.ts";
@@ -18,10 +18,6 @@ const RESUMES = 100;
 Deno.test({
   name:
     "[cluster] resumes on one node while pushes arrive via another: no duplicate, reorder or gap",
-  // The only op left is redis-parser's module-wide buffer-pool interval, started by any bulk reply
-  // that spans socket reads (20 KB pushes do) and cleared by itself ~50 ms ticks later: the known
-  // ioredis leak of issue 17, fixed at its cause elsewhere. Resources stay sanitized.
-  sanitizeOps: false,
 }, async () => {
   await using redis = await RedisServer.start();
   await using a = await startTestServer({ REDIS_URL: redis.url });

@@ -58,9 +58,10 @@ async function bothPortsServe(server: ServerProcess): Promise<boolean> {
   }
 }
 
+// Open-file limits and connection caps are the process's and the transport's, not the backend's (single only).
 Deno.test({
   name:
-    "[e2e] under ulimit -n 512, 1,000 idle connections per port exhaust the descriptors; once they close both ports serve again within 2 s",
+    "[e2e][single] under ulimit -n 512, 1,000 idle connections per port exhaust the descriptors; once they close both ports serve again within 2 s",
   ignore: Deno.build.os !== "linux",
   async fn() {
     await using server = await ServerProcess.spawn({}, [
@@ -125,7 +126,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "[e2e] under ulimit -n 256, idle connections that exhaust the HTTP port are closed at once: /healthz answers while they are held; a body still arriving is cut",
+    "[e2e][single] under ulimit -n 256, idle connections that exhaust the HTTP port are closed at once: /healthz answers while they are held; a body still arriving is cut",
   ignore: Deno.build.os !== "linux",
   async fn() {
     await using server = await ServerProcess.spawn({ LOG_LEVEL: "warn" }, [
@@ -189,7 +190,8 @@ Deno.test({
   },
 });
 
-Deno.test("[e2e] connection caps derive from the open-file limit: 100 → 11 WebSockets, 25 requests in flight", async (t) => {
+// Open-file limits and connection caps are the process's and the transport's, not the backend's (single only).
+Deno.test("[e2e][single] connection caps derive from the open-file limit: 100 → 11 WebSockets, 25 requests in flight", async (t) => {
   await using server = await startTestServer({}, { fdLimit: 100 });
 
   await t.step("the 12th WebSocket upgrade gets 503", async () => {
@@ -229,7 +231,8 @@ Deno.test("[e2e] connection caps derive from the open-file limit: 100 → 11 Web
   });
 });
 
-Deno.test("[e2e] with explicit permissions (no /proc/self access) the caps derive from OPEN_FILE_LIMIT", async () => {
+// Open-file limits and connection caps are the process's and the transport's, not the backend's (single only).
+Deno.test("[e2e][single] with explicit permissions (no /proc/self access) the caps derive from OPEN_FILE_LIMIT", async () => {
   const command = [Deno.execPath(), "run", "--allow-net", "--allow-env", "--allow-read", MAIN];
   await using server = await ServerProcess.spawn({ OPEN_FILE_LIMIT: "100" }, command);
   const listening = server.lines.find((l) => String(l.msg).startsWith("pushserver listening"));

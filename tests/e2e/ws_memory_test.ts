@@ -29,7 +29,8 @@ async function endOf(socket: RawWebSocket): Promise<{ code: number | null; pings
   return { code, pings };
 }
 
-Deno.test("[e2e] WebSocket memory: what the runtime and the heartbeat bound", async (t) => {
+// Memory per WebSocket is the runtime's and the transport's (single only).
+Deno.test("[e2e][single] WebSocket memory: what the runtime and the heartbeat bound", async (t) => {
   // WS_IDLE_TIMEOUT_S=1: a client that answers no ping is closed about a second after its last
   // complete message, which is what bounds a message that never completes.
   await using server = await ServerProcess.spawn({ LOG_LEVEL: "warn", WS_IDLE_TIMEOUT_S: "1" });
@@ -40,14 +41,13 @@ Deno.test("[e2e] WebSocket memory: what the runtime and the heartbeat bound", as
     async () => {
       await using socket = await RawWebSocket.connect(server.wsPort);
       assert.ok(await socket.nextFrame(), "Connected");
-      const started = performance.now();
       await writeAll(socket.conn, frameHeader(0x1, RUNTIME_FRAME_CAP));
       await writeAll(socket.conn, new Uint8Array(1024)).catch(() => {});
-      const { code, pings } = await endOf(socket);
-      // Dropped by the runtime (no close frame, no ping first), long before any heartbeat.
+      const { code } = await endOf(socket);
+      // Dropped by the runtime: TCP ends with no close frame. (The heartbeat would have closed
+      // it with 1001, as the next step shows; a ping may still arrive first on a loaded machine,
+      // so neither pings nor wall-clock time are asserted here.)
       assert.equal(code, null);
-      assert.equal(pings, 0);
-      assert.ok(performance.now() - started < 400, `${performance.now() - started} ms`);
     },
   );
 
