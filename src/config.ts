@@ -46,6 +46,18 @@ export interface Config {
   readonly jwtPublicKeysPath: string | undefined;
   /** `JWT_AUDIENCE`: when set, a subscriber token's `aud` must name it. */
   readonly jwtAudience: string | undefined;
+  /** Webhooks (v1.2 "Webhooks"): where channel events are sent, and how; unset = off. */
+  readonly webhook: WebhookConfig | undefined;
+}
+
+/** `WEBHOOK_URL`, `WEBHOOK_SECRET` and `WEBHOOK_RETRY_S`. */
+export interface WebhookConfig {
+  /** http(s) URL every delivery is POSTed to. */
+  readonly url: string;
+  /** HMAC-SHA256 key of the `X-Pushserver-Signature` header (16+ characters; never logged). */
+  readonly secret: string;
+  /** How long a delivery is retried before it is dropped, in seconds. */
+  readonly retryS: number;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -217,7 +229,33 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim())),
+  // Webhooks (v1.2): WEBHOOK_URL with WEBHOOK_SECRET (checked together in loadConfig).
+  WEBHOOK_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+    .refine((v) => v === undefined || isHttpUrl(v), {
+      error: "WEBHOOK_URL must be an http:// or https:// URL",
+    }),
+  WEBHOOK_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v))
+    // The secret itself is never echoed, only its length.
+    .refine((v) => v === undefined || [...v].length >= MIN_SECRET_CHARS, {
+      error: `WEBHOOK_SECRET must be at least ${MIN_SECRET_CHARS} characters long`,
+    }),
+  WEBHOOK_RETRY_S: integer("WEBHOOK_RETRY_S", 86_400, 1, 30 * 86_400),
 });
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
 
 function isRedisUrl(value: string): boolean {
   try {
@@ -257,6 +295,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   const clash = portClash(env);
   if (clash !== undefined) problems.set("PORT_WS", clash);
+  if (
+    env.WEBHOOK_URL?.trim() && !env.WEBHOOK_SECRET && !problems.has("WEBHOOK_URL") &&
+    !problems.has("WEBHOOK_SECRET")
+  ) {
+    problems.set("WEBHOOK_SECRET", "WEBHOOK_SECRET is required when WEBHOOK_URL is set");
+  }
   if (!parsed.success || problems.size > 0) throw new ConfigError([...problems.values()]);
   const e = parsed.data;
   if (e.MAX_BODY_BYTES_IN_FLIGHT < e.MAX_BODY_BYTES) {
@@ -296,6 +340,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     jwtSecret: e.JWT_SECRET,
     jwtPublicKeysPath: e.JWT_PUBLIC_KEYS,
     jwtAudience: e.JWT_AUDIENCE,
+    webhook: e.WEBHOOK_URL === undefined
+      ? undefined
+      : { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET!, retryS: e.WEBHOOK_RETRY_S },
   };
 }
 

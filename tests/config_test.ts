@@ -35,6 +35,7 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     redisPrefix: "pushserver:",
     openFileLimit: undefined,
     maxReplayBytesInFlight: 64 * 1024 * 1024,
+    webhook: undefined,
   });
 });
 
@@ -252,4 +253,41 @@ Deno.test("loadConfig() reads REDIS_URL (unset = single node) and REDIS_PREFIX",
   });
   assert.throws(() => loadConfig({ REDIS_PREFIX: "has space" }), /^ConfigError: REDIS_PREFIX/);
   assert.throws(() => loadConfig({ REDIS_PREFIX: "" }), /REDIS_PREFIX/);
+});
+
+Deno.test("loadConfig() reads WEBHOOK_URL with WEBHOOK_SECRET (16+), WEBHOOK_RETRY_S default 86,400", () => {
+  const secret = "s".repeat(16);
+  assert.deepEqual(
+    loadConfig({ WEBHOOK_URL: "https://hooks.example/in", WEBHOOK_SECRET: secret }).webhook,
+    {
+      url: "https://hooks.example/in",
+      secret,
+      retryS: 86_400,
+    },
+  );
+  assert.equal(
+    loadConfig({
+      WEBHOOK_URL: "http://127.0.0.1:9/x",
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_RETRY_S: "60",
+    })
+      .webhook?.retryS,
+    60,
+  );
+  assert.equal(loadConfig({ WEBHOOK_SECRET: secret }).webhook, undefined);
+  const refused = (env: Record<string, string>, variable: string) =>
+    assert.throws(() => loadConfig(env), (error: Error) => {
+      assert(error instanceof ConfigError);
+      assert.match(error.message, new RegExp(`^${variable}`));
+      assert(!error.message.includes("sekrit"), "the secret is never repeated");
+      return true;
+    });
+  refused({ WEBHOOK_URL: "https://hooks.example/in" }, "WEBHOOK_SECRET");
+  refused({ WEBHOOK_URL: "https://hooks.example/in", WEBHOOK_SECRET: "sekrit" }, "WEBHOOK_SECRET");
+  refused({ WEBHOOK_URL: "ftp://hooks.example/in", WEBHOOK_SECRET: secret }, "WEBHOOK_URL");
+  refused({ WEBHOOK_URL: "hooks.example", WEBHOOK_SECRET: secret }, "WEBHOOK_URL");
+  refused(
+    { WEBHOOK_URL: "https://h.example", WEBHOOK_SECRET: secret, WEBHOOK_RETRY_S: "0" },
+    "WEBHOOK_RETRY_S",
+  );
 });
