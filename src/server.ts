@@ -27,6 +27,9 @@ import { createSseHandler } from "./sse/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
+import { Webhooks } from "./webhooks/webhooks.ts";
+import { SqliteOutbox } from "./local/sqlite_outbox.ts";
+import { RedisOutbox } from "./cluster/redis_outbox.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -128,13 +131,31 @@ export async function startServer(
     await cluster?.close();
     throw error;
   }
+  // Webhooks (WEBHOOK_URL): events go to an outbox in the store's SQLite file, or in Redis.
+  const webhooks = config.webhook === undefined ? undefined : new Webhooks({
+    config: config.webhook,
+    logger,
+    now,
+    outbox: cluster === undefined
+      ? new SqliteOutbox(sqlite!.database, now)
+      : await RedisOutbox.open({
+        url: config.redisUrl!,
+        keys: cluster.keys,
+        nodeId: cluster.nodeId,
+      }),
+  });
+  if (webhooks !== undefined) metrics.sections.push(() => webhooks.metrics());
   // The hub asks the broker for a channel's traffic while it has local subscribers; the broker
   // hands what reaches this node to the hub, which delivers and counts on the receiving side.
+  // The first subscriber's ack also waits for `channel_occupied` to be written down.
   const hub = new Hub({
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
     maxHeldChars: config.maxBufferedBytes,
-    onChannelActive: (channel) => broker.subscribe(channel),
-    onChannelIdle: (channel) => broker.unsubscribe(channel),
+    onChannelActive: (channel) => allOf(broker.subscribe(channel), webhooks?.occupied(channel)),
+    onChannelIdle: (channel) => {
+      broker.unsubscribe(channel);
+      webhooks?.vacated(channel);
+    },
     ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
   });
   const handler: BrokerHandler = {
@@ -178,6 +199,7 @@ export async function startServer(
     isReady: () => listening && !draining && (cluster?.healthy() ?? true),
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
+    webhooks,
   });
   const subscriberDeps = {
     hub,
@@ -276,6 +298,7 @@ export async function startServer(
     throw new ConfigError(`${variable}: cannot listen on ${config.host}:${port}: ${reason}`);
   }
   listening = true;
+  webhooks?.start();
   const httpPort = httpServer.port;
   const wsPort = wsServer.port;
   announce(
@@ -319,6 +342,7 @@ export async function startServer(
       await closed;
     }
     listening = false;
+    await webhooks?.close();
     await broker.close();
     await cluster?.close();
     hasher.close();
@@ -337,6 +361,13 @@ export async function startServer(
     lost: Promise.race([httpServer.lost, wsServer.lost]),
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/** Settles when every given promise has (undefined when none is given). */
+function allOf(...promises: (Promise<void> | undefined)[]): Promise<void> | undefined {
+  const given = promises.filter((p) => p !== undefined);
+  if (given.length <= 1) return given[0];
+  return Promise.all(given).then(() => {});
 }
 
 /** Whether `promise` settles within `ms` (the timer is cleared either way). */

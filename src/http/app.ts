@@ -23,6 +23,7 @@ import { docsRoutes } from "./docs.ts";
 import { authorizePush, publishPush } from "./push_action.ts";
 import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
+import type { Webhooks } from "../webhooks/webhooks.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -48,6 +49,8 @@ export interface HttpAppDeps {
   readonly corsOrigins?: readonly string[];
   /** The real subscriber port once it listens (the demo page connects to it). */
   readonly wsPort?: () => number | undefined;
+  /** Webhook events of creates and deletes, written before the answer (`WEBHOOK_URL` set). */
+  readonly webhooks?: Pick<Webhooks, "created" | "deleted" | "stats"> | undefined;
 }
 
 /** Handles one publisher action's parsed request; answers the `SERVER_ACK` body. */
@@ -117,6 +120,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
         private: data.private,
         history: data.history,
       });
+      await deps.webhooks?.created(channel.name);
       logger.info("channel created", { channel: data.channel });
       return serverAck("Created", data.channel, token, {
         ...(channel.history === null ? {} : { history: channel.history, epoch: channel.epoch }),
@@ -203,6 +207,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** A deleted channel leaves every node's subscribers and its history. */
   async function deleted(channel: Channel): Promise<void> {
     broker.forget(channel);
+    // channel_vacated (if occupied) and channel_deleted, before any node drops its subscribers.
+    await deps.webhooks?.deleted(channel.name);
     await broker.channelEvent(channel.name, { type: "deleted" });
     logger.info("channel deleted", { channel: channel.name });
   }

@@ -28,6 +28,24 @@ const MIGRATIONS: readonly string[] = [
   // v1.2: a message may be any JSON value; "json = 1" rows hold its JSON text. Rows written
   // before hold v1 strings, so they stay 0 and replay as the strings they are.
   `ALTER TABLE history ADD COLUMN json INTEGER NOT NULL DEFAULT 0;`,
+  // v1.2 webhooks (migration 4): the outbox (src/local/sqlite_outbox.ts). Events wait in
+  // webhook_events (in seq order) until moved into the one delivery being attempted;
+  // webhook_occupied lists the channels with subscribers, so occupied/vacated alternate.
+  `CREATE TABLE webhook_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     time_ms INTEGER NOT NULL,
+     event TEXT NOT NULL
+   );
+   CREATE TABLE webhook_deliveries (
+     id TEXT PRIMARY KEY NOT NULL,
+     body TEXT NOT NULL,
+     created_ms INTEGER NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_ms INTEGER NOT NULL,
+     events INTEGER NOT NULL,
+     oldest_ms INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE webhook_occupied (channel TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;`,
 ];
 
 interface ChannelRow {
@@ -214,6 +232,11 @@ export class SqliteChannelStore implements ChannelStore {
 
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** The open database, for tables other modules own (the webhook outbox). */
+  get database(): DatabaseSync {
+    return this.#db;
   }
 
   #transaction<T>(work: () => T): T {
