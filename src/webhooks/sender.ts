@@ -116,11 +116,16 @@ export class WebhookSender {
   #schedule(ms: number): void {
     if (this.#closed) return;
     this.#timer = this.#o.timers.setTimeout(() => {
-      this.#running = this.#run().finally(() => this.#running = undefined);
+      // The next run is scheduled only once this one is over: two never overlap.
+      this.#running = this.#run().then((delay) => {
+        this.#running = undefined;
+        this.#schedule(delay);
+      });
     }, ms);
   }
 
-  async #run(): Promise<void> {
+  /** One step; resolves (never rejects) with how long to wait before the next. */
+  async #run(): Promise<number> {
     let delay: number;
     try {
       delay = await this.#step();
@@ -132,8 +137,7 @@ export class WebhookSender {
       this.#again = false;
       delay = 0;
     }
-    // Its timer fires after this run's promise settled: two runs never overlap.
-    this.#schedule(delay);
+    return delay;
   }
 
   /** One look at the outbox; resolves with how long to wait before the next. */
