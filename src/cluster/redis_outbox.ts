@@ -12,8 +12,13 @@ import type { PendingEvents, StoredDelivery, WebhookOutbox } from "../webhooks/o
 import type { Keys } from "./keys.ts";
 import { closeRedis, openRedis } from "./redis.ts";
 
-/** Life of the sender's lease unless renewed (the leader renews it before every attempt). */
-export const LEASE_TTL_MS = 30_000;
+/**
+ * Life of the sender's lease unless renewed. The holder renews it every {@link RENEW_MS} on its
+ * own timer (an attempt may take 10 s), so a crashed leader's deliveries resume within this long.
+ */
+export const LEASE_TTL_MS = 5000;
+/** How often the holder renews its lease. */
+const RENEW_MS = 1000;
 /** How often the leader looks for dead nodes whose channels are still marked occupied. */
 const REAP_EVERY_MS = 5000;
 
@@ -113,6 +118,7 @@ export class RedisOutbox implements WebhookOutbox {
   readonly #lease: string;
   readonly #nodes: string;
   #lastReap = 0;
+  #renewer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(redis: Redis, options: RedisOutboxOptions) {
     this.#redis = redis;
@@ -124,6 +130,9 @@ export class RedisOutbox implements WebhookOutbox {
     this.#delivery = `${base}delivery`;
     this.#lease = `${base}lease`;
     this.#nodes = `${base}nodes`;
+    this.#renewer = setInterval(() => {
+      if (this.#redis.status === "ready") this.lead().catch(() => {});
+    }, RENEW_MS);
   }
 
   /** Connects its own Redis connection (a failure names REDIS_URL, as the node's does). */
@@ -265,6 +274,7 @@ export class RedisOutbox implements WebhookOutbox {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#renewer);
     if (this.#redis.status === "ready") {
       await this.#redis.eval(RELEASE, 1, this.#lease, this.#nodeId).catch(() => {});
     }
