@@ -13,6 +13,8 @@ export interface Received {
   readonly delivery: { id: string; timeMs: number; events: WebhookEvent[] };
   /** What the test's clock said when it arrived. */
   readonly at: number;
+  /** What it was answered ("hang": nothing before the receiver closed). */
+  status: number | "hang" | undefined;
 }
 
 /** What the receiver answers to its `n`th request (0-based). */
@@ -38,11 +40,13 @@ export class Receiver implements AsyncDisposable {
           contentType: request.headers.get("content-type"),
           delivery: JSON.parse(rawBody),
           at: now(),
+          status: undefined,
         };
         const n = this.received.length;
         this.received.push(received);
-        for (const wake of this.#waiters) wake();
         const status = this.answer(n, received);
+        received.status = status;
+        for (const wake of this.#waiters) wake();
         if (status === "hang") {
           await this.#hanging.promise;
           return new Response(null, { status: 503 });
@@ -62,11 +66,15 @@ export class Receiver implements AsyncDisposable {
     return `http://127.0.0.1:${this.#server.addr.port}/hook`;
   }
 
-  /** Every event of every request, in arrival order (duplicates of a retried id included once). */
+  /**
+   * Every event of every acknowledged (2xx) request, in arrival order; a delivery id answered
+   * 2xx more than once (a duplicate) counts once.
+   */
   events(): WebhookEvent[] {
     const seen = new Set<string>();
     const events: WebhookEvent[] = [];
-    for (const { delivery } of this.received) {
+    for (const { delivery, status } of this.received) {
+      if (typeof status !== "number" || status < 200 || status > 299) continue;
       if (seen.has(delivery.id)) continue;
       seen.add(delivery.id);
       events.push(...delivery.events);
