@@ -137,7 +137,7 @@ export async function startServer(
     logger,
     now,
     outbox: cluster === undefined
-      ? new SqliteOutbox(sqlite!.database, now)
+      ? new SqliteOutbox(sqliteFor("WEBHOOK_URL", sqlite).database, now)
       : await RedisOutbox.open({
         url: config.redisUrl!,
         keys: cluster.keys,
@@ -287,6 +287,7 @@ export async function startServer(
     wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
+    await webhooks?.close();
     hasher.close();
     store.close();
     await cluster?.close();
@@ -361,6 +362,14 @@ export async function startServer(
     lost: Promise.race([httpServer.lost, wsServer.lost]),
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/** The SQLite store a feature keeps its tables in (a test's non-SQLite store has none). */
+function sqliteFor(variable: string, sqlite: SqliteChannelStore | undefined): SqliteChannelStore {
+  if (sqlite === undefined) {
+    throw new ConfigError(`${variable} needs the SQLite store or REDIS_URL`);
+  }
+  return sqlite;
 }
 
 /** Settles when every given promise has (undefined when none is given). */
