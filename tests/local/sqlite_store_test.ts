@@ -54,8 +54,9 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
     second.close();
     const raw = new DatabaseSync(path);
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
+    // Migration 4 is the webhook outbox (src/local/sqlite_outbox.ts).
     assert.deepEqual({ ...raw.prepare("SELECT version FROM schema_version").get() }, {
-      version: 3,
+      version: 4,
     });
     raw.close();
   } finally {
