@@ -12,6 +12,12 @@ export interface Gauges {
   httpInFlight?: number;
 }
 
+/**
+ * Reports a failure of work no caller waits for (a background sweep or refresh, a callback):
+ * one log line and a count in /metrics, never a silent catch.
+ */
+export type FaultReporter = (job: string, error: unknown) => void;
+
 /** Counters the server increments as it works. */
 export class Metrics {
   pushes = 0;
@@ -21,6 +27,8 @@ export class Metrics {
   rejectedConnections = 0;
   connectionsOpened = 0;
   readonly errors = new Map<string, number>();
+  /** Failures of background work, by job (see {@link FaultReporter}). */
+  readonly faults = new Map<string, number>();
   /** More exposition text appended to every render (cluster mode adds Redis and pub/sub). */
   readonly sections: (() => string)[] = [];
   readonly #latencyCounts: number[] = LATENCY_BUCKETS.map(() => 0);
@@ -31,6 +39,11 @@ export class Metrics {
   countError(transport: "http" | "ws", code: number): void {
     const key = `transport="${transport}",code="${code}"`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  /** Counts one failure of background work `job`. */
+  countFault(job: string): void {
+    this.faults.set(job, (this.faults.get(job) ?? 0) + 1);
   }
 
   /** Records one publisher request's duration. */
@@ -96,6 +109,12 @@ export class Metrics {
       "counter",
       "Error responses and frames, by transport and code.",
       [...this.errors].map(([labels, value]) => [`{${labels}}`, value]),
+    );
+    metric(
+      "pushserver_background_errors_total",
+      "counter",
+      "Failures of background work (history sweeps, presence and count refreshes, callbacks), by job.",
+      [...this.faults].map(([job, value]) => [`{job="${job}"}`, value]),
     );
     const name = "pushserver_http_request_duration_seconds";
     lines.push(

@@ -1,24 +1,19 @@
-/** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
-import { dirname } from "node:path";
-import { retryWhileBusy } from "./local/busy_retry.ts";
-import { explainDbPathError } from "./local/db_path.ts";
-import { ClusterNode } from "./cluster/node.ts";
+/** Composition root: picks a backend, builds the core over it, and starts both listeners. */
 import { type ChannelService, createChannelService } from "./channels/service.ts";
-import { SqliteChannelStore } from "./local/sqlite_store.ts";
-import type { ChannelStore } from "./channels/store.ts";
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
+import { startClusterBackend } from "./cluster/backend.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
-import type { Broker, BrokerHandler } from "./hub/broker.ts";
-import { type Grants, localGrants } from "./hub/grants.ts";
+import type { Backend, BackendContext } from "./hub/backend.ts";
+import type { BrokerHandler } from "./hub/broker.ts";
 import { Hub } from "./hub/hub.ts";
-import { LocalBroker } from "./local/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
+import { startLocalBackend } from "./local/backend.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
+import { type FaultReporter, Metrics } from "./metrics.ts";
 import { errorEnvelope } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { type Listener, openListener } from "./listener.ts";
@@ -30,13 +25,10 @@ const LISTENER_GRACE_MS = 1000;
 /** Collaborators a caller (usually a test) may replace. */
 export interface ServerOverrides {
   logger?: Logger;
-  store?: ChannelStore;
   hasher?: TokenHasher;
   now?: () => number;
-  /** Builds the broker that carries pushes to this node's `handler` (default: in-process). */
-  broker?: (handler: BrokerHandler) => Broker;
-  /** Where grants live (default: this process's hub). */
-  grants?: (hub: Hub) => Grants;
+  /** Builds the backend (default: cluster mode when REDIS_URL is set, else single node). */
+  backend?: (context: BackendContext) => Promise<Backend>;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
 }
@@ -57,16 +49,9 @@ export interface RunningServer extends AsyncDisposable {
   readonly lost: Promise<Error>;
 }
 
-/** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
-export function openSqliteStore(path: string): SqliteChannelStore {
-  try {
-    if (path !== ":memory:" && !path.startsWith("file:")) {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-    }
-    return new SqliteChannelStore(path);
-  } catch (error) {
-    throw new ConfigError(explainDbPathError(path, error));
-  }
+/** The backend `config` asks for: cluster mode when REDIS_URL is set, else a single node. */
+function configuredBackend(config: Config): (context: BackendContext) => Promise<Backend> {
+  return config.redisUrl === undefined ? startLocalBackend : startClusterBackend;
 }
 
 /** Starts the publisher HTTP port and the subscriber WebSocket port. */
@@ -76,21 +61,11 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
-  // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
-  const cluster = config.redisUrl === undefined
-    ? undefined
-    : await ClusterNode.start(config, { logger, now });
-  const sqlite = overrides.store === undefined && cluster === undefined
-    ? openSqliteStore(config.dbPath)
-    : overrides.store instanceof SqliteChannelStore
-    ? overrides.store
-    : undefined;
-  // While another process holds a lock on the file, channel calls answer 503 within a second
-  // (see retryWhileBusy); history writes map the same lock to 503 themselves.
-  const store = overrides.store ?? cluster?.store ?? retryWhileBusy(sqlite!);
-  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
   const metrics = new Metrics();
-  if (cluster !== undefined) metrics.sections.push(() => cluster.metrics());
+  const reportFault: FaultReporter = (job, error) => {
+    metrics.countFault(job);
+    logger.warn("background work failed", { job, error });
+  };
   const fdLimit = "fdLimit" in overrides
     ? overrides.fdLimit
     : (config.openFileLimit ?? openFileLimit());
@@ -100,32 +75,14 @@ export async function startServer(
   let inFlight = 0;
   let drained: PromiseWithResolvers<void> | undefined;
 
-  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
-  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
-  let service: ChannelService;
-  try {
-    service = cluster?.service(hasher, tokenGate) ?? await createChannelService({
-      store,
-      hasher,
-      maxTokenChecks: config.maxTokenChecks,
-      maxChannels: config.maxChannels,
-      tokenGate,
-      now,
-    });
-  } catch (error) {
-    hasher.close();
-    store.close();
-    await cluster?.close();
-    throw error;
-  }
-  // The hub asks the broker for a channel's traffic while it has local subscribers; the broker
-  // hands what reaches this node to the hub, which delivers and counts on the receiving side.
+  // The hub asks the backend's broker for a channel's traffic while it has local subscribers;
+  // the broker hands what reaches this node to the handler, which delivers and counts.
   const hub = new Hub({
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
     maxHeldChars: config.maxBufferedBytes,
-    onChannelActive: (channel) => broker.subscribe(channel),
-    onChannelIdle: (channel) => broker.unsubscribe(channel),
-    ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
+    onChannelActive: (channel) => backend.broker.subscribe(channel),
+    onChannelIdle: (channel) => backend.broker.unsubscribe(channel),
+    onConnection: (id, open) => backend.presence.connection(id, open),
   });
   const handler: BrokerHandler = {
     onPublication(channel, publication) {
@@ -138,12 +95,37 @@ export async function startServer(
       else hub.revoke(event.uuid, channel);
     },
   };
-  const broker: Broker = overrides.broker?.(handler) ?? cluster?.broker(handler) ??
-    new LocalBroker(handler, {
-      ...(sqlite === undefined ? {} : { store: sqlite }),
+  const backend = await (overrides.backend ?? configuredBackend(config))({
+    config,
+    logger,
+    now,
+    hub,
+    handler,
+    reportFault,
+  });
+  metrics.sections.push(() => backend.metrics());
+  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
+  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
+  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
+  let service: ChannelService;
+  try {
+    service = await createChannelService({
+      store: backend.store,
+      cache: backend.cache,
+      hasher,
+      maxTokenChecks: config.maxTokenChecks,
+      maxChannels: config.maxChannels,
+      tokenGate,
       now,
+      reportFault,
     });
-  const grants = overrides.grants?.(hub) ?? cluster?.grants(hub) ?? localGrants(hub);
+  } catch (error) {
+    hasher.close();
+    await backend.close();
+    throw error;
+  }
+  backend.start({ service });
+  const { broker, grants } = backend;
   const gauges = () => ({
     connections: hub.connectionCount,
     subscriptions: hub.subscriptionCount,
@@ -163,14 +145,14 @@ export async function startServer(
     adminToken: config.adminToken,
     createToken: config.createToken,
     gauges,
-    isReady: () => listening && !draining && (cluster?.healthy() ?? true),
+    isReady: () => listening && !draining && backend.healthy(),
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
   const ws = createWsHandler({
     hub,
-    channels: cluster?.lookup ?? {
-      lookup: (name) => service.current(name),
+    channels: {
+      lookup: (name) => service.lookup(name),
       isGranted: (id, channel) => grants.isGranted(id, channel),
       history: (channel, since) => broker.history(channel, since),
     },
@@ -236,8 +218,7 @@ export async function startServer(
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
-    store.close();
-    await cluster?.close();
+    await backend.close();
     // A port that cannot be bound is a setting to fix: report it like one, naming the variable.
     const [variable, port] = httpServer === undefined
       ? ["PORT_HTTP", config.httpPort]
@@ -287,10 +268,8 @@ export async function startServer(
       await closed;
     }
     listening = false;
-    await broker.close();
-    await cluster?.close();
+    await backend.close();
     hasher.close();
-    store.close();
     announce(logger, "stopped");
     finished.resolve();
   }

@@ -85,7 +85,7 @@ export async function runMigration(
     const conflicts: string[] = [];
     for (const channel of await sqlite.list()) {
       const top = sqlite.topOffset(channel.name, channel.epoch);
-      const outcome = await target.insertLimited(channel, Number.MAX_SAFE_INTEGER, top);
+      const outcome = await target.insert(channel, Number.MAX_SAFE_INTEGER, top);
       if (outcome !== "ok") {
         const existing = await target.get(channel.name);
         if (existing?.epoch === channel.epoch && existing.tokenHash === channel.tokenHash) {

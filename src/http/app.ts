@@ -154,7 +154,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   });
 
   action("/channel/delete", "DELETE_CHANNEL", async ({ data }, _raw, source) => {
-    await deleted(await service.delete(data.channel, data.channelToken, source));
+    deleted(await service.delete(data.channel, data.channelToken, source));
     return serverAck("Deleted", data.channel, null);
   });
 
@@ -172,7 +172,6 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   action("/channel/revoke", "REVOKE_SUBSCRIBER", async ({ data }, _raw, source) => {
     const channel = await service.authorize(data.channel, data.channelToken, source);
     await deps.grants.revoke(data.uuid, channel);
-    await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
     return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
   });
 
@@ -182,10 +181,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     return serverAck("Rotated", data.channel, token);
   });
 
-  /** A deleted channel leaves every node's subscribers and its history. */
-  async function deleted(channel: Channel): Promise<void> {
-    broker.forget(channel);
-    await broker.channelEvent(channel.name, { type: "deleted" });
+  /** The store's delete already told every node's subscribers (see ChannelStore.delete). */
+  function deleted(channel: Channel): void {
     logger.info("channel deleted", { channel: channel.name });
   }
 
@@ -209,7 +206,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   }
 
   adminAction("/admin/channel/delete", async (name) => {
-    await deleted(await service.forceDelete(name));
+    deleted(await service.forceDelete(name));
     logger.warn("channel deleted by the operator", { channel: name });
     return serverAck("Deleted", name, null);
   });

@@ -1,6 +1,5 @@
 /**
- * The hub: which live connection is subscribed to which channel, the grants each holds, and
- * fan-out to them. It knows no sockets, no Deno API and no storage: only {@link Subscriber}.
+ * The hub: which live connection is subscribed to which channel, and fan-out to them. It knows no sockets, no Deno API and no storage: only {@link Subscriber}.
  */
 import { CLOSE, PushError } from "../errors.ts";
 import {
@@ -42,8 +41,6 @@ interface Member {
   channels: string[];
   /** Cached head of this member's v1 push frames; rebuilt lazily after `channels` changes. */
   head: string | undefined;
-  /** Grants on private channels: channel → the epoch it was granted for. */
-  grants: Map<string, string> | undefined;
   held: Held | undefined;
 }
 
@@ -57,7 +54,7 @@ export interface DeliveryReport {
 
 /** Options of {@link Hub}. */
 export interface HubOptions {
-  /** Most channels one connection may subscribe to (and, separately, hold grants on). */
+  /** Most channels one connection may subscribe to. */
   maxSubscriptionsPerConnection: number;
   /** Most characters held for one connection during a recovery; past it, it is closed 4008. */
   maxHeldChars?: number;
@@ -73,7 +70,6 @@ export interface HubOptions {
 export class Hub {
   readonly #members = new Map<string, Member>();
   readonly #channels = new Map<string, Set<Member>>();
-  readonly #granted = new Map<string, Set<Member>>();
   readonly #maxSubscriptions: number;
   readonly #maxHeldChars: number;
   readonly #onActive: (channel: string) => Promise<void> | undefined;
@@ -117,21 +113,18 @@ export class Hub {
       subscriber,
       channels: [],
       head: undefined,
-      grants: undefined,
       held: undefined,
     });
     this.#onConnection?.(subscriber.id, true);
   }
 
-  /** Forgets a connection, its subscriptions and its grants at once. */
+  /** Forgets a connection and its subscriptions at once. */
   remove(id: string): void {
     const member = this.#members.get(id);
     if (member === undefined) return;
     this.#members.delete(id);
     for (const channel of member.channels) this.#detach(channel, member);
     member.channels = [];
-    for (const channel of member.grants?.keys() ?? []) this.#ungrant(channel, member);
-    member.grants = undefined;
     member.held = undefined;
     this.#onConnection?.(id, false);
   }
@@ -193,41 +186,11 @@ export class Hub {
     return member.channels;
   }
 
-  /** Lets `id` subscribe to private `channel` (of `epoch`); `false` when `id` is not here. */
-  grant(id: string, channel: string, epoch: string): boolean {
-    const member = this.#members.get(id);
-    if (member === undefined) return false;
-    member.grants ??= new Map();
-    if (!member.grants.has(channel) && member.grants.size >= this.#maxSubscriptions) {
-      throw new PushError(
-        "too_many_requests",
-        `A connection may hold grants on at most ${this.#maxSubscriptions} channels`,
-      );
-    }
-    member.grants.set(channel, epoch);
-    let holders = this.#granted.get(channel);
-    if (holders === undefined) this.#granted.set(channel, holders = new Set());
-    holders.add(member);
-    return true;
-  }
-
-  /** Whether `id` holds a grant on `channel` for this `epoch` of it. */
-  isGranted(id: string, channel: string, epoch: string): boolean {
-    return this.#members.get(id)?.grants?.get(channel) === epoch;
-  }
-
-  /** Takes back `id`'s grant on `channel`, if it holds one. */
-  revokeGrant(id: string, channel: string): void {
-    const member = this.#members.get(id);
-    if (member?.grants?.delete(channel)) this.#ungrant(channel, member);
-  }
-
   /**
-   * Takes back `id`'s grant on `channel` and, if subscribed, unsubscribes it with a
+   * If `id` is subscribed to `channel`, unsubscribes it with a
    * `Subscription Revoked` ack. Returns whether it was subscribed.
    */
   revoke(id: string, channel: string): boolean {
-    this.revokeGrant(id, channel);
     const member = this.#members.get(id);
     if (member === undefined || !member.channels.includes(channel)) return false;
     this.unsubscribe(id, channel);
@@ -274,12 +237,10 @@ export class Hub {
   }
 
   /**
-   * Removes `channel` from every subscriber and tells each with a `Channel Deleted` ack; its
-   * grants end too. Returns how many connections were subscribed.
+   * Removes `channel` from every subscriber and tells each with a `Channel Deleted` ack.
+   * Returns how many connections were subscribed.
    */
   dropChannel(channel: string): number {
-    for (const member of this.#granted.get(channel) ?? []) member.grants?.delete(channel);
-    this.#granted.delete(channel);
     const subscribers = this.#channels.get(channel);
     if (subscribers === undefined) return 0;
     this.#channels.delete(channel);
@@ -380,13 +341,6 @@ export class Hub {
       this.#channels.delete(channel);
       this.#onIdle(channel);
     }
-  }
-
-  #ungrant(channel: string, member: Member): void {
-    const holders = this.#granted.get(channel);
-    if (holders === undefined) return;
-    holders.delete(member);
-    if (holders.size === 0) this.#granted.delete(channel);
   }
 }
 

@@ -3,7 +3,7 @@ import type { Channel } from "../channels/store.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { HistoryRead } from "../history/log.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
-import type { Broker, BrokerHandler, ChannelEvent } from "../hub/broker.ts";
+import type { Broker, BrokerHandler } from "../hub/broker.ts";
 
 /** Every node is this process: publishing is delivering. */
 export class LocalBroker implements Broker {
@@ -45,19 +45,16 @@ export class LocalBroker implements Broker {
     return Promise.resolve(this.#requireHistory().read(channel, since));
   }
 
-  channelEvent(channel: string, event: ChannelEvent): Promise<void> {
-    this.#handler.onChannelEvent(channel, event);
-    return Promise.resolve();
-  }
-
   subscribe(): undefined {
     return undefined;
   }
 
   unsubscribe(): void {}
 
-  forget(channel: Channel): void {
-    this.#history?.forget(channel.name);
+  /** A deleted channel: its subscribers are told, its stream is forgotten (its rows went with it). */
+  deleted(name: string): void {
+    this.#history?.forget(name);
+    this.#handler.onChannelEvent(name, { type: "deleted" });
   }
 
   close(): Promise<void> {

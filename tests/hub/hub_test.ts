@@ -189,24 +189,6 @@ Deno.test("compact subscribers get one shared push frame and single-channel acks
   });
 });
 
-Deno.test("grants: per connection and channel epoch, bounded, gone with the connection or the channel", () => {
-  const { hub, subs: [a, b] } = world(2);
-  assert.equal(hub.grant(a.id, "p", "e1"), true);
-  assert.equal(hub.grant("ffffffff-0000-4000-8000-000000000000", "p", "e1"), false);
-  assert.equal(hub.isGranted(a.id, "p", "e1"), true);
-  assert.equal(hub.isGranted(a.id, "p", "e2"), false, "a re-created channel needs a new grant");
-  assert.equal(hub.isGranted(b.id, "p", "e1"), false);
-  hub.grant(a.id, "q", "e1");
-  assert.throws(
-    () => hub.grant(a.id, "r", "e1"),
-    (e) => e instanceof PushError && e.status === 429,
-  );
-  hub.dropChannel("p");
-  assert.equal(hub.isGranted(a.id, "p", "e1"), false);
-  hub.remove(a.id);
-  assert.equal(hub.isGranted(a.id, "q", "e1"), false);
-});
-
 Deno.test("revoke unsubscribes with Subscription Revoked; nothing is sent when not subscribed", () => {
   const { hub, subs: [a, b] } = world();
   hub.subscribe(a.id, "news");

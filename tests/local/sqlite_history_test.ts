@@ -40,7 +40,7 @@ function world(store = new SqliteChannelStore(":memory:")) {
 Deno.test("concurrent appends share one commit, get consecutive offsets and are delivered in order", async () => {
   using w = world();
   const channel = historyChannel("h");
-  await w.store.insert(channel);
+  await w.store.insert(channel, Infinity);
   let commits = 0;
   const append = w.store.appendHistory.bind(w.store);
   w.store.appendHistory = (pushes) => {
@@ -64,7 +64,7 @@ Deno.test("after a restart the top is kept and recovery below the tail reads fro
   try {
     {
       using w = world(new SqliteChannelStore(path));
-      await w.store.insert(channel);
+      await w.store.insert(channel, Infinity);
       for (let i = 1; i <= 12; i++) await w.history.append(channel, `m${i}`);
     }
     using w = world(new SqliteChannelStore(path));
@@ -86,7 +86,7 @@ Deno.test("after a restart the top is kept and recovery below the tail reads fro
 Deno.test("entries past their TTL are not replayed, and a recovery needing them is incomplete", async () => {
   using w = world();
   const channel = historyChannel("h", 100, 1);
-  await w.store.insert(channel);
+  await w.store.insert(channel, Infinity);
   await w.history.append(channel, "old");
   w.advance(1500);
   await w.history.append(channel, "new");
@@ -99,7 +99,7 @@ Deno.test("entries past their TTL are not replayed, and a recovery needing them 
 Deno.test("a future offset or no offset is not a recovery", async () => {
   using w = world();
   const channel = historyChannel("h");
-  await w.store.insert(channel);
+  await w.store.insert(channel, Infinity);
   await w.history.append(channel, "a");
   assert.deepEqual(w.history.read(channel, 5), { top: 1, entries: [], complete: false });
   assert.deepEqual(w.history.read(channel, undefined), { top: 1, entries: [], complete: false });
@@ -109,7 +109,7 @@ Deno.test("a future offset or no offset is not a recovery", async () => {
 Deno.test("a failed commit hands its offsets out again: the stream has no gap", async () => {
   using w = world();
   const channel = historyChannel("h");
-  await w.store.insert(channel);
+  await w.store.insert(channel, Infinity);
   await w.history.append(channel, "a");
   const append = w.store.appendHistory.bind(w.store);
   w.store.appendHistory = () => {
@@ -124,11 +124,11 @@ Deno.test("a failed commit hands its offsets out again: the stream has no gap", 
 Deno.test("a push racing a delete is refused and leaves nothing for a re-created channel", async () => {
   using w = world();
   const old = historyChannel("h", 100, 60, "old");
-  await w.store.insert(old);
+  await w.store.insert(old, Infinity);
   const pending = w.history.append(old, "racing");
-  await w.store.delete("h", "old");
+  await w.store.delete(old);
   const fresh = historyChannel("h", 100, 60, "fresh");
-  await w.store.insert(fresh);
+  await w.store.insert(fresh, Infinity);
   await assert.rejects(pending, (e) => e instanceof PushError && e.status === 404);
   assert.equal(w.committed.length, 0, "nothing was delivered");
   assert.deepEqual(w.history.read(fresh, 0), { top: 0, entries: [], complete: true });

@@ -1,0 +1,54 @@
+/**
+ * Every ChannelStore implementation, each with the cache its backend keeps, for tests that run
+ * the same body against all of them (`for (const kind of STORES) Deno.test(...)`).
+ */
+import { ChannelCache } from "../../src/channels/cache.ts";
+import type { ChannelStore } from "../../src/channels/store.ts";
+import { Keys } from "../../src/cluster/keys.ts";
+import { openRedis } from "../../src/cluster/redis.ts";
+import { RedisChannelStore } from "../../src/cluster/redis_store.ts";
+import { loadScripts } from "../../src/cluster/scripts.ts";
+import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
+import { RedisServer } from "../cluster/_redis.ts";
+
+/** A store under test and the cache its backend would keep. */
+export interface StoreWorld extends AsyncDisposable {
+  readonly store: ChannelStore;
+  /** A new cache as the backend builds it (complete for SQLite, live partial for Redis). */
+  cache(): Promise<ChannelCache>;
+}
+
+/** The store kinds, by name. */
+export const STORES = ["sqlite", "redis"] as const;
+export type StoreKind = typeof STORES[number];
+
+/** A fresh, empty store of `kind`. */
+export async function openStore(kind: StoreKind): Promise<StoreWorld> {
+  if (kind === "sqlite") {
+    const store = new SqliteChannelStore(":memory:");
+    return {
+      store,
+      cache: async () => new ChannelCache({ records: await store.list() }),
+      [Symbol.asyncDispose]() {
+        store.close();
+        return Promise.resolve();
+      },
+    };
+  }
+  const server = await RedisServer.start();
+  const redis = await openRedis(server.url, "store-test");
+  await loadScripts(redis);
+  const store = new RedisChannelStore(redis, new Keys("test:"));
+  return {
+    store,
+    cache() {
+      const cache = new ChannelCache();
+      cache.live = true;
+      return Promise.resolve(cache);
+    },
+    async [Symbol.asyncDispose]() {
+      redis.disconnect();
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
