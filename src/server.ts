@@ -104,7 +104,7 @@ export async function startServer(
     reportFault,
   });
   metrics.sections.push(() => backend.metrics());
-  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
+  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost, { reportFault });
   // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
   const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
   let service: ChannelService;

@@ -12,6 +12,7 @@ import { explainDbPathError } from "./db_path.ts";
 import { LocalBroker } from "./local_broker.ts";
 import { LocalGrants } from "./local_grants.ts";
 import { SqliteChannelStore } from "./sqlite_store.ts";
+import { storeFault, WriteHealth } from "./store_faults.ts";
 
 /** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
 export function openSqliteStore(path: string): SqliteChannelStore {
@@ -25,14 +26,25 @@ export function openSqliteStore(path: string): SqliteChannelStore {
   }
 }
 
+/** Options of {@link startLocalBackend}. */
+export interface LocalBackendOptions {
+  /** Opens the store (default {@link openSqliteStore}; tests hand in one they can break). */
+  readonly open?: (path: string) => SqliteChannelStore;
+}
+
 /** Opens `config.dbPath` and builds the single-node backend over it. */
-export async function startLocalBackend(context: BackendContext): Promise<Backend> {
-  const { config, handler, hub, now } = context;
-  const sqlite = openSqliteStore(config.dbPath);
+export async function startLocalBackend(
+  context: BackendContext,
+  options: LocalBackendOptions = {},
+): Promise<Backend> {
+  const { config, handler, hub, now, logger, reportFault } = context;
+  const sqlite = (options.open ?? openSqliteStore)(config.dbPath);
   try {
     // This process is the file's only writer: every record is cached, and a miss is a 404.
     const cache = new ChannelCache({ records: await sqlite.list() });
-    const broker = new LocalBroker(handler, { store: sqlite, now });
+    const health = new WriteHealth({ probe: () => sqlite.probeWrite(), logger, reportFault });
+    const wrote = (error?: unknown) => health.wrote(error);
+    const broker = new LocalBroker(handler, { store: sqlite, now, wrote, reportFault });
     const grants = new LocalGrants({
       hub,
       handler,
@@ -40,11 +52,14 @@ export async function startLocalBackend(context: BackendContext): Promise<Backen
     });
     // While another process holds a lock on the file, channel calls answer 503 within a second
     // (see retryWhileBusy); history writes map the same lock to 503 themselves.
-    const store = new AnnouncedDeletes(retryWhileBusy(sqlite), (name) => {
-      // As a cluster node handles a delete event: the record goes before subscribers are told.
-      cache.invalidate(name);
-      grants.forgetChannel(name);
-      broker.deleted(name);
+    const store = new LocalChannelStore(retryWhileBusy(sqlite), {
+      wrote,
+      deleted(name) {
+        // As a cluster node handles a delete event: the record goes before subscribers are told.
+        cache.invalidate(name);
+        grants.forgetChannel(name);
+        broker.deleted(name);
+      },
     });
     return {
       mode: "single",
@@ -54,9 +69,10 @@ export async function startLocalBackend(context: BackendContext): Promise<Backen
       grants,
       presence: grants,
       start() {},
-      healthy: () => true,
+      healthy: () => health.healthy,
       metrics: () => "",
       async close() {
+        health.close();
         await broker.close();
         store.close();
       },
@@ -68,45 +84,72 @@ export async function startLocalBackend(context: BackendContext): Promise<Backen
 }
 
 /**
- * A store whose deletes tell this node's subscribers before they resolve, as the Redis delete
- * script announces a delete to every node atomically with it.
+ * The SQLite store as the core sees it: a fault answers 503 (never a driver error), a write's
+ * outcome tells the node's health, and a delete tells this node's subscribers before it
+ * resolves (as the Redis delete script announces a delete to every node, atomically with it).
  */
-class AnnouncedDeletes implements ChannelStore {
+export class LocalChannelStore implements ChannelStore {
   readonly #store: ChannelStore;
+  readonly #wrote: (error?: unknown) => void;
   readonly #deleted: (name: string) => void;
 
-  constructor(store: ChannelStore, deleted: (name: string) => void) {
+  /** Wraps `store` (the retrying SQLite store); `hooks` hear of writes and deletes. */
+  constructor(
+    store: ChannelStore,
+    hooks: { wrote: (error?: unknown) => void; deleted: (name: string) => void },
+  ) {
     this.#store = store;
-    this.#deleted = deleted;
+    this.#wrote = hooks.wrote;
+    this.#deleted = hooks.deleted;
   }
 
   insert(channel: Channel, max: number): Promise<InsertResult> {
-    return this.#store.insert(channel, max);
+    return this.#write(() => this.#store.insert(channel, max));
   }
 
   get(name: string): Promise<Channel | undefined> {
-    return this.#store.get(name);
+    return this.#read(() => this.#store.get(name));
   }
 
   async delete(expected: Channel): Promise<WriteResult> {
-    const result = await this.#store.delete(expected);
+    const result = await this.#write(() => this.#store.delete(expected));
     if (result === "done") this.#deleted(expected.name);
     return result;
   }
 
   rotate(expected: Channel, tokenHash: string): Promise<WriteResult> {
-    return this.#store.rotate(expected, tokenHash);
+    return this.#write(() => this.#store.rotate(expected, tokenHash));
   }
 
   names(): Promise<string[]> {
-    return this.#store.names();
+    return this.#read(() => this.#store.names());
   }
 
   count(): Promise<number> {
-    return this.#store.count();
+    return this.#read(() => this.#store.count());
   }
 
   close(): void {
     this.#store.close();
+  }
+
+  async #write<T>(write: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await write();
+    } catch (error) {
+      this.#wrote(error);
+      throw storeFault(error) ?? error;
+    }
+    this.#wrote();
+    return result;
+  }
+
+  async #read<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      throw storeFault(error) ?? error;
+    }
   }
 }

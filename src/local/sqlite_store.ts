@@ -221,6 +221,17 @@ export class SqliteChannelStore implements ChannelStore {
     return row === undefined ? 0 : Number(row.top_offset);
   }
 
+  /**
+   * A write that needs a page and leaves nothing behind, committed like any write: throws while
+   * the disk is full or the file cannot be written.
+   */
+  probeWrite(): void {
+    this.#transaction(() => {
+      this.#db.exec("CREATE TABLE write_probe (x)");
+      this.#db.exec("DROP TABLE write_probe");
+    });
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }

@@ -8,12 +8,16 @@ import { Keys } from "../../src/cluster/keys.ts";
 import { openRedis } from "../../src/cluster/redis.ts";
 import { RedisChannelStore } from "../../src/cluster/redis_store.ts";
 import { loadScripts } from "../../src/cluster/scripts.ts";
-import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
+import { LocalChannelStore } from "../../src/local/backend.ts";
+import { retryWhileBusy } from "../../src/local/busy_retry.ts";
 import { RedisServer } from "../cluster/_redis.ts";
+import { FullableStore } from "../local/_full_store.ts";
 
-/** A store under test and the cache its backend would keep. */
+/** A store under test (as its backend hands it to the core) and the cache it would keep. */
 export interface StoreWorld extends AsyncDisposable {
   readonly store: ChannelStore;
+  /** Makes later store calls fail as the backend's storage fails (disk full, Redis gone). */
+  break(): Promise<void>;
   /** A new cache as the backend builds it (complete for SQLite, live partial for Redis). */
   cache(): Promise<ChannelCache>;
 }
@@ -25,10 +29,15 @@ export type StoreKind = typeof STORES[number];
 /** A fresh, empty store of `kind`. */
 export async function openStore(kind: StoreKind): Promise<StoreWorld> {
   if (kind === "sqlite") {
-    const store = new SqliteChannelStore(":memory:");
+    const sqlite = new FullableStore(":memory:");
+    const store = new LocalChannelStore(retryWhileBusy(sqlite), { wrote() {}, deleted() {} });
     return {
       store,
-      cache: async () => new ChannelCache({ records: await store.list() }),
+      cache: async () => new ChannelCache({ records: await sqlite.list() }),
+      break() {
+        sqlite.full = true;
+        return Promise.resolve();
+      },
       [Symbol.asyncDispose]() {
         store.close();
         return Promise.resolve();
@@ -41,6 +50,9 @@ export async function openStore(kind: StoreKind): Promise<StoreWorld> {
   const store = new RedisChannelStore(redis, new Keys("test:"));
   return {
     store,
+    async break() {
+      await server.stop();
+    },
     cache() {
       const cache = new ChannelCache();
       cache.live = true;

@@ -94,6 +94,21 @@ for (const kind of STORES) {
   });
 }
 
+for (const kind of STORES) {
+  Deno.test(`[${kind}] a store fault is 503 unavailable, never a driver error`, async () => {
+    await using world = await openStore(kind);
+    const { store } = world;
+    const n = record("n");
+    await store.insert(n, MAX);
+    await world.break();
+    const unavailable = (error: unknown) =>
+      error instanceof PushError && error.code === "unavailable" && error.status === 503;
+    await assert.rejects(store.insert(record("m"), MAX), unavailable);
+    await assert.rejects(store.rotate(n, "new"), unavailable);
+    await assert.rejects(store.delete(n), unavailable);
+  });
+}
+
 /** A hasher whose hash is readable and whose verifications can be held open. */
 function testHasher(): TokenHasher & { hold: PromiseWithResolvers<void> | undefined } {
   const hasher = {

@@ -5,6 +5,7 @@ import type { Channel } from "../../src/channels/store.ts";
 import { PushError } from "../../src/errors.ts";
 import type { StoredPush } from "../../src/history/log.ts";
 import { SqliteHistory } from "../../src/local/sqlite_history.ts";
+import { FullableStore } from "./_full_store.ts";
 
 function historyChannel(name: string, size = 100, ttlSeconds = 60, epoch = `e-${name}`): Channel {
   return {
@@ -133,4 +134,56 @@ Deno.test("a push racing a delete is refused and leaves nothing for a re-created
   assert.equal(w.committed.length, 0, "nothing was delivered");
   assert.deepEqual(w.history.read(fresh, 0), { top: 0, entries: [], complete: true });
   assert.deepEqual(w.store.readHistory("h", 0), []);
+});
+
+Deno.test("a delivery that throws is reported and holds no publisher: the batch is answered", async () => {
+  const store = new SqliteChannelStore(":memory:");
+  const faults: string[] = [];
+  let deliveries = 0;
+  const history = new SqliteHistory({
+    store,
+    now: () => 1000,
+    onCommitted() {
+      if (++deliveries === 1) throw new Error("a subscriber's send blew up");
+    },
+    reportFault: (job, error) => faults.push(`${job}: ${(error as Error).message}`),
+  });
+  try {
+    const channel = historyChannel("h");
+    await store.insert(channel, Infinity);
+    const offsets = await Promise.all([1, 2, 3].map((i) => history.append(channel, `m${i}`)));
+    assert.deepEqual(offsets, [1, 2, 3], "every publisher is answered, the first included");
+    assert.equal(deliveries, 3, "the later pushes of the batch are still delivered");
+    assert.deepEqual(faults, ["history delivery: a subscriber's send blew up"]);
+    assert.deepEqual(history.read(channel, 0).entries.map((e) => e.message), ["m1", "m2", "m3"]);
+  } finally {
+    history.close();
+    store.close();
+  }
+});
+
+Deno.test("a failed write is told to the store's health and answered 503", async () => {
+  const store = new FullableStore(":memory:");
+  const outcomes: string[] = [];
+  const history = new SqliteHistory({
+    store,
+    now: () => 1000,
+    onCommitted() {},
+    wrote: (error) => outcomes.push(error === undefined ? "ok" : "failed"),
+  });
+  try {
+    const channel = historyChannel("h");
+    await store.insert(channel, Infinity);
+    store.full = true;
+    await assert.rejects(
+      history.append(channel, "lost"),
+      (e) => e instanceof PushError && e.status === 503,
+    );
+    store.full = false;
+    assert.equal(await history.append(channel, "kept"), 1, "the refused push took no offset");
+    assert.deepEqual(outcomes, ["failed", "ok"]);
+  } finally {
+    history.close();
+    store.close();
+  }
 });
