@@ -6,10 +6,10 @@
  * run after an interruption finishes the job.
  */
 import { parseArgs } from "node:util";
-import { SqliteChannelStore } from "../local/sqlite_store.ts";
-import { Keys } from "./keys.ts";
-import { openRedis, redactUrl } from "./redis.ts";
-import { RedisChannelStore } from "./redis_store.ts";
+import { SqliteChannelStore } from "./local/sqlite_store.ts";
+import { Keys } from "./cluster/keys.ts";
+import { openRedis, redactUrl } from "./cluster/redis.ts";
+import { RedisChannelStore } from "./cluster/redis_store.ts";
 
 const USAGE = `Usage: deno task migrate-to-redis --from FILE --to REDIS_URL [--prefix PREFIX]
        (or: pushserver migrate-to-redis ...)
