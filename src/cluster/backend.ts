@@ -65,7 +65,6 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     throw error;
   }
   return {
-    mode: "cluster",
     store,
     cache,
     broker,

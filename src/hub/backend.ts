@@ -33,8 +33,6 @@ export interface BackendCore {
 
 /** Storage, delivery across nodes, grants and presence, behind one set of interfaces. */
 export interface Backend {
-  /** `single` (one process, SQLite) or `cluster` (Redis). */
-  readonly mode: "single" | "cluster";
   /** Channel records (compare-and-set). */
   readonly store: ChannelStore;
   /** The record cache the channel service keeps over `store`. */

@@ -62,7 +62,6 @@ export async function startLocalBackend(
       },
     });
     return {
-      mode: "single",
       store,
       cache,
       broker,

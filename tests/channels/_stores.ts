@@ -16,7 +16,7 @@ import { FullableStore } from "../local/_full_store.ts";
 /** A store under test (as its backend hands it to the core) and the cache it would keep. */
 export interface StoreWorld extends AsyncDisposable {
   readonly store: ChannelStore;
-  /** Makes later store calls fail as the backend's storage fails (disk full, Redis gone). */
+  /** Makes later store writes fail as the backend's storage fails (disk full, Redis OOM). */
   break(): Promise<void>;
   /** A new cache as the backend builds it (complete for SQLite, live partial for Redis). */
   cache(): Promise<ChannelCache>;
@@ -51,7 +51,10 @@ export async function openStore(kind: StoreKind): Promise<StoreWorld> {
   return {
     store,
     async break() {
-      await server.stop();
+      // Out of memory with nothing to evict: Redis refuses every write, as a full disk does
+      // (the connection stays up, so nothing reconnects behind the test's back).
+      await server.call("CONFIG", "SET", "maxmemory-policy", "noeviction");
+      await server.call("CONFIG", "SET", "maxmemory", "1");
     },
     cache() {
       const cache = new ChannelCache();

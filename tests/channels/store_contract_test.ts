@@ -95,7 +95,7 @@ for (const kind of STORES) {
 }
 
 for (const kind of STORES) {
-  Deno.test(`[${kind}] a store fault is 503 unavailable, never a driver error`, async () => {
+  Deno.test(`[${kind}] a write the storage refuses is 503 unavailable, never a driver error`, async () => {
     await using world = await openStore(kind);
     const { store } = world;
     const n = record("n");
@@ -105,7 +105,7 @@ for (const kind of STORES) {
       error instanceof PushError && error.code === "unavailable" && error.status === 503;
     await assert.rejects(store.insert(record("m"), MAX), unavailable);
     await assert.rejects(store.rotate(n, "new"), unavailable);
-    await assert.rejects(store.delete(n), unavailable);
+    // (A delete frees space: Redis still runs it out of memory, SQLite not on a full disk.)
   });
 }
 
