@@ -8,16 +8,21 @@ import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
 import type { Backend, BackendContext } from "./hub/backend.ts";
 import type { BrokerHandler } from "./hub/broker.ts";
+import type { ChannelLookup } from "./hub/lookup.ts";
 import { Hub } from "./hub/hub.ts";
 import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
 import { startLocalBackend } from "./local/backend.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { type FaultReporter, Metrics } from "./metrics.ts";
-import { errorEnvelope } from "./protocol/outbound.ts";
+import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
+import { createSseHandler } from "./sse/handler.ts";
+import { ReplayBudget } from "./history/replay_budget.ts";
+import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
+import type { Timers } from "./ws/session.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -31,6 +36,11 @@ export interface ServerOverrides {
   backend?: (context: BackendContext) => Promise<Backend>;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
+  /**
+   * The clock and timers of subscriber tokens: checks of `exp`/`nbf` and the end of
+   * token-allowed subscriptions (default: `now` and the global timers).
+   */
+  timers?: Timers;
 }
 
 /** A running server. */
@@ -61,6 +71,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
+  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
   const metrics = new Metrics();
   const reportFault: FaultReporter = (job, error) => {
     metrics.countFault(job);
@@ -85,10 +96,11 @@ export async function startServer(
     onConnection: (id, open) => backend.presence.connection(id, open),
   });
   const handler: BrokerHandler = {
-    onPublication(channel, publication) {
-      const report = hub.deliver(channel, publication);
+    onPublication(channel, publication, reached) {
+      const report = hub.deliver(channel, publication, reached);
       metrics.deliveries += report.delivered;
       metrics.droppedMessages += report.dropped;
+      return report;
     },
     onChannelEvent(channel, event) {
       if (event.type === "deleted") hub.dropChannel(channel);
@@ -131,6 +143,7 @@ export async function startServer(
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    sseConnections: sse.connections.size,
   });
 
   const bodies = new BodyReader(config);
@@ -149,29 +162,42 @@ export async function startServer(
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
-  const ws = createWsHandler({
+  const channels: ChannelLookup = {
+    lookup: (name) => service.lookup(name),
+    isGranted: (id, channel) => grants.isGranted(id, channel),
+    history: (channel, since, page) => broker.history(channel, since, page),
+  };
+  const subscriberDeps = {
     hub,
-    channels: {
-      lookup: (name) => service.lookup(name),
-      isGranted: (id, channel) => grants.isGranted(id, channel),
-      history: (channel, since) => broker.history(channel, since),
-    },
+    channels,
     metrics,
     logger,
     now,
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
+    replayBudget: new ReplayBudget(config.maxReplayBytesInFlight),
+    tokens,
+    timers: overrides.timers,
     maxConnections: caps.wsConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
+  };
+  const ws = createWsHandler({
+    ...subscriberDeps,
+    otherConnections: () => sse.connections.size,
     httpPort: () => httpServer?.port,
   });
+  // Server-Sent Events share the subscriber port: /sse and /sse/command, anything else is WS.
+  const sse = createSseHandler({
+    ...subscriberDeps,
+    otherConnections: () => ws.connections.size,
+    corsOrigins: config.corsOrigins,
+    keepAliveTimers: overrides.timers,
+  });
+  const serveSubscriber = (request: Request) => sse.handle(request) ?? ws.handle(request);
 
   const unavailable = (details = "The server is shutting down") =>
-    new Response(errorEnvelope(new PushError("unavailable", details)), {
-      status: ERRORS.unavailable.status,
-      headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
-    });
+    errorResponse(new PushError("unavailable", details), { connection: "close" });
 
   async function serveHttp(
     request: Request,
@@ -202,19 +228,25 @@ export async function startServer(
 
   const onError = (error: unknown) => {
     logger.error("unhandled request error", { error });
-    return new Response(errorEnvelope(new PushError("internal", null)), {
-      status: 500,
-      headers: { "content-type": "application/json; charset=utf-8" },
-    });
+    return errorResponse(new PushError("internal", null));
   };
 
   let httpServer: Listener | undefined;
   let wsServer: Listener | undefined;
   const listener = (variable: string, port: number, handler: Deno.ServeHandler<Deno.NetAddr>) =>
-    openListener({ variable, hostname: config.host, port, handler, onError, logger });
+    openListener({
+      variable,
+      hostname: config.host,
+      port,
+      handler,
+      onError,
+      logger,
+      // Only on the HTTP port: shutting a dead instance down also ends its WebSockets.
+      closeIdleOnExhaustion: variable === "PORT_HTTP",
+    });
   try {
     httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
-    wsServer = listener("PORT_WS", config.wsPort, ws.handle);
+    wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
@@ -246,7 +278,9 @@ export async function startServer(
   async function stop(): Promise<void> {
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
-    for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    for (const connection of [...ws.connections, ...sse.connections]) {
+      connection.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+    }
     tokenGate.close();
     let abandoned = false;
     if (inFlight > 0) {

@@ -39,6 +39,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     now,
     reportFault,
     onDeleted: recount,
+    nodeId: node.nodeId,
   });
   const presence = new RedisPresence({
     redis: cmd,
@@ -61,7 +62,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
   try {
     await broker.start();
   } catch (error) {
-    node.disconnect();
+    await node.disconnect();
     throw error;
   }
   return {

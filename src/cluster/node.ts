@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { Keys } from "./keys.ts";
-import { openRedis } from "./redis.ts";
+import { closeRedis, openRedis } from "./redis.ts";
 import { counter } from "./redis_broker.ts";
 import { loadScripts } from "./scripts.ts";
 
@@ -70,7 +70,7 @@ export class ClusterNode {
     try {
       sub = await openRedis(url, "pushserver-sub");
     } catch (error) {
-      cmd.disconnect();
+      await closeRedis(cmd);
       throw error;
     }
     const node = new ClusterNode(cmd, sub, config, options);
@@ -78,7 +78,7 @@ export class ClusterNode {
       await loadScripts(cmd);
       await node.#beat();
     } catch (error) {
-      node.disconnect();
+      await node.disconnect();
       throw error;
     }
     return node;
@@ -139,13 +139,12 @@ export class ClusterNode {
         this.#logger.warn("could not remove this node's heartbeat key", { error })
       );
     }
-    this.disconnect();
+    await this.disconnect();
   }
 
-  /** Drops both connections at once. */
-  disconnect(): void {
-    this.cmd.disconnect();
-    this.sub.disconnect();
+  /** Closes both connections; resolves once nothing of them is left running (see closeRedis). */
+  async disconnect(): Promise<void> {
+    await Promise.all([closeRedis(this.cmd), closeRedis(this.sub)]);
   }
 
   #onSubLost(): void {

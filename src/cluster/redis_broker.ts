@@ -9,10 +9,22 @@ import type { Redis } from "ioredis";
 import type { ChannelCache } from "../channels/cache.ts";
 import { recordReplaced } from "../channels/failures.ts";
 import type { Channel } from "../channels/store.ts";
-import { type HistoryRead, retained } from "../history/log.ts";
-import type { Broker, BrokerHandler, Publication } from "../hub/broker.ts";
+import {
+  DEFAULT_PAGE,
+  type HistoryPageSize,
+  type HistoryRead,
+  retainedPage,
+} from "../history/log.ts";
+import type { Broker, BrokerHandler, PublishOptions } from "../hub/broker.ts";
 import type { FaultReporter } from "../metrics.ts";
 import type { Keys } from "./keys.ts";
+import {
+  decodeExtended,
+  type ExtendedHeader,
+  type ExtendedPublication,
+  PUBLISH_EX,
+} from "./publish_ex.ts";
+import { type ReceiptReply, ReceiptWaiter } from "./receipts.ts";
 import { redisCall, unavailable } from "./redis.ts";
 import { type ClusterEvent, decodeEntry, type RedisChannelStore } from "./redis_store.ts";
 import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
@@ -34,6 +46,8 @@ export interface RedisBrokerDeps {
   readonly reportFault: FaultReporter;
   /** A channel was deleted (by any node): the channel count changed. */
   readonly onDeleted: () => void;
+  /** This node's id: other nodes send their receipt counts (v1.2) to its reply channel. */
+  readonly nodeId: string;
 }
 
 /** The pub/sub payload of a push that is not stored: `P<uuid,uuid,...>\n<message>`. */
@@ -42,7 +56,8 @@ export function encodePush(message: string, recipients: readonly string[]): stri
 }
 
 /** Reads a push payload (either kind) back; undefined when it is not one. */
-export function decodePush(payload: string): Publication | undefined {
+export function decodePush(payload: string): ExtendedPublication | undefined {
+  if (payload[0] === "X") return decodeExtended(payload);
   const newline = payload.indexOf("\n");
   if (newline < 1) return undefined;
   const head = payload.slice(1, newline);
@@ -69,6 +84,8 @@ export class RedisBroker implements Broker {
   readonly #interestEpochs = new Map<string, string>();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stats = { received: 0, published: 0 };
+  /** Receipts of this node's pushes, counted by the nodes that deliver them. */
+  readonly #receipts = new ReceiptWaiter();
   readonly #onMessage = (channel: string, payload: string) => this.#receive(channel, payload);
   #closed = false;
 
@@ -80,15 +97,24 @@ export class RedisBroker implements Broker {
   /** Listens to the events channel; from then on the cache may be filled. */
   async start(): Promise<void> {
     this.#deps.sub.on("message", this.#onMessage);
-    await this.#deps.sub.subscribe(this.#deps.keys.events);
+    await this.#deps.sub.subscribe(this.#deps.keys.events, this.#replies);
     this.#deps.cache.live = true;
+  }
+
+  /** This node's receipt reply channel. */
+  get #replies(): string {
+    return this.#deps.keys.receipts(this.#deps.nodeId);
   }
 
   async publish(
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined> {
+    if (options?.json === true || options?.receipt !== undefined) {
+      return await this.#publishExtended(channel, message, recipients, options);
+    }
     const { keys } = this.#deps;
     const stored = channel.history !== null && recipients.length === 0;
     const answer = await redisCall(() => {
@@ -121,13 +147,66 @@ export class RedisBroker implements Broker {
     return stored ? Number(answer) : undefined;
   }
 
-  async history(channel: Channel, since: number | undefined): Promise<HistoryRead> {
+  /** A push that v1's payload cannot carry (see publish_ex.ts). */
+  async #publishExtended(
+    channel: Channel,
+    message: string,
+    recipients: readonly string[],
+    options: PublishOptions,
+  ): Promise<number | undefined> {
+    const { keys } = this.#deps;
+    const stored = channel.history !== null && recipients.length === 0;
+    const json = options.json === true;
+    const receipts = options.receipt === undefined ? undefined : this.#receipts;
+    const id = receipts?.nextId();
+    const header: ExtendedHeader = {
+      r: recipients,
+      ...(json ? { j: 1 } : {}),
+      ...(id === undefined ? {} : { q: id, n: this.#deps.nodeId }),
+    };
+    if (id !== undefined) receipts!.register(id, options.receipt!);
+    const answer = await redisCall(() => {
+      this.#stats.published++;
+      return PUBLISH_EX.run(
+        this.#deps.redis,
+        [keys.channel(channel.name), keys.history(channel.name)],
+        [
+          channel.epoch,
+          channel.tokenHash,
+          keys.pushes(channel.name),
+          message,
+          channel.history?.size ?? 0,
+          (channel.history?.ttlSeconds ?? 0) * 1000,
+          stored ? "1" : "0",
+          JSON.stringify(header),
+          json ? "j" : "",
+        ],
+      );
+    }).catch((error) => {
+      if (id !== undefined) receipts!.cancel(id);
+      throw error;
+    });
+    if (!Array.isArray(answer)) {
+      if (id !== undefined) receipts!.cancel(id);
+      this.#applied(channel, answer);
+    }
+    const [offset, nodes] = answer as [number, number];
+    // Each node that received it answers with its own count (see receipts.ts).
+    if (id !== undefined) await receipts!.wait(id, Number(nodes));
+    return stored ? Number(offset) : undefined;
+  }
+
+  async history(
+    channel: Channel,
+    since: number | undefined,
+    page: HistoryPageSize = DEFAULT_PAGE,
+  ): Promise<HistoryRead> {
     const { keys } = this.#deps;
     const reply = await redisCall(() =>
       READ_HISTORY.run(
         this.#deps.redis,
         [keys.channel(channel.name), keys.history(channel.name)],
-        [channel.epoch, since ?? -1],
+        [channel.epoch, since ?? -1, page.limit, page.maxBytes],
       )
     ) as [number, ...string[]];
     const top = Number(reply[0]);
@@ -136,8 +215,8 @@ export class RedisBroker implements Broker {
       // A future offset is not recoverable: that position never existed in this epoch.
       return { top, entries: [], complete: since === top };
     }
-    const entries = (reply.slice(1) as string[]).map(decodeEntry).reverse();
-    return retained(entries, since, top, channel.history!, this.#deps.now());
+    const entries = (reply.slice(1) as string[]).map(decodeEntry);
+    return retainedPage(entries, since, top, channel.history!, this.#deps.now(), page);
   }
 
   /** SUBSCRIBEs to the channel's pushes; resolves once in force (503 while disconnected). */
@@ -170,7 +249,11 @@ export class RedisBroker implements Broker {
   /** After the pub/sub connection came back: listens again to events and every interest. */
   async listenAgain(): Promise<void> {
     const { sub, keys, cache } = this.#deps;
-    await sub.subscribe(keys.events, ...[...this.#interest].map((c) => keys.pushes(c)));
+    await sub.subscribe(
+      keys.events,
+      this.#replies,
+      ...[...this.#interest].map((c) => keys.pushes(c)),
+    );
     cache.live = true;
   }
 
@@ -227,6 +310,7 @@ export class RedisBroker implements Broker {
   /** Stops handing received traffic to the handler; resolves once unsubscribes settled. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#receipts.close();
     this.#deps.sub.off("message", this.#onMessage);
     await Promise.allSettled([...this.#pending]);
   }
@@ -237,10 +321,26 @@ export class RedisBroker implements Broker {
     try {
       const { keys, handler } = this.#deps;
       if (channel === keys.events) return this.#onEvent(JSON.parse(payload) as ClusterEvent);
+      if (channel === this.#replies) {
+        return this.#receipts.onReply(JSON.parse(payload) as ReceiptReply);
+      }
       const name = keys.channelOfPushes(channel);
       const publication = decodePush(payload);
       if (name === undefined || publication === undefined) return;
-      handler.onPublication(name, publication);
+      const receipt = publication.receipt;
+      if (receipt === undefined) return void handler.onPublication(name, publication);
+      // Counted here, on the node that holds the connections, and sent to the one that asked.
+      const reached = publication.recipients.length > 0 ? new Set<string>() : undefined;
+      const report = handler.onPublication(name, publication, reached);
+      const reply: ReceiptReply = {
+        q: receipt.id,
+        d: report?.delivered ?? 0,
+        ...(reached === undefined ? {} : { u: [...reached] }),
+      };
+      this.#track(
+        this.#deps.redis.publish(this.#deps.keys.receipts(receipt.node), JSON.stringify(reply))
+          .catch((error) => this.#deps.reportFault("receipt reply", error)),
+      );
     } catch (error) {
       this.#deps.reportFault("pubsub message", error);
     }

@@ -6,7 +6,8 @@
  */
 import type { Logger } from "../log.ts";
 import { PushError } from "../errors.ts";
-import { asyncApiDocument, openApiDocument } from "../protocol/describe.ts";
+import { asyncApiDocument } from "../protocol/asyncapi.ts";
+import { openApiDocument } from "../protocol/openapi.ts";
 import initScript from "../client/docs.js" with { type: "text" };
 import { type Asset, type BrowserRoute, cached, textAsset } from "./static.ts";
 

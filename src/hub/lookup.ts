@@ -3,7 +3,7 @@
  * whichever backend answers: the seam between transports and the channel/history backends.
  */
 import type { Channel } from "../channels/store.ts";
-import type { HistoryRead } from "../history/log.ts";
+import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
 
 /** A value now, or later (a networked store answers later). */
 export type Maybe<T> = T | Promise<T>;
@@ -14,6 +14,10 @@ export interface ChannelLookup {
   lookup(name: string): Maybe<Channel | undefined>;
   /** Whether connection `id` holds a grant on private `channel`. */
   isGranted(id: string, channel: Channel): Maybe<boolean>;
-  /** A history channel's stream top and what came after `since`. */
-  history(channel: Channel, since: number | undefined): Promise<HistoryRead>;
+  /** A history channel's stream top and one page of what came after `since`. */
+  history(
+    channel: Channel,
+    since: number | undefined,
+    page?: HistoryPageSize,
+  ): Promise<HistoryRead>;
 }

@@ -1,7 +1,7 @@
 /** The single-node broker: delivers in-process, stores history in SQLite. */
 import type { Channel } from "../channels/store.ts";
-import type { HistoryRead } from "../history/log.ts";
-import type { Broker, BrokerHandler } from "../hub/broker.ts";
+import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
+import type { Broker, BrokerHandler, Publication, PublishOptions, Receipt } from "../hub/broker.ts";
 import type { FaultReporter } from "../metrics.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
@@ -28,13 +28,21 @@ export class LocalBroker implements Broker {
     this.#history = new SqliteHistory({
       store: options.store,
       now: options.now,
-      onCommitted: (push) =>
-        handler.onPublication(push.channel, {
-          message: push.message,
-          recipients: [],
-          offset: push.offset,
-          epoch: push.epoch,
-        }),
+      onCommitted: (push, receipt) =>
+        deliver(
+          handler,
+          push.channel,
+          push.json === true
+            ? {
+              message: push.message,
+              json: true,
+              recipients: [],
+              offset: push.offset,
+              epoch: push.epoch,
+            }
+            : { message: push.message, recipients: [], offset: push.offset, epoch: push.epoch },
+          receipt,
+        ),
       ...(options.wrote === undefined ? {} : { wrote: options.wrote }),
       ...(options.reportFault === undefined ? {} : { reportFault: options.reportFault }),
     });
@@ -44,17 +52,28 @@ export class LocalBroker implements Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined> {
+    const json = options?.json === true;
     if (channel.history === null || recipients.length > 0) {
-      this.#handler.onPublication(channel.name, { message, recipients });
+      deliver(
+        this.#handler,
+        channel.name,
+        json ? { message, json, recipients } : { message, recipients },
+        options?.receipt,
+      );
       return Promise.resolve(undefined);
     }
-    return this.#history.append(channel, message);
+    return this.#history.append(channel, message, json, options?.receipt);
   }
 
-  history(channel: Channel, since: number | undefined): Promise<HistoryRead> {
+  history(
+    channel: Channel,
+    since: number | undefined,
+    page?: HistoryPageSize,
+  ): Promise<HistoryRead> {
     try {
-      return Promise.resolve(this.#history.read(channel, since));
+      return Promise.resolve(this.#history.read(channel, since, page));
     } catch (error) {
       return Promise.reject(storeFault(error) ?? error);
     }
@@ -76,4 +95,19 @@ export class LocalBroker implements Broker {
     this.#history.close();
     return Promise.resolve();
   }
+}
+
+/** Hands a publication to this process's hub, counting it into `receipt` when one is asked. */
+function deliver(
+  handler: BrokerHandler,
+  channel: string,
+  publication: Publication,
+  receipt: Receipt | undefined,
+): void {
+  if (receipt === undefined) {
+    handler.onPublication(channel, publication);
+    return;
+  }
+  const report = handler.onPublication(channel, publication, receipt.reached);
+  receipt.delivered += report?.delivered ?? 0;
 }

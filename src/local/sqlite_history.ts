@@ -7,7 +7,15 @@ import { channelNotFound } from "../channels/failures.ts";
 import type { FaultReporter } from "../metrics.ts";
 import { storeFault } from "./store_faults.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
-import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "../history/log.ts";
+import type { Receipt } from "../hub/broker.ts";
+import {
+  DEFAULT_PAGE,
+  type HistoryEntry,
+  type HistoryPageSize,
+  type HistoryRead,
+  retainedPage,
+  type StoredPush,
+} from "../history/log.ts";
 
 /** Most entries of a channel's tail kept in memory. */
 const TAIL_ENTRIES = 2048;
@@ -34,6 +42,7 @@ interface Stream {
 
 interface Pending {
   readonly push: StoredPush;
+  readonly receipt: Receipt | undefined;
   readonly done: PromiseWithResolvers<void>;
 }
 
@@ -45,7 +54,7 @@ export interface SqliteHistoryOptions {
    * Called for each committed push, in offset order, before its publisher is answered. A throw
    * is reported and does not hold the batch: the push is stored, its publisher answered.
    */
-  readonly onCommitted: (push: StoredPush) => void;
+  readonly onCommitted: (push: StoredPush, receipt?: Receipt) => void;
   /** Told the outcome of each batch write (`error` undefined when it worked). */
   readonly wrote?: (error?: unknown) => void;
   /** Where a failed delivery or sweep is reported. */
@@ -56,7 +65,7 @@ export interface SqliteHistoryOptions {
 export class SqliteHistory {
   readonly #store: SqliteChannelStore;
   readonly #now: () => number;
-  readonly #onCommitted: (push: StoredPush) => void;
+  readonly #onCommitted: (push: StoredPush, receipt?: Receipt) => void;
   readonly #wrote: (error?: unknown) => void;
   readonly #reportFault: FaultReporter;
   readonly #streams = new Map<string, Stream>();
@@ -78,7 +87,7 @@ export class SqliteHistory {
    * Assigns the next offset to `message` and resolves once it is durable, after
    * `onCommitted` has run for it. Concurrent appends share one commit.
    */
-  append(channel: Channel, message: string): Promise<number> {
+  append(channel: Channel, message: string, json = false, receipt?: Receipt): Promise<number> {
     if (this.#closed) return Promise.reject(new Error("history is closed"));
     const history = channel.history!;
     const stream = this.#stream(channel);
@@ -91,9 +100,10 @@ export class SqliteHistory {
       offset,
       createdAt: stream.lastTime,
       message,
+      ...(json ? { json } : {}),
     };
     const done = Promise.withResolvers<void>();
-    this.#pending.push({ push, done });
+    this.#pending.push({ push, receipt, done });
     // Once the pushes of this event-loop turn are in: `setTimeout(0)` would wait for the next
     // timer tick (~1–2 ms here), during which every publisher of a history channel waits.
     this.#flushTimer ??= setImmediate(() => this.#flush());
@@ -101,8 +111,15 @@ export class SqliteHistory {
     return done.promise.then(() => offset);
   }
 
-  /** The stream's top and, when `since` is given, the retained entries above it. */
-  read(channel: Channel, since: number | undefined): HistoryRead {
+  /**
+   * The stream's top and, when `since` is given, one page of the retained entries above it:
+   * from the in-memory tail when it reaches that far back, else one bounded read from disk.
+   */
+  read(
+    channel: Channel,
+    since: number | undefined,
+    page: HistoryPageSize = DEFAULT_PAGE,
+  ): HistoryRead {
     const history = channel.history!;
     const stream = this.#stream(channel);
     const top = stream.committed;
@@ -110,10 +127,17 @@ export class SqliteHistory {
       // A future offset is not recoverable: that position never existed in this epoch.
       return { top, entries: [], complete: since === top };
     }
-    const first = stream.tail[0];
-    const fromTail = first !== undefined && (first.offset <= since + 1 || stream.tailWhole);
-    const entries = fromTail ? stream.tail : this.#store.readHistory(channel.name, since);
-    return retained(entries, since, top, history, this.#now());
+    const { tail } = stream;
+    const first = tail[0];
+    let entries: readonly HistoryEntry[];
+    if (first !== undefined && (first.offset <= since + 1 || stream.tailWhole)) {
+      // The tail is contiguous: the entry above `since` sits at a known index.
+      const start = Math.max(0, since + 1 - first.offset);
+      entries = tail.slice(start, start + page.limit);
+    } else {
+      entries = this.#store.readHistory(channel.name, since, page);
+    }
+    return retainedPage(entries, since, top, history, this.#now(), page);
   }
 
   /** Forgets a deleted channel's stream (its rows went with the channel). */
@@ -170,7 +194,7 @@ export class SqliteHistory {
       return;
     }
     this.#wrote();
-    for (const [i, { push, done }] of batch.entries()) {
+    for (const [i, { push, receipt, done }] of batch.entries()) {
       if (!stored[i]) {
         done.reject(channelNotFound(push.channel));
         continue;
@@ -180,7 +204,7 @@ export class SqliteHistory {
       // Runs in setImmediate: a throw here would leave this and every later publisher of the
       // batch waiting forever. The push is durable; subscribers who missed it can recover it.
       try {
-        this.#onCommitted(push);
+        this.#onCommitted(push, receipt);
       } catch (error) {
         this.#reportFault("history delivery", error);
       }
@@ -190,7 +214,11 @@ export class SqliteHistory {
 
   #remember(stream: Stream, push: StoredPush): void {
     stream.committed = push.offset;
-    stream.tail.push({ offset: push.offset, createdAt: push.createdAt, message: push.message });
+    stream.tail.push(
+      push.json === true
+        ? { offset: push.offset, createdAt: push.createdAt, message: push.message, json: true }
+        : { offset: push.offset, createdAt: push.createdAt, message: push.message },
+    );
     stream.tailChars += push.message.length;
     const keep = Math.min(push.history.size, TAIL_ENTRIES);
     while (
