@@ -64,30 +64,30 @@ function configuredBackend(config: Config): (context: BackendContext) => Promise
   return config.redisUrl === undefined ? startLocalBackend : startClusterBackend;
 }
 
-/** Starts the publisher HTTP port and the subscriber WebSocket port. */
-export async function startServer(
+/** The core over the configured backend: hub, channel service, hasher and token gate. */
+interface Core {
+  readonly hub: Hub;
+  readonly backend: Backend;
+  readonly service: ChannelService;
+  readonly hasher: TokenHasher;
+  readonly tokenGate: TokenGate;
+}
+
+/**
+ * Builds the hub, starts the backend with it and builds the channel service over the backend's
+ * store. The hub asks the backend's broker for a channel's traffic while it has local
+ * subscribers; the broker hands what reaches this node to the handler, which delivers and counts.
+ */
+async function startCore(
   config: Config,
-  overrides: ServerOverrides = {},
-): Promise<RunningServer> {
-  const logger = overrides.logger ?? jsonLogger(config.logLevel);
-  const now = overrides.now ?? Date.now;
-  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
-  const metrics = new Metrics();
+  overrides: ServerOverrides,
+  base: { logger: Logger; now: () => number; metrics: Metrics },
+): Promise<Core> {
+  const { logger, now, metrics } = base;
   const reportFault: FaultReporter = (job, error) => {
     metrics.countFault(job);
     logger.warn("background work failed", { job, error });
   };
-  const fdLimit = "fdLimit" in overrides
-    ? overrides.fdLimit
-    : (config.openFileLimit ?? openFileLimit());
-  const caps = connectionCaps(config.maxConnections, fdLimit);
-  let draining = false;
-  let listening = false;
-  let inFlight = 0;
-  let drained: PromiseWithResolvers<void> | undefined;
-
-  // The hub asks the backend's broker for a channel's traffic while it has local subscribers;
-  // the broker hands what reaches this node to the handler, which delivers and counts.
   const hub = new Hub({
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
     maxHeldChars: config.maxBufferedBytes,
@@ -137,6 +137,32 @@ export async function startServer(
     throw error;
   }
   backend.start({ service });
+  return { hub, backend, service, hasher, tokenGate };
+}
+
+/** Starts the publisher HTTP port and the subscriber WebSocket port. */
+export async function startServer(
+  config: Config,
+  overrides: ServerOverrides = {},
+): Promise<RunningServer> {
+  const logger = overrides.logger ?? jsonLogger(config.logLevel);
+  const now = overrides.now ?? Date.now;
+  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
+  const metrics = new Metrics();
+  const fdLimit = "fdLimit" in overrides
+    ? overrides.fdLimit
+    : (config.openFileLimit ?? openFileLimit());
+  const caps = connectionCaps(config.maxConnections, fdLimit);
+  let draining = false;
+  let listening = false;
+  let inFlight = 0;
+  let drained: PromiseWithResolvers<void> | undefined;
+
+  const { hub, backend, service, hasher, tokenGate } = await startCore(config, overrides, {
+    logger,
+    now,
+    metrics,
+  });
   const { broker, grants } = backend;
   const gauges = () => ({
     connections: hub.connectionCount,

@@ -62,7 +62,10 @@ export async function openStore(kind: StoreKind): Promise<StoreWorld> {
       return Promise.resolve(cache);
     },
     async [Symbol.asyncDispose]() {
+      // ioredis clears its disconnect timer only once the socket has closed: wait for that.
+      const ended = new Promise((resolve) => redis.once("end", resolve));
       redis.disconnect();
+      await ended;
       await server[Symbol.asyncDispose]();
     },
   };
