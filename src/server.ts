@@ -8,9 +8,10 @@ import { SqliteChannelStore } from "./channels/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
+import { clientAddressRule } from "./client_address.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
-import { CLOSE, ERRORS, PushError } from "./errors.ts";
+import { CLOSE, ERRORS, PushError, retryHeaders } from "./errors.ts";
 import type { Broker, BrokerHandler } from "./hub/broker.ts";
 import { type Grants, localGrants } from "./hub/grants.ts";
 import { Hub } from "./hub/hub.ts";
@@ -101,7 +102,12 @@ export async function startServer(
   let drained: PromiseWithResolvers<void> | undefined;
 
   // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
-  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
+  const tokenGate = new TokenGate({
+    lanes: VERIFY_WORKERS,
+    maxPending: config.maxTokenChecks,
+    failureBurst: config.tokenFailureBurst,
+    failuresPerSecond: config.tokenFailureRate,
+  });
   let service: ChannelService;
   try {
     service = cluster?.service(hasher, tokenGate) ?? await createChannelService({
@@ -152,6 +158,7 @@ export async function startServer(
   });
 
   const bodies = new BodyReader(config);
+  const clientAddress = clientAddressRule(config.trustedProxies);
   const app = createHttpApp({
     service,
     bodies,
@@ -185,19 +192,29 @@ export async function startServer(
     httpPort: () => httpServer?.port,
   });
 
-  const unavailable = (details = "The server is shutting down") =>
-    new Response(errorEnvelope(new PushError("unavailable", details)), {
+  const unavailable = (details = "The server is shutting down") => {
+    const error = new PushError("unavailable", details);
+    return new Response(errorEnvelope(error), {
       status: ERRORS.unavailable.status,
-      headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        connection: "close",
+        ...retryHeaders(error),
+      },
     });
+  };
 
   async function serveHttp(
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Promise<Response> {
     try {
-      // Token checks made for this request count against its source address.
-      return await admitHttp(request, sourceOf(info.remoteAddr.hostname));
+      // Token checks and body bytes of this request count against its source address.
+      const client = clientAddress(
+        info.remoteAddr.hostname,
+        request.headers.get("x-forwarded-for"),
+      );
+      return await admitHttp(request, sourceOf(client));
     } finally {
       bodies.finish(request);
     }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { ChannelService } from "../channels/service.ts";
 import { sameDigest, tokenDigest } from "../channels/tokens.ts";
-import { PushError } from "../errors.ts";
+import { PushError, retryHeaders } from "../errors.ts";
 import type { Channel } from "../channels/store.ts";
 import type { Broker } from "../hub/broker.ts";
 import type { Grants } from "../hub/grants.ts";
@@ -275,7 +275,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
   function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
     metrics.countError("http", error.status);
-    return jsonResponse(error.status, errorEnvelope(error), headers);
+    return jsonResponse(error.status, errorEnvelope(error), { ...retryHeaders(error), ...headers });
   }
 
   function methodNotAllowed(c: Context, allow: string): Response {

@@ -1,5 +1,5 @@
 /** The subscriber port: refuses plain HTTP with 426, then upgrades to a {@link Connection}. */
-import { PushError } from "../errors.ts";
+import { PushError, retryHeaders } from "../errors.ts";
 import { errorEnvelope } from "../protocol/outbound.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
 import { isOriginAllowed } from "./origin.ts";
@@ -43,7 +43,11 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
     deps.metrics.countError("ws", error.status);
     return new Response(errorEnvelope(error), {
       status: error.status,
-      headers: { "content-type": "application/json; charset=utf-8", ...headers },
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        ...retryHeaders(error),
+        ...headers,
+      },
     });
   }
 
