@@ -10,6 +10,8 @@ export interface Gauges {
   channels: number;
   /** Publisher-port requests being handled, the scrape itself included. */
   httpInFlight?: number;
+  /** Log lines dropped because they could not be written (a counter kept by the logger). */
+  logLinesDropped?: number;
 }
 
 /** Counters the server increments as it works. */
@@ -96,6 +98,12 @@ export class Metrics {
       "counter",
       "Error responses and frames, by transport and code.",
       [...this.errors].map(([labels, value]) => [`{${labels}}`, value]),
+    );
+    metric(
+      "pushserver_log_lines_dropped_total",
+      "counter",
+      "Log lines dropped because stdout could not be written (closed pipe, full disk).",
+      [["", gauges.logLinesDropped ?? 0]],
     );
     const name = "pushserver_http_request_duration_seconds";
     lines.push(

@@ -155,6 +155,7 @@ export async function startServer(
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    logLinesDropped: logger.droppedLines?.() ?? 0,
   });
 
   const bodies = new BodyReader(config);
