@@ -13,6 +13,7 @@ import {
   parseJson,
   type ParseResult,
   parseWith,
+  pushMessage,
   utf8ByteLength,
   uuid,
   uuidArray,
@@ -60,7 +61,7 @@ export const ACTION_SCHEMAS = {
     channel: channelName,
     channelToken,
     recipients: uuidArray("an array of UUIDs"),
-    message: z.string({ error: expecting("a string") }),
+    message: pushMessage,
   }),
   DELETE_CHANNEL: envelope("DELETE_CHANNEL", { channel: channelName, channelToken }),
   AUTHORIZE_SUBSCRIBER: envelope("AUTHORIZE_SUBSCRIBER", {
@@ -138,6 +139,7 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
   if (!isChannelName(channel) || typeof message !== "string" || !Array.isArray(recipients)) {
     return undefined;
   }
+  if (!message.isWellFormed()) return undefined; // zod words the 400
   if (channelToken !== undefined && channelToken !== null && typeof channelToken !== "string") {
     return undefined;
   }
