@@ -128,6 +128,7 @@ export async function startServer(
   // hands what reaches this node to the hub, which delivers and counts on the receiving side.
   const hub = new Hub({
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    maxSubscriptions: config.maxSubscriptions,
     maxHeldChars: config.maxBufferedBytes,
     onChannelActive: (channel) => broker.subscribe(channel),
     onChannelIdle: (channel) => broker.unsubscribe(channel),
