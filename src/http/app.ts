@@ -80,9 +80,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   applyCors(app, deps.corsOrigins ?? []);
 
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
-  async function readActionBody(request: Request): Promise<string> {
+  async function readActionBody(request: Request, source: string | undefined): Promise<string> {
     try {
-      return await deps.bodies.read(request);
+      return await deps.bodies.read(request, source);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()
@@ -101,10 +101,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     ) => Promise<string>,
   ): void {
     const handler = async (c: Context) => {
-      const body = await readActionBody(c.req.raw);
+      const source = requestSource(c);
+      const body = await readActionBody(c.req.raw, source);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
-      return jsonResponse(200, await handle(parsed.value, c.req.raw, requestSource(c)));
+      return jsonResponse(200, await handle(parsed.value, c.req.raw, source));
     };
     for (const route of withTrailingSlash(path)) {
       app.post(route, handler);
@@ -198,7 +199,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       if (!bearerMatches(c.req.raw, adminDigest)) {
         throw new PushError("token_missing", "A valid admin bearer token is required");
       }
-      const parsed = parseAdminAction(await readActionBody(c.req.raw));
+      const parsed = parseAdminAction(await readActionBody(c.req.raw, requestSource(c)));
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value.channel));
     });
