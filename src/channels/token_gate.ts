@@ -126,7 +126,7 @@ export class TokenGate {
     const source = this.#source(sourceName);
     if (!this.#mayRun(source, key)) return this.#penalty(this.#overBudget(source));
     if (this.#queued >= this.#maxPending && !this.#dropForNewcomer(source)) {
-      return Promise.reject(busy());
+      return this.#refuse(source, busy());
     }
     const job: Job = { source, key, verify, settle: Promise.withResolvers<boolean>() };
     source.queue.push(job);
@@ -166,6 +166,15 @@ export class TokenGate {
       `Too many wrong channel tokens from this address; retry in ${waitS} s`,
       waitS,
     );
+  }
+
+  /**
+   * A 429 for a full queue: delayed like an empty budget's when the source has sent wrong tokens,
+   * or its request loop would come straight back (a one-address flood then kept the event loop
+   * busy with refusals, and a clean publisher's push waited seconds for it).
+   */
+  #refuse(source: Source, error: PushError): Promise<never> {
+    return this.#isClean(source) ? Promise.reject(error) : this.#penalty(error);
   }
 
   #penalty(error: PushError): Promise<never> {
@@ -210,7 +219,7 @@ export class TokenGate {
     const dropped = most.queue.pop()!;
     this.#queued--;
     if (most.queue.length === 0) this.#dequeue(most);
-    dropped.settle.reject(busy());
+    this.#refuse(most, busy()).catch(dropped.settle.reject);
     return true;
   }
 

@@ -59,8 +59,10 @@ export function bcryptHasher(cost: number, options: { verifyWorkers?: number } =
   };
   const pending = new Map<
     number,
-    { resolve: (v: string | boolean) => void; reject: (e: Error) => void }
+    { resolve: (v: string | boolean) => void; reject: (e: Error) => void; worker: Worker }
   >();
+  /** Jobs sent to each worker and not answered yet. */
+  const load = new Map<Worker, number>();
   let nextId = 0;
   let closed = false;
 
@@ -69,6 +71,7 @@ export function bcryptHasher(cost: number, options: { verifyWorkers?: number } =
     const job = pending.get(result.id);
     if (job === undefined) return;
     pending.delete(result.id);
+    load.set(job.worker, (load.get(job.worker) ?? 1) - 1);
     if ("error" in result) job.reject(new Error(`bcrypt failed: ${result.error}`));
     else job.resolve(result.value);
   }
@@ -78,6 +81,7 @@ export function bcryptHasher(cost: number, options: { verifyWorkers?: number } =
     const error = new Error(`bcrypt worker failed: ${event.message}`);
     for (const job of pending.values()) job.reject(error);
     pending.clear();
+    load.clear();
     terminateAll();
   }
 
@@ -99,9 +103,16 @@ export function bcryptHasher(cost: number, options: { verifyWorkers?: number } =
       worker.onerror = onCrash;
       pool.workers.push(worker);
     }
+    // The least busy worker, not id % size: ids are shared by both pools, so two verifications
+    // could land on one worker and a check the token gate let run waited behind another.
+    let worker = pool.workers[0]!;
+    for (const candidate of pool.workers) {
+      if ((load.get(candidate) ?? 0) < (load.get(worker) ?? 0)) worker = candidate;
+    }
+    load.set(worker, (load.get(worker) ?? 0) + 1);
     const { promise, resolve, reject } = Promise.withResolvers<string | boolean>();
-    pending.set(id, { resolve, reject });
-    pool.workers[id % pool.workers.length]!.postMessage({ ...job, id } as BcryptJob);
+    pending.set(id, { resolve, reject, worker });
+    worker.postMessage({ ...job, id } as BcryptJob);
     return promise;
   }
 
