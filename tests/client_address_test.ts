@@ -57,3 +57,22 @@ Deno.test("clientAddressRule(): the rightmost X-Forwarded-For address that is no
   // Without trusted proxies the header is never read.
   assert.equal(clientAddressRule([])("10.1.1.1", "203.0.113.9"), "10.1.1.1");
 });
+
+Deno.test("[e2e] TRUSTED_PROXIES: the request log line names the client from X-Forwarded-For only when the peer is trusted", async () => {
+  const { jsonLogger } = await import("../src/log.ts");
+  const { startTestServer } = await import("./_helpers.ts");
+  const lines: { client?: string; path?: string }[] = [];
+  const logger = jsonLogger("info", { write: (line) => lines.push(JSON.parse(line)) });
+  for (const [trusted, expected] of [["127.0.0.1", "203.0.113.9"], ["10.0.0.0/8", "127.0.0.1"]]) {
+    lines.length = 0;
+    await using server = await startTestServer({ TRUSTED_PROXIES: trusted!, LOG_LEVEL: "info" }, {
+      logger,
+    });
+    const response = await fetch(`${server.httpUrl}/healthz`, {
+      headers: { "x-forwarded-for": "198.51.100.1, 203.0.113.9" },
+    });
+    await response.body?.cancel();
+    const line = lines.find((l) => l.path === "/healthz");
+    assert.equal(line?.client, expected, `TRUSTED_PROXIES=${trusted}`);
+  }
+});

@@ -69,6 +69,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     metrics.observeRequest(seconds);
     if (!logRequests) return;
     logger.info("request", {
+      // The client as TRUSTED_PROXIES names it (the same source its budgets are kept for).
+      client: requestSource(c),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
