@@ -10,6 +10,8 @@ export interface Gauges {
   channels: number;
   /** Publisher-port requests being handled, the scrape itself included. */
   httpInFlight?: number;
+  /** bcrypt checks of not-yet-verified tokens running or waiting in the token gate. */
+  tokenChecks?: number;
   /** Log lines dropped because they could not be written (a counter kept by the logger). */
   logLinesDropped?: number;
 }
@@ -98,6 +100,12 @@ export class Metrics {
       "counter",
       "Error responses and frames, by transport and code.",
       [...this.errors].map(([labels, value]) => [`{${labels}}`, value]),
+    );
+    metric(
+      "pushserver_token_checks",
+      "gauge",
+      "bcrypt checks of not-yet-verified channel tokens running or waiting.",
+      [["", gauges.tokenChecks ?? 0]],
     );
     metric(
       "pushserver_log_lines_dropped_total",

@@ -156,6 +156,7 @@ export async function startServer(
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    tokenChecks: tokenGate.pending,
     logLinesDropped: logger.droppedLines?.() ?? 0,
   });
 

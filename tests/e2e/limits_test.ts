@@ -215,7 +215,7 @@ Deno.test("[e2e] default frame rate limit: a flooder gets 429, then close 1008",
   assert.equal(metrics.get('pushserver_errors_total{transport="ws",code="429"}'), refused.length);
 });
 
-Deno.test("[e2e] wrong channel tokens: bcrypt checks waiting or running are bounded by MAX_TOKEN_CHECKS, past it 429", async () => {
+Deno.test("[e2e] wrong channel tokens: one bcrypt check runs per verify worker, MAX_TOKEN_CHECKS more wait, past it 429", async () => {
   const gate = Promise.withResolvers<void>();
   const twoStarted = Promise.withResolvers<void>();
   let started = 0;
@@ -236,30 +236,35 @@ Deno.test("[e2e] wrong channel tokens: bcrypt checks waiting or running are boun
     channelToken: `not-the-token-${n}`,
     message: "hi",
   });
-  const first = push(server, wrong(1));
-  const second = push(server, wrong(2));
-  // Wait until both checks hold a place; the third is refused at once instead of queueing.
+  // Two run (one per verify worker), two wait (PROTOCOL.md v1.2: MAX_TOKEN_CHECKS bounds the
+  // waiting checks); this address then has the most waiting, so its fifth is refused at once.
+  const admitted = [1, 2, 3, 4].map((n) => push(server, wrong(n)));
   await twoStarted.promise;
-  const third = await push(server, wrong(3));
-  assert.equal(third.status, 429);
-  assert.equal(third.body.message, "Too Many Requests");
+  for (let scrapes = 0;; scrapes++) {
+    assert.ok(scrapes < 500, "four checks in the gate after 500 scrapes");
+    if ((await scrape(server.httpUrl)).get("pushserver_token_checks") === 4) break;
+  }
+  const fifth = await push(server, wrong(5));
+  assert.equal(fifth.status, 429);
+  assert.equal(fifth.body.message, "Too Many Requests");
   assert.equal(
-    third.body.data.errorDetails,
+    fifth.body.data.errorDetails,
     "Too many channel token checks in progress; retry shortly",
   );
+  assert.equal(fifth.headers.get("retry-after"), "1");
   gate.resolve();
-  assert.equal((await first).status, 403);
-  assert.equal((await second).status, 403);
-  // The places are released: a fourth wrong token is checked again (403, not 429).
-  assert.equal((await push(server, wrong(4))).status, 403);
+  for (const reply of await Promise.all(admitted)) assert.equal(reply.status, 403);
+  assert.equal(started, 4);
+  // The places are released: a sixth wrong token is checked again (403, not 429).
+  assert.equal((await push(server, wrong(6))).status, 403);
   const ping = await post(
     `${server.httpUrl}/channel/ping`,
-    action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token-5" }),
+    action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token-7" }),
   );
   assert.equal(ping.status, 403);
 });
 
-Deno.test("[e2e] wrong channel tokens: past 10 failures an address gets 429 without bcrypt", async () => {
+Deno.test("[e2e] wrong channel tokens: past 10 failures (TOKEN_FAILURE_BURST=10) an address gets 429 without bcrypt", async () => {
   let verifications = 0;
   const hasher: TokenHasher = {
     hash: (token) => Promise.resolve(`hash:${token}`),
@@ -269,7 +274,7 @@ Deno.test("[e2e] wrong channel tokens: past 10 failures an address gets 429 with
     },
     close() {},
   };
-  await using server = await startTestServer({}, { hasher });
+  await using server = await startTestServer({ TOKEN_FAILURE_BURST: "10" }, { hasher });
   const channelToken = await createChannel(server, "news");
   for (let i = 0; i < 10; i++) {
     const reply = await push(server, { channel: "news", channelToken: `wrong-${i}`, message: "x" });
