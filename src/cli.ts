@@ -300,7 +300,10 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     }
     if (error instanceof TypeError) {
       // fetch rejects with a TypeError when the server cannot be reached.
-      const reason = error.cause instanceof Error ? error.cause.message : error.message;
+      // Deno's cause reads "error sending request for url (…): …: Connection refused (os error
+      // 111)"; its last part is the reason, and the URL is named once, by this line.
+      const cause = error.cause instanceof Error ? error.cause.message : error.message;
+      const reason = cause.split(": ").at(-1) ?? cause;
       err(`pushserver: cannot reach the server at ${target}: ${reason}\n`);
       return EXIT.network;
     }
