@@ -19,7 +19,10 @@ Deno.test("[e2e] without ADMIN_TOKEN, every admin route answers 404 naming ADMIN
       });
       assert.equal(response.status, 404);
       const body = await response.json();
-      assert.match(body.data.errorDetails, new RegExp(`^No route for ${method} ${path}: .*ADMIN_TOKEN`));
+      assert.match(
+        body.data.errorDetails,
+        new RegExp(`^No route for ${method} ${path}: .*ADMIN_TOKEN`),
+      );
     });
   }
   await t.step("other unknown routes keep the plain 404", async () => {
