@@ -36,6 +36,9 @@ export interface Config {
   readonly redisPrefix: string;
   /** The open-file limit the connection caps derive from, when set (`OPEN_FILE_LIMIT`). */
   readonly openFileLimit: number | undefined;
+  // Replays (v1.2 "Replays are streamed").
+  /** History bytes all recovery replays together may hold in memory (`MAX_REPLAY_BYTES_IN_FLIGHT`). */
+  readonly maxReplayBytesInFlight: number;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -183,6 +186,13 @@ const envSchema = z.object({
     }),
   // 0 = unset: read from the OS where the process may (see fd_limit.ts).
   OPEN_FILE_LIMIT: integer("OPEN_FILE_LIMIT", 0, 64, 1_000_000_000),
+  // Replays (v1.2 "Replays are streamed"): 64 MiB by default, 1 MiB to 4 GiB.
+  MAX_REPLAY_BYTES_IN_FLIGHT: integer(
+    "MAX_REPLAY_BYTES_IN_FLIGHT",
+    64 * 1024 * 1024,
+    1024 * 1024,
+    4 * 1024 * 1024 * 1024,
+  ),
 });
 
 function isRedisUrl(value: string): boolean {
@@ -258,6 +268,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     openFileLimit: e.OPEN_FILE_LIMIT === 0 ? undefined : e.OPEN_FILE_LIMIT,
+    maxReplayBytesInFlight: e.MAX_REPLAY_BYTES_IN_FLIGHT,
   };
 }
 

@@ -1,10 +1,10 @@
 /** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
 import { dirname } from "node:path";
-import { retryWhileBusy } from "./channels/busy_retry.ts";
-import { explainDbPathError } from "./channels/db_path.ts";
+import { retryWhileBusy } from "./local/busy_retry.ts";
+import { explainDbPathError } from "./local/db_path.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { type ChannelService, createChannelService } from "./channels/service.ts";
-import { SqliteChannelStore } from "./channels/sqlite_store.ts";
+import { SqliteChannelStore } from "./local/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
@@ -14,16 +14,17 @@ import { CLOSE, ERRORS, PushError } from "./errors.ts";
 import type { Broker, BrokerHandler } from "./hub/broker.ts";
 import { type Grants, localGrants } from "./hub/grants.ts";
 import { Hub } from "./hub/hub.ts";
-import { LocalBroker } from "./hub/local_broker.ts";
+import { LocalBroker } from "./local/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { errorEnvelope } from "./protocol/outbound.ts";
+import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { announceListening } from "./startup_notes.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
+import { ReplayBudget } from "./history/replay_budget.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -129,10 +130,11 @@ export async function startServer(
     ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
   });
   const handler: BrokerHandler = {
-    onPublication(channel, publication) {
-      const report = hub.deliver(channel, publication);
+    onPublication(channel, publication, reached) {
+      const report = hub.deliver(channel, publication, reached);
       metrics.deliveries += report.delivered;
       metrics.droppedMessages += report.dropped;
+      return report;
     },
     onChannelEvent(channel, event) {
       if (event.type === "deleted") hub.dropChannel(channel);
@@ -173,13 +175,14 @@ export async function startServer(
     channels: cluster?.lookup ?? {
       lookup: (name) => service.current(name),
       isGranted: (id, channel) => grants.isGranted(id, channel),
-      history: (channel, since) => broker.history(channel, since),
+      history: (channel, since, page) => broker.history(channel, since, page),
     },
     metrics,
     logger,
     now,
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
+    replayBudget: new ReplayBudget(config.maxReplayBytesInFlight),
     maxConnections: caps.wsConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
@@ -187,10 +190,7 @@ export async function startServer(
   });
 
   const unavailable = (details = "The server is shutting down") =>
-    new Response(errorEnvelope(new PushError("unavailable", details)), {
-      status: ERRORS.unavailable.status,
-      headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
-    });
+    errorResponse(new PushError("unavailable", details), { connection: "close" });
 
   async function serveHttp(
     request: Request,
@@ -221,16 +221,22 @@ export async function startServer(
 
   const onError = (error: unknown) => {
     logger.error("unhandled request error", { error });
-    return new Response(errorEnvelope(new PushError("internal", null)), {
-      status: 500,
-      headers: { "content-type": "application/json; charset=utf-8" },
-    });
+    return errorResponse(new PushError("internal", null));
   };
 
   let httpServer: Listener | undefined;
   let wsServer: Listener | undefined;
   const listener = (variable: string, port: number, handler: Deno.ServeHandler<Deno.NetAddr>) =>
-    openListener({ variable, hostname: config.host, port, handler, onError, logger });
+    openListener({
+      variable,
+      hostname: config.host,
+      port,
+      handler,
+      onError,
+      logger,
+      // Only on the HTTP port: shutting a dead instance down also ends its WebSockets.
+      closeIdleOnExhaustion: variable === "PORT_HTTP",
+    });
   try {
     httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
     wsServer = listener("PORT_WS", config.wsPort, ws.handle);
@@ -266,7 +272,9 @@ export async function startServer(
   async function stop(): Promise<void> {
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
-    for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    for (const connection of [...ws.connections]) {
+      connection.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+    }
     tokenGate.close();
     let abandoned = false;
     if (inFlight > 0) {

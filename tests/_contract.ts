@@ -12,7 +12,9 @@
 import { Ajv, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import { asyncApiDocument, type Json, openApiDocument } from "../src/protocol/describe.ts";
+import { asyncApiDocument } from "../src/protocol/asyncapi.ts";
+import type { Json } from "../src/protocol/document.ts";
+import { openApiDocument } from "../src/protocol/openapi.ts";
 
 /** One HTTP answer, as the test received it. */
 export interface HttpExchange {

@@ -31,6 +31,7 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     redisUrl: undefined,
     redisPrefix: "pushserver:",
     openFileLimit: undefined,
+    maxReplayBytesInFlight: 64 * 1024 * 1024,
   });
 });
 

@@ -9,7 +9,7 @@ import {
   type StartupConfig,
 } from "../src/startup_notes.ts";
 import { VERSION } from "../src/version.ts";
-import { PROTOCOL_VERSION } from "../src/protocol/describe.ts";
+import { PROTOCOL_VERSION } from "../src/protocol/document.ts";
 import { startTestServer } from "./_helpers.ts";
 import { ServerProcess } from "./e2e/_process.ts";
 

@@ -6,7 +6,9 @@
  */
 import type { Logger } from "../log.ts";
 import { PushError } from "../errors.ts";
-import { asyncApiDocument, openApiDocument, PROTOCOL_VERSION } from "../protocol/describe.ts";
+import { asyncApiDocument } from "../protocol/asyncapi.ts";
+import { PROTOCOL_VERSION } from "../protocol/document.ts";
+import { openApiDocument } from "../protocol/openapi.ts";
 import { VERSION } from "../version.ts";
 import initScript from "../client/docs.js" with { type: "text" };
 import { type Asset, type BrowserRoute, cached, textAsset } from "./static.ts";

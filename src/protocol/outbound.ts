@@ -13,6 +13,17 @@ export function errorEnvelope(error: PushError): string {
 }
 
 /**
+ * The HTTP answer of an error on either port: the `ERROR` envelope with the catalog status as
+ * the HTTP status (the only builder of error responses, so the ports cannot drift apart).
+ */
+export function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
+  return new Response(errorEnvelope(error), {
+    status: ERRORS[error.code].status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+/**
  * `SERVER_ACK` envelope answering a publisher. `extra` fields (v1.1 options, stream positions)
  * follow `channelToken`; v1 channels pass none, so their acks stay byte-for-byte v1.
  */
@@ -85,8 +96,22 @@ export interface Position {
   readonly epoch: string;
 }
 
-/** The `pushMessage` object of a push, serialized once per push. */
-export function pushMessage(channel: string, message: string, position?: Position): string {
+/**
+ * The `pushMessage` object of a push, serialized once per push. With `json`, `message` is the
+ * JSON text of a non-string value (v1.2) and is embedded as is; otherwise it is a string.
+ */
+export function pushMessage(
+  channel: string,
+  message: string,
+  position?: Position,
+  json?: boolean,
+): string {
+  if (json === true) {
+    const head = `{"channel":${JSON.stringify(channel)},"message":${message}`;
+    return position === undefined
+      ? `${head}}`
+      : `${head},"offset":${position.offset},"epoch":${JSON.stringify(position.epoch)}}`;
+  }
   return JSON.stringify(
     position === undefined
       ? { channel, message }

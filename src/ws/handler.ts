@@ -1,6 +1,6 @@
 /** The subscriber port: refuses plain HTTP with 426, then upgrades to a {@link Connection}. */
 import { PushError } from "../errors.ts";
-import { errorEnvelope } from "../protocol/outbound.ts";
+import { errorResponse } from "../protocol/outbound.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
 import { isOriginAllowed } from "./origin.ts";
 
@@ -41,10 +41,7 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
 
   function refuse(error: PushError, headers: Record<string, string> = {}): Response {
     deps.metrics.countError("ws", error.status);
-    return new Response(errorEnvelope(error), {
-      status: error.status,
-      headers: { "content-type": "application/json; charset=utf-8", ...headers },
-    });
+    return errorResponse(error, headers);
   }
 
   function handle(request: Request): Response {

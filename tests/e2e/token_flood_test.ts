@@ -42,9 +42,10 @@ function postFrom(
   return promise;
 }
 
+// The token gate's fairness under a flood of wrong tokens is per process, before any store call (single only).
 Deno.test({
   name:
-    "[e2e] a wrong-token flood from 127.0.0.1 at concurrency 1,024: a publisher on 127.0.0.2 gets its first push and a create answered within 1 s",
+    "[e2e][single] a wrong-token flood from 127.0.0.1 at concurrency 1,024: a publisher on 127.0.0.2 gets its first push and a create answered within 1 s",
   ignore: Deno.build.os !== "linux", // 127.0.0.2 is a loopback address on Linux only
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pushserver-flood-" });
