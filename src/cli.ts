@@ -11,6 +11,7 @@ import {
 } from "./client/pushserver.js";
 import { PushApiError, PushPublisher } from "./publisher/publisher.js";
 import { VERSION } from "./version.ts";
+import { mintSubscriberToken } from "./publisher/subscriber_token.js";
 
 /** Exit codes: one per class of protocol error, since exit statuses only go up to 255. */
 export const EXIT = {
@@ -89,6 +90,10 @@ Commands:
                                  exit, prints "position OFFSET:EPOCH NAME" to stderr
                                  for each history channel
   help                           show this help
+  token NAME... --ttl SECONDS    mint a subscriber token (JWT) for private channels NAME...
+       [--audience AUD]          ("room:*" = every channel starting "room:"), signed with
+       [--key FILE [--alg ALG]]  $JWT_SECRET (HS256), or a PKCS#8 PEM private key (ES256
+                                 by default, or RS256)
   (the channel commands also work without the "channel" prefix)
 
 Options (anywhere on the line):
@@ -175,7 +180,43 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
       throw new UsageError("--since only goes with subscribe");
     }
 
+    if (
+      command !== "token" &&
+      [values.ttl, values.audience, values.key, values.alg].some((v) => v !== undefined)
+    ) {
+      throw new UsageError("--ttl, --audience, --key and --alg only go with token");
+    }
+
     switch (command) {
+      case "token": {
+        if (rest.length === 0) throw new UsageError("expected: token NAME... --ttl SECONDS");
+        const ttlSeconds = Number(values.ttl);
+        if (values.ttl === undefined || !/^\d+$/.test(values.ttl) || ttlSeconds < 1) {
+          throw new UsageError(
+            `--ttl must be a whole number of seconds from 1, got "${values.ttl}"`,
+          );
+        }
+        const alg = values.alg ?? "ES256";
+        if (alg !== "ES256" && alg !== "RS256") {
+          throw new UsageError(`--alg must be ES256 or RS256, got "${alg}"`);
+        }
+        const base = {
+          channels: rest,
+          ttlSeconds,
+          ...(values.audience === undefined ? {} : { audience: values.audience }),
+        };
+        let minted: string;
+        if (values.key !== undefined) {
+          const privateKey = await Deno.readTextFile(values.key);
+          minted = await mintSubscriberToken({ ...base, privateKey, alg });
+        } else {
+          const secret = env.JWT_SECRET;
+          if (!secret) throw new UsageError("token needs $JWT_SECRET (HS256) or --key FILE");
+          minted = await mintSubscriberToken({ ...base, secret });
+        }
+        print(minted, { token: minted, channels: rest, ttlSeconds });
+        return EXIT.ok;
+      }
       case "create": {
         const channel = one(rest, "create NAME");
         const createToken = env.PUSHSERVER_CREATE_TOKEN;
@@ -567,6 +608,10 @@ const VALUE_OPTIONS = new Set([
   "--to",
   "--count",
   "--since",
+  "--ttl",
+  "--audience",
+  "--key",
+  "--alg",
   "--history",
 ]);
 
@@ -580,6 +625,7 @@ const ARITY: Readonly<Record<string, number>> = {
   revoke: 2,
   push: 2,
   list: 0,
+  token: Infinity,
   help: Infinity,
   subscribe: Infinity,
 };
@@ -591,6 +637,10 @@ const PARSE_OPTIONS = {
   to: { type: "string", multiple: true },
   count: { type: "string" },
   since: { type: "string", multiple: true },
+  ttl: { type: "string" },
+  audience: { type: "string" },
+  key: { type: "string" },
+  alg: { type: "string" },
   history: { type: "string" },
   private: { type: "boolean", default: false },
   json: { type: "boolean", default: false },

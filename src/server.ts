@@ -24,7 +24,10 @@ import { connectionCaps, openFileLimit } from "./fd_limit.ts";
 import { announceListening } from "./startup_notes.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
+import { createSseHandler } from "./sse/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
+import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
+import type { Timers } from "./ws/session.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -41,6 +44,11 @@ export interface ServerOverrides {
   grants?: (hub: Hub) => Grants;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
+  /**
+   * The clock and timers of subscriber tokens: checks of `exp`/`nbf` and the end of
+   * token-allowed subscriptions (default: `now` and the global timers).
+   */
+  timers?: Timers;
 }
 
 /** A running server. */
@@ -78,6 +86,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
+  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
   // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
   const cluster = config.redisUrl === undefined
     ? undefined
@@ -152,6 +161,7 @@ export async function startServer(
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    sseConnections: sse.connections.size,
   });
 
   const bodies = new BodyReader(config);
@@ -170,7 +180,7 @@ export async function startServer(
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
-  const ws = createWsHandler({
+  const subscriberDeps = {
     hub,
     channels: cluster?.lookup ?? {
       lookup: (name) => service.current(name),
@@ -183,11 +193,25 @@ export async function startServer(
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
     replayBudget: new ReplayBudget(config.maxReplayBytesInFlight),
+    tokens,
+    timers: overrides.timers,
     maxConnections: caps.wsConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
+  };
+  const ws = createWsHandler({
+    ...subscriberDeps,
+    otherConnections: () => sse.connections.size,
     httpPort: () => httpServer?.port,
   });
+  // Server-Sent Events share the subscriber port: /sse and /sse/command, anything else is WS.
+  const sse = createSseHandler({
+    ...subscriberDeps,
+    otherConnections: () => ws.connections.size,
+    corsOrigins: config.corsOrigins,
+    keepAliveTimers: overrides.timers,
+  });
+  const serveSubscriber = (request: Request) => sse.handle(request) ?? ws.handle(request);
 
   const unavailable = (details = "The server is shutting down") =>
     errorResponse(new PushError("unavailable", details), { connection: "close" });
@@ -239,7 +263,7 @@ export async function startServer(
     });
   try {
     httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
-    wsServer = listener("PORT_WS", config.wsPort, ws.handle);
+    wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
@@ -272,7 +296,7 @@ export async function startServer(
   async function stop(): Promise<void> {
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
-    for (const connection of [...ws.connections]) {
+    for (const connection of [...ws.connections, ...sse.connections]) {
       connection.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
     }
     tokenGate.close();

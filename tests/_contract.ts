@@ -150,7 +150,9 @@ export function checkHttp(exchange: HttpExchange): string | undefined {
     responses = Object.fromEntries(
       Object.entries(refusals).map(([code, r]) => [
         code,
-        { content: { [String(r.contentType).split(";")[0]!]: { schema: r.payload } } },
+        r.contentType === undefined
+          ? {}
+          : { content: { [String(r.contentType).split(";")[0]!]: { schema: r.payload } } },
       ]),
     );
     document = "asyncApi";
@@ -261,7 +263,10 @@ export function checkFetches(): void {
     const method = (init?.method ?? (input instanceof Request ? input.method : "GET"))
       .toUpperCase();
     let body = "";
-    if (method !== "HEAD" && response.body !== null) {
+    // An event stream (GET /sse) lasts as long as the connection: its status and type are
+    // checked, its frames by the SSE test client.
+    const streaming = response.headers.get("content-type")?.startsWith("text/event-stream");
+    if (method !== "HEAD" && response.body !== null && !streaming) {
       try {
         body = await response.clone().text();
       } catch {

@@ -16,7 +16,8 @@ export const DEFAULT_OPTIONS = Object.freeze({
   frameRate: 90,
   frameBurst: 150,
   compact: true,
-  transports: Object.freeze(/** @type {const} */ (["websocket"])),
+  // WebSocket first; Server-Sent Events where WebSocket cannot be created or does not open.
+  transports: Object.freeze(/** @type {const} */ (["websocket", "sse"])),
 });
 
 /**

@@ -8,6 +8,7 @@
  * subscriber client served under `/js/`; import `pushserver.js`, which re-exports what is public.
  */
 import { LOCAL_ERROR_CODE, PushError } from "./_errors.js";
+import { sseTransport } from "./_sse_transport.js";
 
 /** The WebSocket subprotocol that asks the server for compact frames (PROTOCOL.md). */
 export const COMPACT_PROTOCOL = "pushserver.compact";
@@ -179,10 +180,11 @@ export function checkTransports(transports, WebSocketClass) {
   }
   return transports.map((transport) => {
     if (transport === "websocket") return webSocketTransport(WebSocketClass);
+    if (transport === "sse") return sseTransport();
     const candidate = /** @type {Partial<PushTransport> | null} */ (transport);
     if (typeof candidate?.name !== "string" || typeof candidate.open !== "function") {
       throw new TypeError(
-        `options.transports: ${String(transport)} is neither "websocket" nor a transport ` +
+        `options.transports: ${String(transport)} is neither "websocket", "sse" nor a transport ` +
           "({ name, open(url, options) })",
       );
     }

@@ -50,9 +50,11 @@ export interface PushClientOptions {
   /**
    * How to reach the server, tried in this order on every connect and reconnect, each within
    * `connectTimeoutMs`; the first that opens is used (`client.transport` names it). Default
-   * `["websocket"]`. An entry is `"websocket"` or an object implementing {@link PushTransport}.
+   * `["websocket", "sse"]`: Server-Sent Events when the WebSocket cannot be created or does not
+   * open in time. An entry is `"websocket"`, `"sse"` or an object implementing
+   * {@link PushTransport}.
    */
-  transports?: readonly ("websocket" | PushTransport)[];
+  transports?: readonly ("websocket" | "sse" | PushTransport)[];
   /**
    * Gets this connection a grant for a private channel: typically sends `uuid` and `channel`
    * to the app's backend, which calls the publisher API's `/channel/authorize` and answers once
@@ -83,7 +85,7 @@ export interface SubscribeOptions {
 /** The reconnect, timeout, pacing and transport settings used when an option is not given. */
 export declare const DEFAULT_OPTIONS: Readonly<
   Required<Omit<PushClientOptions, "WebSocket" | "authorize" | "transports">> & {
-    transports: readonly ["websocket"];
+    transports: readonly ["websocket", "sse"];
   }
 >;
 
@@ -327,6 +329,12 @@ export interface PushTransport {
    */
   open(url: string, options: TransportOpenOptions): Promise<TransportConnection>;
 }
+
+/**
+ * The Server-Sent Events transport (`GET /sse` + `POST /sse/command` on the subscriber port),
+ * with `fetch` or the global one: for networks that block WebSocket.
+ */
+export declare function sseTransport(fetch?: typeof globalThis.fetch): PushTransport;
 
 /**
  * The WebSocket transport, with `WebSocket` (e.g. from `ws`) or the global one; offers compact

@@ -21,3 +21,4 @@ export { LOCAL_ERROR_CODE, PushError } from "./_errors.js";
 export { backoffDelay, DEFAULT_OPTIONS } from "./_options.js";
 export { Subscription } from "./_subscription.js";
 export { COMPACT_PROTOCOL, webSocketTransport } from "./_transport.js";
+export { sseTransport } from "./_sse_transport.js";

@@ -282,6 +282,18 @@ export class Hub {
   }
 
   /**
+   * Ends `id`'s subscription to `channel` because the token that allowed it expired: it is
+   * unsubscribed and receives `Subscription Expired`. Returns whether it was subscribed.
+   */
+  expire(id: string, channel: string): boolean {
+    const member = this.#members.get(id);
+    if (member === undefined || !member.channels.includes(channel)) return false;
+    this.unsubscribe(id, channel);
+    this.#send(member, this.#ack(member, "Subscription Expired", channel), undefined, undefined);
+    return true;
+  }
+
+  /**
    * Sends a publication on `channel` to every subscriber, or only to the subscribed
    * connections among its `recipients` (each at most once). The `pushMessage` is serialized
    * once; v1 frames are a cached per-connection head plus a shared tail, compact frames are

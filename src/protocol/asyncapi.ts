@@ -21,7 +21,7 @@ import {
   errorSchema,
 } from "./envelopes.ts";
 import { errorExample } from "./http_errors.ts";
-import { CLOSE_CODES, WS_FRAME_ERRORS, WS_REFUSALS } from "./ws_errors.ts";
+import { CLOSE_CODES, SSE_ANSWERS, WS_FRAME_ERRORS, WS_REFUSALS } from "./ws_errors.ts";
 
 /** Names of the AsyncAPI messages the server sends, with their schemas. */
 const SERVER_MESSAGES: readonly {
@@ -38,6 +38,7 @@ const SERVER_MESSAGES: readonly {
       ["Unsubscribed", "Answer to UNSUBSCRIBE (also when not subscribed)"],
       ["Channel Deleted", "A publisher deleted a channel this connection was subscribed to"],
       ["Subscription Revoked", "A publisher revoked this connection's subscription"],
+      ["Subscription Expired", "The subscriber token (JWT) that allowed a subscription expired"],
     ] as const satisfies readonly (readonly [ClientAckMessage, string])[]
   ).map(([message, summary]) => ({
     name: message.replace(" ", ""),
@@ -157,9 +158,8 @@ export function asyncApiDocument(): Json {
 
   const httpResponses: Record<string, Json> = {};
   for (const status of sortedStatuses(WS_REFUSALS)) {
-    const messages = catalogMessages(status, {
-      exclude: ["frame_bad_json", "invalid_frame", "uuid_mismatch"],
-    });
+    // 400 covers `POST /sse/command` bodies too (Bad JSON, Invalid message).
+    const messages = catalogMessages(status, { exclude: ["uuid_mismatch"] });
     const name = `UpgradeRefused${status}`;
     schemas[name] = jsonSchema(errorSchema(status, messages), target);
     httpResponses[status] = {
@@ -167,6 +167,16 @@ export function asyncApiDocument(): Json {
       contentType: JSON_TYPE,
       payload: { $ref: `#/components/schemas/${name}` },
     };
+  }
+
+  for (const [status, answer] of Object.entries(SSE_ANSWERS)) {
+    httpResponses[status] = answer.contentType === undefined
+      ? { description: answer.description }
+      : {
+        description: answer.description,
+        contentType: answer.contentType,
+        payload: { type: "string" },
+      };
   }
 
   const channel = { $ref: "#/channels/subscriber" };
@@ -259,6 +269,12 @@ export function asyncApiDocument(): Json {
         channel,
         summary: "A publisher revoked this connection's subscription",
         messages: [ref("SubscriptionRevoked")],
+      },
+      subscriptionExpired: {
+        action: "send",
+        channel,
+        summary: "The subscriber token (JWT) that allowed a subscription expired",
+        messages: [ref("SubscriptionExpired")],
       },
       error: {
         action: "send",

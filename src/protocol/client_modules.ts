@@ -12,6 +12,7 @@ export const CLIENT_MODULES = [
   "_grants.js",
   "_options.js",
   "_requests.js",
+  "_sse_transport.js",
   "_subscription.js",
   "_transport.js",
 ] as const;

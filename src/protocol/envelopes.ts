@@ -107,7 +107,8 @@ export type ClientAckMessage =
   | "Subscribed"
   | "Unsubscribed"
   | "Channel Deleted"
-  | "Subscription Revoked";
+  | "Subscription Revoked"
+  | "Subscription Expired";
 
 /** A `CLIENT_ACK` frame with `message`, in the v1 form or the compact form. */
 export function clientAckSchema(message: ClientAckMessage): z.ZodType {

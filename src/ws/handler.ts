@@ -15,6 +15,8 @@ function offersCompact(header: string | null): boolean {
 export interface WsHandlerDeps extends Omit<ConnectionDeps, "onGone"> {
   readonly idleTimeoutS: number;
   readonly maxConnections: number;
+  /** Open connections of the other transports (SSE), counted against `maxConnections`. */
+  readonly otherConnections?: () => number;
   /** `WS_ORIGINS`: browser origins allowed to connect; empty = any. */
   readonly allowedOrigins?: readonly string[];
   /** True once shutdown has begun: new upgrades get 503. */
@@ -67,7 +69,7 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
       deps.metrics.rejectedConnections++;
       return refuse(new PushError("unavailable", "The server is shutting down"));
     }
-    if (connections.size >= deps.maxConnections) {
+    if (connections.size + (deps.otherConnections?.() ?? 0) >= deps.maxConnections) {
       deps.metrics.rejectedConnections++;
       return refuse(new PushError("unavailable", "The server has reached its connection limit"));
     }

@@ -6,6 +6,7 @@
  */
 import { channelNotFound } from "../channels/failures.ts";
 import type { Channel } from "../channels/store.ts";
+import type { SubscriberTokens, TokenRefusal } from "../channels/subscriber_tokens.ts";
 import { CLOSE, PushError } from "../errors.ts";
 import type { ReplayBudget } from "../history/replay_budget.ts";
 import type { Hub } from "../hub/hub.ts";
@@ -27,7 +28,31 @@ export interface SessionDeps {
   readonly now: () => number;
   readonly replayBudget: ReplayBudget;
   readonly limits: { readonly frameRatePerS: number; readonly frameBurst: number };
+  /** Subscriber tokens (JWT) for private channels, when `JWT_SECRET`/`JWT_PUBLIC_KEYS` are set. */
+  readonly tokens?: SubscriberTokens | undefined;
+  /** The clock and timers of token expiry (default: `now` and the global timers). */
+  readonly timers?: Timers | undefined;
+  /** The transport, as metrics label its errors (default `ws`). */
+  readonly transport?: "ws" | "sse";
 }
+
+/** The clock and timers token expiry runs on (injected so that tests control expiry). */
+export interface Timers {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+function globalTimers(now: () => number): Timers {
+  return {
+    now,
+    setTimeout: (callback, ms) => setTimeout(callback, ms),
+    clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+  };
+}
+
+/** The longest delay a timer takes (larger ones fire at once); longer expiries re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One subscriber's commands. Most are answered synchronously; one that must wait (a recovery,
@@ -44,6 +69,9 @@ export class Session {
   #waiting: unknown[] | undefined;
   #busy = false;
   #gone = false;
+  /** Subscriptions that a token allowed: channel → the timer that ends them at its expiry. */
+  #expiries: Map<string, unknown> | undefined;
+  #timersCache: Timers | undefined;
 
   /** A session answering through `writer`; `close` ends its transport. */
   constructor(
@@ -78,6 +106,7 @@ export class Session {
   end(): void {
     this.#gone = true;
     this.#waiting = undefined;
+    for (const channel of [...this.#expiries?.keys() ?? []]) this.#forgetExpiry(channel);
   }
 
   #handle(data: unknown): void {
@@ -120,7 +149,7 @@ export class Session {
   }
 
   #reject(error: PushError): void {
-    this.#deps.metrics.countError("ws", error.status);
+    this.#deps.metrics.countError(this.#deps.transport ?? "ws", error.status);
     this.#writer.send(errorEnvelope(error));
   }
 
@@ -160,6 +189,7 @@ export class Session {
     const { hub } = this.#deps;
     const name = frame.data.channel;
     if (frame.action === "UNSUBSCRIBE") {
+      this.#forgetExpiry(name);
       hub.unsubscribe(this.id, name);
       this.#writer.send(hub.ackFor(this.id, "Unsubscribed", name));
       return;
@@ -186,16 +216,68 @@ export class Session {
   #subscribe(frame: InboundFrame, channel: Channel | undefined): Promise<void> | void {
     const name = frame.data.channel;
     if (channel === undefined) throw channelNotFound(name);
-    if (!channel.private) return this.#join(channel, frame.data.since);
+    if (!channel.private) return this.#joinFor(channel, frame, undefined);
     const granted = this.#deps.channels.isGranted(this.id, channel);
     if (granted instanceof Promise) {
-      return granted.then((ok) => {
-        if (!ok) throw notGranted(name);
-        return this.#join(channel, frame.data.since);
-      });
+      return granted.then((ok) =>
+        ok ? this.#joinFor(channel, frame, undefined) : this.#byToken(channel, frame)
+      );
     }
-    if (!granted) throw notGranted(name);
-    return this.#join(channel, frame.data.since);
+    if (!granted) return this.#byToken(channel, frame);
+    return this.#joinFor(channel, frame, undefined);
+  }
+
+  /** A private channel without a grant: the subscribe needs a valid token. */
+  async #byToken(channel: Channel, frame: InboundFrame): Promise<void> {
+    const { token } = frame.data;
+    const tokens = this.#deps.tokens;
+    if (token === undefined || tokens === undefined) throw notGranted(channel.name);
+    const verdict = await tokens.verify(token, channel.name);
+    if (!verdict.ok) throw tokenRefused(channel.name, verdict.reason);
+    await this.#joinFor(channel, frame, verdict.endsAtMs);
+  }
+
+  /**
+   * Joins, then (once the ack is out) arms the expiry of a token-allowed subscription; a join
+   * allowed otherwise (public, granted) has none. A renewal replaces the previous timer.
+   */
+  #joinFor(
+    channel: Channel,
+    frame: InboundFrame,
+    endsAtMs: number | undefined,
+  ): Promise<void> | void {
+    const joined = this.#join(channel, frame.data.since);
+    const arm = () => {
+      if (this.#gone || !this.#deps.hub.isSubscribed(this.id, channel.name)) return;
+      this.#forgetExpiry(channel.name);
+      if (endsAtMs !== undefined) this.#expireAt(channel.name, endsAtMs);
+    };
+    if (joined === undefined) return arm();
+    return joined.then(arm);
+  }
+
+  get #timers(): Timers {
+    return this.#timersCache ??= this.#deps.timers ?? globalTimers(this.#deps.now);
+  }
+
+  #expireAt(channel: string, endsAtMs: number): void {
+    const timers = this.#timers;
+    const delay = Math.max(0, endsAtMs - timers.now());
+    const timer = timers.setTimeout(() => {
+      this.#expiries?.delete(channel);
+      if (this.#gone) return;
+      // A far expiry is re-armed in steps (timers cap their delay at ~24.8 days).
+      if (timers.now() < endsAtMs) return this.#expireAt(channel, endsAtMs);
+      this.#deps.hub.expire(this.id, channel);
+    }, Math.min(delay, MAX_TIMER_MS));
+    (this.#expiries ??= new Map()).set(channel, timer);
+  }
+
+  #forgetExpiry(channel: string): void {
+    const timer = this.#expiries?.get(channel);
+    if (timer === undefined) return;
+    this.#timers.clearTimeout(timer);
+    this.#expiries!.delete(channel);
   }
 
   #join(channel: Channel, since: InboundFrame["data"]["since"]): Promise<void> | void {
@@ -237,6 +319,15 @@ function notGranted(name: string): PushError {
     `The channel ${
       JSON.stringify(name)
     } is private and this connection is not authorized to subscribe`,
+  );
+}
+
+function tokenRefused(name: string, reason: TokenRefusal): PushError {
+  return new PushError(
+    "private_channel",
+    `The channel ${
+      JSON.stringify(name)
+    } is private and the subscriber token was refused: ${reason}`,
   );
 }
 
