@@ -45,6 +45,16 @@ export interface Config {
   readonly redisPrefix: string;
   /** The open-file limit the connection caps derive from, when set (`OPEN_FILE_LIMIT`). */
   readonly openFileLimit: number | undefined;
+  // Replays (v1.2 "Replays are streamed").
+  /** History bytes all recovery replays together may hold in memory (`MAX_REPLAY_BYTES_IN_FLIGHT`). */
+  readonly maxReplayBytesInFlight: number;
+  // Subscriber tokens (v1.2 "Subscriber tokens (JWT), beside grants").
+  /** `JWT_SECRET`: HS256 key for subscriber tokens (32+ bytes). */
+  readonly jwtSecret: string | undefined;
+  /** `JWT_PUBLIC_KEYS`: path of a PEM or JWKS file of RS256/ES256 public keys (read at start). */
+  readonly jwtPublicKeysPath: string | undefined;
+  /** `JWT_AUDIENCE`: when set, a subscriber token's `aud` must name it. */
+  readonly jwtAudience: string | undefined;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -226,6 +236,30 @@ const envSchema = z.object({
     }),
   // 0 = unset: read from the OS where the process may (see fd_limit.ts).
   OPEN_FILE_LIMIT: integer("OPEN_FILE_LIMIT", 0, 64, 1_000_000_000),
+  // Replays (v1.2 "Replays are streamed"): 64 MiB by default, 1 MiB to 4 GiB.
+  MAX_REPLAY_BYTES_IN_FLIGHT: integer(
+    "MAX_REPLAY_BYTES_IN_FLIGHT",
+    64 * 1024 * 1024,
+    1024 * 1024,
+    4 * 1024 * 1024 * 1024,
+  ),
+  // Subscriber tokens (v1.2): JWT_SECRET (HS256), JWT_PUBLIC_KEYS (file), JWT_AUDIENCE.
+  JWT_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? undefined : v))
+    // The secret itself is never echoed, only its length.
+    .refine((v) => v === undefined || new TextEncoder().encode(v).length >= 32, {
+      error: "JWT_SECRET must be at least 32 bytes long (HS256)",
+    }),
+  JWT_PUBLIC_KEYS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim())),
+  JWT_AUDIENCE: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim())),
 });
 
 function isRedisUrl(value: string): boolean {
@@ -305,6 +339,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     openFileLimit: e.OPEN_FILE_LIMIT === 0 ? undefined : e.OPEN_FILE_LIMIT,
+    maxReplayBytesInFlight: e.MAX_REPLAY_BYTES_IN_FLIGHT,
+    jwtSecret: e.JWT_SECRET,
+    jwtPublicKeysPath: e.JWT_PUBLIC_KEYS,
+    jwtAudience: e.JWT_AUDIENCE,
   };
 }
 

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "uuid_mismatch"
   | "origin_forbidden"
   | "channel_exists"
+  | "no_history"
   | "private_channel"
   | "unknown_connection"
   | "insufficient_storage"
@@ -41,6 +42,7 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
   uuid_mismatch: { status: 403, message: "Forbidden" },
   origin_forbidden: { status: 403, message: "Forbidden" },
   channel_exists: { status: 409, message: "Conflict" },
+  no_history: { status: 409, message: "Conflict" },
   private_channel: { status: 403, message: "Forbidden" },
   unknown_connection: { status: 404, message: "Not found" },
   insufficient_storage: { status: 507, message: "Insufficient Storage" },
@@ -82,11 +84,23 @@ export function retryHeaders(error: PushError): Record<string, string> {
   return { "retry-after": String(Math.max(1, Math.ceil(error.retryAfterS ?? 1))) };
 }
 
-/** WebSocket close codes the server uses. */
+/** A WebSocket close the server sends: its code and the reason text that goes with it. */
+export interface Close {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * Every WebSocket close the server sends, by name: the code and its reason, used by the code
+ * and by the AsyncAPI document alike (centrifuge's `disconnect.go`). A new close is one row.
+ */
 export const CLOSE = {
-  goingAway: 1001,
-  policyViolation: 1008,
-  messageTooBig: 1009,
-  internalError: 1011,
-  slowConsumer: 4008,
-} as const;
+  goingAway: { code: 1001, reason: "Going Away" },
+  policyViolation: { code: 1008, reason: "too many frames" },
+  messageTooBig: { code: 1009, reason: "frame too large" },
+  internalError: { code: 1011, reason: "internal error" },
+  slowConsumer: { code: 4008, reason: "slow consumer" },
+} as const satisfies Readonly<Record<string, Close>>;
+
+/** The name of a close in {@link CLOSE}. */
+export type CloseName = keyof typeof CLOSE;

@@ -3,6 +3,12 @@
  * error (EMFILE when descriptors run out): `server.finished` rejects, the port closes, and the
  * connections already accepted live on. Here the port is re-opened with backoff instead; a port
  * that cannot be re-opened for another reason resolves {@link Listener.lost}.
+ *
+ * Deno.serve (2.9.6) has no header timeout, no idle timeout and no cap on accepted connections
+ * (hyper runs without a timer), so idle TCP connections are what exhausts descriptors. The one
+ * thing that closes them is a graceful shutdown of the instance that accepted them: with
+ * {@link ListenerOptions.closeIdleOnExhaustion} a dead instance is shut down at once, which
+ * closes its idle connections and lets its requests in flight finish (docs/reliability.md).
  */
 import type { Logger } from "./log.ts";
 
@@ -32,6 +38,13 @@ export interface ListenerOptions {
   readonly logger: Logger;
   readonly serve?: ServeFunction;
   readonly now?: () => number;
+  /**
+   * When the accept loop dies of exhaustion, shut that instance down gracefully at once: its idle
+   * connections (no request yet, unfinished headers, idle keep-alive) close and free their
+   * descriptors, and its requests in flight finish. Not for the WebSocket port: the shutdown
+   * also ends the WebSockets accepted through the instance.
+   */
+  readonly closeIdleOnExhaustion?: boolean;
   /** Runs `callback` after `ms`; returns a cancel function (tests pass a fake). */
   readonly defer?: (callback: () => void, ms: number) => () => void;
 }
@@ -54,6 +67,8 @@ export function openListener(options: ListenerOptions): Listener {
   const defer = options.defer ?? deferWithTimer;
   // Instances whose accept loop died still serve their connections until shutdown.
   const instances: Deno.HttpServer<Deno.NetAddr>[] = [];
+  // Dead instances shutting down early (closeIdleOnExhaustion), until their requests finish.
+  const closing = new Set<Promise<void>>();
   const lost = Promise.withResolvers<Error>();
   let port = options.port;
   let stopping = false;
@@ -76,8 +91,28 @@ export function openListener(options: ListenerOptions): Listener {
         error: reason(error),
         retryInMs: delay,
       });
+      if (options.closeIdleOnExhaustion === true && TRANSIENT.test(reason(error))) {
+        closeIdle(server);
+      }
       schedule();
     });
+  }
+
+  /** Shuts a dead instance down now, which closes its idle connections at once. */
+  function closeIdle(server: Deno.HttpServer<Deno.NetAddr>): void {
+    const at = instances.indexOf(server);
+    if (at >= 0) instances.splice(at, 1);
+    logger.warn("closing the idle connections of the stopped listener", { variable, port });
+    const done: Promise<void> = server.shutdown()
+      .catch((error: unknown) => {
+        logger.warn("stopped listener did not shut down cleanly", {
+          variable,
+          port,
+          error: reason(error),
+        });
+      })
+      .finally(() => closing.delete(done));
+    closing.add(done);
   }
 
   function schedule(): void {
@@ -116,7 +151,7 @@ export function openListener(options: ListenerOptions): Listener {
       stopping = true;
       cancelRetry?.();
       cancelRetry = undefined;
-      await Promise.all(instances.map((server) => server.shutdown()));
+      await Promise.all([...instances.map((server) => server.shutdown()), ...closing]);
     },
   };
 }

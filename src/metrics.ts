@@ -14,6 +14,8 @@ export interface Gauges {
   tokenChecks?: number;
   /** Log lines dropped because they could not be written (a counter kept by the logger). */
   logLinesDropped?: number;
+  /** Of {@link connections}, those over Server-Sent Events. */
+  sseConnections?: number;
 }
 
 /** Counters the server increments as it works. */
@@ -24,6 +26,8 @@ export class Metrics {
   slowConsumerCloses = 0;
   rejectedConnections = 0;
   connectionsOpened = 0;
+  /** Of {@link connectionsOpened}, those over Server-Sent Events. */
+  sseConnectionsOpened = 0;
   readonly errors = new Map<string, number>();
   /** More exposition text appended to every render (cluster mode adds Redis and pub/sub). */
   readonly sections: (() => string)[] = [];
@@ -32,7 +36,7 @@ export class Metrics {
   #latencySum = 0;
 
   /** Counts one error response or frame, by transport and code. */
-  countError(transport: "http" | "ws", code: number): void {
+  countError(transport: "http" | "ws" | "sse", code: number): void {
     const key = `transport="${transport}",code="${code}"`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
   }
@@ -77,6 +81,22 @@ export class Metrics {
       "counter",
       "WebSocket upgrades refused (connection limit or shutdown).",
       [["", this.rejectedConnections]],
+    );
+    const sse = gauges.sseConnections ?? 0;
+    metric(
+      "pushserver_transport_connections",
+      "gauge",
+      "Open subscriber connections by transport.",
+      [[`{transport="websocket"}`, gauges.connections - sse], [`{transport="sse"}`, sse]],
+    );
+    metric(
+      "pushserver_transport_connections_opened_total",
+      "counter",
+      "Subscriber connections accepted, by transport.",
+      [
+        [`{transport="websocket"}`, this.connectionsOpened - this.sseConnectionsOpened],
+        [`{transport="sse"}`, this.sseConnectionsOpened],
+      ],
     );
     metric("pushserver_pushes_total", "counter", "Accepted push requests.", [["", this.pushes]]);
     metric("pushserver_deliveries_total", "counter", "Push frames queued to subscribers.", [[

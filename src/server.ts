@@ -1,10 +1,10 @@
 /** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
 import { dirname } from "node:path";
-import { retryWhileBusy } from "./channels/busy_retry.ts";
-import { explainDbPathError } from "./channels/db_path.ts";
+import { retryWhileBusy } from "./local/busy_retry.ts";
+import { explainDbPathError } from "./local/db_path.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { type ChannelService, createChannelService } from "./channels/service.ts";
-import { SqliteChannelStore } from "./channels/sqlite_store.ts";
+import { SqliteChannelStore } from "./local/sqlite_store.ts";
 import type { ChannelStore } from "./channels/store.ts";
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
@@ -15,15 +15,20 @@ import { CLOSE, ERRORS, PushError, retryHeaders } from "./errors.ts";
 import type { Broker, BrokerHandler } from "./hub/broker.ts";
 import { type Grants, localGrants } from "./hub/grants.ts";
 import { Hub } from "./hub/hub.ts";
-import { LocalBroker } from "./hub/local_broker.ts";
+import { LocalBroker } from "./local/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { errorEnvelope } from "./protocol/outbound.ts";
+import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
+import { announceListening } from "./startup_notes.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
+import { createSseHandler } from "./sse/handler.ts";
+import { ReplayBudget } from "./history/replay_budget.ts";
+import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
+import type { Timers } from "./ws/session.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -40,6 +45,11 @@ export interface ServerOverrides {
   grants?: (hub: Hub) => Grants;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
+  /**
+   * The clock and timers of subscriber tokens: checks of `exp`/`nbf` and the end of
+   * token-allowed subscriptions (default: `now` and the global timers).
+   */
+  timers?: Timers;
 }
 
 /** A running server. */
@@ -77,6 +87,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
+  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
   // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
   const cluster = config.redisUrl === undefined
     ? undefined
@@ -135,10 +146,11 @@ export async function startServer(
     ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
   });
   const handler: BrokerHandler = {
-    onPublication(channel, publication) {
-      const report = hub.deliver(channel, publication);
+    onPublication(channel, publication, reached) {
+      const report = hub.deliver(channel, publication, reached);
       metrics.deliveries += report.delivered;
       metrics.droppedMessages += report.dropped;
+      return report;
     },
     onChannelEvent(channel, event) {
       if (event.type === "deleted") hub.dropChannel(channel);
@@ -158,6 +170,7 @@ export async function startServer(
     httpInFlight: inFlight,
     tokenChecks: tokenGate.pending,
     logLinesDropped: logger.droppedLines?.() ?? 0,
+    sseConnections: sse.connections.size,
   });
 
   const bodies = new BodyReader(config);
@@ -177,35 +190,41 @@ export async function startServer(
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
-  const ws = createWsHandler({
+  const subscriberDeps = {
     hub,
     channels: cluster?.lookup ?? {
       lookup: (name) => service.current(name),
       isGranted: (id, channel) => grants.isGranted(id, channel),
-      history: (channel, since) => broker.history(channel, since),
+      history: (channel, since, page) => broker.history(channel, since, page),
     },
     metrics,
     logger,
     now,
     limits: config,
     idleTimeoutS: config.wsIdleTimeoutS,
+    replayBudget: new ReplayBudget(config.maxReplayBytesInFlight),
+    tokens,
+    timers: overrides.timers,
     maxConnections: caps.wsConnections,
     allowedOrigins: config.wsOrigins,
     isDraining: () => draining,
+  };
+  const ws = createWsHandler({
+    ...subscriberDeps,
+    otherConnections: () => sse.connections.size,
     httpPort: () => httpServer?.port,
   });
+  // Server-Sent Events share the subscriber port: /sse and /sse/command, anything else is WS.
+  const sse = createSseHandler({
+    ...subscriberDeps,
+    otherConnections: () => ws.connections.size,
+    corsOrigins: config.corsOrigins,
+    keepAliveTimers: overrides.timers,
+  });
+  const serveSubscriber = (request: Request) => sse.handle(request) ?? ws.handle(request);
 
-  const unavailable = (details = "The server is shutting down") => {
-    const error = new PushError("unavailable", details);
-    return new Response(errorEnvelope(error), {
-      status: ERRORS.unavailable.status,
-      headers: {
-        "content-type": "application/json; charset=utf-8",
-        connection: "close",
-        ...retryHeaders(error),
-      },
-    });
-  };
+  const unavailable = (details = "The server is shutting down") =>
+    errorResponse(new PushError("unavailable", details), { connection: "close" });
 
   async function serveHttp(
     request: Request,
@@ -240,19 +259,25 @@ export async function startServer(
 
   const onError = (error: unknown) => {
     logger.error("unhandled request error", { error });
-    return new Response(errorEnvelope(new PushError("internal", null)), {
-      status: 500,
-      headers: { "content-type": "application/json; charset=utf-8" },
-    });
+    return errorResponse(new PushError("internal", null));
   };
 
   let httpServer: Listener | undefined;
   let wsServer: Listener | undefined;
   const listener = (variable: string, port: number, handler: Deno.ServeHandler<Deno.NetAddr>) =>
-    openListener({ variable, hostname: config.host, port, handler, onError, logger });
+    openListener({
+      variable,
+      hostname: config.host,
+      port,
+      handler,
+      onError,
+      logger,
+      // Only on the HTTP port: shutting a dead instance down also ends its WebSockets.
+      closeIdleOnExhaustion: variable === "PORT_HTTP",
+    });
   try {
     httpServer = listener("PORT_HTTP", config.httpPort, serveHttp);
-    wsServer = listener("PORT_WS", config.wsPort, ws.handle);
+    wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
@@ -268,16 +293,16 @@ export async function startServer(
   listening = true;
   const httpPort = httpServer.port;
   const wsPort = wsServer.port;
-  announce(
-    logger,
-    `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
-    {
+  announceListening(logger, config, {
+    wsPort,
+    httpPort,
+    fields: {
       channels: service.size,
       openFileLimit: fdLimit ?? null,
       maxConnections: caps.wsConnections,
       maxHttpInFlight: Number.isFinite(caps.httpInFlight) ? caps.httpInFlight : null,
     },
-  );
+  });
 
   const finished = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;
@@ -285,7 +310,9 @@ export async function startServer(
   async function stop(): Promise<void> {
     draining = true;
     logger.info("shutting down", { connections: hub.connectionCount, inFlight });
-    for (const connection of [...ws.connections]) connection.close(CLOSE.goingAway, "Going Away");
+    for (const connection of [...ws.connections, ...sse.connections]) {
+      connection.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+    }
     tokenGate.close();
     let abandoned = false;
     if (inFlight > 0) {

@@ -50,6 +50,11 @@ export async function startTestServer(
   });
 }
 
+/** Anything with a publisher base URL: a test server, or a deployment of tests/e2e/_backends.ts. */
+export interface HasHttpUrl {
+  readonly httpUrl: string;
+}
+
 /** A JSON HTTP response, fully read. */
 export interface JsonReply {
   status: number;
@@ -106,7 +111,7 @@ export function clientFrame(
 }
 
 /** Creates a channel over HTTP and returns its token. */
-export async function createChannel(server: TestServer, channel: string): Promise<string> {
+export async function createChannel(server: HasHttpUrl, channel: string): Promise<string> {
   const reply = await post(
     `${server.httpUrl}/channel/create`,
     action("CREATE_CHANNEL", { channel }),
@@ -117,7 +122,7 @@ export async function createChannel(server: TestServer, channel: string): Promis
 
 /** Pushes over HTTP. */
 export function push(
-  server: TestServer,
+  server: HasHttpUrl,
   data: { channel: string; channelToken: string | null; message: string; recipients?: string[] },
 ): Promise<JsonReply> {
   return post(`${server.httpUrl}/push`, action("PUSH_MESSAGE", { recipients: [], ...data }));

@@ -7,6 +7,9 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     host: "0.0.0.0",
     wsPort: 5222,
     httpPort: 5223,
+    jwtAudience: undefined,
+    jwtPublicKeysPath: undefined,
+    jwtSecret: undefined,
     dbPath: "data/pushserver.db",
     bcryptCost: 10,
     maxMessageBytes: 65536,
@@ -35,6 +38,7 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     redisUrl: undefined,
     redisPrefix: "pushserver:",
     openFileLimit: undefined,
+    maxReplayBytesInFlight: 64 * 1024 * 1024,
   });
 });
 

@@ -100,7 +100,7 @@ Deno.test("checkHttp() refuses an unlisted status, a wrong body, a wrong type or
     /does not list/,
   );
   assert.match(
-    http({ port: "ws", method: "GET", path: "/", status: 200, body: "{}" }) ?? "",
+    http({ port: "ws", method: "GET", path: "/", status: 201, body: "{}" }) ?? "",
     /does not list/,
   );
   // An extra field, a wrong message, a missing field.

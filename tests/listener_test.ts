@@ -15,6 +15,8 @@ class FakeServe {
   /** Errors the next calls throw instead of binding, in order. */
   readonly failures: string[] = [];
   readonly ports: number[] = [];
+  /** When set, every shutdown also waits for it (a request still in flight). */
+  inFlight: PromiseWithResolvers<void> | undefined;
 
   readonly serve: ServeFunction = (options) => {
     this.ports.push(options.port ?? -1);
@@ -24,13 +26,15 @@ class FakeServe {
     const port = options.port === 0 ? 40_000 : options.port!;
     const entry = { port, die: (error: Error) => finished.reject(error), shutdowns: 0 };
     this.servers.push(entry);
+    const inFlight = this.inFlight;
     return {
       addr: { transport: "tcp", hostname: "127.0.0.1", port },
       finished: finished.promise,
       shutdown() {
         entry.shutdowns++;
         finished.resolve();
-        return finished.promise.catch(() => {});
+        // A graceful shutdown resolves once the requests in flight have finished.
+        return Promise.all([finished.promise.catch(() => {}), inFlight?.promise]).then(() => {});
       },
       ref() {},
       unref() {},
@@ -57,7 +61,7 @@ class FakeTimers {
   }
 }
 
-function setup(now = () => 0) {
+function setup(now = () => 0, options: { closeIdleOnExhaustion?: boolean } = {}) {
   const fake = new FakeServe();
   const timers = new FakeTimers();
   const listener = openListener({
@@ -70,6 +74,7 @@ function setup(now = () => 0) {
     serve: fake.serve,
     defer: timers.defer,
     now,
+    ...options,
   });
   return { fake, timers, listener };
 }
@@ -174,4 +179,43 @@ Deno.test("openListener() throws when the first bind fails", () => {
       }),
     /Address already in use/,
   );
+});
+
+Deno.test("openListener({ closeIdleOnExhaustion }) shuts an instance down as soon as its accept loop dies of EMFILE", async () => {
+  const { fake, timers, listener } = setup(() => 0, { closeIdleOnExhaustion: true });
+  fake.inFlight = Promise.withResolvers<void>();
+  fake.servers[0]!.die(new Error(EMFILE));
+  await settle();
+  // Before the re-open: the graceful shutdown is what closes its idle connections.
+  assert.equal(fake.servers[0]!.shutdowns, 1);
+  timers.fire();
+  assert.equal(fake.servers.length, 2);
+  // listener.shutdown() still waits for the early one's requests in flight, without a second call.
+  let stopped = false;
+  const stopping = listener.shutdown().then(() => stopped = true);
+  await settle();
+  assert.equal(stopped, false);
+  fake.inFlight.resolve();
+  await stopping;
+  assert.deepEqual(fake.servers.map((s) => s.shutdowns), [1, 1]);
+});
+
+Deno.test("openListener() without closeIdleOnExhaustion (the WebSocket port) keeps a dead instance's connections until shutdown", async () => {
+  const { fake, timers, listener } = setup();
+  fake.servers[0]!.die(new Error(EMFILE));
+  await settle();
+  timers.fire();
+  assert.equal(fake.servers[0]!.shutdowns, 0);
+  await listener.shutdown();
+  assert.deepEqual(fake.servers.map((s) => s.shutdowns), [1, 1]);
+});
+
+Deno.test("openListener({ closeIdleOnExhaustion }) leaves an instance that died for another reason to shutdown()", async () => {
+  const { fake, timers, listener } = setup(() => 0, { closeIdleOnExhaustion: true });
+  fake.servers[0]!.die(new Error("Connection reset by peer (os error 104)"));
+  await settle();
+  timers.fire();
+  assert.equal(fake.servers[0]!.shutdowns, 0);
+  await listener.shutdown();
+  assert.deepEqual(fake.servers.map((s) => s.shutdowns), [1, 1]);
 });

@@ -41,7 +41,13 @@ function log(channel, message, offset) {
   }
   const text = document.createElement("span");
   text.className = "message";
-  text.textContent = message;
+  // Since v1.2 a message may be any JSON value: show those as formatted JSON.
+  if (typeof message === "string") text.textContent = message;
+  else {
+    const pre = document.createElement("pre");
+    pre.textContent = JSON.stringify(message, null, 2);
+    text.append(pre);
+  }
   item.append(text);
   $("messages").prepend(item);
 }

@@ -1,5 +1,7 @@
 /**
- * Types for `pushserver.js`, the subscriber client served at `GET /js/pushserver.js`.
+ * Types for `pushserver.js`, the subscriber client served at `GET /js/pushserver.js` (its private
+ * modules, `_*.js`, are served beside it). A {@link PushClient} manages the connection, each
+ * channel is a {@link Subscription}, and a {@link PushTransport} carries the frames.
  *
  * @module
  */
@@ -46,6 +48,14 @@ export interface PushClientOptions {
   /** A WebSocket constructor for runtimes without a global one (e.g. Node < 22: `ws`). */
   WebSocket?: { new (url: string, protocols?: string | string[]): WebSocket };
   /**
+   * How to reach the server, tried in this order on every connect and reconnect, each within
+   * `connectTimeoutMs`; the first that opens is used (`client.transport` names it). Default
+   * `["websocket", "sse"]`: Server-Sent Events when the WebSocket cannot be created or does not
+   * open in time. An entry is `"websocket"`, `"sse"` or an object implementing
+   * {@link PushTransport}.
+   */
+  transports?: readonly ("websocket" | "sse" | PushTransport)[];
+  /**
    * Gets this connection a grant for a private channel: typically sends `uuid` and `channel`
    * to the app's backend, which calls the publisher API's `/channel/authorize` and answers once
    * it has. Called when a `subscribe()` is refused with 403 (then the subscribe is tried once
@@ -72,8 +82,12 @@ export interface SubscribeOptions {
   since?: StreamPosition | null;
 }
 
-/** The reconnect and timeout settings used when an option is not given. */
-export declare const DEFAULT_OPTIONS: Readonly<Required<Omit<PushClientOptions, "WebSocket">>>;
+/** The reconnect, timeout, pacing and transport settings used when an option is not given. */
+export declare const DEFAULT_OPTIONS: Readonly<
+  Required<Omit<PushClientOptions, "WebSocket" | "authorize" | "transports">> & {
+    transports: readonly ["websocket", "sse"];
+  }
+>;
 
 /** Where a push came from. */
 export interface PushMeta {
@@ -89,8 +103,11 @@ export interface PushMeta {
   epoch?: string;
 }
 
-/** Called for each push on a subscribed channel. */
-export type PushHandler = (message: string, meta: PushMeta) => void;
+/**
+ * Called for each push on a subscribed channel. `message` is the JSON value the publisher pushed
+ * (a string in v1; any JSON value but null since v1.2): name its type with `subscribe<T>()`.
+ */
+export type PushHandler<T = unknown> = (message: T, meta: PushMeta) => void;
 
 /** Payload of each event, by name. */
 export interface PushClientEvents {
@@ -164,18 +181,23 @@ export declare class PushClient implements AsyncDisposable {
   readonly state: PushClientState;
   /** Whether the current connection uses compact frames (the server accepted the subprotocol). */
   readonly compact: boolean;
+  /** The transport of the current (or last) connection, e.g. `websocket`. */
+  readonly transport: string;
   /** Channels this client wants, in subscription order. */
   readonly channels: string[];
   /**
    * Subscribes and resolves on the server's ack with a function that removes this handler
    * (unsubscribing when it was the channel's last). Rejects with the server's {@link PushError}
    * (403 for a private channel without a grant, once `options.authorize` could not get one).
+   * `T` names the type of the messages the app expects on the channel; nothing checks it.
    */
-  subscribe(
+  subscribe<T = unknown>(
     channel: string,
-    handler: PushHandler,
+    handler: PushHandler<T>,
     options?: SubscribeOptions,
   ): Promise<() => Promise<void>>;
+  /** The {@link Subscription} of a channel this client wants (state, position, events). */
+  getSubscription(channel: string): Subscription | undefined;
   /** Where a history channel's stream stands for this client; undefined without history. */
   position(channel: string): StreamPosition | undefined;
   /** Removes every handler of `channel` and unsubscribes. */
@@ -190,7 +212,134 @@ export declare class PushClient implements AsyncDisposable {
     name: K,
     listener: (event: PushClientEvents[K]) => void,
   ): void;
-  /** Closes for good (no reconnect); resolves once the socket has closed. */
+  /**
+   * Closes for good (no reconnect; every subscription ends with reason `closed`); resolves once
+   * the connection has closed.
+   */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/**
+ * State of a {@link Subscription}: `subscribing` until the server acks it (again after every
+ * reconnect), `subscribed`, and `unsubscribed` once it ended for good.
+ */
+export type SubscriptionState = "subscribing" | "subscribed" | "unsubscribed";
+
+/**
+ * Why a {@link Subscription} ended: the app unsubscribed, a publisher deleted the channel or
+ * revoked this connection, the server refused it (the first subscribe, or a resubscribe after
+ * a reconnect answered 404 or 400), or the client closed.
+ */
+export type UnsubscribedReason =
+  | "unsubscribed"
+  | "channelDeleted"
+  | "subscriptionRevoked"
+  | "refused"
+  | "closed";
+
+/** Payload of each {@link Subscription} event, by name. */
+export interface SubscriptionEvents {
+  /**
+   * The server acked the subscription: first, and after every reconnect. `recovered` says, when
+   * the subscribe resumed a history channel from a position, whether every push after it was
+   * replayed; null when there was nothing to resume.
+   */
+  subscribed: {
+    channel: string;
+    uuid: string;
+    recovered: boolean | null;
+    position: StreamPosition | undefined;
+  };
+  /** The connection dropped; the subscription waits for the next one. */
+  subscribing: { channel: string };
+  /** The subscription ended for good; `error` is the refusal for reason `refused`. */
+  unsubscribed: { channel: string; reason: UnsubscribedReason; error?: unknown };
+  /** As the client's `notRecovered`, for this channel. */
+  notRecovered: PushClientEvents["notRecovered"];
+}
+
+/**
+ * One channel this client wants (as centrifuge-js's `Subscription`): created by the first
+ * `subscribe()` of the channel, kept across reconnects with its position, ended when its last
+ * handler goes, the server drops the channel, or the client closes.
+ */
+export declare class Subscription {
+  private constructor();
+  /** The channel's name. */
+  readonly channel: string;
+  /** `subscribing`, `subscribed` or `unsubscribed`. */
+  readonly state: SubscriptionState;
+  /**
+   * Where the channel's stream stands: the offset of the last push received (or where the
+   * subscription started) and the epoch; undefined for a channel without history, and once
+   * the subscription ended (except by `close()`, after which the last position stays).
+   */
+  readonly position: StreamPosition | undefined;
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends keyof SubscriptionEvents>(
+    name: K,
+    listener: (event: SubscriptionEvents[K]) => void,
+  ): () => void;
+  /** Removes an event listener. */
+  off<K extends keyof SubscriptionEvents>(
+    name: K,
+    listener: (event: SubscriptionEvents[K]) => void,
+  ): void;
+  /** Removes every handler and unsubscribes (as `client.unsubscribe(channel)`). */
+  unsubscribe(): Promise<void>;
+}
+
+/** What a transport is given to open one connection. */
+export interface TransportOpenOptions {
+  /** Ask for compact frames (WebSocket: the `pushserver.compact` subprotocol). */
+  readonly compact: boolean;
+  /** Reject (a {@link PushError} with code 0) when no `Connected` came within this many ms. */
+  readonly timeoutMs: number;
+  /** Aborted when the client closes meanwhile: give up, reject once nothing is left open. */
+  readonly signal: AbortSignal;
+  /** Each server frame after `Connected`, in order: a JSON object, or null for anything else. */
+  onFrame(frame: Record<string, unknown> | null): void;
+  /** The connection ended by itself (never after `close()`). */
+  onClose(code: number, reason: string): void;
+}
+
+/** One open connection of a transport. */
+export interface TransportConnection {
+  /** The UUID of the server's `Connected` frame. */
+  readonly uuid: string;
+  /** Whether the server speaks compact frames on this connection. */
+  readonly compact: boolean;
+  /** Sends one client frame (a `CLIENT_ACTION` object); answers come through `onFrame`. */
+  send(frame: Record<string, unknown>): void;
+  /** Closes the connection; resolves once it is closed. */
+  close(code?: number, reason?: string): Promise<void>;
+}
+
+/**
+ * A way to reach the server (WebSocket built in; SSE beside it). Everything above it —
+ * requests, pacing, subscriptions, recovery — is the same whatever the transport.
+ */
+export interface PushTransport {
+  /** The name `client.transport` reports, e.g. `websocket`. */
+  readonly name: string;
+  /**
+   * Opens a connection to `url` and resolves once the server said `Connected`; rejects with a
+   * {@link PushError} (code 0) when it cannot.
+   */
+  open(url: string, options: TransportOpenOptions): Promise<TransportConnection>;
+}
+
+/**
+ * The Server-Sent Events transport (`GET /sse` + `POST /sse/command` on the subscriber port),
+ * with `fetch` or the global one: for networks that block WebSocket.
+ */
+export declare function sseTransport(fetch?: typeof globalThis.fetch): PushTransport;
+
+/**
+ * The WebSocket transport, with `WebSocket` (e.g. from `ws`) or the global one; offers compact
+ * frames when asked and falls back to v1 frames when the server does not accept them.
+ */
+export declare function webSocketTransport(
+  WebSocket?: { new (url: string, protocols?: string | string[]): WebSocket },
+): PushTransport;

@@ -56,6 +56,11 @@ export class Keys {
     return pubsubChannel.startsWith(head) ? pubsubChannel.slice(head.length) : undefined;
   }
 
+  /** Pub/sub: the receipt counts other nodes send back to node `id` (v1.2 receipts). */
+  receipts(id: string): string {
+    return `${this.prefix}receipt:${id}`;
+  }
+
   /** Pub/sub: channel events (deleted, rotated, revoked) that every node listens to. */
   get events(): string {
     return `${this.prefix}events`;

@@ -6,9 +6,10 @@
  * run after an interruption finishes the job.
  */
 import { parseArgs } from "node:util";
-import { SqliteChannelStore } from "../channels/sqlite_store.ts";
+import { EVERY_ENTRY } from "../history/log.ts";
+import { SqliteChannelStore } from "../local/sqlite_store.ts";
 import { Keys } from "./keys.ts";
-import { openRedis, redactUrl } from "./redis.ts";
+import { closeRedis, openRedis, redactUrl } from "./redis.ts";
 import { RedisChannelStore } from "./redis_store.ts";
 
 const USAGE = `Usage: deno task migrate-to-redis --from FILE --to REDIS_URL [--prefix PREFIX]
@@ -95,7 +96,9 @@ export async function runMigration(
       }
       if (channel.history !== null) {
         const cutoff = now() - channel.history.ttlSeconds * 1000;
-        const entries = sqlite.readHistory(channel.name, 0).filter((e) => e.createdAt >= cutoff);
+        const entries = sqlite.readHistory(channel.name, 0, EVERY_ENTRY).filter((e) =>
+          e.createdAt >= cutoff
+        );
         await target.importHistory(channel, top, entries, now());
       }
       copied++;
@@ -117,7 +120,7 @@ export async function runMigration(
     return 1;
   } finally {
     sqlite?.close();
-    redis?.disconnect();
+    if (redis !== undefined) await closeRedis(redis);
   }
 }
 

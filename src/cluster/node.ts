@@ -13,13 +13,15 @@ import type { Config } from "../config.ts";
 import type { Broker, BrokerHandler } from "../hub/broker.ts";
 import type { Grants } from "../hub/grants.ts";
 import type { Hub } from "../hub/hub.ts";
+import type { ChannelLookup } from "../hub/lookup.ts";
 import type { Logger } from "../log.ts";
-import type { ChannelLookup } from "../ws/connection.ts";
 import { ChannelCache } from "./cache.ts";
 import { createClusterChannelService, redis } from "./cluster_service.ts";
 import { Keys } from "./keys.ts";
-import { openRedis, unavailable } from "./redis.ts";
+import { closeRedis, openRedis, unavailable } from "./redis.ts";
 import { decodePush, RedisBroker } from "./redis_broker.ts";
+import type { ExtendedPublication } from "./publish_ex.ts";
+import { type ReceiptReply, ReceiptWaiter } from "./receipts.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { type ClusterEvent, RedisChannelStore } from "./redis_store.ts";
 import { loadScripts } from "./scripts.ts";
@@ -64,6 +66,7 @@ export class ClusterNode {
   /** Connections closed while Redis could not be told. */
   readonly #goneUnsaid = new Set<string>();
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #receipts = new ReceiptWaiter();
   #handler: BrokerHandler | undefined;
   #broker: Broker | undefined;
   #hub: Hub | undefined;
@@ -105,15 +108,14 @@ export class ClusterNode {
     try {
       sub = await openRedis(url, "pushserver-sub");
     } catch (error) {
-      cmd.disconnect();
+      await closeRedis(cmd);
       throw error;
     }
     const node = new ClusterNode(cmd, sub, config, options);
     try {
       await node.#begin();
     } catch (error) {
-      cmd.disconnect();
-      sub.disconnect();
+      await Promise.all([closeRedis(cmd), closeRedis(sub)]);
       throw error;
     }
     return node;
@@ -127,7 +129,7 @@ export class ClusterNode {
     this.#sub.on("close", () => this.#onSubLost());
     this.#sub.on("ready", () => this.#maybeHeal());
     this.#cmd.on("ready", () => this.#maybeHeal());
-    await this.#sub.subscribe(this.keys.events);
+    await this.#sub.subscribe(this.keys.events, this.keys.receipts(this.nodeId));
     this.cache.live = true;
     await loadScripts(this.#cmd);
     await this.#beat();
@@ -161,6 +163,7 @@ export class ClusterNode {
       listen: (channel) => this.#listen(channel),
       unlisten: (channel) => this.#unlisten(channel),
       onPublished: () => this.#stats.published++,
+      receipts: { waiter: this.#receipts, nodeId: this.nodeId },
     });
   }
 
@@ -199,9 +202,9 @@ export class ClusterNode {
       }
       return value === channel.epoch;
     },
-    history: (channel, since) => {
+    history: (channel, since, page) => {
       if (this.#broker === undefined) throw new Error("cluster node: broker not built yet");
-      return this.#broker.history(channel, since);
+      return this.#broker.history(channel, since, page);
     },
   };
 
@@ -277,12 +280,12 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#receipts.close();
     await Promise.allSettled([...this.#pending]);
     if (this.#cmd.status === "ready") {
       await this.#cmd.del(this.keys.node(this.nodeId)).catch(() => {});
     }
-    this.#cmd.disconnect();
-    this.#sub.disconnect();
+    await Promise.all([closeRedis(this.#cmd), closeRedis(this.#sub)]);
   }
 
   async #read(name: string): Promise<Channel | undefined> {
@@ -334,9 +337,27 @@ export class ClusterNode {
     try {
       if (channel === this.keys.events) return this.#onEvent(JSON.parse(payload) as ClusterEvent);
       const name = this.keys.channelOfPushes(channel);
-      const publication = decodePush(payload);
-      if (name === undefined || publication === undefined || handler === undefined) return;
-      handler.onPublication(name, publication);
+      if (name === undefined) {
+        if (channel === this.keys.receipts(this.nodeId)) {
+          this.#receipts.onReply(JSON.parse(payload) as ReceiptReply);
+        }
+        return;
+      }
+      const publication: ExtendedPublication | undefined = decodePush(payload);
+      if (publication === undefined || handler === undefined) return;
+      const receipt = publication.receipt;
+      if (receipt === undefined) return void handler.onPublication(name, publication);
+      // Counted here, on the node that holds the connections, and sent to the one that asked.
+      const reached = publication.recipients.length > 0 ? new Set<string>() : undefined;
+      const report = handler.onPublication(name, publication, reached);
+      const reply: ReceiptReply = {
+        q: receipt.id,
+        d: report?.delivered ?? 0,
+        ...(reached === undefined ? {} : { u: [...reached] }),
+      };
+      this.#track(
+        this.#cmd.publish(this.keys.receipts(receipt.node), JSON.stringify(reply)).catch(() => {}),
+      );
     } catch (error) {
       this.#logger.error("cluster message failed", { error });
     }
@@ -417,6 +438,7 @@ export class ClusterNode {
     try {
       await this.#sub.subscribe(
         this.keys.events,
+        this.keys.receipts(this.nodeId),
         ...[...this.#interest].map((c) => this.keys.pushes(c)),
       );
       this.cache.live = true;

@@ -12,6 +12,8 @@ export const COMMAND_TIMEOUT_MS = 800;
 const START_TIMEOUT_MS = 3000;
 /** Longest pause between reconnect attempts (the node heals within 30 s of Redis coming back). */
 const MAX_RECONNECT_DELAY_MS = 2000;
+/** How long a closing connection waits for Redis to close its side before dropping the socket. */
+const DISCONNECT_TIMEOUT_MS = 100;
 
 /**
  * Options shared by every connection. Commands are not queued while disconnected
@@ -28,6 +30,7 @@ function options(extra: RedisOptions): RedisOptions {
     connectTimeout: START_TIMEOUT_MS,
     commandTimeout: COMMAND_TIMEOUT_MS,
     retryStrategy: (times) => Math.min(100 * times, MAX_RECONNECT_DELAY_MS),
+    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     ...extra,
   };
 }
@@ -57,12 +60,37 @@ export async function openRedis(url: string, connectionName: string): Promise<Re
     await withTimeout(redis.connect(), START_TIMEOUT_MS);
     await redis.ping();
   } catch (error) {
-    redis.disconnect();
+    await closeRedis(redis);
     const cause = firstError ?? error;
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ConfigError(`REDIS_URL: cannot connect to ${redactUrl(url)}: ${reason}`);
   }
   return redis;
+}
+
+/**
+ * Closes a connection for good and resolves once nothing of it is left running.
+ *
+ * ioredis's `disconnect()` returns at once and arms a `disconnectTimeout` timer that only the
+ * socket's 'close' event clears, so a caller must wait for that close (the 'end' event follows
+ * it). While the connection waits to reconnect (Redis went away) its socket is already closed:
+ * `disconnect()` then arms the timer on the dead socket, no 'close' ever clears it and no 'end'
+ * comes, so the timer has to run out (issue 19: the test sanitizers reported it as a leak).
+ */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === "end") return;
+  if (redis.status === "wait") {
+    redis.disconnect(); // never connected: ends synchronously, no socket and no timer
+    return;
+  }
+  if (redis.stream?.closed === true) {
+    redis.disconnect();
+    await new Promise((resolve) => setTimeout(resolve, DISCONNECT_TIMEOUT_MS + 1));
+    return;
+  }
+  const ended = new Promise<void>((resolve) => redis.once("end", () => resolve()));
+  redis.disconnect();
+  await ended;
 }
 
 /** Maps a failed Redis call to 503 (a {@link PushError} passes through unchanged). */

@@ -6,11 +6,18 @@
 import { recordReplaced } from "../channels/failures.ts";
 import type { Redis } from "ioredis";
 import type { Channel } from "../channels/store.ts";
-import { type HistoryRead, retained } from "../history/log.ts";
-import type { Broker, ChannelEvent, Publication } from "../hub/broker.ts";
+import {
+  DEFAULT_PAGE,
+  type HistoryPageSize,
+  type HistoryRead,
+  retainedPage,
+} from "../history/log.ts";
+import type { Broker, ChannelEvent, Publication, PublishOptions } from "../hub/broker.ts";
 import type { ChannelCache } from "./cache.ts";
 import { redis } from "./cluster_service.ts";
 import type { Keys } from "./keys.ts";
+import { decodeExtended, type ExtendedHeader, PUBLISH_EX } from "./publish_ex.ts";
+import type { ReceiptWaiter } from "./receipts.ts";
 import { decodeEntry } from "./redis_store.ts";
 import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
 
@@ -26,6 +33,8 @@ export interface RedisBrokerDeps {
   readonly unlisten: (channel: string) => void;
   /** Counts one publish sent to Redis. */
   readonly onPublished: () => void;
+  /** Receipts this node waits for (v1.2), and this node's id for the other nodes' answers. */
+  readonly receipts?: { readonly waiter: ReceiptWaiter; readonly nodeId: string };
 }
 
 /** The pub/sub payload of a push that is not stored: `P<uuid,uuid,...>\n<message>`. */
@@ -35,6 +44,7 @@ export function encodePush(message: string, recipients: readonly string[]): stri
 
 /** Reads a push payload (either kind) back; undefined when it is not one. */
 export function decodePush(payload: string): Publication | undefined {
+  if (payload[0] === "X") return decodeExtended(payload);
   const newline = payload.indexOf("\n");
   if (newline < 1) return undefined;
   const head = payload.slice(1, newline);
@@ -65,7 +75,11 @@ export class RedisBroker implements Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined> {
+    if (options?.json === true || options?.receipt !== undefined) {
+      return await this.#publishExtended(channel, message, recipients, options);
+    }
     const { keys } = this.#deps;
     const stored = channel.history !== null && recipients.length === 0;
     const answer = await redis(() => {
@@ -98,13 +112,66 @@ export class RedisBroker implements Broker {
     return stored ? Number(answer) : undefined;
   }
 
-  async history(channel: Channel, since: number | undefined): Promise<HistoryRead> {
+  /** A push that v1's payload cannot carry (see publish_ex.ts). */
+  async #publishExtended(
+    channel: Channel,
+    message: string,
+    recipients: readonly string[],
+    options: PublishOptions,
+  ): Promise<number | undefined> {
+    const { keys } = this.#deps;
+    const stored = channel.history !== null && recipients.length === 0;
+    const json = options.json === true;
+    const receipts = options.receipt === undefined ? undefined : this.#deps.receipts;
+    const id = receipts?.waiter.nextId();
+    const header: ExtendedHeader = {
+      r: recipients,
+      ...(json ? { j: 1 } : {}),
+      ...(id === undefined ? {} : { q: id, n: receipts!.nodeId }),
+    };
+    if (id !== undefined) receipts!.waiter.register(id, options.receipt!);
+    const answer = await redis(() => {
+      this.#deps.onPublished();
+      return PUBLISH_EX.run(
+        this.#deps.redis,
+        [keys.channel(channel.name), keys.history(channel.name)],
+        [
+          channel.epoch,
+          channel.tokenHash,
+          keys.pushes(channel.name),
+          message,
+          channel.history?.size ?? 0,
+          (channel.history?.ttlSeconds ?? 0) * 1000,
+          stored ? "1" : "0",
+          JSON.stringify(header),
+          json ? "j" : "",
+        ],
+      );
+    }).catch((error) => {
+      if (id !== undefined) receipts!.waiter.cancel(id);
+      throw error;
+    });
+    if (!Array.isArray(answer)) {
+      if (id !== undefined) receipts!.waiter.cancel(id);
+      this.#applied(channel, answer);
+    }
+    const [offset, nodes] = answer as [number, number];
+    // Each node that received it answers with its own count (see receipts.ts).
+    if (id !== undefined) await receipts!.waiter.wait(id, Number(nodes));
+    return stored ? Number(offset) : undefined;
+  }
+
+  async history(
+    channel: Channel,
+    since: number | undefined,
+    page: HistoryPageSize = DEFAULT_PAGE,
+  ): Promise<HistoryRead> {
     const { keys } = this.#deps;
     const reply = await redis(() =>
       READ_HISTORY.run(
         this.#deps.redis,
         [keys.channel(channel.name), keys.history(channel.name)],
-        [channel.epoch, since ?? -1],
+        [channel.epoch, since ?? -1, page.limit, page.maxBytes],
       )
     ) as [number, ...string[]];
     const top = Number(reply[0]);
@@ -113,8 +180,8 @@ export class RedisBroker implements Broker {
       // A future offset is not recoverable: that position never existed in this epoch.
       return { top, entries: [], complete: since === top };
     }
-    const entries = (reply.slice(1) as string[]).map(decodeEntry).reverse();
-    return retained(entries, since, top, channel.history!, this.#deps.now());
+    const entries = (reply.slice(1) as string[]).map(decodeEntry);
+    return retainedPage(entries, since, top, channel.history!, this.#deps.now(), page);
   }
 
   channelEvent(channel: string, event: ChannelEvent): Promise<void> {

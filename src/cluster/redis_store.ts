@@ -175,20 +175,24 @@ export class RedisChannelStore implements ChannelStore {
   }
 }
 
-/** A stored history entry as the scripts write it: `offset:createdAtMs:message`. */
+/**
+ * A stored history entry as the scripts write it: `offset:createdAtMs:message`, with a `j` after
+ * the time when the message is the JSON text of a non-string value (v1.2).
+ */
 export function encodeEntry(entry: HistoryEntry): string {
-  return `${entry.offset}:${entry.createdAt}:${entry.message}`;
+  return `${entry.offset}:${entry.createdAt}${entry.json === true ? "j" : ""}:${entry.message}`;
 }
 
 /** Reads an entry written by {@link encodeEntry} or the publish script. */
 export function decodeEntry(raw: string): HistoryEntry {
   const first = raw.indexOf(":");
   const second = raw.indexOf(":", first + 1);
-  return {
-    offset: Number(raw.slice(0, first)),
-    createdAt: Number(raw.slice(first + 1, second)),
-    message: raw.slice(second + 1),
-  };
+  const offset = Number(raw.slice(0, first));
+  const message = raw.slice(second + 1);
+  if (raw[second - 1] === "j") {
+    return { offset, createdAt: Number(raw.slice(first + 1, second - 1)), message, json: true };
+  }
+  return { offset, createdAt: Number(raw.slice(first + 1, second)), message };
 }
 
 /** A record from its HASH fields (undefined when the hash is empty: no such channel). */

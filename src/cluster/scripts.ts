@@ -104,9 +104,13 @@ return top
 );
 
 /**
- * The stream top and, when `since` ≥ 0, the stored entries above it, newest first, as
- * `{top, entry...}`; `{-1}` when the channel no longer has this epoch.
- * KEYS: channel, history. ARGV: epoch, since (-1: none).
+ * The stream top and, when `since` ≥ 0, one page of the stored entries above it, oldest first,
+ * as `{top, entry...}`; `{-1}` when the channel no longer has this epoch. The list holds the
+ * newest entries, newest first, so offset `o` sits at index `top - o`: when the entry right above
+ * `since` is no longer stored the answer is `{top}` without reading the list (not recoverable),
+ * and otherwise the page is read in small LRANGE steps that stop at `limit` entries or once
+ * `maxBytes` message bytes are in (at least one entry).
+ * KEYS: channel, history. ARGV: epoch, since (-1: none), limit, maxBytes.
  */
 export const READ_HISTORY = new Script(
   2,
@@ -116,9 +120,26 @@ if current[1] ~= ARGV[1] then return {-1} end
 local top = tonumber(current[2]) or 0
 local since = tonumber(ARGV[2])
 if since < 0 or since >= top then return {top} end
-local entries = redis.call('LRANGE', KEYS[2], 0, top - since - 1)
-table.insert(entries, 1, top)
-return entries
+if top - since > redis.call('LLEN', KEYS[2]) then return {top} end
+local limit = tonumber(ARGV[3])
+local maxBytes = tonumber(ARGV[4])
+local reply = {top}
+local bytes = 0
+local index = top - since - 1
+while index >= 0 do
+  local first = math.max(0, index - 7)
+  local chunk = redis.call('LRANGE', KEYS[2], first, index)
+  for i = #chunk, 1, -1 do
+    local entry = chunk[i]
+    local colon = string.find(entry, ':', string.find(entry, ':', 1, true) + 1, true)
+    local size = #entry - colon
+    if #reply > 1 and (#reply - 1 >= limit or bytes + size > maxBytes) then return reply end
+    reply[#reply + 1] = entry
+    bytes = bytes + size
+  end
+  index = first - 1
+end
+return reply
 `,
 );
 

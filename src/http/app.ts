@@ -15,9 +15,13 @@ import {
   parseAction,
   parseAdminAction,
 } from "../protocol/api.ts";
-import { errorEnvelope, serverAck } from "../protocol/outbound.ts";
+import { errorResponse as buildErrorResponse, serverAck } from "../protocol/outbound.ts";
+import { ACTION_ROUTES } from "../protocol/routes.ts";
 import type { BodyReader } from "./body.ts";
+import { runBatch } from "./batch.ts";
 import { docsRoutes } from "./docs.ts";
+import { authorizePush, publishPush } from "./push_action.ts";
+import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -45,6 +49,16 @@ export interface HttpAppDeps {
   /** The real subscriber port once it listens (the demo page connects to it). */
   readonly wsPort?: () => number | undefined;
 }
+
+/** Handles one publisher action's parsed request; answers the `SERVER_ACK` body. */
+type ActionHandler<A extends ActionName> = (
+  request: ActionRequest<A>,
+  raw: Request,
+  source: string | undefined,
+) => Promise<string>;
+
+/** A handler for every publisher action (the compiler refuses a missing one). */
+type ActionHandlers = { readonly [A in ActionName]: ActionHandler<A> };
 
 /** JSON response whose HTTP status equals the envelope's code. */
 function jsonResponse(
@@ -93,15 +107,87 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     }
   }
 
-  function action<A extends ActionName>(
-    path: string,
-    name: A,
-    handle: (
-      request: ActionRequest<A>,
-      raw: Request,
-      source: string | undefined,
-    ) => Promise<string>,
-  ): void {
+  const createDigest = deps.createToken === undefined ? undefined : tokenDigest(deps.createToken);
+
+  /** Each publisher action's handler; its path and request schema come from `ACTION_ROUTES`. */
+  const actions: ActionHandlers = {
+    CREATE_CHANNEL: async ({ data }, request) => {
+      if (createDigest !== undefined && !bearerMatches(request, createDigest)) {
+        throw new PushError("token_missing", "Creating a channel needs the server's create token");
+      }
+      const { token, channel } = await service.create(data.channel, {
+        private: data.private,
+        history: data.history,
+      });
+      logger.info("channel created", { channel: data.channel });
+      return serverAck("Created", data.channel, token, {
+        ...(channel.history === null ? {} : { history: channel.history, epoch: channel.epoch }),
+        ...(channel.private ? { private: true } : {}),
+      });
+    },
+
+    PING_CHANNEL: async ({ data }, _raw, source) => {
+      const channel = await service.ping(data.channel, data.channelToken, source);
+      // Only the token holder learns the options, and v1 channels answer exactly as in v1.
+      const showOptions = data.channelToken !== null &&
+        (channel.private || channel.history !== null);
+      return serverAck(
+        "OK",
+        data.channel,
+        null,
+        showOptions ? { private: channel.private, history: channel.history } : {},
+      );
+    },
+
+    PUSH_MESSAGE: async ({ data }, _raw, source) => {
+      const channel = await authorizePush(deps, data, source);
+      return serverAck("Sent", data.channel, null, await publishPush(deps, channel, data));
+    },
+
+    PUSH_BATCH: ({ data }, _raw, source) => runBatch(deps, data.pushes, source),
+
+    READ_HISTORY: async ({ data }, _raw, source) => {
+      const channel = await service.authorize(data.channel, data.channelToken, source);
+      const page = await readPage((c, since, page) => broker.history(c, since, page), channel, {
+        since: data.since,
+        limit: data.limit,
+      });
+      return historyAck(channel, page);
+    },
+
+    DELETE_CHANNEL: async ({ data }, _raw, source) => {
+      await deleted(await service.delete(data.channel, data.channelToken, source));
+      return serverAck("Deleted", data.channel, null);
+    },
+
+    AUTHORIZE_SUBSCRIBER: async ({ data }, _raw, source) => {
+      const channel = await service.authorize(data.channel, data.channelToken, source);
+      if (!(await deps.grants.grant(data.uuid, channel))) {
+        throw new PushError(
+          "unknown_connection",
+          `No live connection has the UUID ${data.uuid}`,
+        );
+      }
+      return serverAck("Authorized", data.channel, null, { uuid: data.uuid });
+    },
+
+    REVOKE_SUBSCRIBER: async ({ data }, _raw, source) => {
+      const channel = await service.authorize(data.channel, data.channelToken, source);
+      await deps.grants.revoke(data.uuid, channel);
+      await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
+      return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
+    },
+
+    ROTATE_TOKEN: async ({ data }, _raw, source) => {
+      const token = await service.rotate(data.channel, data.channelToken, source);
+      logger.info("channel token rotated", { channel: data.channel });
+      return serverAck("Rotated", data.channel, token);
+    },
+  };
+
+  /** `POST path` runs the action's handler on the parsed body; any other method is 405. */
+  function registerAction<A extends ActionName>(path: string, name: A): void {
+    const handle: ActionHandler<A> = actions[name];
     const handler = async (c: Context) => {
       const source = requestSource(c);
       const body = await readActionBody(c.req.raw, source);
@@ -115,75 +201,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     }
   }
 
-  const createDigest = deps.createToken === undefined ? undefined : tokenDigest(deps.createToken);
-
-  action("/channel/create", "CREATE_CHANNEL", async ({ data }, request) => {
-    if (createDigest !== undefined && !bearerMatches(request, createDigest)) {
-      throw new PushError("token_missing", "Creating a channel needs the server's create token");
-    }
-    const { token, channel } = await service.create(data.channel, {
-      private: data.private,
-      history: data.history,
-    });
-    logger.info("channel created", { channel: data.channel });
-    return serverAck("Created", data.channel, token, {
-      ...(channel.history === null ? {} : { history: channel.history, epoch: channel.epoch }),
-      ...(channel.private ? { private: true } : {}),
-    });
-  });
-
-  action("/channel/ping", "PING_CHANNEL", async ({ data }, _raw, source) => {
-    const channel = await service.ping(data.channel, data.channelToken, source);
-    // Only the token holder learns the options, and v1 channels answer exactly as in v1.
-    const showOptions = data.channelToken !== null && (channel.private || channel.history !== null);
-    return serverAck(
-      "OK",
-      data.channel,
-      null,
-      showOptions ? { private: channel.private, history: channel.history } : {},
-    );
-  });
-
-  action("/push", "PUSH_MESSAGE", async ({ data }, _raw, source) => {
-    const channel = await service.authorize(data.channel, data.channelToken, source);
-    const offset = await broker.publish(channel, data.message, data.recipients);
-    metrics.pushes++;
-    return serverAck(
-      "Sent",
-      data.channel,
-      null,
-      offset === undefined ? {} : { offset, epoch: channel.epoch },
-    );
-  });
-
-  action("/channel/delete", "DELETE_CHANNEL", async ({ data }, _raw, source) => {
-    await deleted(await service.delete(data.channel, data.channelToken, source));
-    return serverAck("Deleted", data.channel, null);
-  });
-
-  action("/channel/authorize", "AUTHORIZE_SUBSCRIBER", async ({ data }, _raw, source) => {
-    const channel = await service.authorize(data.channel, data.channelToken, source);
-    if (!(await deps.grants.grant(data.uuid, channel))) {
-      throw new PushError(
-        "unknown_connection",
-        `No live connection has the UUID ${data.uuid}`,
-      );
-    }
-    return serverAck("Authorized", data.channel, null, { uuid: data.uuid });
-  });
-
-  action("/channel/revoke", "REVOKE_SUBSCRIBER", async ({ data }, _raw, source) => {
-    const channel = await service.authorize(data.channel, data.channelToken, source);
-    await deps.grants.revoke(data.uuid, channel);
-    await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
-    return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
-  });
-
-  action("/channel/rotate", "ROTATE_TOKEN", async ({ data }, _raw, source) => {
-    const token = await service.rotate(data.channel, data.channelToken, source);
-    logger.info("channel token rotated", { channel: data.channel });
-    return serverAck("Rotated", data.channel, token);
-  });
+  for (const route of ACTION_ROUTES) registerAction(route.path, route.action);
 
   /** A deleted channel leaves every node's subscribers and its history. */
   async function deleted(channel: Channel): Promise<void> {
@@ -197,7 +215,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The operator's way out of a lost channel token (only with ADMIN_TOKEN). */
   function adminAction(path: string, handle: (channel: string) => Promise<string>): void {
     app.post(path, async (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       if (!bearerMatches(c.req.raw, adminDigest)) {
         throw new PushError("token_missing", "A valid admin bearer token is required");
       }
@@ -206,7 +224,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       return jsonResponse(200, await handle(parsed.value.channel));
     });
     app.all(path, (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       return methodNotAllowed(c, "POST");
     });
   }
@@ -244,7 +262,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     }));
 
   operation("/sysadmin", async (c) => {
-    if (adminDigest === undefined) throw noRoute(c);
+    if (adminDigest === undefined) throw adminOff(c);
     if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
@@ -268,7 +286,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     operation(route.path, (c) => route.handle(c.req.raw));
   }
 
-  app.notFound((c) => errorResponse(noRoute(c)));
+  app.notFound((c) =>
+    errorResponse(adminDigest === undefined && isAdminPath(c.req.path) ? adminOff(c) : noRoute(c))
+  );
 
   app.onError((error, c) => {
     if (error instanceof PushError) return errorResponse(error);
@@ -278,7 +298,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
   function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
     metrics.countError("http", error.status);
-    return jsonResponse(error.status, errorEnvelope(error), { ...retryHeaders(error), ...headers });
+    return buildErrorResponse(error, headers);
   }
 
   function methodNotAllowed(c: Context, allow: string): Response {
@@ -319,4 +339,18 @@ function withTrailingSlash(path: string): readonly string[] {
 
 function noRoute(c: Context): PushError {
   return new PushError("no_route", `No route for ${c.req.method} ${c.req.path}`);
+}
+
+/** The 404 of an admin route while ADMIN_TOKEN is unset: it says what turns the route on. */
+function adminOff(c: Context): PushError {
+  return new PushError(
+    "no_route",
+    `No route for ${c.req.method} ${c.req.path}: the admin routes are off because ADMIN_TOKEN ` +
+      "is unset; restart the server with ADMIN_TOKEN (16+ characters) to use them",
+  );
+}
+
+/** `/sysadmin`, `/admin` and everything under `/admin/`. */
+function isAdminPath(path: string): boolean {
+  return path === "/sysadmin" || path === "/admin" || path.startsWith("/admin/");
 }

@@ -8,6 +8,8 @@ import { cors } from "hono/cors";
 import { createHash } from "node:crypto";
 import { PushError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { CLIENT_MODULES } from "../protocol/client_modules.ts";
+import { ACTION_ROUTES } from "../protocol/routes.ts";
 
 /** What the browser routes need. */
 export interface StaticRoutesDeps {
@@ -18,17 +20,6 @@ export interface StaticRoutesDeps {
   /** Reads a shipped file (tests replace it). */
   readonly readTextFile?: (url: URL) => string;
 }
-
-/** Publisher action routes that CORS applies to. */
-const ACTION_PATHS = [
-  "/channel/create",
-  "/channel/ping",
-  "/channel/delete",
-  "/push",
-  "/channel/authorize",
-  "/channel/revoke",
-  "/channel/rotate",
-] as const;
 
 /** Placeholder in demo.html replaced with the WebSocket port. */
 const WS_PORT_PLACEHOLDER = "{{WS_PORT}}";
@@ -103,17 +94,20 @@ export function applyCors(app: Hono, origins: readonly string[]): void {
     maxAge: 600,
   });
   // With one trailing slash too, as the action routes answer it.
-  for (const path of ACTION_PATHS) app.use(path, middleware).use(`${path}/`, middleware);
+  for (const { path } of ACTION_ROUTES) app.use(path, middleware).use(`${path}/`, middleware);
 }
 
 /**
- * `GET /js/pushserver.js`, `/js/publisher.js`, their type declarations (`.d.ts`: the modules name
- * them with `@ts-self-types`, so Deno fetches them next to an imported module), `/js/demo.js` and
- * `/demo`; files are read once.
+ * `GET /js/pushserver.js` (and its modules, {@link CLIENT_MODULES}), `/js/publisher.js`, their
+ * type declarations (`.d.ts`: the modules name them with `@ts-self-types`, so Deno fetches them
+ * next to an imported module), `/js/demo.js` and `/demo`; files are read once.
  */
 export function browserRoutes(deps: StaticRoutesDeps = {}): BrowserRoute[] {
   const scripts: Record<string, Asset | undefined> = {
     "/js/pushserver.js": asset("../client/pushserver.js", deps),
+    ...Object.fromEntries(
+      CLIENT_MODULES.map((name) => [`/js/${name}`, asset(`../client/${name}`, deps)]),
+    ),
     "/js/pushserver.d.ts": asset("../client/pushserver.d.ts", deps),
     "/js/publisher.js": asset("../publisher/publisher.js", deps),
     "/js/publisher.d.ts": asset("../publisher/publisher.d.ts", deps),

@@ -5,16 +5,39 @@
  * `subscribe` while it has local subscribers (per-channel interest, as centrifuge does).
  */
 import type { Channel } from "../channels/store.ts";
-import type { HistoryRead } from "../history/log.ts";
+import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
 
 /** A push as it travels from a publisher to the nodes. */
 export interface Publication {
+  /** The string message, or with `json` the JSON text of any other value (v1.2). */
   readonly message: string;
+  readonly json?: boolean;
   /** Empty: every subscriber; otherwise only these connections (filtered on each node). */
   readonly recipients: readonly string[];
   /** Stream position, on stored (history) pushes only. */
   readonly offset?: number;
   readonly epoch?: string;
+}
+
+/**
+ * What a push reached (v1.2 receipts), filled in by the broker from the counts of the nodes that
+ * deliver it: `publish` resolves once every node answered, or after at most 1 s (`partial`).
+ */
+export interface Receipt {
+  /** Connections the push was handed to, on every node. */
+  delivered: number;
+  /** For a targeted push: the recipients it was handed to (else undefined). */
+  readonly reached: Set<string> | undefined;
+  /** A node did not answer in time. */
+  partial: boolean;
+}
+
+/** How a push is made, beyond v1's channel, message and recipients. */
+export interface PublishOptions {
+  /** `message` is the JSON text of a non-string value. */
+  readonly json?: boolean;
+  /** Count what the push reaches into this receipt before resolving. */
+  readonly receipt?: Receipt;
 }
 
 /** Something that happened to a channel that its subscribers must learn. */
@@ -24,7 +47,15 @@ export type ChannelEvent =
 
 /** Receives what the broker carries to this node. */
 export interface BrokerHandler {
-  onPublication(channel: string, publication: Publication): void;
+  /**
+   * Delivers to local connections and answers how many got it; with `reached`, adds the UUIDs
+   * of the connections that got it (receipts of targeted pushes).
+   */
+  onPublication(
+    channel: string,
+    publication: Publication,
+    reached?: Set<string>,
+  ): { readonly delivered: number } | void;
   onChannelEvent(channel: string, event: ChannelEvent): void;
 }
 
@@ -39,9 +70,17 @@ export interface Broker {
     channel: Channel,
     message: string,
     recipients: readonly string[],
+    options?: PublishOptions,
   ): Promise<number | undefined>;
-  /** The stream top of a history channel and, when `since` is given, what came after it. */
-  history(channel: Channel, since: number | undefined): Promise<HistoryRead>;
+  /**
+   * The stream top of a history channel and, when `since` is given, one page of what came after
+   * it (read on from the last entry's offset for more).
+   */
+  history(
+    channel: Channel,
+    since: number | undefined,
+    page?: HistoryPageSize,
+  ): Promise<HistoryRead>;
   /** Tells every node's subscribers of `channel` about `event`. */
   channelEvent(channel: string, event: ChannelEvent): Promise<void>;
   /** Starts receiving `channel`'s traffic on this node; resolves once in force. */

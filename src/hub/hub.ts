@@ -2,17 +2,11 @@
  * The hub: which live connection is subscribed to which channel, the grants each holds, and
  * fan-out to them. It knows no sockets, no Deno API and no storage: only {@link Subscriber}.
  */
+import { channelNotFound } from "../channels/failures.ts";
 import { CLOSE, PushError } from "../errors.ts";
-import {
-  clientAck,
-  compactAck,
-  compactPush,
-  pushHead,
-  pushMessage,
-  pushTail,
-  type Recovery,
-} from "../protocol/outbound.ts";
+import { clientAck, compactAck, type Recovery } from "../protocol/outbound.ts";
 import type { Publication } from "./broker.ts";
+import { frameHead, PushFrames } from "./frames.ts";
 
 /** A live connection as the hub sees it. */
 export interface Subscriber {
@@ -32,8 +26,18 @@ export interface Subscriber {
 /** Frames held back while a recovery replays, released after it. */
 interface Held {
   readonly channel: string;
-  readonly frames: { frame: string; channel: string | undefined; offset: number | undefined }[];
+  frames: { frame: string; channel: string | undefined; offset: number | undefined }[];
   chars: number;
+  /** Live pushes of the recovering channel left out for room: the replay reads them instead. */
+  dropped: boolean;
+  /** A revoke or delete of the recovering channel ended the replay. */
+  cancelled: boolean;
+}
+
+/** A subscribe in flight (its channel and grant are being checked) and what ended it meanwhile. */
+interface Joining {
+  readonly channel: string;
+  ended: "revoked" | "deleted" | undefined;
 }
 
 interface Member {
@@ -45,6 +49,13 @@ interface Member {
   /** Grants on private channels: channel → the epoch it was granted for. */
   grants: Map<string, string> | undefined;
   held: Held | undefined;
+  joining: Joining | undefined;
+  /**
+   * Per recovered channel, the offset the connection's stream already reached: a live push at
+   * or below it arrived late (in cluster mode pub/sub can trail the history read) and is skipped.
+   * An entry goes once a live push reaches it. `undefined` (almost always): none.
+   */
+  reached: Map<string, number> | undefined;
 }
 
 /** Outcome of one delivery. */
@@ -83,6 +94,8 @@ export class Hub {
   readonly #onIdle: (channel: string) => void;
   readonly #onConnection: ((id: string, open: boolean) => void) | undefined;
   readonly #ready = new Map<string, Promise<void>>();
+  /** Connections with a subscribe in flight, by channel. */
+  readonly #joiners = new Map<string, Set<Member>>();
   #subscriptionCount = 0;
 
   /** Creates an empty hub. */
@@ -123,6 +136,8 @@ export class Hub {
       head: undefined,
       grants: undefined,
       held: undefined,
+      joining: undefined,
+      reached: undefined,
     });
     this.#onConnection?.(subscriber.id, true);
   }
@@ -137,6 +152,8 @@ export class Hub {
     for (const channel of member.grants?.keys() ?? []) this.#ungrant(channel, member);
     member.grants = undefined;
     member.held = undefined;
+    this.#stopJoining(member);
+    member.reached = undefined;
     this.#onConnection?.(id, false);
   }
 
@@ -156,6 +173,11 @@ export class Hub {
    */
   subscribe(id: string, channel: string): readonly string[] {
     const member = this.#member(id);
+    const joining = member.joining;
+    if (joining?.channel === channel) {
+      this.#stopJoining(member);
+      if (joining.ended !== undefined) throw endedWhileJoining(channel, joining.ended);
+    }
     if (member.channels.includes(channel)) return member.channels;
     if (member.channels.length >= this.#maxSubscriptions) {
       throw new PushError(
@@ -190,6 +212,27 @@ export class Hub {
     return member.channels;
   }
 
+  /**
+   * Marks a subscribe of `id` to `channel` as in flight (its record and grant are being checked):
+   * a revoke or delete of the channel before {@link subscribe} makes that subscribe throw (403 or
+   * 404), so a subscribe racing a revoke never ends subscribed. One per connection at a time.
+   */
+  joining(id: string, channel: string): void {
+    const member = this.#members.get(id);
+    if (member === undefined) return;
+    this.#stopJoining(member);
+    member.joining = { channel, ended: undefined };
+    let joiners = this.#joiners.get(channel);
+    if (joiners === undefined) this.#joiners.set(channel, joiners = new Set());
+    joiners.add(member);
+  }
+
+  /** Ends what {@link joining} began, when the subscribe stopped before {@link subscribe}. */
+  notJoining(id: string): void {
+    const member = this.#members.get(id);
+    if (member !== undefined) this.#stopJoining(member);
+  }
+
   /** Settles once `channel`'s traffic reaches this node (`undefined`: it already does). */
   ready(channel: string): Promise<void> | undefined {
     return this.#ready.get(channel);
@@ -201,6 +244,7 @@ export class Hub {
     if (!member.channels.includes(channel)) return member.channels;
     member.channels = member.channels.filter((c) => c !== channel);
     member.head = undefined;
+    member.reached?.delete(channel);
     this.#detach(channel, member);
     return member.channels;
   }
@@ -241,9 +285,23 @@ export class Hub {
   revoke(id: string, channel: string): boolean {
     this.revokeGrant(id, channel);
     const member = this.#members.get(id);
-    if (member === undefined || !member.channels.includes(channel)) return false;
+    if (member === undefined) return false;
+    this.#end(member, channel, "revoked");
+    if (!member.channels.includes(channel)) return false;
     this.unsubscribe(id, channel);
     this.#send(member, this.#ack(member, "Subscription Revoked", channel), undefined, undefined);
+    return true;
+  }
+
+  /**
+   * Ends `id`'s subscription to `channel` because the token that allowed it expired: it is
+   * unsubscribed and receives `Subscription Expired`. Returns whether it was subscribed.
+   */
+  expire(id: string, channel: string): boolean {
+    const member = this.#members.get(id);
+    if (member === undefined || !member.channels.includes(channel)) return false;
+    this.unsubscribe(id, channel);
+    this.#send(member, this.#ack(member, "Subscription Expired", channel), undefined, undefined);
     return true;
   }
 
@@ -253,18 +311,17 @@ export class Hub {
    * once; v1 frames are a cached per-connection head plus a shared tail, compact frames are
    * one string for all.
    */
-  deliver(channel: string, publication: Publication): DeliveryReport {
+  deliver(channel: string, publication: Publication, reached?: Set<string>): DeliveryReport {
     const report: DeliveryReport = { delivered: 0, dropped: 0 };
     const subscribers = this.#channels.get(channel);
     if (subscribers === undefined) return report;
-    const frames = new PushFrames(
-      pushMessage(
-        channel,
-        publication.message,
-        publication.offset === undefined || publication.epoch === undefined
-          ? undefined
-          : { offset: publication.offset, epoch: publication.epoch },
-      ),
+    const frames = PushFrames.of(
+      channel,
+      publication.message,
+      publication.offset === undefined || publication.epoch === undefined
+        ? undefined
+        : { offset: publication.offset, epoch: publication.epoch },
+      publication.json,
     );
     const { recipients, offset } = publication;
     if (recipients.length === 0) {
@@ -278,7 +335,7 @@ export class Hub {
         }
         const member = this.#members.get(id);
         if (member !== undefined && subscribers.has(member)) {
-          this.#push(member, frames, channel, offset, report);
+          if (this.#push(member, frames, channel, offset, report)) reached?.add(id);
         }
       }
     }
@@ -292,12 +349,15 @@ export class Hub {
   dropChannel(channel: string): number {
     for (const member of this.#granted.get(channel) ?? []) member.grants?.delete(channel);
     this.#granted.delete(channel);
+    for (const member of this.#joiners.get(channel) ?? []) member.joining!.ended = "deleted";
     const subscribers = this.#channels.get(channel);
     if (subscribers === undefined) return 0;
     this.#channels.delete(channel);
     this.#subscriptionCount -= subscribers.size;
     this.#onIdle(channel);
     for (const member of subscribers) {
+      this.#end(member, channel, "deleted");
+      member.reached?.delete(channel);
       member.channels = member.channels.filter((c) => c !== channel);
       member.head = undefined;
       this.#send(member, this.#ack(member, "Channel Deleted", channel), undefined, undefined);
@@ -310,28 +370,74 @@ export class Hub {
     return this.#ack(this.#member(id), message, channel, recovery);
   }
 
+  /** The frame `id` gets for a push (a replayed one: live pushes go through {@link deliver}). */
+  pushFrame(id: string, frames: PushFrames): string {
+    return this.#frame(this.#member(id), frames);
+  }
+
   /**
    * Holds every frame for `id` (a recovery of `channel` is about to replay); they are sent by
-   * {@link release}. Only one hold per connection at a time.
+   * {@link finish} or {@link release}. Only one hold per connection at a time. Live pushes of
+   * `channel` past the hold's room are left out (the replay reads them from history instead);
+   * other frames past it close the connection as a slow consumer.
    */
   hold(id: string, channel: string): void {
-    this.#member(id).held = { channel, frames: [], chars: 0 };
+    this.#member(id).held = { channel, frames: [], chars: 0, dropped: false, cancelled: false };
+  }
+
+  /** Whether `id`'s replay of `channel` may go on (not revoked, deleted, or closed meanwhile). */
+  replaying(id: string, channel: string): boolean {
+    const held = this.#members.get(id)?.held;
+    return held !== undefined && held.channel === channel && !held.cancelled;
+  }
+
+  /**
+   * Ends a replay that reached `replayedUpTo`, the channel's top when last read: when the held
+   * live pushes of the channel continue it without a gap, releases the hold (sending what it
+   * held, skipping what the replay carried) and returns `true` — all at once, so nothing slips
+   * between replay and live. Otherwise drops the held pushes of the channel (the replay reads
+   * them from history) and returns `false`.
+   */
+  finish(id: string, replayedUpTo: number): boolean {
+    const held = this.#members.get(id)?.held;
+    if (held === undefined) return true;
+    const next = held.frames.find((f) =>
+      f.channel === held.channel && f.offset !== undefined && f.offset > replayedUpTo
+    );
+    if (held.dropped || (next !== undefined && next.offset !== replayedUpTo + 1)) {
+      held.dropped = false;
+      this.#purge(held, held.channel);
+      return false;
+    }
+    for (const frame of this.release(id, replayedUpTo)) {
+      this.#members.get(id)?.subscriber.send(frame);
+    }
+    return true;
   }
 
   /**
    * Ends a hold and returns the held frames in order, without the pushes of the recovered
-   * channel at or below `replayedUpTo` (the replay already carried them).
+   * channel at or below `replayedUpTo` (the replay already carried them). From then on, live
+   * pushes of that channel at or below `replayedUpTo` that arrive late are skipped.
    */
   release(id: string, replayedUpTo: number): string[] {
     const member = this.#members.get(id);
     const held = member?.held;
     if (member === undefined || held === undefined) return [];
     member.held = undefined;
-    return held.frames
-      .filter((f) =>
-        f.channel !== held.channel || f.offset === undefined || f.offset > replayedUpTo
-      )
+    let top = replayedUpTo;
+    const frames = held.frames
+      .filter((f) => {
+        if (f.channel !== held.channel || f.offset === undefined) return true;
+        if (f.offset <= top) return false;
+        top = f.offset;
+        return true;
+      })
       .map((f) => f.frame);
+    if (replayedUpTo >= 0 && !held.cancelled && member.channels.includes(held.channel)) {
+      (member.reached ??= new Map()).set(held.channel, top);
+    }
+    return frames;
   }
 
   /** Every registered connection (for shutdown). */
@@ -346,36 +452,88 @@ export class Hub {
       : clientAck(message, { uuid, channels: member.channels }, recovery);
   }
 
+  #frame(member: Member, frames: PushFrames): string {
+    if (member.subscriber.compact) return frames.compact();
+    const head = member.head ??= frameHead(member.subscriber.id, member.channels);
+    return head + frames.tail();
+  }
+
   #push(
     member: Member,
     frames: PushFrames,
     channel: string,
     offset: number | undefined,
     report: DeliveryReport,
-  ): void {
-    let frame: string;
-    if (member.subscriber.compact) frame = frames.compact();
-    else {
-      const head = member.head ??= pushHead({
-        uuid: member.subscriber.id,
-        channels: member.channels,
-      });
-      frame = head + frames.tail();
+  ): boolean {
+    if (
+      offset !== undefined && member.reached !== undefined && this.#late(member, channel, offset)
+    ) {
+      return false;
     }
-    if (this.#send(member, frame, channel, offset)) report.delivered++;
-    else report.dropped++;
+    if (this.#send(member, this.#frame(member, frames), channel, offset)) {
+      report.delivered++;
+      return true;
+    }
+    report.dropped++;
+    return false;
+  }
+
+  /** Whether a live push of a recovered channel is one the connection's stream already had. */
+  #late(member: Member, channel: string, offset: number): boolean {
+    const reached = member.reached!.get(channel);
+    if (reached === undefined) return false;
+    if (offset >= reached) {
+      member.reached!.delete(channel);
+      if (member.reached!.size === 0) member.reached = undefined;
+    }
+    return offset <= reached;
   }
 
   #send(member: Member, frame: string, channel: string | undefined, offset: number | undefined) {
     const held = member.held;
     if (held === undefined) return member.subscriber.send(frame);
+    if (channel === held.channel && offset !== undefined) {
+      if (held.cancelled) return false;
+      if (held.dropped || held.chars + frame.length > this.#maxHeldChars) {
+        // Stored already: the replay reads it from history rather than holding it here.
+        held.dropped = true;
+        return true;
+      }
+    }
     held.frames.push({ frame, channel, offset });
     held.chars += frame.length;
     if (held.chars > this.#maxHeldChars) {
-      member.subscriber.close(CLOSE.slowConsumer, "slow consumer");
+      member.subscriber.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
       return false;
     }
     return true;
+  }
+
+  /** A revoke or delete of `channel` reached `member`: its replay and subscribe in flight end. */
+  #end(member: Member, channel: string, how: "revoked" | "deleted"): void {
+    if (member.joining?.channel === channel) member.joining.ended = how;
+    const held = member.held;
+    if (held?.channel === channel) {
+      held.cancelled = true;
+      this.#purge(held, channel);
+    }
+  }
+
+  /** Drops the held pushes of `channel`. */
+  #purge(held: Held, channel: string): void {
+    held.frames = held.frames.filter((f) => {
+      if (f.channel !== channel || f.offset === undefined) return true;
+      held.chars -= f.frame.length;
+      return false;
+    });
+  }
+
+  #stopJoining(member: Member): void {
+    const joining = member.joining;
+    if (joining === undefined) return;
+    member.joining = undefined;
+    const joiners = this.#joiners.get(joining.channel);
+    if (joiners?.delete(member) && joiners.size === 0) this.#joiners.delete(joining.channel);
   }
 
   #member(id: string): Member {
@@ -402,18 +560,12 @@ export class Hub {
   }
 }
 
-/** The frames of one push, each built on first use. */
-class PushFrames {
-  #tail: string | undefined;
-  #compact: string | undefined;
-
-  constructor(readonly pushMessage: string) {}
-
-  tail(): string {
-    return this.#tail ??= pushTail(this.pushMessage);
-  }
-
-  compact(): string {
-    return this.#compact ??= compactPush(this.pushMessage);
-  }
+/** A subscribe that was in flight when its channel's grant was revoked or the channel deleted. */
+function endedWhileJoining(channel: string, how: "revoked" | "deleted"): PushError {
+  return how === "deleted" ? channelNotFound(channel) : new PushError(
+    "private_channel",
+    `The subscription to ${
+      JSON.stringify(channel)
+    } was revoked while it was being made; this connection is not authorized`,
+  );
 }

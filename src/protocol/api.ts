@@ -5,7 +5,6 @@ import {
   boundedInteger,
   channelName,
   exactly,
-  exceedsUtf8Bytes,
   expecting,
   isChannelName,
   object,
@@ -13,12 +12,11 @@ import {
   parseJson,
   type ParseResult,
   parseWith,
-  pushMessage,
-  utf8ByteLength,
   uuid,
   uuidArray,
   validate,
 } from "./fields.ts";
+import { messageField, messageTooLarge } from "./payload.ts";
 
 /** The publisher actions. */
 export type ActionName = keyof typeof ACTION_SCHEMAS;
@@ -41,6 +39,35 @@ const optionalFlag = z
   .nullish()
   .transform((flag) => flag ?? false);
 
+/** A stream position to read on from (`since`, as in SUBSCRIBE); null = absent. */
+const sincePosition = object({
+  offset: z.number({ error: expecting("a whole number ≥ 0") }).int({
+    error: "must be a whole number ≥ 0",
+  }).min(0, { error: "must be a whole number ≥ 0" }).max(Number.MAX_SAFE_INTEGER, {
+    error: "must be a whole number ≥ 0",
+  }),
+  epoch: z.string({ error: expecting("a string") }),
+}).nullish().transform((since) => since ?? undefined);
+
+/** Most publications one history read answers, and the default. */
+export const HISTORY_READ_LIMIT = { max: 1000, default: 100 } as const;
+
+/** Most pushes in one batch. */
+export const MAX_BATCH_PUSHES = 100;
+
+/** One batch item: checked on its own later, as the `data` of a `PUSH_MESSAGE`. */
+const batchItem = z
+  .custom<Record<string, unknown>>(
+    (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+    { error: expecting("an object") },
+  )
+  .meta({
+    description: "The `data` of a `PUSH_MESSAGE` (`channel`, `channelToken`, `recipients`, " +
+      "`message`, optional `receipt`, `idempotencyKey`); each item is checked and answered on " +
+      "its own",
+    type: "object",
+  });
+
 function envelope<A extends string, D extends z.ZodRawShape>(action: A, data: D) {
   return object({
     messageType: exactly("SERVER_ACTION"),
@@ -61,7 +88,9 @@ export const ACTION_SCHEMAS = {
     channel: channelName,
     channelToken,
     recipients: uuidArray("an array of UUIDs"),
-    message: pushMessage,
+    message: messageField,
+    // v1.2: answer what the push reached (`delivered`, `undelivered`, `partial`).
+    receipt: optionalFlag,
   }),
   DELETE_CHANNEL: envelope("DELETE_CHANNEL", { channel: channelName, channelToken }),
   AUTHORIZE_SUBSCRIBER: envelope("AUTHORIZE_SUBSCRIBER", {
@@ -71,6 +100,20 @@ export const ACTION_SCHEMAS = {
   }),
   REVOKE_SUBSCRIBER: envelope("REVOKE_SUBSCRIBER", { channel: channelName, channelToken, uuid }),
   ROTATE_TOKEN: envelope("ROTATE_TOKEN", { channel: channelName, channelToken }),
+  READ_HISTORY: envelope("READ_HISTORY", {
+    channel: channelName,
+    channelToken,
+    since: sincePosition,
+    limit: boundedInteger(1, HISTORY_READ_LIMIT.max)
+      .nullish()
+      .transform((limit) => limit ?? HISTORY_READ_LIMIT.default),
+  }),
+  PUSH_BATCH: envelope("PUSH_BATCH", {
+    pushes: z
+      .array(batchItem, { error: expecting(`an array of 1 to ${MAX_BATCH_PUSHES} objects`) })
+      .min(1, { error: `must hold 1 to ${MAX_BATCH_PUSHES} pushes` })
+      .max(MAX_BATCH_PUSHES, { error: `must hold 1 to ${MAX_BATCH_PUSHES} pushes` }),
+  }),
 } as const;
 
 /** A validated publisher request for action `A`. */
@@ -99,17 +142,8 @@ export function parseAction<A extends ActionName>(
     return { ok: false, error: new PushError(HTTP_ERRORS.badJson, HTTP_ERRORS.badJsonDetails) };
   }
   const json = parsed.json;
-  const message = messageField(json);
-  if (typeof message === "string" && exceedsUtf8Bytes(message, options.maxMessageBytes)) {
-    const size = utf8ByteLength(message);
-    return {
-      ok: false,
-      error: new PushError(
-        "payload_too_large",
-        `message is ${size} bytes; the limit is ${options.maxMessageBytes}`,
-      ),
-    };
-  }
+  const tooLarge = messageTooLarge(messageOf(json), options.maxMessageBytes);
+  if (tooLarge !== undefined) return { ok: false, error: tooLarge };
   if (action === "PUSH_MESSAGE") {
     const push = wellFormedPush(json);
     if (push !== undefined) return { ok: true, value: push as ActionRequest<A> };
@@ -117,7 +151,24 @@ export function parseAction<A extends ActionName>(
   return validate(ACTION_SCHEMAS[action], json, HTTP_ERRORS) as ParseResult<ActionRequest<A>>;
 }
 
-function messageField(json: unknown): unknown {
+/**
+ * Parses one batch item as the `data` of a `PUSH_MESSAGE`, with the same answers (and the same
+ * `errorDetails`, e.g. `data.recipients[1]: invalid UUID`) that `/push` gives for that data.
+ */
+export function parsePushData(
+  data: unknown,
+  options: { maxMessageBytes: number },
+): ParseResult<ActionRequest<"PUSH_MESSAGE">["data"]> {
+  const json = { messageType: "SERVER_ACTION", action: "PUSH_MESSAGE", data };
+  const tooLarge = messageTooLarge(messageOf(json), options.maxMessageBytes);
+  if (tooLarge !== undefined) return { ok: false, error: tooLarge };
+  const push = wellFormedPush(json) ??
+    validate(ACTION_SCHEMAS.PUSH_MESSAGE, json, HTTP_ERRORS);
+  if ("ok" in push) return push.ok ? { ok: true, value: push.value.data } : push;
+  return { ok: true, value: push.data };
+}
+
+function messageOf(json: unknown): unknown {
   if (typeof json !== "object" || json === null) return undefined;
   const data = (json as { data?: unknown }).data;
   if (typeof data !== "object" || data === null) return undefined;
@@ -135,11 +186,13 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
   if (json.messageType !== "SERVER_ACTION" || json.action !== "PUSH_MESSAGE") return undefined;
   const data = json.data;
   if (!isPlainObject(data)) return undefined;
-  const { channel, channelToken, recipients, message } = data;
+  const { channel, channelToken, recipients, message, receipt } = data;
+  if (receipt !== undefined && receipt !== null && typeof receipt !== "boolean") return undefined;
   if (!isChannelName(channel) || typeof message !== "string" || !Array.isArray(recipients)) {
     return undefined;
   }
-  if (!message.isWellFormed()) return undefined; // zod words the 400
+  // A lone surrogate is refused by the schema, which words it.
+  if (!message.isWellFormed()) return undefined;
   if (channelToken !== undefined && channelToken !== null && typeof channelToken !== "string") {
     return undefined;
   }
@@ -152,7 +205,13 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
   return {
     messageType: "SERVER_ACTION",
     action: "PUSH_MESSAGE",
-    data: { channel, channelToken: channelToken ?? null, recipients: ids, message },
+    data: {
+      channel,
+      channelToken: channelToken ?? null,
+      recipients: ids,
+      message: { text: message, json: false },
+      receipt: receipt === true,
+    },
   };
 }
 

@@ -2,11 +2,12 @@
  * Zod schemas of everything the server sends: `SERVER_ACK`s, `CLIENT_ACK`s, `CLIENT_PUSH`es,
  * `ERROR`s and the operations bodies, v1 and v1.1 (PROTOCOL.md). The builders in `outbound.ts`
  * write these shapes by hand for speed; these schemas describe them for the API documents
- * (`describe.ts`), and the end-to-end tests check every real answer against those documents.
+ * (`openapi.ts`, `asyncapi.ts`), and the end-to-end tests check every real answer against those documents.
  */
 import { z } from "zod";
 import { ERRORS } from "../errors.ts";
 import { channelName } from "./fields.ts";
+import { messageValue } from "./payload.ts";
 
 /** A channel token: 32 random bytes, base64url without padding. */
 export const channelTokenValue = z
@@ -106,7 +107,8 @@ export type ClientAckMessage =
   | "Subscribed"
   | "Unsubscribed"
   | "Channel Deleted"
-  | "Subscription Revoked";
+  | "Subscription Revoked"
+  | "Subscription Expired";
 
 /** A `CLIENT_ACK` frame with `message`, in the v1 form or the compact form. */
 export function clientAckSchema(message: ClientAckMessage): z.ZodType {
@@ -135,7 +137,7 @@ export function clientAckSchema(message: ClientAckMessage): z.ZodType {
 
 const pushMessage = z.strictObject({
   channel: channelName,
-  message: z.string().meta({ examples: ["Hello, world"] }),
+  message: messageValue,
   offset: streamOffset.optional().meta({ description: "History channels, broadcast pushes" }),
   epoch: epoch.optional().meta({ description: "History channels, broadcast pushes" }),
 });

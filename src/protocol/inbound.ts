@@ -34,6 +34,8 @@ export const inboundSchema = object({
       }),
       epoch: z.string({ error: expecting("a string") }),
     }).nullish().transform((since) => since ?? undefined),
+    // v1.2: a subscriber token (JWT) for a private channel; ignored on public channels.
+    token: z.string({ error: expecting("a string") }).optional(),
   }),
   // The original client sent its UUID; when present (not null) it must be this connection's.
   uuid: z.string({ error: expecting("a string or null") }).nullish(),

@@ -29,6 +29,10 @@ export function wellFormedInbound(json: unknown): InboundFrame | undefined {
       frameData = { channel, since: { offset: since.offset as number, epoch: since.epoch } };
     } else return undefined;
   }
+  if ("token" in data) {
+    if (typeof data.token !== "string") return undefined;
+    frameData = { ...frameData, token: data.token };
+  }
   if (!("uuid" in json)) return { messageType: "CLIENT_ACTION", action, data: frameData };
   const uuid = json.uuid;
   if (uuid !== null && typeof uuid !== "string") return undefined;

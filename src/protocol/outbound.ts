@@ -1,5 +1,5 @@
 /** Server → client envelopes as pure string builders (no sockets, no clock, no storage). */
-import { ERRORS, type PushError } from "../errors.ts";
+import { ERRORS, type PushError, retryHeaders } from "../errors.ts";
 
 /** `ERROR` envelope for either transport. */
 export function errorEnvelope(error: PushError): string {
@@ -9,6 +9,21 @@ export function errorEnvelope(error: PushError): string {
     code: status,
     message,
     data: { errorDetails: error.details },
+  });
+}
+
+/**
+ * The HTTP answer of an error on either port: the `ERROR` envelope with the catalog status as
+ * the HTTP status (the only builder of error responses, so the ports cannot drift apart).
+ */
+export function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
+  return new Response(errorEnvelope(error), {
+    status: ERRORS[error.code].status,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      ...retryHeaders(error),
+      ...headers,
+    },
   });
 }
 
@@ -85,8 +100,22 @@ export interface Position {
   readonly epoch: string;
 }
 
-/** The `pushMessage` object of a push, serialized once per push. */
-export function pushMessage(channel: string, message: string, position?: Position): string {
+/**
+ * The `pushMessage` object of a push, serialized once per push. With `json`, `message` is the
+ * JSON text of a non-string value (v1.2) and is embedded as is; otherwise it is a string.
+ */
+export function pushMessage(
+  channel: string,
+  message: string,
+  position?: Position,
+  json?: boolean,
+): string {
+  if (json === true) {
+    const head = `{"channel":${JSON.stringify(channel)},"message":${message}`;
+    return position === undefined
+      ? `${head}}`
+      : `${head},"offset":${position.offset},"epoch":${JSON.stringify(position.epoch)}}`;
+  }
   return JSON.stringify(
     position === undefined
       ? { channel, message }

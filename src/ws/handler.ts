@@ -1,6 +1,6 @@
 /** The subscriber port: refuses plain HTTP with 426, then upgrades to a {@link Connection}. */
-import { PushError, retryHeaders } from "../errors.ts";
-import { errorEnvelope } from "../protocol/outbound.ts";
+import { PushError } from "../errors.ts";
+import { errorResponse } from "../protocol/outbound.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
 import { isOriginAllowed } from "./origin.ts";
 
@@ -15,6 +15,8 @@ function offersCompact(header: string | null): boolean {
 export interface WsHandlerDeps extends Omit<ConnectionDeps, "onGone"> {
   readonly idleTimeoutS: number;
   readonly maxConnections: number;
+  /** Open connections of the other transports (SSE), counted against `maxConnections`. */
+  readonly otherConnections?: () => number;
   /** `WS_ORIGINS`: browser origins allowed to connect; empty = any. */
   readonly allowedOrigins?: readonly string[];
   /** True once shutdown has begun: new upgrades get 503. */
@@ -41,14 +43,7 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
 
   function refuse(error: PushError, headers: Record<string, string> = {}): Response {
     deps.metrics.countError("ws", error.status);
-    return new Response(errorEnvelope(error), {
-      status: error.status,
-      headers: {
-        "content-type": "application/json; charset=utf-8",
-        ...retryHeaders(error),
-        ...headers,
-      },
-    });
+    return errorResponse(error, headers);
   }
 
   function handle(request: Request): Response {
@@ -74,7 +69,7 @@ export function createWsHandler(deps: WsHandlerDeps): WsHandler {
       deps.metrics.rejectedConnections++;
       return refuse(new PushError("unavailable", "The server is shutting down"));
     }
-    if (connections.size >= deps.maxConnections) {
+    if (connections.size + (deps.otherConnections?.() ?? 0) >= deps.maxConnections) {
       deps.metrics.rejectedConnections++;
       return refuse(new PushError("unavailable", "The server has reached its connection limit"));
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createChannelService } from "../../src/channels/service.ts";
-import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
 import type { TokenHasher } from "../../src/channels/tokens.ts";
 import { PushError } from "../../src/errors.ts";
 

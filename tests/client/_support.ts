@@ -1,4 +1,10 @@
 /** Helpers for the client, CLI and browser tests: free ports and awaitable queues. */
+import {
+  PushError,
+  type PushTransport,
+  type TransportConnection,
+  type TransportOpenOptions,
+} from "../../src/client/pushserver.js";
 
 /** A port that was free a moment ago (for tests that must restart a server on the same port). */
 export function freePort(): number {
@@ -251,4 +257,98 @@ export function startV1Server(): AsyncDisposable & { url: string } {
       await server.shutdown();
     },
   };
+}
+
+/** A client frame as the fake transport received it. */
+export type ClientFrame = {
+  messageType: string;
+  action: string;
+  data: { channel: string; since?: { offset: number; epoch: string } };
+};
+
+/**
+ * A scripted server behind the client's transport interface (`options.transports`): no socket,
+ * no timers. Each `open()` becomes a {@link FakeConnection}, or fails while `refusing` is above 0.
+ */
+export class FakeTransportServer {
+  readonly connections: FakeConnection[] = [];
+  /** The next this many opens fail (the server is unreachable). */
+  refusing = 0;
+  /** The answers to each client frame (none by default). */
+  reply: (frame: ClientFrame, connection: FakeConnection) => Record<string, unknown>[] = () => [];
+  readonly #opened = new Inbox<FakeConnection>();
+  #count = 0;
+
+  /** A transport named `name` that opens connections to this server. */
+  transport(name = "fake"): PushTransport {
+    return {
+      name,
+      open: (url, options) => {
+        if (this.refusing > 0) {
+          this.refusing--;
+          return Promise.reject(new PushError(0, "Connection failed", `${url} refused`));
+        }
+        const uuid = `00000000-0000-4000-8000-${String(++this.#count).padStart(12, "0")}`;
+        const connection = new FakeConnection(this, uuid, options);
+        this.connections.push(connection);
+        this.#opened.put(connection);
+        return Promise.resolve(connection);
+      },
+    };
+  }
+
+  /** The next connection the client opens. */
+  nextConnection(ms = 5000): Promise<FakeConnection> {
+    return this.#opened.take(ms);
+  }
+}
+
+/** One connection of a {@link FakeTransportServer}. */
+export class FakeConnection implements TransportConnection {
+  readonly compact = true;
+  readonly sent: ClientFrame[] = [];
+  closed = false;
+  readonly #frames = new Inbox<ClientFrame>();
+
+  constructor(
+    readonly server: FakeTransportServer,
+    readonly uuid: string,
+    readonly options: TransportOpenOptions,
+  ) {}
+
+  send(frame: Record<string, unknown>): void {
+    if (this.closed) throw new Error("send() on a closed connection");
+    const sent = structuredClone(frame) as ClientFrame;
+    this.sent.push(sent);
+    this.#frames.put(sent);
+    const answers = this.server.reply(sent, this);
+    queueMicrotask(() => answers.forEach((answer) => this.deliver(answer)));
+  }
+
+  /** The next frame the client sends. */
+  nextFrame(ms = 5000): Promise<ClientFrame> {
+    return this.#frames.take(ms);
+  }
+
+  /** Frames sent and not yet taken with {@link nextFrame}. */
+  get pending(): number {
+    return this.#frames.size;
+  }
+
+  /** The server side: sends one frame. */
+  deliver(frame: Record<string, unknown>): void {
+    if (!this.closed) this.options.onFrame(frame);
+  }
+
+  /** The server side: the connection drops. */
+  drop(code = 1006, reason = ""): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.onClose(code, reason);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
 }

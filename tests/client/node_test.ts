@@ -33,7 +33,9 @@ async function connectInNode(
   const script = `
     import { PushClient } from ${JSON.stringify(CLIENT)};
     ${implementation === "ws" ? `import WebSocket from ${JSON.stringify(WS_PACKAGE)};` : ""}
+    // The WebSocket implementations are under test: no SSE fallback after them.
     const options = {
+      transports: ["websocket"],
       connectTimeoutMs: ${ports.connectTimeoutMs},
       ${implementation === "ws" ? "WebSocket," : ""}
     };

@@ -68,7 +68,7 @@ Deno.test("[e2e] PushClient against a real server", async (t) => {
   await t.step("subscribe() resolves on the ack; pushes arrive with their meta", async () => {
     await using client = await PushClient.connect(server.wsUrl);
     const inbox = new Inbox<[string, PushMeta]>();
-    const unsubscribe = await client.subscribe(
+    const unsubscribe = await client.subscribe<string>(
       "news",
       (message, meta) => inbox.put([message, meta]),
     );
@@ -201,7 +201,7 @@ Deno.test("[e2e] PushClient reconnects after a server restart and resubscribes",
   const token = await createChannel(first, "news");
   await using client = await PushClient.connect(first.wsUrl, { minDelayMs: 20, maxDelayMs: 100 });
   const inbox = new Inbox<[string, PushMeta]>();
-  await client.subscribe("news", (message, meta) => inbox.put([message, meta]));
+  await client.subscribe<string>("news", (message, meta) => inbox.put([message, meta]));
   const oldUuid = client.uuid;
 
   const disconnected = nextEvent(client, "disconnected");
@@ -334,7 +334,7 @@ Deno.test("[e2e] PushClient restores 1,000 channels within 15 s of a restart, wi
   const inbox = new Inbox<[string, string]>();
   await Promise.all(
     names.map((name) =>
-      client.subscribe(name, (message, meta) => inbox.put([meta.channel, message]))
+      client.subscribe<string>(name, (message, meta) => inbox.put([meta.channel, message]))
     ),
   );
   assert.equal(client.channels.length, 1000);
@@ -374,7 +374,7 @@ Deno.test("[e2e] PushClient uses compact frames with this server and keeps its o
   assert.equal(client.compact, true);
   const inbox = new Inbox<[string, PushMeta]>();
   for (const name of tokens.keys()) {
-    await client.subscribe(name, (message, meta) => inbox.put([message, meta]));
+    await client.subscribe<string>(name, (message, meta) => inbox.put([message, meta]));
   }
   await push(server, { channel: "two", channelToken: tokens.get("two")!, message: "hi" });
   assert.deepEqual(await inbox.take(), ["hi", {

@@ -68,7 +68,15 @@ class Gate {
 
 /** Client options for a test: fast reconnects through `gate`. */
 function clientOptions(gate: Gate, extra: PushClientOptions = {}): PushClientOptions {
-  return { minDelayMs: 20, maxDelayMs: 100, jitter: 0, WebSocket: gate.WebSocket, ...extra };
+  // The gate holds the WebSocket only: no SSE fallback around it.
+  return {
+    minDelayMs: 20,
+    maxDelayMs: 100,
+    jitter: 0,
+    WebSocket: gate.WebSocket,
+    transports: ["websocket"],
+    ...extra,
+  };
 }
 
 /** A file-DB server that can be stopped and started again on the same ports. */

@@ -19,6 +19,8 @@ export const ROUTES = {
   AUTHORIZE_SUBSCRIBER: "/channel/authorize",
   REVOKE_SUBSCRIBER: "/channel/revoke",
   ROTATE_TOKEN: "/channel/rotate",
+  READ_HISTORY: "/channel/history",
+  PUSH_BATCH: "/push/batch",
 } as const;
 
 /** A publisher action name. */

@@ -5,11 +5,12 @@
  * /openapi.json or /asyncapi.json.
  */
 import assert from "node:assert/strict";
-import { action, createChannel, post, push, startTestServer, TestClient } from "../_helpers.ts";
+import { action, createChannel, post, push, TestClient } from "../_helpers.ts";
+import { e2e } from "./_backends.ts";
 
-Deno.test("[e2e] v1.1 answers and frames match the API description", async (t) => {
+e2e("v1.1 answers and frames match the API description", async (t, backend) => {
   const admin = "admin-token-of-16-chars";
-  await using server = await startTestServer({ ADMIN_TOKEN: admin });
+  await using server = await backend.start({ ADMIN_TOKEN: admin });
   const call = (path: string, name: string, data: Record<string, unknown>) =>
     post(`${server.httpUrl}${path}`, action(name, data));
 

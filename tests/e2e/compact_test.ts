@@ -4,8 +4,8 @@
  * list, and pushes are the same bytes for every recipient. Errors and close codes stay v1's.
  */
 import assert from "node:assert/strict";
-import { startTestServer } from "../_helpers.ts";
 import { broadcast, call, createWith, WsClient } from "./_v11.ts";
+import { e2e } from "./_backends.ts";
 
 const COMPACT = "pushserver.compact";
 
@@ -24,8 +24,8 @@ function compactPushText(pushMessage: Record<string, unknown>): string {
   });
 }
 
-Deno.test("[e2e] compact frames: negotiation and Connected", async (t) => {
-  await using server = await startTestServer();
+e2e("compact frames: negotiation and Connected", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("offering pushserver.compact gets it accepted", async () => {
     await using client = await WsClient.connect(server.wsUrl, [COMPACT]);
@@ -53,8 +53,8 @@ Deno.test("[e2e] compact frames: negotiation and Connected", async (t) => {
   });
 });
 
-Deno.test("[e2e] compact frames: acks name one channel", async (t) => {
-  await using server = await startTestServer();
+e2e("compact frames: acks name one channel", async (t, backend) => {
+  await using server = await backend.start();
   const a = await createWith(server, "a");
   await createWith(server, "b");
   const vip = await createWith(server, "vip", { private: true });
@@ -100,8 +100,8 @@ Deno.test("[e2e] compact frames: acks name one channel", async (t) => {
   });
 });
 
-Deno.test("[e2e] compact frames: pushes are the same bytes for every recipient", async (t) => {
-  await using server = await startTestServer();
+e2e("compact frames: pushes are the same bytes for every recipient", async (t, backend) => {
+  await using server = await backend.start();
   const { token } = await createWith(server, "news");
   await createWith(server, "other");
   await using one = await WsClient.connect(server.wsUrl, [COMPACT]);
@@ -141,53 +141,56 @@ Deno.test("[e2e] compact frames: pushes are the same bytes for every recipient",
   });
 });
 
-Deno.test("[e2e] compact frames on a history channel: recovery on the ack, offset/epoch on pushes", async () => {
-  await using server = await startTestServer();
-  const { token, epoch } = await createWith(server, "h", {
-    history: { size: 10, ttlSeconds: 600 },
-  });
-  await broadcast(server, "h", token, "one");
-  await broadcast(server, "h", token, "two");
-  await using client = await WsClient.connect(server.wsUrl, [COMPACT]);
-  const uuid = client.uuid;
-  assert.deepEqual(
-    await client.subscribe("h", { offset: 0, epoch }),
-    compactAck("Subscribed", {
-      uuid,
-      channel: "h",
-      recovery: { channel: "h", epoch, offset: 2, recovered: true },
-    }),
-  );
-  assert.equal(
-    await client.nextRaw(),
-    compactPushText({ channel: "h", message: "one", offset: 1, epoch }),
-  );
-  assert.equal(
-    await client.nextRaw(),
-    compactPushText({ channel: "h", message: "two", offset: 2, epoch }),
-  );
-  await broadcast(server, "h", token, "three");
-  assert.equal(
-    await client.nextRaw(),
-    compactPushText({ channel: "h", message: "three", offset: 3, epoch }),
-  );
-  assert.deepEqual(
-    await client.subscribe("h"),
-    compactAck("Subscribed", {
-      uuid,
-      channel: "h",
-      recovery: { channel: "h", epoch, offset: 3, recovered: false },
-    }),
-  );
-  assert.deepEqual(
-    await client.unsubscribe("h"),
-    compactAck("Unsubscribed", { uuid, channel: "h" }),
-    "no recovery on other acks",
-  );
-});
+e2e(
+  "compact frames on a history channel: recovery on the ack, offset/epoch on pushes",
+  async (_t, backend) => {
+    await using server = await backend.start();
+    const { token, epoch } = await createWith(server, "h", {
+      history: { size: 10, ttlSeconds: 600 },
+    });
+    await broadcast(server, "h", token, "one");
+    await broadcast(server, "h", token, "two");
+    await using client = await WsClient.connect(server.wsUrl, [COMPACT]);
+    const uuid = client.uuid;
+    assert.deepEqual(
+      await client.subscribe("h", { offset: 0, epoch }),
+      compactAck("Subscribed", {
+        uuid,
+        channel: "h",
+        recovery: { channel: "h", epoch, offset: 2, recovered: true },
+      }),
+    );
+    assert.equal(
+      await client.nextRaw(),
+      compactPushText({ channel: "h", message: "one", offset: 1, epoch }),
+    );
+    assert.equal(
+      await client.nextRaw(),
+      compactPushText({ channel: "h", message: "two", offset: 2, epoch }),
+    );
+    await broadcast(server, "h", token, "three");
+    assert.equal(
+      await client.nextRaw(),
+      compactPushText({ channel: "h", message: "three", offset: 3, epoch }),
+    );
+    assert.deepEqual(
+      await client.subscribe("h"),
+      compactAck("Subscribed", {
+        uuid,
+        channel: "h",
+        recovery: { channel: "h", epoch, offset: 3, recovered: false },
+      }),
+    );
+    assert.deepEqual(
+      await client.unsubscribe("h"),
+      compactAck("Unsubscribed", { uuid, channel: "h" }),
+      "no recovery on other acks",
+    );
+  },
+);
 
-Deno.test("[e2e] compact frames: errors and close codes are v1's", async (t) => {
-  await using server = await startTestServer();
+e2e("compact frames: errors and close codes are v1's", async (t, backend) => {
+  await using server = await backend.start();
   await createWith(server, "vip", { private: true });
   await using client = await WsClient.connect(server.wsUrl, [COMPACT]);
 

@@ -10,9 +10,10 @@ import { ServerProcess } from "./_process.ts";
 const denort = Deno.env.get("DENORT_BIN");
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+// The compiled binary starts like main.ts (single only: a build check, not a backend one).
 Deno.test({
   name:
-    "[e2e] the compiled binary serves both ports, hashes tokens and embeds the client and the API docs (needs DENORT_BIN)",
+    "[e2e][single] the compiled binary serves both ports, hashes tokens and embeds the client and the API docs (needs DENORT_BIN)",
   ignore: denort === undefined || denort === "",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pushserver-compile-" });

@@ -7,7 +7,8 @@ const ROUNDS = 3;
 const ACKED_BEFORE_KILL = 100;
 const CONCURRENCY = 16;
 
-Deno.test("[e2e] SIGKILL during a storm of creates loses no acknowledged channel", async () => {
+// SIGKILL over the SQLite file: durability of the local store (single only; cluster durability is Redis's).
+Deno.test("[e2e][single] SIGKILL during a storm of creates loses no acknowledged channel", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-durability-" });
   const dbPath = join(dir, "push.db");
   const acked = new Map<string, string>(); // channel → token, for every create that got a 200

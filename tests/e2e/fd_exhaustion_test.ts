@@ -58,9 +58,10 @@ async function bothPortsServe(server: ServerProcess): Promise<boolean> {
   }
 }
 
+// Open-file limits and connection caps are the process's and the transport's, not the backend's (single only).
 Deno.test({
   name:
-    "[e2e] under ulimit -n 512, 1,000 idle connections per port exhaust the descriptors; once they close both ports serve again within 2 s",
+    "[e2e][single] under ulimit -n 512, 1,000 idle connections per port exhaust the descriptors; once they close both ports serve again within 2 s",
   ignore: Deno.build.os !== "linux",
   async fn() {
     await using server = await ServerProcess.spawn({}, [
@@ -123,7 +124,74 @@ Deno.test({
   },
 });
 
-Deno.test("[e2e] connection caps derive from the open-file limit: 100 → 11 WebSockets, 25 requests in flight", async (t) => {
+Deno.test({
+  name:
+    "[e2e][single] under ulimit -n 256, idle connections that exhaust the HTTP port are closed at once: /healthz answers while they are held; a body still arriving is cut",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using server = await ServerProcess.spawn({ LOG_LEVEL: "warn" }, [
+      "bash",
+      "-c",
+      'ulimit -n 256 && exec "$@"',
+      "bash",
+      Deno.execPath(),
+      "run",
+      "-A",
+      MAIN,
+    ]);
+    // A publisher request in flight whose body is still arriving when descriptors run out.
+    const body = JSON.stringify(action("PING_CHANNEL", { channel: "news", channelToken: null }));
+    const inFlight = await Deno.connect({ hostname: "127.0.0.1", port: server.httpPort });
+    const encoder = new TextEncoder();
+    await inFlight.write(
+      encoder.encode(
+        `POST /channel/ping HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${
+          body.slice(0, 10)
+        }`,
+      ),
+    );
+    await waitForInFlight(server.httpUrl, 1);
+
+    // 300 is the smallest round number over the 256 descriptors; they send nothing.
+    const flood = await idleConnections(server.httpPort, 300);
+    await server.waitFor((l) =>
+      l.msg === "closing the idle connections of the stopped listener" &&
+      l.variable === "PORT_HTTP"
+    );
+    // The server closed every one of them (EOF or reset), though this test still holds them.
+    let closed = 0;
+    await Promise.all(flood.opened.map(async (conn) => {
+      try {
+        if (await conn.read(new Uint8Array(16)) === null) closed++;
+      } catch {
+        closed++;
+      }
+    }));
+    assert.equal(closed, flood.opened.length);
+
+    let health: Response | undefined;
+    for (let i = 0; i < 200 && health?.status !== 200; i++) {
+      await health?.body?.cancel();
+      health = await fetch(`${server.httpUrl}/healthz`).catch(() => undefined);
+    }
+    assert.equal(health?.status, 200, "the HTTP port serves while the flood's handles are held");
+    await health?.body?.cancel();
+    for (const conn of flood.opened) conn.close();
+
+    // Deno's graceful shutdown makes a body still arriving unreadable, so that request is
+    // answered at once rather than left hanging: 400, as for any body cut short (the price of
+    // freeing the port; docs/reliability.md). Requests whose bodies had arrived finish normally.
+    const reply = new Uint8Array(4096);
+    const n = await inFlight.read(reply);
+    inFlight.close();
+    const answer = new TextDecoder().decode(reply.subarray(0, n ?? 0));
+    assert.match(answer, /^HTTP\/1\.1 400/);
+    assert.match(answer, /The request body ended before it was complete/);
+  },
+});
+
+// Open-file limits and connection caps are the process's and the transport's, not the backend's (single only).
+Deno.test("[e2e][single] connection caps derive from the open-file limit: 100 → 11 WebSockets, 25 requests in flight", async (t) => {
   await using server = await startTestServer({}, { fdLimit: 100 });
 
   await t.step("the 12th WebSocket upgrade gets 503", async () => {
@@ -163,7 +231,8 @@ Deno.test("[e2e] connection caps derive from the open-file limit: 100 → 11 Web
   });
 });
 
-Deno.test("[e2e] with explicit permissions (no /proc/self access) the caps derive from OPEN_FILE_LIMIT", async () => {
+// Open-file limits and connection caps are the process's and the transport's, not the backend's (single only).
+Deno.test("[e2e][single] with explicit permissions (no /proc/self access) the caps derive from OPEN_FILE_LIMIT", async () => {
   const command = [Deno.execPath(), "run", "--allow-net", "--allow-env", "--allow-read", MAIN];
   await using server = await ServerProcess.spawn({ OPEN_FILE_LIMIT: "100" }, command);
   const listening = server.lines.find((l) => String(l.msg).startsWith("pushserver listening"));

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer } from "../_helpers.ts";
 import { ServerProcess } from "./_process.ts";
 import {
   assertAck,
@@ -15,9 +14,9 @@ import {
   createWith,
   type Json,
   NOBODY,
-  sleep,
   WsClient,
 } from "./_v11.ts";
+import { e2e } from "./_backends.ts";
 
 const HISTORY = { size: 100, ttlSeconds: 3600 };
 
@@ -59,8 +58,8 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 }
 
-Deno.test("[e2e] CREATE_CHANNEL with history", async (t) => {
-  await using server = await startTestServer();
+e2e("CREATE_CHANNEL with history", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("the ack carries channel, channelToken, history and epoch", async () => {
     const reply = await call(server, "CREATE_CHANNEL", { channel: "h", history: HISTORY });
@@ -143,8 +142,8 @@ Deno.test("[e2e] CREATE_CHANNEL with history", async (t) => {
   });
 });
 
-Deno.test("[e2e] history pushes: offsets on acks and frames; targeted pushes stay v1", async (t) => {
-  await using server = await startTestServer();
+e2e("history pushes: offsets on acks and frames; targeted pushes stay v1", async (t, backend) => {
+  await using server = await backend.start();
   const { token, epoch } = await createWith(server, "h", { history: HISTORY });
   await using sub = await WsClient.connect(server.wsUrl);
   const ack = await sub.subscribe("h");
@@ -227,100 +226,108 @@ Deno.test("[e2e] history pushes: offsets on acks and frames; targeted pushes sta
   });
 });
 
-Deno.test("[e2e] recovery across a reconnect: replay in order right after the ack, then live", async (t) => {
-  await using server = await startTestServer();
-  const { token, epoch } = await createWith(server, "r", { history: HISTORY });
-  await createWith(server, "plain");
-  let last = 0;
-  {
-    await using first = await WsClient.connect(server.wsUrl);
-    await first.subscribe("r");
-    for (let i = 1; i <= 3; i++) await broadcast(server, "r", token, `live-${i}`);
-    last = offsets(await first.pushesUpTo(3)).at(-1)!;
-    assert.equal(last, 3);
-  }
-  for (let i = 4; i <= 6; i++) await broadcast(server, "r", token, `missed-${i}`);
+e2e(
+  "recovery across a reconnect: replay in order right after the ack, then live",
+  async (t, backend) => {
+    await using server = await backend.start();
+    const { token, epoch } = await createWith(server, "r", { history: HISTORY });
+    await createWith(server, "plain");
+    let last = 0;
+    {
+      await using first = await WsClient.connect(server.wsUrl);
+      await first.subscribe("r");
+      for (let i = 1; i <= 3; i++) await broadcast(server, "r", token, `live-${i}`);
+      last = offsets(await first.pushesUpTo(3)).at(-1)!;
+      assert.equal(last, 3);
+    }
+    for (let i = 4; i <= 6; i++) await broadcast(server, "r", token, `missed-${i}`);
 
-  await t.step("since the last seen offset: recovered, replay 4..6, then live 7", async () => {
-    await using again = await WsClient.connect(server.wsUrl);
-    assert.equal((await again.subscribe("plain")).message, "Subscribed");
-    const ack = await again.subscribe("r", { offset: last, epoch });
-    assert.deepEqual(
-      ack,
-      subscribedWith(again.uuid, ["plain", "r"], {
-        channel: "r",
-        epoch,
-        offset: 6,
-        recovered: true,
-      }),
-    );
-    for (let offset = 4; offset <= 6; offset++) {
+    await t.step("since the last seen offset: recovered, replay 4..6, then live 7", async () => {
+      await using again = await WsClient.connect(server.wsUrl);
+      assert.equal((await again.subscribe("plain")).message, "Subscribed");
+      const ack = await again.subscribe("r", { offset: last, epoch });
+      assert.deepEqual(
+        ack,
+        subscribedWith(again.uuid, ["plain", "r"], {
+          channel: "r",
+          epoch,
+          offset: 6,
+          recovered: true,
+        }),
+      );
+      for (let offset = 4; offset <= 6; offset++) {
+        assert.deepEqual(
+          await again.next(),
+          storedPush(again.uuid, ["plain", "r"], {
+            channel: "r",
+            message: `missed-${offset}`,
+            offset,
+            epoch,
+          }),
+        );
+      }
+      await broadcast(server, "r", token, "live-7");
       assert.deepEqual(
         await again.next(),
         storedPush(again.uuid, ["plain", "r"], {
           channel: "r",
-          message: `missed-${offset}`,
-          offset,
+          message: "live-7",
+          offset: 7,
           epoch,
         }),
       );
-    }
-    await broadcast(server, "r", token, "live-7");
-    assert.deepEqual(
-      await again.next(),
-      storedPush(again.uuid, ["plain", "r"], { channel: "r", message: "live-7", offset: 7, epoch }),
-    );
-  });
+    });
 
-  await t.step("since the top: recovered with offset = since, nothing replayed", async () => {
-    await using upToDate = await WsClient.connect(server.wsUrl);
-    const ack = await upToDate.subscribe("r", { offset: 7, epoch });
-    assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 7, recovered: true });
-    assert.ok(await upToDate.receivedNothing());
-  });
+    await t.step("since the top: recovered with offset = since, nothing replayed", async () => {
+      await using upToDate = await WsClient.connect(server.wsUrl);
+      const ack = await upToDate.subscribe("r", { offset: 7, epoch });
+      assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 7, recovered: true });
+      assert.ok(await upToDate.receivedNothing());
+    });
 
-  await t.step("since null is like no since: recovered false at the top", async () => {
-    await using fresh = await WsClient.connect(server.wsUrl);
-    const ack = await fresh.subscribe("r", null);
-    assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 7, recovered: false });
-    assert.ok(await fresh.receivedNothing());
-    await broadcast(server, "r", token, "live-8");
-    assert.equal((await fresh.next()).data.pushMessage.offset, 8, "live pushes follow");
-  });
+    await t.step("since null is like no since: recovered false at the top", async () => {
+      await using fresh = await WsClient.connect(server.wsUrl);
+      const ack = await fresh.subscribe("r", null);
+      assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 7, recovered: false });
+      assert.ok(await fresh.receivedNothing());
+      await broadcast(server, "r", token, "live-8");
+      assert.equal((await fresh.next()).data.pushMessage.offset, 8, "live pushes follow");
+    });
 
-  await t.step("a wrong epoch: recovered false, offset = top, nothing replayed", async () => {
-    await using client = await WsClient.connect(server.wsUrl);
-    const ack = await client.subscribe("r", { offset: 2, epoch: `${epoch}x` });
-    assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 8, recovered: false });
-    assert.ok(await client.receivedNothing());
-    await broadcast(server, "r", token, "live-9");
-    assert.equal((await client.next()).data.pushMessage.offset, 9);
-  });
+    await t.step("a wrong epoch: recovered false, offset = top, nothing replayed", async () => {
+      await using client = await WsClient.connect(server.wsUrl);
+      const ack = await client.subscribe("r", { offset: 2, epoch: `${epoch}x` });
+      assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 8, recovered: false });
+      assert.ok(await client.receivedNothing());
+      await broadcast(server, "r", token, "live-9");
+      assert.equal((await client.next()).data.pushMessage.offset, 9);
+    });
 
-  await t.step("a future offset: recovered false, offset = top, nothing replayed", async () => {
-    await using client = await WsClient.connect(server.wsUrl);
-    const ack = await client.subscribe("r", { offset: 1000, epoch });
-    assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 9, recovered: false });
-    assert.ok(await client.receivedNothing());
-  });
+    await t.step("a future offset: recovered false, offset = top, nothing replayed", async () => {
+      await using client = await WsClient.connect(server.wsUrl);
+      const ack = await client.subscribe("r", { offset: 1000, epoch });
+      assert.deepEqual(ack.data.recovery, { channel: "r", epoch, offset: 9, recovered: false });
+      assert.ok(await client.receivedNothing());
+    });
 
-  await t.step("subscribing again: recovered false at the top, nothing replayed", async () => {
-    await using client = await WsClient.connect(server.wsUrl);
-    await client.subscribe("r", { offset: 9, epoch });
-    const again = await client.subscribe("r", { offset: 0, epoch });
-    assert.deepEqual(
-      again,
-      subscribedWith(client.uuid, ["r"], { channel: "r", epoch, offset: 9, recovered: false }),
-    );
-    assert.ok(await client.receivedNothing(), "no replay on a second subscribe");
-    await broadcast(server, "r", token, "live-10");
-    assert.equal((await client.next()).data.pushMessage.offset, 10, "delivered once");
-    assert.ok(await client.receivedNothing(), "no duplicate");
-  });
-});
+    await t.step("subscribing again: recovered false at the top, nothing replayed", async () => {
+      await using client = await WsClient.connect(server.wsUrl);
+      await client.subscribe("r", { offset: 9, epoch });
+      const again = await client.subscribe("r", { offset: 0, epoch });
+      assert.deepEqual(
+        again,
+        subscribedWith(client.uuid, ["r"], { channel: "r", epoch, offset: 9, recovered: false }),
+      );
+      assert.ok(await client.receivedNothing(), "no replay on a second subscribe");
+      await broadcast(server, "r", token, "live-10");
+      assert.equal((await client.next()).data.pushMessage.offset, 10, "delivered once");
+      assert.ok(await client.receivedNothing(), "no duplicate");
+    });
+  },
+);
 
-Deno.test("[e2e] since on a channel without history is ignored; the ack is v1", async () => {
-  await using server = await startTestServer();
+e2e("since on a channel without history is ignored; the ack is v1", async (_t, backend) => {
+  await using server = await backend.start();
   const { token } = await createWith(server, "v1");
   await using client = await WsClient.connect(server.wsUrl);
   const ack = await client.subscribe("v1", { offset: 3, epoch: "whatever" });
@@ -341,49 +348,52 @@ Deno.test("[e2e] since on a channel without history is ignored; the ack is v1", 
   assert.deepEqual((await client.next()).data.pushMessage, { channel: "v1", message: "m" });
 });
 
-Deno.test("[e2e] a malformed since is 400 Invalid message on any channel, and nothing happens", async (t) => {
-  await using server = await startTestServer();
-  const history = await createWith(server, "h", { history: HISTORY });
-  const v1 = await createWith(server, "v1");
-  await broadcast(server, "h", history.token, "one");
-  const epoch = history.epoch;
-  const malformed: unknown[] = [
-    { offset: -1, epoch },
-    { offset: 1.5, epoch },
-    { offset: "1", epoch },
-    { offset: null, epoch },
-    { offset: 1 },
-    { epoch },
-    { offset: 1, epoch: 5 },
-    { offset: 1, epoch: null },
-    {},
-    5,
-    "1",
-    true,
-    [1, epoch],
-  ];
-  for (const channel of ["h", "v1"]) {
-    await t.step(`on ${channel === "h" ? "a history" : "a v1"} channel`, async () => {
-      await using client = await WsClient.connect(server.wsUrl);
-      for (const since of malformed) {
-        const reply = await client.subscribe(channel, since);
-        assert.equal(reply.messageType, "ERROR", JSON.stringify(since));
-        assert.equal(reply.code, 400);
-        assert.equal(reply.message, "Invalid message");
-        assert.equal(typeof reply.data.errorDetails, "string");
-        assert.ok(await client.receivedNothing(), `${JSON.stringify(since)}: no replay`);
-      }
-      // Nothing happened: not subscribed, so a push does not reach it.
-      await broadcast(server, channel, channel === "h" ? history.token : v1.token, "two");
-      assert.ok(await client.receivedNothing(), "not subscribed after the errors");
-      const ack = await client.subscribe(channel);
-      assert.deepEqual(ack.data.subscribedChannels, [channel]);
-    });
-  }
-});
+e2e(
+  "a malformed since is 400 Invalid message on any channel, and nothing happens",
+  async (t, backend) => {
+    await using server = await backend.start();
+    const history = await createWith(server, "h", { history: HISTORY });
+    const v1 = await createWith(server, "v1");
+    await broadcast(server, "h", history.token, "one");
+    const epoch = history.epoch;
+    const malformed: unknown[] = [
+      { offset: -1, epoch },
+      { offset: 1.5, epoch },
+      { offset: "1", epoch },
+      { offset: null, epoch },
+      { offset: 1 },
+      { epoch },
+      { offset: 1, epoch: 5 },
+      { offset: 1, epoch: null },
+      {},
+      5,
+      "1",
+      true,
+      [1, epoch],
+    ];
+    for (const channel of ["h", "v1"]) {
+      await t.step(`on ${channel === "h" ? "a history" : "a v1"} channel`, async () => {
+        await using client = await WsClient.connect(server.wsUrl);
+        for (const since of malformed) {
+          const reply = await client.subscribe(channel, since);
+          assert.equal(reply.messageType, "ERROR", JSON.stringify(since));
+          assert.equal(reply.code, 400);
+          assert.equal(reply.message, "Invalid message");
+          assert.equal(typeof reply.data.errorDetails, "string");
+          assert.ok(await client.receivedNothing(), `${JSON.stringify(since)}: no replay`);
+        }
+        // Nothing happened: not subscribed, so a push does not reach it.
+        await broadcast(server, channel, channel === "h" ? history.token : v1.token, "two");
+        assert.ok(await client.receivedNothing(), "not subscribed after the errors");
+        const ack = await client.subscribe(channel);
+        assert.deepEqual(ack.data.subscribedChannels, [channel]);
+      });
+    }
+  },
+);
 
-Deno.test("[e2e] retention by size is exact", async () => {
-  await using server = await startTestServer();
+e2e("retention by size is exact", async (_t, backend) => {
+  await using server = await backend.start();
   const { token, epoch } = await createWith(server, "s", { history: { size: 3, ttlSeconds: 60 } });
   for (let i = 1; i <= 5; i++) await broadcast(server, "s", token, `m${i}`);
 
@@ -411,10 +421,13 @@ Deno.test("[e2e] retention by size is exact", async () => {
   assert.deepEqual(offsets(await later2.pushesUpTo(6)), [4, 5, 6]);
 });
 
-Deno.test("[e2e] retention by TTL: pushes older than ttlSeconds are gone", async () => {
-  await using server = await startTestServer();
+e2e("retention by TTL: pushes older than ttlSeconds are gone", async (_t, backend) => {
+  // An injected clock: the real time plus a skew the test moves. It stays the real time while
+  // pushes are stored, because in cluster mode Redis stamps them with its own clock (TIME).
+  let skew = 0;
+  await using server = await backend.start({}, { now: () => Date.now() + skew });
   const { token, epoch } = await createWith(server, "t", {
-    history: { size: 100, ttlSeconds: 1 },
+    history: { size: 100, ttlSeconds: 60 },
   });
   await broadcast(server, "t", token, "a");
   await broadcast(server, "t", token, "b");
@@ -424,11 +437,12 @@ Deno.test("[e2e] retention by TTL: pushes older than ttlSeconds are gone", async
     assert.deepEqual(ack.data.recovery, { channel: "t", epoch, offset: 2, recovered: true });
     assert.deepEqual(offsets(await young.pushesUpTo(2)), [1, 2]);
   }
-  await sleep(1200);
+  skew = 61_000;
   await using old = await WsClient.connect(server.wsUrl);
   const ack = await old.subscribe("t", { offset: 0, epoch });
   assert.deepEqual(ack.data.recovery, { channel: "t", epoch, offset: 2, recovered: false });
   assert.ok(await old.receivedNothing(), "expired pushes are not replayed");
+  skew = 0;
   await broadcast(server, "t", token, "c");
   assert.equal((await old.next()).data.pushMessage.offset, 3, "live pushes follow");
   await using fresh = await WsClient.connect(server.wsUrl);
@@ -437,8 +451,8 @@ Deno.test("[e2e] retention by TTL: pushes older than ttlSeconds are gone", async
   assert.deepEqual((await fresh.next()).data.pushMessage.message, "c");
 });
 
-Deno.test("[e2e] delete and re-create gives a new epoch; the old one recovers nothing", async () => {
-  await using server = await startTestServer();
+e2e("delete and re-create gives a new epoch; the old one recovers nothing", async (_t, backend) => {
+  await using server = await backend.start();
   const first = await createWith(server, "d", { history: HISTORY });
   await broadcast(server, "d", first.token, "old");
   await using sub = await WsClient.connect(server.wsUrl);
@@ -464,72 +478,75 @@ Deno.test("[e2e] delete and re-create gives a new epoch; the old one recovers no
   assert.equal((await broadcast(server, "d", second.token, "new")).offset, 1, "offsets restart");
 });
 
-Deno.test("[e2e] subscribing with since while a publisher pushes: each sees a contiguous sequence", async () => {
-  // 300 pushes from 3 concurrent publishers; 6 subscribers join at staggered points. Bounded.
-  const TOTAL = 300;
-  const SUBSCRIBERS = 6;
-  await using server = await startTestServer();
-  const { token, epoch } = await createWith(server, "c", {
-    history: { size: 1000, ttlSeconds: 3600 },
-  });
-  const messages = new Map<number, string>();
-  let acked = 0;
-  let highest = 0;
-  let sent = 0;
-  const progress: (() => void)[] = [];
-  const publisher = async () => {
-    while (sent < TOTAL) {
-      const message = `msg-${sent++}`;
-      const data = await broadcast(server, "c", token, message);
-      assert.equal(data.epoch, epoch);
-      assert.ok(!messages.has(data.offset), `offset ${data.offset} reused`);
-      messages.set(data.offset, message);
-      highest = Math.max(highest, data.offset);
-      acked++;
-      for (const wake of progress.splice(0)) wake();
-    }
-  };
-  const untilAcked = async (count: number) => {
-    while (acked < count) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      progress.push(resolve);
-      await promise;
-    }
-  };
+e2e(
+  "subscribing with since while a publisher pushes: each sees a contiguous sequence",
+  async (_t, backend) => {
+    // 300 pushes from 3 concurrent publishers; 6 subscribers join at staggered points. Bounded.
+    const TOTAL = 300;
+    const SUBSCRIBERS = 6;
+    await using server = await backend.start();
+    const { token, epoch } = await createWith(server, "c", {
+      history: { size: 1000, ttlSeconds: 3600 },
+    });
+    const messages = new Map<number, string>();
+    let acked = 0;
+    let highest = 0;
+    let sent = 0;
+    const progress: (() => void)[] = [];
+    const publisher = async () => {
+      while (sent < TOTAL) {
+        const message = `msg-${sent++}`;
+        const data = await broadcast(server, "c", token, message);
+        assert.equal(data.epoch, epoch);
+        assert.ok(!messages.has(data.offset), `offset ${data.offset} reused`);
+        messages.set(data.offset, message);
+        highest = Math.max(highest, data.offset);
+        acked++;
+        for (const wake of progress.splice(0)) wake();
+      }
+    };
+    const untilAcked = async (count: number) => {
+      while (acked < count) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        progress.push(resolve);
+        await promise;
+      }
+    };
 
-  const subscriber = async (i: number) => {
-    await untilAcked(i * 40);
-    await using client = await WsClient.connect(server.wsUrl);
-    // Even: from the start; odd: from what the publisher has seen acknowledged; the last: no since.
-    const since = i === SUBSCRIBERS - 1
-      ? undefined
-      : i % 2 === 0
-      ? { offset: 0, epoch }
-      : { offset: highest, epoch };
-    const ack = await client.subscribe("c", since);
-    assert.equal(ack.message, "Subscribed", JSON.stringify(ack));
-    const recovery = ack.data.recovery;
-    assert.equal(recovery.epoch, epoch);
-    assert.equal(recovery.recovered, since !== undefined, JSON.stringify({ since, recovery }));
-    const start = since === undefined ? recovery.offset : since.offset;
-    if (since !== undefined) assert.ok(recovery.offset >= since.offset);
-    await untilAcked(TOTAL);
-    const frames = start === TOTAL ? [] : await client.pushesUpTo(TOTAL);
-    assert.deepEqual(offsets(frames), range(start + 1, TOTAL), `subscriber ${i}: no gap, no dup`);
-    for (const frame of frames) {
-      const { offset, message } = frame.data.pushMessage;
-      assert.equal(message, messages.get(offset), `subscriber ${i}, offset ${offset}`);
-    }
-    // The replay ends at recovery.offset: the frames up to it came before any live push.
-    assert.ok(await client.receivedNothing());
-  };
+    const subscriber = async (i: number) => {
+      await untilAcked(i * 40);
+      await using client = await WsClient.connect(server.wsUrl);
+      // Even: from the start; odd: from what the publisher has seen acknowledged; the last: no since.
+      const since = i === SUBSCRIBERS - 1
+        ? undefined
+        : i % 2 === 0
+        ? { offset: 0, epoch }
+        : { offset: highest, epoch };
+      const ack = await client.subscribe("c", since);
+      assert.equal(ack.message, "Subscribed", JSON.stringify(ack));
+      const recovery = ack.data.recovery;
+      assert.equal(recovery.epoch, epoch);
+      assert.equal(recovery.recovered, since !== undefined, JSON.stringify({ since, recovery }));
+      const start = since === undefined ? recovery.offset : since.offset;
+      if (since !== undefined) assert.ok(recovery.offset >= since.offset);
+      await untilAcked(TOTAL);
+      const frames = start === TOTAL ? [] : await client.pushesUpTo(TOTAL);
+      assert.deepEqual(offsets(frames), range(start + 1, TOTAL), `subscriber ${i}: no gap, no dup`);
+      for (const frame of frames) {
+        const { offset, message } = frame.data.pushMessage;
+        assert.equal(message, messages.get(offset), `subscriber ${i}, offset ${offset}`);
+      }
+      // The replay ends at recovery.offset: the frames up to it came before any live push.
+      assert.ok(await client.receivedNothing());
+    };
 
-  await Promise.all([
-    ...Array.from({ length: 3 }, publisher),
-    ...Array.from({ length: SUBSCRIBERS }, (_, i) => subscriber(i)),
-  ]);
-  assert.deepEqual([...messages.keys()].sort((a, b) => a - b), range(1, TOTAL));
-});
+    await Promise.all([
+      ...Array.from({ length: 3 }, publisher),
+      ...Array.from({ length: SUBSCRIBERS }, (_, i) => subscriber(i)),
+    ]);
+    assert.deepEqual([...messages.keys()].sort((a, b) => a - b), range(1, TOTAL));
+  },
+);
 
 /** Pushes from `workers` concurrent loops until the process dies; returns acked offsets. */
 async function pushUntilKilled(
@@ -566,7 +583,9 @@ async function pushUntilKilled(
   return { acked, cutOff };
 }
 
-Deno.test("[e2e] kill -9 during a push storm: every acknowledged push is recoverable, offsets never reused", async () => {
+// Single node only: it kills the process over its SQLite file (durability of the local store);
+// in cluster mode durability is Redis's (PROTOCOL.md "Multi-node").
+Deno.test("[e2e][single] kill -9 during a push storm: every acknowledged push is recoverable, offsets never reused", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-history-kill-" });
   const env = { DB_PATH: join(dir, "push.db") };
   try {
@@ -634,23 +653,26 @@ Deno.test("[e2e] kill -9 during a push storm: every acknowledged push is recover
   }
 });
 
-Deno.test("[e2e] a replay larger than the send buffer is paced, not closed as a slow consumer", async () => {
-  // Smallest sizes that show it: a 64 KiB send-buffer limit and a 1.6 MiB replay (25×).
-  await using server = await startTestServer({ MAX_BUFFERED_BYTES: "65536" });
-  const COUNT = 200;
-  const { token, epoch } = await createWith(server, "big", {
-    history: { size: COUNT, ttlSeconds: 600 },
-  });
-  const body = "x".repeat(8 * 1024);
-  for (let i = 1; i <= COUNT; i++) await broadcast(server, "big", token, `${i}:${body}`);
-  await using reader = await WsClient.connect(server.wsUrl);
-  const ack = await reader.subscribe("big", { offset: 0, epoch });
-  assert.deepEqual(ack.data.recovery, { channel: "big", epoch, offset: COUNT, recovered: true });
-  // A live push during the replay waits behind it.
-  const live = broadcast(server, "big", token, "live");
-  const frames = await reader.pushesUpTo(COUNT + 1);
-  await live;
-  assert.deepEqual(offsets(frames), range(1, COUNT + 1));
-  assert.equal(frames.at(-1).data.pushMessage.message, "live");
-  assert.equal(reader.socket.readyState, WebSocket.OPEN, "still open");
-});
+e2e(
+  "a replay larger than the send buffer is paced, not closed as a slow consumer",
+  async (_t, backend) => {
+    // Smallest sizes that show it: a 64 KiB send-buffer limit and a 1.6 MiB replay (25×).
+    await using server = await backend.start({ MAX_BUFFERED_BYTES: "65536" });
+    const COUNT = 200;
+    const { token, epoch } = await createWith(server, "big", {
+      history: { size: COUNT, ttlSeconds: 600 },
+    });
+    const body = "x".repeat(8 * 1024);
+    for (let i = 1; i <= COUNT; i++) await broadcast(server, "big", token, `${i}:${body}`);
+    await using reader = await WsClient.connect(server.wsUrl);
+    const ack = await reader.subscribe("big", { offset: 0, epoch });
+    assert.deepEqual(ack.data.recovery, { channel: "big", epoch, offset: COUNT, recovered: true });
+    // A live push during the replay waits behind it.
+    const live = broadcast(server, "big", token, "live");
+    const frames = await reader.pushesUpTo(COUNT + 1);
+    await live;
+    assert.deepEqual(offsets(frames), range(1, COUNT + 1));
+    assert.equal(frames.at(-1).data.pushMessage.message, "live");
+    assert.equal(reader.socket.readyState, WebSocket.OPEN, "still open");
+  },
+);

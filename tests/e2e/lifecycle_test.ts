@@ -1,16 +1,19 @@
 /** Persistence across restarts and token secrecy on disk, with a real SQLite file. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { e2e } from "./_backends.ts";
 import { action, createChannel, post, push, startTestServer, TestClient } from "../_helpers.ts";
 
-Deno.test("[e2e] a restart keeps channels and tokens; subscriptions start empty", async () => {
+e2e("a restart keeps channels and tokens; subscriptions start empty", async (_t, backend) => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-restart-" });
   const env = { DB_PATH: join(dir, "nested", "folder", "pushserver.db") };
   try {
+    // Single mode restarts on the same SQLite file; cluster mode starts new nodes on the same Redis.
+    await using server = await backend.start(env);
     let token: string;
     let deletedToken: string;
     {
-      await using first = await startTestServer(env);
+      const first = server;
       token = await createChannel(first, "survivor");
       deletedToken = await createChannel(first, "doomed");
       await createChannel(first, "unicode ✓");
@@ -20,7 +23,8 @@ Deno.test("[e2e] a restart keeps channels and tokens; subscriptions start empty"
       );
       assert.equal(reply.status, 200);
     }
-    await using second = await startTestServer(env);
+    await server.restart();
+    const second = server;
     const ping = await post(
       `${second.httpUrl}/channel/ping`,
       action("PING_CHANNEL", { channel: "survivor", channelToken: token }),
@@ -53,7 +57,8 @@ Deno.test("[e2e] a restart keeps channels and tokens; subscriptions start empty"
   }
 });
 
-Deno.test("[e2e] no plaintext token is ever written to the database files", async () => {
+// Single node only: it scans the SQLite files themselves.
+Deno.test("[e2e][single] no plaintext token is ever written to the database files", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-scan-" });
   const dbPath = join(dir, "pushserver.db");
   try {

@@ -7,11 +7,11 @@ import {
   post,
   push,
   readJson,
-  startTestServer,
   TestClient,
 } from "../_helpers.ts";
 import { CapturingLogger, scrape } from "./_ops.ts";
 import { RawWebSocket, text } from "./_raw_ws.ts";
+import { e2e } from "./_backends.ts";
 
 const MiB = 1024 * 1024;
 
@@ -32,8 +32,8 @@ async function rawRequest(port: number, head: string, body = new Uint8Array(0)):
   return received;
 }
 
-Deno.test("[e2e] HTTP body limit", async (t) => {
-  await using server = await startTestServer();
+e2e("HTTP body limit", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("a 2 GiB streamed body gets 413 after reading about the limit", async () => {
     let pulled = 0;
@@ -89,8 +89,8 @@ Deno.test("[e2e] HTTP body limit", async (t) => {
   });
 });
 
-Deno.test("[e2e] push message limit (MAX_MESSAGE_BYTES)", async (t) => {
-  await using server = await startTestServer({ MAX_MESSAGE_BYTES: "1000" });
+e2e("push message limit (MAX_MESSAGE_BYTES)", async (t, backend) => {
+  await using server = await backend.start({ MAX_MESSAGE_BYTES: "1000" });
   const channelToken = await createChannel(server, "news");
 
   await t.step("at the limit: 200", async () => {
@@ -115,8 +115,8 @@ Deno.test("[e2e] push message limit (MAX_MESSAGE_BYTES)", async (t) => {
   });
 });
 
-Deno.test("[e2e] WebSocket frame limit", async (t) => {
-  await using server = await startTestServer();
+e2e("WebSocket frame limit", async (t, backend) => {
+  await using server = await backend.start();
   await createChannel(server, "news");
 
   await t.step("a 64 KiB frame is read (and answered), the socket stays open", async () => {
@@ -142,12 +142,13 @@ Deno.test("[e2e] WebSocket frame limit", async (t) => {
   });
 });
 
-Deno.test("[e2e] MAX_CONNECTIONS: past it upgrades get 503 and are counted", async () => {
+e2e("MAX_CONNECTIONS: past it upgrades get 503 and are counted", async (_t, backend) => {
   const logger = new CapturingLogger();
-  await using server = await startTestServer({ MAX_CONNECTIONS: "3" }, { logger });
+  await using server = await backend.start({ MAX_CONNECTIONS: "3" }, { logger });
   const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(server.wsUrl)));
   await assert.rejects(RawWebSocket.connect(server.wsPort), /handshake refused: HTTP\/1\.1 503/);
-  let metrics = await scrape(server.httpUrl);
+  // Connections are counted (and capped) by the node that holds them.
+  let metrics = await scrape(server.subscriberNode.httpUrl);
   assert.equal(metrics.get("pushserver_connections"), 3);
   assert.equal(metrics.get("pushserver_connections_rejected_total"), 1);
   assert.equal(metrics.get('pushserver_errors_total{transport="ws",code="503"}'), 1);
@@ -160,14 +161,14 @@ Deno.test("[e2e] MAX_CONNECTIONS: past it upgrades get 503 and are counted", asy
   await gone;
   await using again = await TestClient.connect(server.wsUrl);
   assert.match(again.uuid, /^[0-9a-f-]{36}$/);
-  metrics = await scrape(server.httpUrl);
+  metrics = await scrape(server.subscriberNode.httpUrl);
   assert.equal(metrics.get("pushserver_connections"), 3);
   assert.equal(metrics.get("pushserver_connections_opened_total"), 4);
   for (const client of clients) await client.close();
 });
 
-Deno.test("[e2e] MAX_SUBSCRIPTIONS_PER_CONNECTION: past it ERROR 429", async () => {
-  await using server = await startTestServer({ MAX_SUBSCRIPTIONS_PER_CONNECTION: "2" });
+e2e("MAX_SUBSCRIPTIONS_PER_CONNECTION: past it ERROR 429", async (_t, backend) => {
+  await using server = await backend.start({ MAX_SUBSCRIPTIONS_PER_CONNECTION: "2" });
   for (const name of ["a", "b", "c"]) await createChannel(server, name);
   await using client = await TestClient.connect(server.wsUrl);
   await client.act("SUBSCRIBE", "a");
@@ -185,8 +186,8 @@ Deno.test("[e2e] MAX_SUBSCRIPTIONS_PER_CONNECTION: past it ERROR 429", async () 
   assert.deepEqual(ack.data.subscribedChannels, ["b", "c"]);
 });
 
-Deno.test("[e2e] default frame rate limit: a flooder gets 429, then close 1008", async () => {
-  await using server = await startTestServer();
+e2e("default frame rate limit: a flooder gets 429, then close 1008", async (_t, backend) => {
+  await using server = await backend.start();
   await using client = await RawWebSocket.connect(server.wsPort);
   await client.nextFrame(); // Connected
   const frame = clientFrame("UNSUBSCRIBE", "x");
@@ -211,148 +212,163 @@ Deno.test("[e2e] default frame rate limit: a flooder gets 429, then close 1008",
   assert.ok(refused.length >= 200, `${refused.length} refusals`);
   assert.equal(refused[0].message, "Too Many Requests");
   assert.match(refused[0].data.errorDetails, /100 per second \(burst 200\)/);
-  const metrics = await scrape(server.httpUrl);
+  const metrics = await scrape(server.subscriberNode.httpUrl);
   assert.equal(metrics.get('pushserver_errors_total{transport="ws",code="429"}'), refused.length);
 });
 
-Deno.test("[e2e] wrong channel tokens: one bcrypt check runs per verify worker, MAX_TOKEN_CHECKS more wait, past it 429", async () => {
-  const gate = Promise.withResolvers<void>();
-  const twoStarted = Promise.withResolvers<void>();
-  let started = 0;
-  const hasher: TokenHasher = {
-    hash: (token) => Promise.resolve(`hash:${token}`),
-    async verify(token, hash) {
-      if (++started === 2) twoStarted.resolve();
-      await gate.promise;
-      return hash === `hash:${token}`;
-    },
-    close() {},
-  };
-  await using server = await startTestServer({ MAX_TOKEN_CHECKS: "2" }, { hasher });
-  await createChannel(server, "news");
-  // Different wrong tokens: the same token twice in flight would share one check.
-  const wrong = (n: number) => ({
-    channel: "news",
-    channelToken: `not-the-token-${n}`,
-    message: "hi",
-  });
-  // Two run (one per verify worker), two wait (PROTOCOL.md v1.2: MAX_TOKEN_CHECKS bounds the
-  // waiting checks); this address then has the most waiting, so its fifth is refused at once.
-  const admitted = [1, 2, 3, 4].map((n) => push(server, wrong(n)));
-  await twoStarted.promise;
-  for (let scrapes = 0;; scrapes++) {
-    assert.ok(scrapes < 500, "four checks in the gate after 500 scrapes");
-    if ((await scrape(server.httpUrl)).get("pushserver_token_checks") === 4) break;
-  }
-  const fifth = await push(server, wrong(5));
-  assert.equal(fifth.status, 429);
-  assert.equal(fifth.body.message, "Too Many Requests");
-  assert.equal(
-    fifth.body.data.errorDetails,
-    "Too many channel token checks in progress; retry shortly",
-  );
-  assert.equal(fifth.headers.get("retry-after"), "1");
-  gate.resolve();
-  for (const reply of await Promise.all(admitted)) assert.equal(reply.status, 403);
-  assert.equal(started, 4);
-  // The places are released: a sixth wrong token is checked again (403, not 429).
-  assert.equal((await push(server, wrong(6))).status, 403);
-  const ping = await post(
-    `${server.httpUrl}/channel/ping`,
-    action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token-7" }),
-  );
-  assert.equal(ping.status, 403);
-});
+e2e(
+  "wrong channel tokens: one bcrypt check runs per verify worker, MAX_TOKEN_CHECKS more wait, past it 429",
+  async (_t, backend) => {
+    const gate = Promise.withResolvers<void>();
+    const twoStarted = Promise.withResolvers<void>();
+    let started = 0;
+    const hasher: TokenHasher = {
+      hash: (token) => Promise.resolve(`hash:${token}`),
+      async verify(token, hash) {
+        if (++started === 2) twoStarted.resolve();
+        await gate.promise;
+        return hash === `hash:${token}`;
+      },
+      close() {},
+    };
+    await using server = await backend.start({ MAX_TOKEN_CHECKS: "2" }, { hasher });
+    await createChannel(server, "news");
+    // Different wrong tokens: the same token twice in flight would share one check.
+    const wrong = (n: number) => ({
+      channel: "news",
+      channelToken: `not-the-token-${n}`,
+      message: "hi",
+    });
+    // Two run (one per verify worker), two wait (PROTOCOL.md v1.2: MAX_TOKEN_CHECKS bounds the
+    // waiting checks); this address then has the most waiting, so its fifth is refused at once.
+    const admitted = [1, 2, 3, 4].map((n) => push(server, wrong(n)));
+    await twoStarted.promise;
+    for (let scrapes = 0;; scrapes++) {
+      assert.ok(scrapes < 500, "four checks in the gate after 500 scrapes");
+      if ((await scrape(server.httpUrl)).get("pushserver_token_checks") === 4) break;
+    }
+    const fifth = await push(server, wrong(5));
+    assert.equal(fifth.status, 429);
+    assert.equal(fifth.body.message, "Too Many Requests");
+    assert.equal(
+      fifth.body.data.errorDetails,
+      "Too many channel token checks in progress; retry shortly",
+    );
+    assert.equal(fifth.headers.get("retry-after"), "1");
+    gate.resolve();
+    for (const reply of await Promise.all(admitted)) assert.equal(reply.status, 403);
+    assert.equal(started, 4);
+    // The places are released: a sixth wrong token is checked again (403, not 429).
+    assert.equal((await push(server, wrong(6))).status, 403);
+    const ping = await post(
+      `${server.httpUrl}/channel/ping`,
+      action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token-7" }),
+    );
+    assert.equal(ping.status, 403);
+  },
+);
 
-Deno.test("[e2e] wrong channel tokens: past 10 failures (TOKEN_FAILURE_BURST=10) an address gets 429 without bcrypt", async () => {
-  let verifications = 0;
-  const hasher: TokenHasher = {
-    hash: (token) => Promise.resolve(`hash:${token}`),
-    verify(token, hash) {
-      verifications++;
-      return Promise.resolve(hash === `hash:${token}`);
-    },
-    close() {},
-  };
-  await using server = await startTestServer({ TOKEN_FAILURE_BURST: "10" }, { hasher });
-  const channelToken = await createChannel(server, "news");
-  for (let i = 0; i < 10; i++) {
-    const reply = await push(server, { channel: "news", channelToken: `wrong-${i}`, message: "x" });
-    assert.equal(reply.status, 403);
-  }
-  assert.equal(verifications, 10);
-  const refused = await push(server, { channel: "news", channelToken: "wrong-10", message: "x" });
-  assert.equal(refused.status, 429);
-  assert.match(
-    refused.body.data.errorDetails,
-    /^Too many wrong channel tokens from this address; retry in \d s$/,
-  );
-  assert.equal(verifications, 10, "no bcrypt for the refused one");
-  // The right token, already verified at create, does not go through the budget at all.
-  assert.equal((await push(server, { channel: "news", channelToken, message: "x" })).status, 200);
-});
+e2e(
+  "wrong channel tokens: past 10 failures (TOKEN_FAILURE_BURST=10) an address gets 429 without bcrypt",
+  async (_t, backend) => {
+    let verifications = 0;
+    const hasher: TokenHasher = {
+      hash: (token) => Promise.resolve(`hash:${token}`),
+      verify(token, hash) {
+        verifications++;
+        return Promise.resolve(hash === `hash:${token}`);
+      },
+      close() {},
+    };
+    await using server = await backend.start({ TOKEN_FAILURE_BURST: "10" }, { hasher });
+    const channelToken = await createChannel(server, "news");
+    for (let i = 0; i < 10; i++) {
+      const reply = await push(server, {
+        channel: "news",
+        channelToken: `wrong-${i}`,
+        message: "x",
+      });
+      assert.equal(reply.status, 403);
+    }
+    assert.equal(verifications, 10);
+    const refused = await push(server, { channel: "news", channelToken: "wrong-10", message: "x" });
+    assert.equal(refused.status, 429);
+    assert.match(
+      refused.body.data.errorDetails,
+      /^Too many wrong channel tokens from this address; retry in \d s$/,
+    );
+    assert.equal(verifications, 10, "no bcrypt for the refused one");
+    // The right token, already verified at create, does not go through the budget at all.
+    assert.equal((await push(server, { channel: "news", channelToken, message: "x" })).status, 200);
+  },
+);
 
-Deno.test("[e2e] slow consumer: one subscriber that never reads is closed with 4008; 50 readers get all 20 MiB in order", async () => {
-  const logger = new CapturingLogger();
-  await using server = await startTestServer({ MAX_BUFFERED_BYTES: String(MiB) }, { logger });
-  const channelToken = await createChannel(server, "feed");
+e2e(
+  "slow consumer: one subscriber that never reads is closed with 4008; 50 readers get all 20 MiB in order",
+  async (_t, backend) => {
+    const logger = new CapturingLogger();
+    await using server = await backend.start({ MAX_BUFFERED_BYTES: String(MiB) }, { logger });
+    const channelToken = await createChannel(server, "feed");
 
-  // The slow one: a raw socket that subscribes, then never reads again.
-  await using slow = await RawWebSocket.connect(server.wsPort);
-  const hello = JSON.parse(text((await slow.nextFrame())!));
-  await slow.sendText(clientFrame("SUBSCRIBE", "feed"));
-  assert.equal(JSON.parse(text((await slow.nextFrame())!)).message, "Subscribed");
+    // The slow one: a raw socket that subscribes, then never reads again.
+    await using slow = await RawWebSocket.connect(server.wsPort);
+    const hello = JSON.parse(text((await slow.nextFrame())!));
+    await slow.sendText(clientFrame("SUBSCRIBE", "feed"));
+    assert.equal(JSON.parse(text((await slow.nextFrame())!)).message, "Subscribed");
 
-  const readers = await Promise.all(
-    Array.from({ length: 50 }, () => TestClient.connect(server.wsUrl)),
-  );
-  for (const reader of readers) await reader.act("SUBSCRIBE", "feed");
+    const readers = await Promise.all(
+      Array.from({ length: 50 }, () => TestClient.connect(server.wsUrl)),
+    );
+    for (const reader of readers) await reader.act("SUBSCRIBE", "feed");
 
-  const COUNT = 328; // 328 × 64,000 bytes ≈ 20 MiB
-  const WINDOW = 4; // pushes in flight ahead of the slowest reader
-  const padding = "x".repeat(64_000 - 6);
-  const received = readers.map(() => 0);
-  let progress = Promise.withResolvers<void>();
-  const reading = readers.map(async (reader, r) => {
+    const COUNT = 328; // 328 × 64,000 bytes ≈ 20 MiB
+    const WINDOW = 4; // pushes in flight ahead of the slowest reader
+    const padding = "x".repeat(64_000 - 6);
+    const received = readers.map(() => 0);
+    let progress = Promise.withResolvers<void>();
+    const reading = readers.map(async (reader, r) => {
+      for (let i = 0; i < COUNT; i++) {
+        const frame = await reader.next(15_000);
+        assert.equal(frame.messageType, "CLIENT_PUSH");
+        assert.equal(frame.data.pushMessage.message.slice(0, 6), String(i).padStart(6, "0"));
+        received[r] = i + 1;
+        progress.resolve();
+      }
+    });
+    const rssBefore = Deno.memoryUsage().rss;
     for (let i = 0; i < COUNT; i++) {
-      const frame = await reader.next(15_000);
-      assert.equal(frame.messageType, "CLIENT_PUSH");
-      assert.equal(frame.data.pushMessage.message.slice(0, 6), String(i).padStart(6, "0"));
-      received[r] = i + 1;
-      progress.resolve();
+      while (Math.min(...received) < i - WINDOW) {
+        await progress.promise;
+        progress = Promise.withResolvers<void>();
+      }
+      const message = String(i).padStart(6, "0") + padding;
+      const reply = await push(server, { channel: "feed", channelToken, message });
+      assert.equal(reply.status, 200);
     }
-  });
-  const rssBefore = Deno.memoryUsage().rss;
-  for (let i = 0; i < COUNT; i++) {
-    while (Math.min(...received) < i - WINDOW) {
-      await progress.promise;
-      progress = Promise.withResolvers<void>();
-    }
-    const message = String(i).padStart(6, "0") + padding;
-    const reply = await push(server, { channel: "feed", channelToken, message });
-    assert.equal(reply.status, 200);
-  }
-  await Promise.all(reading);
-  const rssGrowth = Deno.memoryUsage().rss - rssBefore;
+    await Promise.all(reading);
+    const rssGrowth = Deno.memoryUsage().rss - rssBefore;
 
-  await logger.waitFor((r) =>
-    r.msg === "closing slow consumer" && r.fields.uuid === hello.data.uuid
-  );
-  const metrics = await scrape(server.httpUrl);
-  assert.equal(metrics.get("pushserver_slow_consumer_closes_total"), 1);
-  assert.equal(metrics.get("pushserver_connections"), 50);
-  assert.equal(metrics.get("pushserver_subscriptions"), 50);
-  assert.equal(metrics.get("pushserver_pushes_total"), COUNT);
-  assert.ok((metrics.get("pushserver_dropped_messages_total") ?? 0) >= 1);
-  // Everything the test process allocated (50 readers' copies included) stays far below what
-  // unbounded buffering would cost; the server's share for the slow one is MAX_BUFFERED_BYTES.
-  assert.ok(rssGrowth < 1024 * MiB, `rss grew by ${Math.round(rssGrowth / MiB)} MiB`);
-  // Reading the slow socket now shows what it was sent before being cut off, then the 4008.
-  let pushes = 0;
-  const code = await slow.closeCode((frame) => {
-    if (frame.opcode === 1) pushes++;
-  });
-  assert.equal(code, 4008);
-  assert.ok(pushes < COUNT, `the slow consumer got ${pushes} pushes`);
-  for (const reader of readers) await reader.close();
-});
+    await logger.waitFor((r) =>
+      r.msg === "closing slow consumer" && r.fields.uuid === hello.data.uuid
+    );
+    // Sockets are counted by the node that holds them, accepted pushes by the one that took them.
+    const metrics = await scrape(server.subscriberNode.httpUrl);
+    assert.equal(metrics.get("pushserver_slow_consumer_closes_total"), 1);
+    assert.equal(metrics.get("pushserver_connections"), 50);
+    assert.equal(metrics.get("pushserver_subscriptions"), 50);
+    const published = await scrape(server.publisherNode.httpUrl);
+    assert.equal(published.get("pushserver_pushes_total"), COUNT);
+    assert.ok((metrics.get("pushserver_dropped_messages_total") ?? 0) >= 1);
+    // Everything the test process allocated (50 readers' copies included) stays far below what
+    // unbounded buffering would cost; the server's share for the slow one is MAX_BUFFERED_BYTES.
+    assert.ok(rssGrowth < 1024 * MiB, `rss grew by ${Math.round(rssGrowth / MiB)} MiB`);
+    // Reading the slow socket now shows what it was sent before being cut off, then the 4008.
+    let pushes = 0;
+    const code = await slow.closeCode((frame) => {
+      if (frame.opcode === 1) pushes++;
+    });
+    assert.equal(code, 4008);
+    assert.ok(pushes < COUNT, `the slow consumer got ${pushes} pushes`);
+    for (const reader of readers) await reader.close();
+  },
+);

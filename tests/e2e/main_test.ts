@@ -29,7 +29,8 @@ async function runMain(
   };
 }
 
-Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the variable", async (t) => {
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
+Deno.test("[e2e][single] main.ts rejects bad settings with a one-line error naming the variable", async (t) => {
   const cases: [Record<string, string>, string][] = [
     [{ PORT_WS: "70000" }, "PORT_WS"],
     [{ PORT_HTTP: "-1" }, "PORT_HTTP"],
@@ -52,7 +53,8 @@ Deno.test("[e2e] main.ts rejects bad settings with a one-line error naming the v
   }
 });
 
-Deno.test("[e2e] main.ts reports every bad setting, one line each, exit 1", async () => {
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
+Deno.test("[e2e][single] main.ts reports every bad setting, one line each, exit 1", async () => {
   const result = await runMain({ PORT_WS: "70000", LOG_LEVEL: "loud", BCRYPT_COST: "3" });
   assert.equal(result.code, 1);
   assert.deepEqual(
@@ -61,7 +63,8 @@ Deno.test("[e2e] main.ts reports every bad setting, one line each, exit 1", asyn
   );
 });
 
-Deno.test("[e2e] main.ts names the clash when PORT_WS equals PORT_HTTP", async () => {
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
+Deno.test("[e2e][single] main.ts names the clash when PORT_WS equals PORT_HTTP", async () => {
   const result = await runMain({ PORT_WS: "5299", PORT_HTTP: "5299" });
   assert.equal(result.code, 1);
   assert.equal(
@@ -76,7 +79,8 @@ async function startTaskFlags(): Promise<string[]> {
   return String(config.tasks.start).split(/\s+/).filter((word) => word.startsWith("--allow-"));
 }
 
-Deno.test("[e2e] DB_PATH in a system folder: one line naming DB_PATH, not Deno's --allow-all hint", async () => {
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
+Deno.test("[e2e][single] DB_PATH in a system folder: one line naming DB_PATH, not Deno's --allow-all hint", async () => {
   const flags = await startTaskFlags();
   for (const dbPath of ["/proc/x/db", "/sys/pushserver.db", "/dev/pushserver/x.db"]) {
     const result = await runMain({ DB_PATH: dbPath }, { flags });
@@ -97,8 +101,9 @@ const ROOT_WITHOUT_BYPASS = Deno.uid() === 0
   ? ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
   : [];
 
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
 Deno.test({
-  name: "[e2e] DB_PATH in a folder this user may not write to says permission denied",
+  name: "[e2e][single] DB_PATH in a folder this user may not write to says permission denied",
   ignore: Deno.uid() === 0 && !(await Deno.stat("/usr/bin/setpriv").catch(() => undefined)),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pushserver-readonly-" });
@@ -126,12 +131,16 @@ Deno.test({
   },
 });
 
-Deno.test("[e2e] main.ts prints the listening line with the real ports and serves", async () => {
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
+Deno.test("[e2e][single] main.ts prints the listening line with the real ports and serves", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-main-" });
   try {
     await using server = await ServerProcess.spawn({ DB_PATH: join(dir, "data", "p.db") });
     const line = server.lines.find((l) => String(l.msg).includes("ws="));
-    assert.match(line?.msg, /^pushserver listening ws=127\.0\.0\.1:\d+ http=127\.0\.0\.1:\d+$/);
+    assert.match(
+      line?.msg,
+      /^pushserver listening ws=127\.0\.0\.1:\d+ http=127\.0\.0\.1:\d+ mode=single$/,
+    );
     assert.notEqual(server.wsPort, 0);
     assert.notEqual(server.httpPort, 0);
     const health = await fetch(`${server.httpUrl}/healthz`);
@@ -147,7 +156,8 @@ Deno.test("[e2e] main.ts prints the listening line with the real ports and serve
   }
 });
 
-Deno.test("[e2e] main.ts prints the listening line even at LOG_LEVEL=error", async () => {
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
+Deno.test("[e2e][single] main.ts prints the listening line even at LOG_LEVEL=error", async () => {
   await using server = await ServerProcess.spawn({ LOG_LEVEL: "error" });
   assert.notEqual(server.httpPort, 0);
   const health = await fetch(`${server.httpUrl}/healthz`);
@@ -158,7 +168,8 @@ Deno.test("[e2e] main.ts prints the listening line even at LOG_LEVEL=error", asy
   assert.equal((await server.exit()).code, 0);
 });
 
-Deno.test("[e2e] main.ts reports a port already in use in one line naming the variable", async (t) => {
+// main.ts settings, ports and the listening line: process start-up, not a backend (single only).
+Deno.test("[e2e][single] main.ts reports a port already in use in one line naming the variable", async (t) => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   for (const variable of ["PORT_HTTP", "PORT_WS"]) {
     await t.step(variable, async () => {

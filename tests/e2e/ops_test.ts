@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  action,
-  createChannel,
-  post,
-  push,
-  readJson,
-  startTestServer,
-  TestClient,
-} from "../_helpers.ts";
+import { action, createChannel, post, push, readJson, TestClient } from "../_helpers.ts";
 import { scrape, waitForInFlight } from "./_ops.ts";
+import { e2e } from "./_backends.ts";
 
-Deno.test("[e2e] GET /healthz and /readyz", async (t) => {
-  await using server = await startTestServer();
+e2e("GET /healthz and /readyz", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("healthz: 200 ok", async () => {
     const reply = await readJson(await fetch(`${server.httpUrl}/healthz`));
@@ -53,8 +46,8 @@ Deno.test("[e2e] GET /healthz and /readyz", async (t) => {
   });
 });
 
-Deno.test("[e2e] GET /metrics: Prometheus text with every documented series", async (t) => {
-  await using server = await startTestServer();
+e2e("GET /metrics: Prometheus text with every documented series", async (t, backend) => {
+  await using server = await backend.start();
   const token = await createChannel(server, "news");
   await createChannel(server, "sports");
   await using a = await TestClient.connect(server.wsUrl);
@@ -105,22 +98,33 @@ Deno.test("[e2e] GET /metrics: Prometheus text with every documented series", as
   );
 
   await t.step("values", async () => {
-    const m = await scrape(server.httpUrl);
-    assert.equal(m.get("pushserver_connections"), 2);
-    assert.equal(m.get("pushserver_subscriptions"), 3);
+    // Each node counts its own work: sockets on the subscribers' node, publisher requests on the
+    // publishers' node (one node in single mode). The channel count is the whole cluster's.
+    const m = await scrape(server.publisherNode.httpUrl);
     assert.equal(m.get("pushserver_channels"), 2);
     assert.equal(m.get("pushserver_http_requests_in_flight"), 1); // the scrape itself
-    assert.equal(m.get("pushserver_connections_opened_total"), 2);
-    assert.equal(m.get("pushserver_connections_rejected_total"), 0);
     assert.equal(m.get("pushserver_pushes_total"), 1);
-    assert.equal(m.get("pushserver_deliveries_total"), 2);
-    assert.equal(m.get("pushserver_dropped_messages_total"), 0);
-    assert.equal(m.get("pushserver_slow_consumer_closes_total"), 0);
     assert.equal(m.get('pushserver_errors_total{transport="http",code="403"}'), 1);
     assert.equal(m.get('pushserver_errors_total{transport="http",code="400"}'), 1);
     assert.equal(m.get('pushserver_errors_total{transport="http",code="404"}'), 1);
-    assert.equal(m.get('pushserver_errors_total{transport="ws",code="404"}'), 1);
+    const ws = await scrape(server.subscriberNode.httpUrl);
+    assert.equal(ws.get("pushserver_connections"), 2);
+    assert.equal(ws.get("pushserver_subscriptions"), 3);
+    assert.equal(ws.get("pushserver_connections_opened_total"), 2);
+    assert.equal(ws.get("pushserver_connections_rejected_total"), 0);
+    assert.equal(ws.get("pushserver_deliveries_total"), 2);
+    assert.equal(ws.get("pushserver_dropped_messages_total"), 0);
+    assert.equal(ws.get("pushserver_slow_consumer_closes_total"), 0);
+    assert.equal(ws.get('pushserver_errors_total{transport="ws",code="404"}'), 1);
   });
+
+  await t.step(
+    backend.gap("channelCountLags", "every node reports the channel count", async () => {
+      for (const node of server.nodes) {
+        assert.equal((await scrape(node.httpUrl)).get("pushserver_channels"), 2);
+      }
+    }),
+  );
 
   await t.step("request latency histogram: cumulative buckets, +Inf equals count", async () => {
     const m = await scrape(server.httpUrl);
@@ -140,9 +144,9 @@ Deno.test("[e2e] GET /metrics: Prometheus text with every documented series", as
   });
 });
 
-Deno.test("[e2e] GET /sysadmin", async (t) => {
+e2e("GET /sysadmin", async (t, backend) => {
   await t.step("disabled without ADMIN_TOKEN: 404", async () => {
-    await using server = await startTestServer();
+    await using server = await backend.start();
     const reply = await readJson(
       await fetch(`${server.httpUrl}/sysadmin`, { headers: { authorization: "Bearer x" } }),
     );
@@ -150,13 +154,14 @@ Deno.test("[e2e] GET /sysadmin", async (t) => {
     assert.equal(reply.body.messageType, "ERROR");
   });
 
-  await using server = await startTestServer({ ADMIN_TOKEN: "s3cret-admin-token" });
+  await using server = await backend.start({ ADMIN_TOKEN: "s3cret-admin-token" });
   await createChannel(server, "news");
   await createChannel(server, "sports");
   await using client = await TestClient.connect(server.wsUrl);
+  // clientsAmount counts the answering node's own connections: ask the subscribers' node.
   const get = async (authorization?: string) =>
     await readJson(
-      await fetch(`${server.httpUrl}/sysadmin`, {
+      await fetch(`${server.subscriberNode.httpUrl}/sysadmin`, {
         headers: authorization === undefined ? {} : { authorization },
       }),
     );
@@ -199,8 +204,8 @@ Deno.test("[e2e] GET /sysadmin", async (t) => {
   });
 });
 
-Deno.test("[e2e] operations endpoints are not publisher routes", async () => {
-  await using server = await startTestServer();
+e2e("operations endpoints are not publisher routes", async (_t, backend) => {
+  await using server = await backend.start();
   const reply = await post(`${server.httpUrl}/metrics`, action("CREATE_CHANNEL", { channel: "x" }));
   assert.equal(reply.status, 405);
 });

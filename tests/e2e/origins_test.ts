@@ -1,7 +1,7 @@
 /** WS_ORIGINS (PROTOCOL.md "Abuse limits (v1.1)"): which pages may open a WebSocket. */
 import assert from "node:assert/strict";
-import { startTestServer } from "../_helpers.ts";
 import { RawWebSocket, text } from "./_raw_ws.ts";
+import { e2e } from "./_backends.ts";
 
 /** Sends an upgrade request with `origin` and reads the whole non-101 answer (status, body). */
 async function refusedUpgrade(
@@ -48,8 +48,8 @@ async function connectedAck(
   return JSON.parse(text(frame));
 }
 
-Deno.test("[e2e] WS_ORIGINS: only listed origins (and non-browsers) may upgrade", async (t) => {
-  await using server = await startTestServer({
+e2e("WS_ORIGINS: only listed origins (and non-browsers) may upgrade", async (t, backend) => {
+  await using server = await backend.start({
     WS_ORIGINS: "https://app.example, http://localhost:3000",
   });
 
@@ -79,13 +79,14 @@ Deno.test("[e2e] WS_ORIGINS: only listed origins (and non-browsers) may upgrade"
   });
 
   await t.step("a refused upgrade is counted as a WS 403", async () => {
-    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${server.subscriberNode.httpUrl}/metrics`)).text();
+    // (counted by the node whose WS port refused the upgrade)
     assert.match(metrics, /pushserver_errors_total\{transport="ws",code="403"\} 3\b/);
   });
 });
 
-Deno.test("[e2e] WS_ORIGINS unset: any Origin may upgrade", async () => {
-  await using server = await startTestServer();
+e2e("WS_ORIGINS unset: any Origin may upgrade", async (_t, backend) => {
+  await using server = await backend.start();
   const hello = await connectedAck(server.wsPort, { Origin: "https://anyone.example" });
   assert.equal(hello.message, "Connected");
 });

@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer } from "../_helpers.ts";
 import {
   assertAck,
   assertError,
@@ -15,6 +14,7 @@ import {
   ROUTES,
   WsClient,
 } from "./_v11.ts";
+import { e2e } from "./_backends.ts";
 
 /** The ERROR frame a subscriber gets for a private channel it holds no grant on. */
 async function assertForbidden(client: WsClient, channel: string): Promise<void> {
@@ -26,8 +26,8 @@ async function assertForbidden(client: WsClient, channel: string): Promise<void>
   assert.match(reply.data.errorDetails, /authori[sz]ed/i);
 }
 
-Deno.test("[e2e] CREATE_CHANNEL with private", async (t) => {
-  await using server = await startTestServer();
+e2e("CREATE_CHANNEL with private", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("private: true → the ack also has private: true", async () => {
     const reply = await call(server, "CREATE_CHANNEL", { channel: "p", private: true });
@@ -84,8 +84,8 @@ Deno.test("[e2e] CREATE_CHANNEL with private", async (t) => {
   });
 });
 
-Deno.test("[e2e] private channels need a grant; grants are per connection", async (t) => {
-  await using server = await startTestServer();
+e2e("private channels need a grant; grants are per connection", async (t, backend) => {
+  await using server = await backend.start();
   const { token } = await createWith(server, "vip", { private: true });
   await using alice = await WsClient.connect(server.wsUrl);
   await using bob = await WsClient.connect(server.wsUrl);
@@ -171,8 +171,8 @@ Deno.test("[e2e] private channels need a grant; grants are per connection", asyn
   });
 });
 
-Deno.test("[e2e] authorize, revoke and rotate answer errors in the documented order", async (t) => {
-  await using server = await startTestServer();
+e2e("authorize, revoke and rotate answer errors in the documented order", async (t, backend) => {
+  await using server = await backend.start();
   const { token } = await createWith(server, "ch", { private: true });
   await using client = await WsClient.connect(server.wsUrl);
   const actions = ["AUTHORIZE_SUBSCRIBER", "REVOKE_SUBSCRIBER", "ROTATE_TOKEN"] as const;
@@ -275,8 +275,8 @@ Deno.test("[e2e] authorize, revoke and rotate answer errors in the documented or
   });
 });
 
-Deno.test("[e2e] revoke unsubscribes at once and notifies; public channels too", async (t) => {
-  await using server = await startTestServer();
+e2e("revoke unsubscribes at once and notifies; public channels too", async (t, backend) => {
+  await using server = await backend.start();
   const vip = await createWith(server, "vip", { private: true });
   const news = await createWith(server, "news");
   await using sub = await WsClient.connect(server.wsUrl);
@@ -359,72 +359,82 @@ Deno.test("[e2e] revoke unsubscribes at once and notifies; public channels too",
     assert.ok(await fresh.receivedNothing(), "not subscribed: sent nothing");
     await assertForbidden(fresh, "vip");
   });
-});
+}, { clusterGap: "revokeNoticeLost" });
 
-Deno.test("[e2e] a private history channel replays nothing to a connection without a grant", async () => {
-  await using server = await startTestServer();
-  const { token, epoch } = await createWith(server, "ph", {
-    private: true,
-    history: { size: 10, ttlSeconds: 600 },
-  });
-  await broadcast(server, "ph", token, "secret-1");
-  await broadcast(server, "ph", token, "secret-2");
-  await using client = await WsClient.connect(server.wsUrl);
-  client.send(JSON.stringify({
-    messageType: "CLIENT_ACTION",
-    action: "SUBSCRIBE",
-    data: { channel: "ph", since: { offset: 0, epoch } },
-  }));
-  const reply = await client.next();
-  assert.equal(reply.code, 403, JSON.stringify(reply));
-  assert.ok(await client.receivedNothing(), "no replay leaked");
-  const grant = { channel: "ph", channelToken: token, uuid: client.uuid };
-  assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
-  const ack = await client.subscribe("ph", { offset: 0, epoch });
-  assert.deepEqual(ack.data.recovery, { channel: "ph", epoch, offset: 2, recovered: true });
-  const replay = await client.pushesUpTo(2);
-  assert.deepEqual(replay.map((f) => f.data.pushMessage.message), ["secret-1", "secret-2"]);
-});
-
-Deno.test("[e2e] a grant ends when the channel is deleted; the re-created channel needs a new one", async () => {
-  await using server = await startTestServer();
-  const first = await createWith(server, "vip", { private: true });
-  await using subscribed = await WsClient.connect(server.wsUrl);
-  await using grantedOnly = await WsClient.connect(server.wsUrl);
-  for (const client of [subscribed, grantedOnly]) {
-    const grant = { channel: "vip", channelToken: first.token, uuid: client.uuid };
+e2e(
+  "a private history channel replays nothing to a connection without a grant",
+  async (_t, backend) => {
+    await using server = await backend.start();
+    const { token, epoch } = await createWith(server, "ph", {
+      private: true,
+      history: { size: 10, ttlSeconds: 600 },
+    });
+    await broadcast(server, "ph", token, "secret-1");
+    await broadcast(server, "ph", token, "secret-2");
+    await using client = await WsClient.connect(server.wsUrl);
+    client.send(JSON.stringify({
+      messageType: "CLIENT_ACTION",
+      action: "SUBSCRIBE",
+      data: { channel: "ph", since: { offset: 0, epoch } },
+    }));
+    const reply = await client.next();
+    assert.equal(reply.code, 403, JSON.stringify(reply));
+    assert.ok(await client.receivedNothing(), "no replay leaked");
+    const grant = { channel: "ph", channelToken: token, uuid: client.uuid };
     assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
-  }
-  assert.equal((await subscribed.subscribe("vip")).message, "Subscribed");
-  const deleted = await call(server, "DELETE_CHANNEL", {
-    channel: "vip",
-    channelToken: first.token,
-  });
-  assert.equal(deleted.status, 200);
-  assert.deepEqual(await subscribed.next(), {
-    messageType: "CLIENT_ACK",
-    code: 200,
-    message: "Channel Deleted",
-    data: { uuid: subscribed.uuid, subscribedChannels: [] },
-  });
-  const second = await createWith(server, "vip", { private: true });
-  await assertForbidden(subscribed, "vip");
-  await assertForbidden(grantedOnly, "vip");
-  const grant = { channel: "vip", channelToken: second.token, uuid: grantedOnly.uuid };
-  assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
-  assert.equal((await grantedOnly.subscribe("vip")).message, "Subscribed");
-});
+    const ack = await client.subscribe("ph", { offset: 0, epoch });
+    assert.deepEqual(ack.data.recovery, { channel: "ph", epoch, offset: 2, recovered: true });
+    const replay = await client.pushesUpTo(2);
+    assert.deepEqual(replay.map((f) => f.data.pushMessage.message), ["secret-1", "secret-2"]);
+  },
+);
 
-Deno.test("[e2e] a private channel stays private after a restart (file DB)", async () => {
+e2e(
+  "a grant ends when the channel is deleted; the re-created channel needs a new one",
+  async (_t, backend) => {
+    await using server = await backend.start();
+    const first = await createWith(server, "vip", { private: true });
+    await using subscribed = await WsClient.connect(server.wsUrl);
+    await using grantedOnly = await WsClient.connect(server.wsUrl);
+    for (const client of [subscribed, grantedOnly]) {
+      const grant = { channel: "vip", channelToken: first.token, uuid: client.uuid };
+      assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
+    }
+    assert.equal((await subscribed.subscribe("vip")).message, "Subscribed");
+    const deleted = await call(server, "DELETE_CHANNEL", {
+      channel: "vip",
+      channelToken: first.token,
+    });
+    assert.equal(deleted.status, 200);
+    assert.deepEqual(await subscribed.next(), {
+      messageType: "CLIENT_ACK",
+      code: 200,
+      message: "Channel Deleted",
+      data: { uuid: subscribed.uuid, subscribedChannels: [] },
+    });
+    const second = await createWith(server, "vip", { private: true });
+    await assertForbidden(subscribed, "vip");
+    await assertForbidden(grantedOnly, "vip");
+    const grant = { channel: "vip", channelToken: second.token, uuid: grantedOnly.uuid };
+    assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
+    assert.equal((await grantedOnly.subscribe("vip")).message, "Subscribed");
+  },
+  { clusterGap: "presenceAfterConnected" },
+);
+
+e2e("a private channel stays private after a restart", async (_t, backend) => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-private-" });
   const env = { DB_PATH: join(dir, "push.db") };
   try {
+    // Single mode restarts on the same SQLite file; cluster mode starts new nodes on the same Redis.
+    await using server = await backend.start(env);
     let token: string;
     {
-      await using first = await startTestServer(env);
+      const first = server;
       ({ token } = await createWith(first, "vip", { private: true }));
     }
-    await using second = await startTestServer(env);
+    await server.restart();
+    const second = server;
     await using client = await WsClient.connect(second.wsUrl);
     await assertForbidden(client, "vip");
     assertAck(await call(second, "PING_CHANNEL", { channel: "vip", channelToken: token }), "OK", {

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer } from "../_helpers.ts";
 import { ServerProcess } from "./_process.ts";
 import {
   assertAck,
@@ -17,6 +16,7 @@ import {
   postJson,
   WsClient,
 } from "./_v11.ts";
+import { e2e } from "./_backends.ts";
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
@@ -50,8 +50,8 @@ async function assertRefusedEverywhere(
   }
 }
 
-Deno.test("[e2e] ROTATE_TOKEN", async (t) => {
-  await using server = await startTestServer();
+e2e("ROTATE_TOKEN", async (t, backend) => {
+  await using server = await backend.start();
   const { token: original } = await createWith(server, "news");
   await using sub = await WsClient.connect(server.wsUrl);
   await sub.subscribe("news");
@@ -130,8 +130,8 @@ Deno.test("[e2e] ROTATE_TOKEN", async (t) => {
   });
 });
 
-Deno.test("[e2e] from the 200 of a delete, the deleted channel's token is refused", async () => {
-  await using server = await startTestServer();
+e2e("from the 200 of a delete, the deleted channel's token is refused", async (_t, backend) => {
+  await using server = await backend.start();
   const { token: old } = await createWith(server, "c");
   await using sub = await WsClient.connect(server.wsUrl);
   const deleted = await call(server, "DELETE_CHANNEL", { channel: "c", channelToken: old });
@@ -152,8 +152,8 @@ Deno.test("[e2e] from the 200 of a delete, the deleted channel's token is refuse
   );
 });
 
-Deno.test("[e2e] rotation leaves history, epoch, options and grants alone", async () => {
-  await using server = await startTestServer();
+e2e("rotation leaves history, epoch, options and grants alone", async (_t, backend) => {
+  await using server = await backend.start();
   const history = { size: 50, ttlSeconds: 600 };
   const { token, epoch } = await createWith(server, "h", { history, private: true });
   await using sub = await WsClient.connect(server.wsUrl);
@@ -185,29 +185,35 @@ Deno.test("[e2e] rotation leaves history, epoch, options and grants alone", asyn
     "before-3",
     "after",
   ]);
-});
+}, { clusterGap: "presenceAfterConnected" });
 
-Deno.test("[e2e] a rotation is durable: after a restart the old token is 403, the new one works", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pushserver-rotate-" });
-  const env = { DB_PATH: join(dir, "push.db") };
-  try {
-    let old: string;
-    let fresh: string;
-    {
-      await using first = await startTestServer(env);
-      ({ token: old } = await createWith(first, "c"));
-      fresh = await rotate(first, "c", old);
+e2e(
+  "a rotation is durable: after a restart the old token is 403, the new one works",
+  async (_t, backend) => {
+    const dir = await Deno.makeTempDir({ prefix: "pushserver-rotate-" });
+    const env = { DB_PATH: join(dir, "push.db") };
+    try {
+      // Single mode restarts on the same SQLite file; cluster mode starts new nodes on the same Redis.
+      await using server = await backend.start(env);
+      let old: string;
+      let fresh: string;
+      {
+        const first = server;
+        ({ token: old } = await createWith(first, "c"));
+        fresh = await rotate(first, "c", old);
+      }
+      await server.restart();
+      const second = server;
+      const refused = await call(second, "PING_CHANNEL", { channel: "c", channelToken: old });
+      assertError(refused, 403, "Forbidden");
+      const accepted = await call(second, "PING_CHANNEL", { channel: "c", channelToken: fresh });
+      assert.equal(accepted.status, 200);
+      await broadcast(second, "c", fresh, "m");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    await using second = await startTestServer(env);
-    const refused = await call(second, "PING_CHANNEL", { channel: "c", channelToken: old });
-    assertError(refused, 403, "Forbidden");
-    const accepted = await call(second, "PING_CHANNEL", { channel: "c", channelToken: fresh });
-    assert.equal(accepted.status, 200);
-    await broadcast(second, "c", fresh, "m");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdef";
 
@@ -225,90 +231,96 @@ function admin(
   );
 }
 
-Deno.test("[e2e] admin routes: rotate and delete without the channel token; never logged", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "pushserver-admin-" });
-  try {
-    await using server = await ServerProcess.spawn({
-      ADMIN_TOKEN,
-      LOG_LEVEL: "debug",
-      DB_PATH: join(dir, "push.db"),
-    });
-    const { token: lost } = await createWith(server, "c");
-    await using sub = await WsClient.connect(server.wsUrl);
-    await sub.subscribe("c");
-    const tokens: string[] = [lost];
-
-    await t.step("a missing or wrong bearer is 401, and nothing changes", async () => {
-      for (const route of ["rotate", "delete"] as const) {
-        for (const bearer of [undefined, "wrong-admin-token-0123456789", `${ADMIN_TOKEN}x`]) {
-          const reply = await admin(server, route, { channel: "c" }, bearer);
-          assertError(reply, 401, "Unauthorized");
-        }
-        const basic = await postJson(`${server.httpUrl}/admin/channel/${route}`, {
-          channel: "c",
-        }, { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}` });
-        assertError(basic, 401, "Unauthorized");
-      }
-      const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: lost });
-      assert.equal(ping.status, 200, "the channel and its token are untouched");
-    });
-
-    await t.step("a bad body is 400; an unknown channel is 404", async () => {
-      for (const route of ["rotate", "delete"] as const) {
-        for (const body of [{}, { channel: 5 }, { channel: "" }, "not json", [1]]) {
-          assertError(await admin(server, route, body, ADMIN_TOKEN), 400, "Bad Request");
-        }
-        assertError(
-          await admin(server, route, { channel: "missing" }, ADMIN_TOKEN),
-          404,
-          "Not found",
-        );
-      }
-    });
-
-    let fresh = "";
-    await t.step("rotate: Rotated with a new token; the lost one is 403", async () => {
-      const reply = await admin(server, "rotate", { channel: "c" }, ADMIN_TOKEN);
-      assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      fresh = reply.body.data.channelToken;
-      assert.match(fresh, TOKEN);
-      assertAck(reply, "Rotated", { channel: "c", channelToken: fresh });
-      tokens.push(fresh);
-      await assertRefusedEverywhere(server, "c", lost, sub.uuid);
-      await broadcast(server, "c", fresh, "after admin rotate");
-      assert.equal((await sub.next()).data.pushMessage.message, "after admin rotate");
-    });
-
-    await t.step("delete: Deleted; subscribers are told; the name is free", async () => {
-      const reply = await admin(server, "delete", { channel: "c" }, ADMIN_TOKEN);
-      assertAck(reply, "Deleted", { channel: "c", channelToken: null });
-      assert.deepEqual(await sub.next(), {
-        messageType: "CLIENT_ACK",
-        code: 200,
-        message: "Channel Deleted",
-        data: { uuid: sub.uuid, subscribedChannels: [] },
+e2e(
+  "admin routes: rotate and delete without the channel token; never logged",
+  async (t, backend) => {
+    const dir = await Deno.makeTempDir({ prefix: "pushserver-admin-" });
+    try {
+      // A subprocess, so that its log lines can be read.
+      await using storage = await backend.processEnv();
+      await using server = await ServerProcess.spawn({
+        ...storage.env,
+        ADMIN_TOKEN,
+        LOG_LEVEL: "debug",
+        DB_PATH: join(dir, "push.db"),
       });
-      const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: fresh });
-      assertError(ping, 404, "Not found");
-      tokens.push((await createWith(server, "c")).token);
-    });
+      const { token: lost } = await createWith(server, "c");
+      await using sub = await WsClient.connect(server.wsUrl);
+      await sub.subscribe("c");
+      const tokens: string[] = [lost];
 
-    await t.step("neither the admin token nor any channel token reaches the log", async () => {
-      server.kill("SIGTERM");
-      assert.equal((await server.exit()).code, 0);
-      const text = JSON.stringify(server.lines);
-      assert.ok(server.lines.length > 5, "the server did log its requests");
-      for (const secret of [ADMIN_TOKEN, ...tokens]) {
-        assert.ok(!text.includes(secret), "a secret was logged");
-      }
-    });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      await t.step("a missing or wrong bearer is 401, and nothing changes", async () => {
+        for (const route of ["rotate", "delete"] as const) {
+          for (const bearer of [undefined, "wrong-admin-token-0123456789", `${ADMIN_TOKEN}x`]) {
+            const reply = await admin(server, route, { channel: "c" }, bearer);
+            assertError(reply, 401, "Unauthorized");
+          }
+          const basic = await postJson(`${server.httpUrl}/admin/channel/${route}`, {
+            channel: "c",
+          }, { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}` });
+          assertError(basic, 401, "Unauthorized");
+        }
+        const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: lost });
+        assert.equal(ping.status, 200, "the channel and its token are untouched");
+      });
 
-Deno.test("[e2e] without ADMIN_TOKEN the admin routes do not exist (404)", async () => {
-  await using server = await startTestServer();
+      await t.step("a bad body is 400; an unknown channel is 404", async () => {
+        for (const route of ["rotate", "delete"] as const) {
+          for (const body of [{}, { channel: 5 }, { channel: "" }, "not json", [1]]) {
+            assertError(await admin(server, route, body, ADMIN_TOKEN), 400, "Bad Request");
+          }
+          assertError(
+            await admin(server, route, { channel: "missing" }, ADMIN_TOKEN),
+            404,
+            "Not found",
+          );
+        }
+      });
+
+      let fresh = "";
+      await t.step("rotate: Rotated with a new token; the lost one is 403", async () => {
+        const reply = await admin(server, "rotate", { channel: "c" }, ADMIN_TOKEN);
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        fresh = reply.body.data.channelToken;
+        assert.match(fresh, TOKEN);
+        assertAck(reply, "Rotated", { channel: "c", channelToken: fresh });
+        tokens.push(fresh);
+        await assertRefusedEverywhere(server, "c", lost, sub.uuid);
+        await broadcast(server, "c", fresh, "after admin rotate");
+        assert.equal((await sub.next()).data.pushMessage.message, "after admin rotate");
+      });
+
+      await t.step("delete: Deleted; subscribers are told; the name is free", async () => {
+        const reply = await admin(server, "delete", { channel: "c" }, ADMIN_TOKEN);
+        assertAck(reply, "Deleted", { channel: "c", channelToken: null });
+        assert.deepEqual(await sub.next(), {
+          messageType: "CLIENT_ACK",
+          code: 200,
+          message: "Channel Deleted",
+          data: { uuid: sub.uuid, subscribedChannels: [] },
+        });
+        const ping = await call(server, "PING_CHANNEL", { channel: "c", channelToken: fresh });
+        assertError(ping, 404, "Not found");
+        tokens.push((await createWith(server, "c")).token);
+      });
+
+      await t.step("neither the admin token nor any channel token reaches the log", async () => {
+        server.kill("SIGTERM");
+        assert.equal((await server.exit()).code, 0);
+        const text = JSON.stringify(server.lines);
+        assert.ok(server.lines.length > 5, "the server did log its requests");
+        for (const secret of [ADMIN_TOKEN, ...tokens]) {
+          assert.ok(!text.includes(secret), "a secret was logged");
+        }
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+e2e("without ADMIN_TOKEN the admin routes do not exist (404)", async (_t, backend) => {
+  await using server = await backend.start();
   const { token } = await createWith(server, "c");
   for (const route of ["rotate", "delete"] as const) {
     for (const bearer of [undefined, ADMIN_TOKEN]) {

@@ -1,10 +1,17 @@
 /** Slow request bodies: memory by what arrived, an in-flight budget, and a deadline (issue 12, item 2). */
 import assert from "node:assert/strict";
-import { action, post, readJson, startTestServer } from "../_helpers.ts";
+import { action, post, readJson } from "../_helpers.ts";
 import { waitForInFlight } from "./_ops.ts";
 import { ServerProcess } from "./_process.ts";
+import { e2e } from "./_backends.ts";
 
 const MiB = 1024 * 1024;
+/**
+ * HTTP body limits are the transport's: a refused or stalled body never reaches the backend, so
+ * these run on the single backend only.
+ */
+const SINGLE_ONLY = { only: "single" } as const;
+
 const encoder = new TextEncoder();
 
 /** The resident set size of process `pid` in bytes, from `ps` (Deno reads /proc/<pid> only with -A). */
@@ -90,9 +97,10 @@ function enoughDescriptors(): boolean {
   return limit === "unlimited" || Number(limit) >= 4500;
 }
 
+// HTTP body limits are the transport's; the backend is never reached (single only).
 Deno.test({
   name:
-    "[e2e] 2,000 requests that declare 1 MiB and send 1 byte (default budget): RSS +< 100 MB, each answered 503 at once or 408 at REQUEST_TIMEOUT_S",
+    "[e2e][single] 2,000 requests that declare 1 MiB and send 1 byte (default budget): RSS +< 100 MB, each answered 503 at once or 408 at REQUEST_TIMEOUT_S",
   ignore: Deno.build.os !== "linux" || !enoughDescriptors(),
   async fn() {
     await using server = await ServerProcess.spawn({ REQUEST_TIMEOUT_S: "2", LOG_LEVEL: "error" });
@@ -129,9 +137,10 @@ Deno.test({
   },
 });
 
+// HTTP body limits are the transport's; the backend is never reached (single only).
 Deno.test({
   name:
-    "[e2e] stalled bodies hold memory only for bytes that arrived: 1,000 admitted requests declaring 1 MiB raise RSS by < 100 MB",
+    "[e2e][single] stalled bodies hold memory only for bytes that arrived: 1,000 admitted requests declaring 1 MiB raise RSS by < 100 MB",
   ignore: Deno.build.os !== "linux" || !enoughDescriptors(),
   async fn() {
     await using server = await ServerProcess.spawn({
@@ -158,108 +167,127 @@ Deno.test({
   },
 });
 
-Deno.test("[e2e] MAX_BODY_BYTES_IN_FLIGHT: a body that would pass the budget gets 503 before it is read", async (t) => {
-  await using server = await startTestServer({
-    MAX_BODY_BYTES_IN_FLIGHT: String(MiB),
-    REQUEST_TIMEOUT_S: "1",
-  });
-  // One request declaring the whole budget (1 MiB) and sending one byte holds all of it.
-  const holder = await stalledRequest(server.httpPort, PUSH_HEAD(MiB), "{");
-  await waitForInFlight(server.httpUrl, 1);
+e2e(
+  "MAX_BODY_BYTES_IN_FLIGHT: a body that would pass the budget gets 503 before it is read",
+  async (t, backend) => {
+    await using server = await backend.start({
+      MAX_BODY_BYTES_IN_FLIGHT: String(MiB),
+      REQUEST_TIMEOUT_S: "1",
+    });
+    // One request declaring the whole budget (1 MiB) and sending one byte holds all of it.
+    const holder = await stalledRequest(server.httpPort, PUSH_HEAD(MiB), "{");
+    await waitForInFlight(server.httpUrl, 1);
 
-  await t.step("a declared 100 bytes: 503 at once", async () => {
-    const reply = await post(`${server.httpUrl}/push`, " ".repeat(100));
-    assert.equal(reply.status, 503);
-    assert.equal(reply.body.message, "Service Unavailable");
-    assert.match(reply.body.data.errorDetails, /MAX_BODY_BYTES_IN_FLIGHT is 1048576 bytes/);
-  });
+    await t.step("a declared 100 bytes: 503 at once", async () => {
+      const reply = await post(`${server.httpUrl}/push`, " ".repeat(100));
+      assert.equal(reply.status, 503);
+      assert.equal(reply.body.message, "Service Unavailable");
+      assert.match(reply.body.data.errorDetails, /MAX_BODY_BYTES_IN_FLIGHT is 1048576 bytes/);
+    });
 
-  await t.step("a chunked body (counted as MAX_BODY_BYTES): 503", async () => {
-    const stream = ReadableStream.from([encoder.encode("{}")]);
-    const reply = await readJson(
-      await fetch(`${server.httpUrl}/push`, { method: "POST", body: stream }),
+    await t.step("a chunked body (counted as MAX_BODY_BYTES): 503", async () => {
+      const stream = ReadableStream.from([encoder.encode("{}")]);
+      const reply = await readJson(
+        await fetch(`${server.httpUrl}/push`, { method: "POST", body: stream }),
+      );
+      assert.equal(reply.status, 503);
+    });
+
+    await t.step(
+      "a declared length over MAX_BODY_BYTES is still 413 (413 comes first)",
+      async () => {
+        const reply = await post(`${server.httpUrl}/push`, " ".repeat(MiB + 1));
+        assert.equal(reply.status, 413);
+      },
     );
-    assert.equal(reply.status, 503);
-  });
 
-  await t.step("a declared length over MAX_BODY_BYTES is still 413 (413 comes first)", async () => {
-    const reply = await post(`${server.httpUrl}/push`, " ".repeat(MiB + 1));
-    assert.equal(reply.status, 413);
-  });
+    await t.step("once the holder timed out (408), bodies are read again", async () => {
+      const answer = await readResponse(holder, performance.now() + 5000);
+      assert.match(answer ?? "", /^HTTP\/1\.1 408 /);
+      holder.close();
+      const reply = await post(
+        `${server.httpUrl}/channel/create`,
+        action("CREATE_CHANNEL", { channel: "after" }),
+      );
+      assert.equal(reply.status, 200);
+    });
+  },
+  SINGLE_ONLY,
+);
 
-  await t.step("once the holder timed out (408), bodies are read again", async () => {
-    const answer = await readResponse(holder, performance.now() + 5000);
-    assert.match(answer ?? "", /^HTTP\/1\.1 408 /);
-    holder.close();
-    const reply = await post(
-      `${server.httpUrl}/channel/create`,
-      action("CREATE_CHANNEL", { channel: "after" }),
+e2e(
+  "REQUEST_TIMEOUT_S: a stalled body gets 408 Request Timeout; then its connection is dropped",
+  async (t, backend) => {
+    await using server = await backend.start({ REQUEST_TIMEOUT_S: "1" });
+
+    async function timesOut(declared: number): Promise<Deno.TcpConn> {
+      const started = performance.now();
+      const conn = await stalledRequest(server.httpPort, PUSH_HEAD(declared), '{"messageType":');
+      const answer = await readResponse(conn, started + 5000);
+      const elapsed = performance.now() - started;
+      assert.ok(answer !== null, "answered");
+      assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+      assert.match(answer, /content-type: application\/json; charset=utf-8/i);
+      assert.match(answer, /"code":408,"message":"Request Timeout"/);
+      assert.ok(elapsed >= 1000 && elapsed < 2500, `${Math.round(elapsed)} ms`);
+      return conn;
+    }
+
+    await t.step(
+      "a streamed body (declared over 16 KiB): dropped at the client's next byte",
+      async () => {
+        const conn = await timesOut(100_000);
+        assert.ok(await closesOnNextByte(conn, performance.now() + 2000), "closed");
+        conn.close();
+      },
     );
-    assert.equal(reply.status, 200);
-  });
-});
 
-Deno.test("[e2e] REQUEST_TIMEOUT_S: a stalled body gets 408 Request Timeout; then its connection is dropped", async (t) => {
-  await using server = await startTestServer({ REQUEST_TIMEOUT_S: "1" });
+    await t.step(
+      "a small body (read whole): dropped once the rest of its declared length arrives",
+      async () => {
+        const conn = await timesOut(100);
+        await conn.write(encoder.encode("x".repeat(100 - '{"messageType":'.length - 1)));
+        assert.ok(await closesOnNextByte(conn, performance.now() + 2000), "closed");
+        conn.close();
+      },
+    );
+  },
+  SINGLE_ONLY,
+);
 
-  async function timesOut(declared: number): Promise<Deno.TcpConn> {
+e2e(
+  "a body over MAX_BODY_BYTES gets 413 and its connection is closed without draining it",
+  async (_t, backend) => {
+    await using server = await backend.start({ MAX_BODY_BYTES: "1024" });
     const started = performance.now();
-    const conn = await stalledRequest(server.httpPort, PUSH_HEAD(declared), '{"messageType":');
+    // A declared 1 GiB that the client would go on sending: the server must not wait for it.
+    const conn = await stalledRequest(server.httpPort, PUSH_HEAD(1024 * MiB), "{");
     const answer = await readResponse(conn, started + 5000);
-    const elapsed = performance.now() - started;
-    assert.ok(answer !== null, "answered");
-    assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
-    assert.match(answer, /content-type: application\/json; charset=utf-8/i);
-    assert.match(answer, /"code":408,"message":"Request Timeout"/);
-    assert.ok(elapsed >= 1000 && elapsed < 2500, `${Math.round(elapsed)} ms`);
-    return conn;
-  }
+    assert.match(answer ?? "", /^HTTP\/1\.1 413 /);
+    const eof = await readBefore(conn, new Uint8Array(64), started + 5000);
+    assert.equal(eof, null, "closed by the server");
+    conn.close();
+  },
+  SINGLE_ONLY,
+);
 
-  await t.step(
-    "a streamed body (declared over 16 KiB): dropped at the client's next byte",
-    async () => {
-      const conn = await timesOut(100_000);
-      assert.ok(await closesOnNextByte(conn, performance.now() + 2000), "closed");
-      conn.close();
-    },
-  );
-
-  await t.step(
-    "a small body (read whole): dropped once the rest of its declared length arrives",
-    async () => {
-      const conn = await timesOut(100);
-      await conn.write(encoder.encode("x".repeat(100 - '{"messageType":'.length - 1)));
-      assert.ok(await closesOnNextByte(conn, performance.now() + 2000), "closed");
-      conn.close();
-    },
-  );
-});
-
-Deno.test("[e2e] a body over MAX_BODY_BYTES gets 413 and its connection is closed without draining it", async () => {
-  await using server = await startTestServer({ MAX_BODY_BYTES: "1024" });
-  const started = performance.now();
-  // A declared 1 GiB that the client would go on sending: the server must not wait for it.
-  const conn = await stalledRequest(server.httpPort, PUSH_HEAD(1024 * MiB), "{");
-  const answer = await readResponse(conn, started + 5000);
-  assert.match(answer ?? "", /^HTTP\/1\.1 413 /);
-  const eof = await readBefore(conn, new Uint8Array(64), started + 5000);
-  assert.equal(eof, null, "closed by the server");
-  conn.close();
-});
-
-Deno.test("[e2e] a body that arrives slowly but within REQUEST_TIMEOUT_S is read normally", async () => {
-  await using server = await startTestServer({ REQUEST_TIMEOUT_S: "2" });
-  const body = JSON.stringify(action("CREATE_CHANNEL", { channel: "slow" }));
-  const conn = await stalledRequest(
-    server.httpPort,
-    PUSH_HEAD(body.length).replace("/push", "/channel/create"),
-    body.slice(0, 10),
-  );
-  // The client pauses mid-body (well within the 2 s deadline).
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  await conn.write(encoder.encode(body.slice(10)));
-  const buffer = new Uint8Array(4096);
-  const n = await conn.read(buffer);
-  conn.close();
-  assert.match(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), /^HTTP\/1\.1 200 OK/);
-});
+e2e(
+  "a body that arrives slowly but within REQUEST_TIMEOUT_S is read normally",
+  async (_t, backend) => {
+    await using server = await backend.start({ REQUEST_TIMEOUT_S: "2" });
+    const body = JSON.stringify(action("CREATE_CHANNEL", { channel: "slow" }));
+    const conn = await stalledRequest(
+      server.httpPort,
+      PUSH_HEAD(body.length).replace("/push", "/channel/create"),
+      body.slice(0, 10),
+    );
+    // The client pauses mid-body (well within the 2 s deadline).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await conn.write(encoder.encode(body.slice(10)));
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer);
+    conn.close();
+    assert.match(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), /^HTTP\/1\.1 200 OK/);
+  },
+  SINGLE_ONLY,
+);

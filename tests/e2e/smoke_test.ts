@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { createChannel, push, startTestServer, TestClient } from "../_helpers.ts";
+import { createChannel, push, TestClient } from "../_helpers.ts";
+import { e2e } from "./_backends.ts";
 
-Deno.test("[e2e] a subscriber receives a push on its channel", async () => {
-  await using server = await startTestServer();
+e2e("a subscriber receives a push on its channel", async (_t, backend) => {
+  await using server = await backend.start();
   const token = await createChannel(server, "news");
   await using client = await TestClient.connect(server.wsUrl);
   const ack = await client.act("SUBSCRIBE", "news");

@@ -5,7 +5,8 @@ import { action, post, readJson, startTestServer } from "../_helpers.ts";
 
 const LOCKER = new URL("./_sqlite_locker.ts", import.meta.url).pathname;
 
-Deno.test("[e2e] while another process holds BEGIN EXCLUSIVE: creates get 503 within 1 s, /healthz stays under 200 ms; once released, creates work", async () => {
+// Another process locks the SQLite file (single only: there is no file in cluster mode).
+Deno.test("[e2e][single] while another process holds BEGIN EXCLUSIVE: creates get 503 within 1 s, /healthz stays under 200 ms; once released, creates work", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pushserver-lock-" });
   const dbPath = join(dir, "p.db");
   try {

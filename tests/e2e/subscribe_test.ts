@@ -1,18 +1,12 @@
 /** Black-box tests of the subscriber WebSocket API, written from PROTOCOL.md against the real server. */
 import assert from "node:assert/strict";
-import {
-  clientFrame,
-  createChannel,
-  push,
-  readJson,
-  startTestServer,
-  TestClient,
-} from "../_helpers.ts";
+import { clientFrame, createChannel, push, readJson, TestClient } from "../_helpers.ts";
+import { e2e } from "./_backends.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-Deno.test("[e2e] WebSocket connect", async (t) => {
-  await using server = await startTestServer();
+e2e("WebSocket connect", async (t, backend) => {
+  await using server = await backend.start();
 
   await t.step("sends CLIENT_ACK Connected with a fresh v4 UUID and no channels", async () => {
     const socket = new WebSocket(`${server.wsUrl}/any/path?x=1`);
@@ -36,6 +30,7 @@ Deno.test("[e2e] WebSocket connect", async (t) => {
   });
 
   await t.step("a plain HTTP request to the WS port gets 426 Upgrade Required", async () => {
+    // The answer names the HTTP port of the node that owns the WS port.
     const reply = await readJson(await fetch(server.wsUrl.replace("ws:", "http:")));
     assert.equal(reply.status, 426);
     assert.equal(reply.contentType, "application/json; charset=utf-8");
@@ -44,13 +39,13 @@ Deno.test("[e2e] WebSocket connect", async (t) => {
     assert.equal(reply.body.message, "Upgrade Required");
     assert.equal(
       reply.body.data.errorDetails,
-      `This port only accepts WebSocket connections; the publisher HTTP API is on port ${server.httpPort} (PORT_HTTP)`,
+      `This port only accepts WebSocket connections; the publisher HTTP API is on port ${server.subscriberNode.httpPort} (PORT_HTTP)`,
     );
   });
 });
 
-Deno.test("[e2e] SUBSCRIBE and UNSUBSCRIBE", async (t) => {
-  await using server = await startTestServer();
+e2e("SUBSCRIBE and UNSUBSCRIBE", async (t, backend) => {
+  await using server = await backend.start();
   const newsToken = await createChannel(server, "news");
   await createChannel(server, "sports");
   await createChannel(server, "频道 🚀");
@@ -143,8 +138,8 @@ Deno.test("[e2e] SUBSCRIBE and UNSUBSCRIBE", async (t) => {
   });
 });
 
-Deno.test("[e2e] bad frames get an ERROR and the connection stays open", async (t) => {
-  await using server = await startTestServer();
+e2e("bad frames get an ERROR and the connection stays open", async (t, backend) => {
+  await using server = await backend.start();
   await createChannel(server, "news");
   await using client = await TestClient.connect(server.wsUrl);
 
@@ -207,8 +202,8 @@ Deno.test("[e2e] bad frames get an ERROR and the connection stays open", async (
   });
 });
 
-Deno.test("[e2e] frames over 64 KiB close the connection with 1009", async (t) => {
-  await using server = await startTestServer();
+e2e("frames over 64 KiB close the connection with 1009", async (t, backend) => {
+  await using server = await backend.start();
   await createChannel(server, "news");
 
   await t.step("a 64 KiB frame is still processed", async () => {
@@ -235,8 +230,8 @@ Deno.test("[e2e] frames over 64 KiB close the connection with 1009", async (t) =
   });
 });
 
-Deno.test("[e2e] ordering and disconnects", async (t) => {
-  await using server = await startTestServer();
+e2e("ordering and disconnects", async (t, backend) => {
+  await using server = await backend.start();
   const token = await createChannel(server, "news");
 
   await t.step("acks and pushes arrive in the order they were produced", async () => {
@@ -261,7 +256,9 @@ Deno.test("[e2e] ordering and disconnects", async (t) => {
       await gone.close();
       await using stays = await TestClient.connect(server.wsUrl);
       await stays.act("SUBSCRIBE", "news");
-      const metricsBefore = await (await fetch(`${server.httpUrl}/metrics`)).text();
+      // Connections and deliveries are counted by the node that holds the sockets.
+      const metricsUrl = `${server.subscriberNode.httpUrl}/metrics`;
+      const metricsBefore = await (await fetch(metricsUrl)).text();
       assert.match(metricsBefore, /^pushserver_subscriptions 1$/m);
       const reply = await push(server, {
         channel: "news",
@@ -271,7 +268,7 @@ Deno.test("[e2e] ordering and disconnects", async (t) => {
       });
       assert.equal(reply.status, 200);
       assert.equal((await stays.next()).data.pushMessage.message, "after");
-      const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+      const metrics = await (await fetch(metricsUrl)).text();
       assert.match(metrics, /^pushserver_deliveries_total 1$/m);
     },
   );

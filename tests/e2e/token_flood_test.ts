@@ -136,7 +136,7 @@ async function underFlood(
 
 Deno.test({
   name:
-    "[e2e] a wrong-token flood from 127.0.0.1 at concurrency 1,024: a publisher on 127.0.0.2 gets its first push answered within 1 s, a create within 1.5 s",
+    "[e2e][single] a wrong-token flood from 127.0.0.1 at concurrency 1,024: a publisher on 127.0.0.2 gets its first push answered within 1 s, a create within 1.5 s",
   ignore: Deno.build.os !== "linux", // 127.0.0.2 is a loopback address on Linux only
   async fn() {
     const { pushed, created, statuses } = await underFlood(1024, 0);
@@ -153,7 +153,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "[e2e] 64 addresses × 16 concurrent wrong tokens (through a trusted proxy) after a restart: a clean publisher's first push answers 200 within 1 s, its create within 1.5 s",
+    "[e2e][single] 64 addresses × 16 concurrent wrong tokens (through a trusted proxy) after a restart: a clean publisher's first push answers 200 within 1 s, its create within 1.5 s",
   ignore: Deno.build.os !== "linux",
   async fn() {
     // The size (64 × 16). Per-address fairness alone put the publisher behind every

@@ -4,8 +4,8 @@
  * compared as an exact string against the v1 envelope: no field may be added or reordered.
  */
 import assert from "node:assert/strict";
-import { startTestServer } from "../_helpers.ts";
 import { callRaw, createWith, WsClient } from "./_v11.ts";
+import { e2e } from "./_backends.ts";
 
 /** The exact v1 `SERVER_ACK` text. */
 function serverAck(message: string, channel: string, channelToken: string | null): string {
@@ -28,8 +28,8 @@ function clientPush(uuid: string, channels: string[], channel: string, message: 
   },"pushMessage":{"channel":${JSON.stringify(channel)},"message":${JSON.stringify(message)}}}}`;
 }
 
-Deno.test("[e2e] v1 channels: every publisher ack is byte-for-byte v1", async (t) => {
-  await using server = await startTestServer();
+e2e("v1 channels: every publisher ack is byte-for-byte v1", async (t, backend) => {
+  await using server = await backend.start();
   const variants: [string, Record<string, unknown>][] = [
     ["no options", {}],
     ["history: null", { history: null }],
@@ -62,8 +62,8 @@ Deno.test("[e2e] v1 channels: every publisher ack is byte-for-byte v1", async (t
   }
 });
 
-Deno.test("[e2e] v1 channels: every subscriber frame is byte-for-byte v1", async () => {
-  await using server = await startTestServer();
+e2e("v1 channels: every subscriber frame is byte-for-byte v1", async (_t, backend) => {
+  await using server = await backend.start();
   const { token } = await createWith(server, "news");
   const other = await createWith(server, "other", { history: null, private: false });
   await using client = await WsClient.connect(server.wsUrl);

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { createChannelService } from "../../src/channels/service.ts";
-import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
 import type { Broker } from "../../src/hub/broker.ts";
 import { createHttpApp } from "../../src/http/app.ts";
 import { BodyReader } from "../../src/http/body.ts";
 import type { LogFields, Logger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
+import { openApiDocument } from "../../src/protocol/openapi.ts";
+import { ACTION_ROUTES } from "../../src/protocol/routes.ts";
 
-async function appWith(broker: Broker) {
+async function appWith(broker: Broker, options: { corsOrigins?: readonly string[] } = {}) {
   const store = new SqliteChannelStore(":memory:");
   const service = await createChannelService({
     store,
@@ -42,6 +44,7 @@ async function appWith(broker: Broker) {
     adminToken: undefined,
     gauges: () => ({ connections: 0, subscriptions: 0, channels: service.size }),
     isReady: () => true,
+    ...options,
   });
   return {
     app,
@@ -108,4 +111,45 @@ Deno.test("every publisher call writes a request log line with status and durati
   assert.equal(line.fields?.status, 404);
   assert.equal(line.fields?.path, "/channel/ping");
   assert.equal(typeof line.fields?.durationMs, "number");
+});
+
+Deno.test("every route of ACTION_ROUTES is registered: POST parses its action, other methods 405", async () => {
+  using world = await appWith(failingBroker, { corsOrigins: ["https://app.example"] });
+  for (const { path, action } of ACTION_ROUTES) {
+    for (const route of [path, `${path}/`]) {
+      const wrong = await world.app.request(route, request("NOT_AN_ACTION", {}));
+      assert.equal(wrong.status, 400, route);
+      const details = (await wrong.json()).data.errorDetails as string;
+      assert.ok(details.includes(action), `${route} parses ${action}: ${details}`);
+
+      const get = await world.app.request(route);
+      assert.equal(get.status, 405, route);
+      assert.equal(get.headers.get("allow"), "POST");
+      await get.body?.cancel();
+
+      const preflight = await world.app.request(route, {
+        method: "OPTIONS",
+        headers: {
+          origin: "https://app.example",
+          "access-control-request-method": "POST",
+        },
+      });
+      assert.equal(preflight.status, 204, `${route} preflight`);
+    }
+    const deeper = await world.app.request(`${path}/x`, request(action, {}));
+    assert.equal(deeper.status, 404, `${path}/x`);
+    await deeper.body?.cancel();
+  }
+});
+
+Deno.test("the app registers exactly the paths the OpenAPI document lists", async () => {
+  using world = await appWith(failingBroker);
+  const registered = new Set(
+    world.app.routes
+      .map((route) => route.path)
+      .filter((path) => path !== "/*" && path !== "*")
+      .map((path) => path.replace(/(.)\/$/, "$1")),
+  );
+  const documented = Object.keys(openApiDocument().paths as Record<string, unknown>);
+  assert.deepEqual([...registered].sort(), documented.sort());
 });

@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
 import { docsRoutes } from "../../src/http/docs.ts";
 import type { Logger } from "../../src/log.ts";
-import { asyncApiDocument, openApiDocument } from "../../src/protocol/describe.ts";
+import { asyncApiDocument } from "../../src/protocol/asyncapi.ts";
+import { openApiDocument } from "../../src/protocol/openapi.ts";
 import { startTestServer } from "../_helpers.ts";
 
 Deno.test("[e2e] GET /openapi.json and /asyncapi.json serve the generated documents", async (t) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { browserRoutes } from "../../src/http/static.ts";
+import { CLIENT_MODULES } from "../../src/protocol/client_modules.ts";
 import type { Logger } from "../../src/log.ts";
 import { action, createChannel, startTestServer } from "../_helpers.ts";
 
@@ -15,6 +16,7 @@ Deno.test("[e2e] GET /js/*.js serves the client modules to any origin", async (t
       ["/js/pushserver.js", "client/pushserver.js"],
       ["/js/publisher.js", "publisher/publisher.js"],
       ["/js/demo.js", "client/demo.js"],
+      ...CLIENT_MODULES.map((name) => [`/js/${name}`, `client/${name}`] as const),
     ] as const
   ) {
     await t.step(`${path} is the file verbatim, as text/javascript with CORS *`, async () => {
@@ -224,6 +226,41 @@ Deno.test("[e2e] CORS_ORIGINS=* allows any origin", async () => {
   await response.body?.cancel();
   assert.equal(response.status, 204);
   assert.equal(response.headers.get("access-control-allow-origin"), "*");
+});
+
+/** The relative modules a client file imports or re-exports (`from "./x.js"`). */
+function relativeImports(file: string): string[] {
+  const found = source(`client/${file}`).matchAll(/\bfrom\s+"\.\/([\w.-]+\.js)"/g);
+  return [...found].map((match) => match[1] ?? "");
+}
+
+Deno.test("browserRoutes() serves every module /js/pushserver.js imports, and each _*.js of src/client", async () => {
+  const app = new Hono();
+  for (const route of browserRoutes()) app.get(route.path, (c) => route.handle(c.req.raw));
+  // Every module reachable from the entry point by relative imports is served, verbatim.
+  const reachable = new Set<string>();
+  const pending = ["pushserver.js"];
+  while (pending.length > 0) {
+    const file = pending.pop() as string;
+    for (const imported of relativeImports(file)) {
+      if (reachable.has(imported)) continue;
+      reachable.add(imported);
+      pending.push(imported);
+    }
+  }
+  assert.ok(reachable.size > 0, "pushserver.js imports its modules by relative path");
+  for (const file of reachable) {
+    const response = await app.request(`/js/${file}`);
+    assert.equal(response.status, 200, `/js/${file} is served`);
+    assert.equal(await response.text(), source(`client/${file}`));
+  }
+  // And the list holds no file that is gone or unused.
+  const privateFiles: string[] = [];
+  for (const entry of Deno.readDirSync(new URL("../../src/client/", import.meta.url))) {
+    if (entry.isFile && /^_.*\.js$/.test(entry.name)) privateFiles.push(entry.name);
+  }
+  assert.deepEqual([...CLIENT_MODULES].sort(), privateFiles.sort());
+  assert.deepEqual([...reachable].sort(), privateFiles.sort());
 });
 
 Deno.test("browserRoutes() logs a missing file and answers 500 for it, serving the rest", async () => {

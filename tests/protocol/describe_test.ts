@@ -6,18 +6,14 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import fc from "fast-check";
 import { z } from "zod";
-import { ERRORS } from "../../src/errors.ts";
+import { CLOSE, ERRORS } from "../../src/errors.ts";
 import { ACTION_SCHEMAS, type ActionName, parseAction } from "../../src/protocol/api.ts";
-import {
-  ACTION_ROUTES,
-  asyncApiDocument,
-  clientActionSchema,
-  CONTRACT_ERROR_MESSAGES,
-  type Json,
-  openApiDocument,
-  OPERATION_ROUTES,
-  requestSchema,
-} from "../../src/protocol/describe.ts";
+import { asyncApiDocument } from "../../src/protocol/asyncapi.ts";
+import { clientActionSchema, type Json, requestSchema } from "../../src/protocol/document.ts";
+import { CONTRACT_ERROR_MESSAGES } from "../../src/protocol/http_errors.ts";
+import { openApiDocument } from "../../src/protocol/openapi.ts";
+import { OPERATION_ROUTES } from "../../src/protocol/operation_routes.ts";
+import { ACTION_ROUTES } from "../../src/protocol/routes.ts";
 import { inboundSchema, parseInbound } from "../../src/protocol/inbound.ts";
 import { mutatedAction } from "../fuzz/_arbitraries.ts";
 
@@ -82,6 +78,7 @@ Deno.test("the AsyncAPI document passes @asyncapi/parser with no error or warnin
       "error",
       "push",
       "subscribe",
+      "subscriptionExpired",
       "subscriptionRevoked",
       "unsubscribe",
     ],
@@ -125,7 +122,20 @@ Deno.test("AsyncAPI: every payload compiles in strict ajv (draft-07) and every e
     }
   }
   const refusals = ((document.channels as Json).subscriber as Json)["x-http-responses"] as Json;
-  for (const refusal of Object.values(refusals)) compile(document, (refusal as Json).payload);
+  // 202 and 204 (SSE commands, CORS preflights) have no body.
+  for (const refusal of Object.values(refusals) as Json[]) {
+    if (refusal.payload !== undefined) compile(document, refusal.payload);
+  }
+});
+
+Deno.test("AsyncAPI: x-close-codes lists exactly the CLOSE catalog, code and reason", () => {
+  const channel = (asyncApiDocument().channels as Json).subscriber as Json;
+  const listed = channel["x-close-codes"] as { code: number; reason: string; when: string }[];
+  assert.deepEqual(
+    listed.map(({ code, reason }) => ({ code, reason })),
+    Object.values(CLOSE).map(({ code, reason }) => ({ code, reason })),
+  );
+  for (const { when } of listed) assert.ok(when.length > 0);
 });
 
 Deno.test("every publisher action has a route, and every documented request example is accepted", () => {
@@ -199,7 +209,7 @@ Deno.test("the documented request schemas accept every body the parsers accept",
   }
 });
 
-/** The JSON Schema of a zod schema, as describe.ts embeds it. */
+/** The JSON Schema of a zod schema, as the document builders embed it. */
 function json(schema: z.ZodType): Json {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, {
     target: "draft-2020-12",

@@ -3,6 +3,7 @@ import { PushError } from "../../src/errors.ts";
 import {
   clientAck,
   errorEnvelope,
+  errorResponse,
   pushHead,
   pushMessage,
   pushTail,
@@ -69,4 +70,20 @@ Deno.test("utf8ByteLength() matches TextEncoder, lone surrogates included", () =
     assert.equal(exceedsUtf8Bytes(text, size), false);
     if (size > 0) assert.equal(exceedsUtf8Bytes(text, size - 1), true);
   }
+});
+
+Deno.test("errorResponse(): the catalog status, JSON content type, the ERROR envelope and extra headers", async () => {
+  const response = errorResponse(
+    new PushError("unavailable", "The server is shutting down"),
+    { connection: "close" },
+  );
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.equal(response.headers.get("connection"), "close");
+  assert.deepEqual(await response.json(), {
+    messageType: "ERROR",
+    code: 503,
+    message: "Service Unavailable",
+    data: { errorDetails: "The server is shutting down" },
+  });
 });

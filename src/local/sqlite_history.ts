@@ -3,11 +3,19 @@
  * in batches (one transaction per event-loop turn), a bounded in-memory tail for recoveries.
  */
 import type { Channel } from "../channels/store.ts";
-import { isSqliteBusy } from "../channels/busy_retry.ts";
+import { isSqliteBusy } from "./busy_retry.ts";
 import { channelNotFound } from "../channels/failures.ts";
 import { PushError } from "../errors.ts";
-import type { SqliteChannelStore } from "../channels/sqlite_store.ts";
-import { type HistoryEntry, type HistoryRead, retained, type StoredPush } from "./log.ts";
+import type { SqliteChannelStore } from "./sqlite_store.ts";
+import type { Receipt } from "../hub/broker.ts";
+import {
+  DEFAULT_PAGE,
+  type HistoryEntry,
+  type HistoryPageSize,
+  type HistoryRead,
+  retainedPage,
+  type StoredPush,
+} from "../history/log.ts";
 
 /** Most entries of a channel's tail kept in memory. */
 const TAIL_ENTRIES = 2048;
@@ -34,6 +42,7 @@ interface Stream {
 
 interface Pending {
   readonly push: StoredPush;
+  readonly receipt: Receipt | undefined;
   readonly done: PromiseWithResolvers<void>;
 }
 
@@ -42,14 +51,14 @@ export interface SqliteHistoryOptions {
   readonly store: SqliteChannelStore;
   readonly now: () => number;
   /** Called for each committed push, in offset order, before its publisher is answered. */
-  readonly onCommitted: (push: StoredPush) => void;
+  readonly onCommitted: (push: StoredPush, receipt?: Receipt) => void;
 }
 
 /** History of every history channel of one single-node server. */
 export class SqliteHistory {
   readonly #store: SqliteChannelStore;
   readonly #now: () => number;
-  readonly #onCommitted: (push: StoredPush) => void;
+  readonly #onCommitted: (push: StoredPush, receipt?: Receipt) => void;
   readonly #streams = new Map<string, Stream>();
   #pending: Pending[] = [];
   #flushTimer: ReturnType<typeof setImmediate> | undefined;
@@ -67,7 +76,7 @@ export class SqliteHistory {
    * Assigns the next offset to `message` and resolves once it is durable, after
    * `onCommitted` has run for it. Concurrent appends share one commit.
    */
-  append(channel: Channel, message: string): Promise<number> {
+  append(channel: Channel, message: string, json = false, receipt?: Receipt): Promise<number> {
     if (this.#closed) return Promise.reject(new Error("history is closed"));
     const history = channel.history!;
     const stream = this.#stream(channel);
@@ -80,9 +89,10 @@ export class SqliteHistory {
       offset,
       createdAt: stream.lastTime,
       message,
+      ...(json ? { json } : {}),
     };
     const done = Promise.withResolvers<void>();
-    this.#pending.push({ push, done });
+    this.#pending.push({ push, receipt, done });
     // Once the pushes of this event-loop turn are in: `setTimeout(0)` would wait for the next
     // timer tick (~1–2 ms here), during which every publisher of a history channel waits.
     this.#flushTimer ??= setImmediate(() => this.#flush());
@@ -90,8 +100,15 @@ export class SqliteHistory {
     return done.promise.then(() => offset);
   }
 
-  /** The stream's top and, when `since` is given, the retained entries above it. */
-  read(channel: Channel, since: number | undefined): HistoryRead {
+  /**
+   * The stream's top and, when `since` is given, one page of the retained entries above it:
+   * from the in-memory tail when it reaches that far back, else one bounded read from disk.
+   */
+  read(
+    channel: Channel,
+    since: number | undefined,
+    page: HistoryPageSize = DEFAULT_PAGE,
+  ): HistoryRead {
     const history = channel.history!;
     const stream = this.#stream(channel);
     const top = stream.committed;
@@ -99,10 +116,17 @@ export class SqliteHistory {
       // A future offset is not recoverable: that position never existed in this epoch.
       return { top, entries: [], complete: since === top };
     }
-    const first = stream.tail[0];
-    const fromTail = first !== undefined && (first.offset <= since + 1 || stream.tailWhole);
-    const entries = fromTail ? stream.tail : this.#store.readHistory(channel.name, since);
-    return retained(entries, since, top, history, this.#now());
+    const { tail } = stream;
+    const first = tail[0];
+    let entries: readonly HistoryEntry[];
+    if (first !== undefined && (first.offset <= since + 1 || stream.tailWhole)) {
+      // The tail is contiguous: the entry above `since` sits at a known index.
+      const start = Math.max(0, since + 1 - first.offset);
+      entries = tail.slice(start, start + page.limit);
+    } else {
+      entries = this.#store.readHistory(channel.name, since, page);
+    }
+    return retainedPage(entries, since, top, history, this.#now(), page);
   }
 
   /** Forgets a deleted channel's stream (its rows went with the channel). */
@@ -162,21 +186,25 @@ export class SqliteHistory {
       for (const { done } of batch) done.reject(answer);
       return;
     }
-    for (const [i, { push, done }] of batch.entries()) {
+    for (const [i, { push, receipt, done }] of batch.entries()) {
       if (!stored[i]) {
         done.reject(channelNotFound(push.channel));
         continue;
       }
       const stream = this.#streams.get(push.channel);
       if (stream !== undefined && stream.epoch === push.epoch) this.#remember(stream, push);
-      this.#onCommitted(push);
+      this.#onCommitted(push, receipt);
       done.resolve();
     }
   }
 
   #remember(stream: Stream, push: StoredPush): void {
     stream.committed = push.offset;
-    stream.tail.push({ offset: push.offset, createdAt: push.createdAt, message: push.message });
+    stream.tail.push(
+      push.json === true
+        ? { offset: push.offset, createdAt: push.createdAt, message: push.message, json: true }
+        : { offset: push.offset, createdAt: push.createdAt, message: push.message },
+    );
     stream.tailChars += push.message.length;
     const keep = Math.min(push.history.size, TAIL_ENTRIES);
     while (

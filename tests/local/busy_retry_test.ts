@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { isSqliteBusy, retryWhileBusy } from "../../src/channels/busy_retry.ts";
+import { isSqliteBusy, retryWhileBusy } from "../../src/local/busy_retry.ts";
 import { PushError } from "../../src/errors.ts";
 
 /** What node:sqlite throws for a locked database. */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { SqliteChannelStore } from "../../src/channels/sqlite_store.ts";
+import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
+import { EVERY_ENTRY } from "../../src/history/log.ts";
 
 const channel = (name: string, createdAt = 1) => ({
   name,
@@ -54,7 +55,7 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
     const raw = new DatabaseSync(path);
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
     assert.deepEqual({ ...raw.prepare("SELECT version FROM schema_version").get() }, {
-      version: 2,
+      version: 3,
     });
     raw.close();
   } finally {
@@ -118,12 +119,16 @@ Deno.test("history rows: append raises the top, trims by size, reads above an of
     store.appendHistory([push(1), push(2)]);
     store.appendHistory([push(3), push(4), push(5)]);
     assert.equal(store.topOffset("h", "epoch-h"), 5);
-    assert.deepEqual(store.readHistory("h", 0).map((e) => e.offset), [3, 4, 5], "size 3 kept");
-    assert.deepEqual(store.readHistory("h", 4).map((e) => e.message), ["m5"]);
+    assert.deepEqual(
+      store.readHistory("h", 0, EVERY_ENTRY).map((e) => e.offset),
+      [3, 4, 5],
+      "size 3 kept",
+    );
+    assert.deepEqual(store.readHistory("h", 4, EVERY_ENTRY).map((e) => e.message), ["m5"]);
     store.trimHistoryOlderThan("h", 5);
-    assert.deepEqual(store.readHistory("h", 0).map((e) => e.offset), [5]);
+    assert.deepEqual(store.readHistory("h", 0, EVERY_ENTRY).map((e) => e.offset), [5]);
     assert.equal(await store.delete("h", "epoch-h"), true);
-    assert.deepEqual(store.readHistory("h", 0), []);
+    assert.deepEqual(store.readHistory("h", 0, EVERY_ENTRY), []);
   } finally {
     store.close();
   }

@@ -1,8 +1,8 @@
 /** SQLite-backed {@link ChannelStore} and {@link HistoryLog} on Deno's built-in `node:sqlite`. */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { HistoryEntry, StoredPush } from "../history/log.ts";
+import type { HistoryEntry, HistoryPageSize, StoredPush } from "../history/log.ts";
 import { BUSY_WAIT_MS } from "./busy_retry.ts";
-import type { Channel, ChannelStore } from "./store.ts";
+import type { Channel, ChannelStore } from "../channels/store.ts";
 
 /** Schema migrations, applied in order; `schema_version` records how many have run. */
 const MIGRATIONS: readonly string[] = [
@@ -25,6 +25,9 @@ const MIGRATIONS: readonly string[] = [
      message TEXT NOT NULL,
      PRIMARY KEY (channel, offset)
    ) WITHOUT ROWID;`,
+  // v1.2: a message may be any JSON value; "json = 1" rows hold its JSON text. Rows written
+  // before hold v1 strings, so they stay 0 and replay as the strings they are.
+  `ALTER TABLE history ADD COLUMN json INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 interface ChannelRow {
@@ -88,8 +91,8 @@ export class SqliteChannelStore implements ChannelStore {
     // Only while that record of the channel exists: a push racing a delete leaves no orphan row
     // that a re-created channel of the same name would inherit.
     this.#append = db.prepare(
-      `INSERT INTO history (channel, offset, created_at, message)
-       SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM channels WHERE name = ? AND epoch = ?)`,
+      `INSERT INTO history (channel, offset, created_at, message, json)
+       SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM channels WHERE name = ? AND epoch = ?)`,
     );
     this.#raiseTop = db.prepare(
       "UPDATE channels SET top_offset = max(top_offset, ?) WHERE name = ? AND epoch = ?",
@@ -97,7 +100,7 @@ export class SqliteChannelStore implements ChannelStore {
     this.#trimBelow = db.prepare("DELETE FROM history WHERE channel = ? AND offset <= ?");
     this.#trimOlder = db.prepare("DELETE FROM history WHERE channel = ? AND created_at < ?");
     this.#readAfter = db.prepare(
-      "SELECT offset, created_at, message FROM history WHERE channel = ? AND offset > ? ORDER BY offset",
+      "SELECT offset, created_at, message, json FROM history WHERE channel = ? AND offset > ? ORDER BY offset LIMIT ?",
     );
     this.#top = db.prepare("SELECT top_offset FROM channels WHERE name = ? AND epoch = ?");
   }
@@ -159,6 +162,7 @@ export class SqliteChannelStore implements ChannelStore {
           offset,
           push.createdAt,
           push.message,
+          push.json === true ? 1 : 0,
           channel,
           epoch,
         );
@@ -179,18 +183,27 @@ export class SqliteChannelStore implements ChannelStore {
     this.#trimOlder.run(channel, cutoff);
   }
 
-  /** The stored entries of `channel` above `offset`, oldest first. */
-  readHistory(channel: string, offset: number): HistoryEntry[] {
-    const rows = this.#readAfter.all(channel, offset) as unknown as {
-      offset: number;
-      created_at: number;
-      message: string;
-    }[];
-    return rows.map((row) => ({
-      offset: Number(row.offset),
-      createdAt: Number(row.created_at),
-      message: row.message,
-    }));
+  /**
+   * One page of the stored entries of `channel` above `offset`, oldest first: at most
+   * `page.limit` of them, and no more message characters than `page.maxBytes` (but at least one
+   * entry). Rows are stepped one by one, so a page never reads more than it returns (+1).
+   */
+  readHistory(channel: string, offset: number, page: HistoryPageSize): HistoryEntry[] {
+    const entries: HistoryEntry[] = [];
+    let bytes = 0;
+    for (const row of this.#readAfter.iterate(channel, offset, page.limit)) {
+      const { offset, created_at, message, json } = row as unknown as {
+        offset: number;
+        created_at: number;
+        message: string;
+        json: number;
+      };
+      if (entries.length > 0 && bytes + message.length > page.maxBytes) break;
+      const entry = { offset: Number(offset), createdAt: Number(created_at), message };
+      entries.push(Number(json) === 1 ? { ...entry, json: true } : entry);
+      bytes += message.length;
+    }
+    return entries;
   }
 
   /** The highest offset ever stored for this channel record (0 before the first push). */
