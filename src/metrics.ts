@@ -10,6 +10,10 @@ export interface Gauges {
   channels: number;
   /** Publisher-port requests being handled, the scrape itself included. */
   httpInFlight?: number;
+  /** bcrypt checks of not-yet-verified tokens running or waiting in the token gate. */
+  tokenChecks?: number;
+  /** Log lines dropped because they could not be written (a counter kept by the logger). */
+  logLinesDropped?: number;
   /** Of {@link connections}, those over Server-Sent Events. */
   sseConnections?: number;
 }
@@ -135,6 +139,18 @@ export class Metrics {
       "counter",
       "Failures of background work (history sweeps, presence and count refreshes, callbacks), by job.",
       [...this.faults].map(([job, value]) => [`{job="${job}"}`, value]),
+    );
+    metric(
+      "pushserver_token_checks",
+      "gauge",
+      "bcrypt checks of not-yet-verified channel tokens running or waiting.",
+      [["", gauges.tokenChecks ?? 0]],
+    );
+    metric(
+      "pushserver_log_lines_dropped_total",
+      "counter",
+      "Log lines dropped because stdout could not be written (closed pipe, full disk).",
+      [["", gauges.logLinesDropped ?? 0]],
     );
     const name = "pushserver_http_request_duration_seconds";
     lines.push(

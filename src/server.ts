@@ -3,6 +3,7 @@ import { type ChannelService, createChannelService } from "./channels/service.ts
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
 import { startClusterBackend } from "./cluster/backend.ts";
+import { clientAddressRule } from "./client_address.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
@@ -17,6 +18,7 @@ import { announce, jsonLogger, type Logger } from "./log.ts";
 import { type FaultReporter, Metrics } from "./metrics.ts";
 import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
+import { announceListening } from "./startup_notes.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
 import { createSseHandler } from "./sse/handler.ts";
@@ -90,6 +92,7 @@ async function startCore(
   };
   const hub = new Hub({
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    maxSubscriptions: config.maxSubscriptions,
     maxHeldChars: config.maxBufferedBytes,
     onChannelActive: (channel) => backend.broker.subscribe(channel),
     onChannelIdle: (channel) => backend.broker.unsubscribe(channel),
@@ -118,7 +121,12 @@ async function startCore(
   metrics.sections.push(() => backend.metrics());
   const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost, { reportFault });
   // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
-  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
+  const tokenGate = new TokenGate({
+    lanes: VERIFY_WORKERS,
+    maxPending: config.maxTokenChecks,
+    failureBurst: config.tokenFailureBurst,
+    failuresPerSecond: config.tokenFailureRate,
+  });
   let service: ChannelService;
   try {
     service = await createChannelService({
@@ -169,10 +177,13 @@ export async function startServer(
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    tokenChecks: tokenGate.pending,
+    logLinesDropped: logger.droppedLines?.() ?? 0,
     sseConnections: sse.connections.size,
   });
 
   const bodies = new BodyReader(config);
+  const clientAddress = clientAddressRule(config.trustedProxies);
   const app = createHttpApp({
     service,
     bodies,
@@ -230,8 +241,12 @@ export async function startServer(
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Promise<Response> {
     try {
-      // Token checks made for this request count against its source address.
-      return await admitHttp(request, sourceOf(info.remoteAddr.hostname));
+      // Token checks and body bytes of this request count against its source address.
+      const client = clientAddress(
+        info.remoteAddr.hostname,
+        request.headers.get("x-forwarded-for"),
+      );
+      return await admitHttp(request, sourceOf(client));
     } finally {
       bodies.finish(request);
     }
@@ -287,16 +302,16 @@ export async function startServer(
   listening = true;
   const httpPort = httpServer.port;
   const wsPort = wsServer.port;
-  announce(
-    logger,
-    `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
-    {
+  announceListening(logger, config, {
+    wsPort,
+    httpPort,
+    fields: {
       channels: service.size,
       openFileLimit: fdLimit ?? null,
       maxConnections: caps.wsConnections,
       maxHttpInFlight: Number.isFinite(caps.httpInFlight) ? caps.httpInFlight : null,
     },
-  );
+  });
 
   const finished = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;

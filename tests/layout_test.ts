@@ -16,9 +16,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   "errors.ts": [],
   "log.ts": [],
   "metrics.ts": [],
-  "config.ts": ["log.ts"],
+  "config.ts": ["log.ts", "client_address.ts"],
   "fd_limit.ts": [],
   "listener.ts": ["log.ts"],
+  // The software version lives in one place: deno.json (a JSON import).
+  "version.ts": ["../"],
+  "client_address.ts": [],
+  "startup_notes.ts": ["config.ts", "log.ts", "version.ts"],
   "protocol/": ["errors.ts"],
   // The core: the channel rules, the hub and the seams (Backend, Broker, Grants, ChannelLookup).
   "channels/": BASE,
@@ -28,8 +32,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   "local/": [...BASE, ...CORE],
   "cluster/": [...BASE, ...CORE],
   // Transports parse, call the core and write frames; they never import a backend.
-  "http/": [...BASE, ...CORE, "protocol/", "client/"],
+  "http/": [...BASE, ...CORE, "protocol/", "client/", "version.ts"],
   "ws/": [...BASE, ...CORE, "protocol/"],
+  // Server-Sent Events: another writer under the transport-neutral session of ws/.
+  "sse/": [...BASE, ...CORE, "protocol/", "ws/"],
   "client/": [],
   "publisher/": [],
   // Composition roots and tools.
@@ -41,11 +47,14 @@ const ALLOWED: Record<string, readonly string[]> = {
     "cluster/",
     "http/",
     "ws/",
+    "sse/",
     "fd_limit.ts",
     "listener.ts",
+    "client_address.ts",
+    "startup_notes.ts",
   ],
-  "cli.ts": ["client/", "publisher/", ...BASE, "protocol/"],
-  "migrate_to_redis.ts": ["local/", "cluster/"],
+  "cli.ts": ["client/", "publisher/", ...BASE, "protocol/", "version.ts"],
+  "migrate_to_redis.ts": ["local/", "cluster/", "history/"],
 };
 
 function sourceFiles(dir: string): string[] {

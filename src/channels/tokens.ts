@@ -92,8 +92,10 @@ export function bcryptHasher(cost: number, options: BcryptHasherOptions = {}): T
   };
   const pending = new Map<
     number,
-    { resolve: (v: string | boolean) => void; reject: (e: PushError) => void }
+    { resolve: (v: string | boolean) => void; reject: (e: PushError) => void; worker: Worker }
   >();
+  /** Jobs sent to each worker and not answered yet. */
+  const load = new Map<Worker, number>();
   let nextId = 0;
   let closed = false;
 
@@ -102,6 +104,7 @@ export function bcryptHasher(cost: number, options: BcryptHasherOptions = {}): T
     const job = pending.get(result.id);
     if (job === undefined) return;
     pending.delete(result.id);
+    load.set(job.worker, (load.get(job.worker) ?? 1) - 1);
     if ("error" in result) {
       reportFault("bcrypt", new Error(`bcrypt refused a job: ${result.error}`));
       job.reject(hasherFault("refused", result.error));
@@ -114,6 +117,7 @@ export function bcryptHasher(cost: number, options: BcryptHasherOptions = {}): T
     const error = hasherFault("crashed", event.message);
     for (const job of pending.values()) job.reject(error);
     pending.clear();
+    load.clear();
     terminateAll();
   }
 
@@ -135,9 +139,16 @@ export function bcryptHasher(cost: number, options: BcryptHasherOptions = {}): T
       worker.onerror = onCrash;
       pool.workers.push(worker);
     }
+    // The least busy worker, not id % size: ids are shared by both pools, so two verifications
+    // could land on one worker and a check the token gate let run waited behind another.
+    let worker = pool.workers[0]!;
+    for (const candidate of pool.workers) {
+      if ((load.get(candidate) ?? 0) < (load.get(worker) ?? 0)) worker = candidate;
+    }
+    load.set(worker, (load.get(worker) ?? 0) + 1);
     const { promise, resolve, reject } = Promise.withResolvers<string | boolean>();
-    pending.set(id, { resolve, reject });
-    pool.workers[id % pool.workers.length]!.postMessage({ ...job, id } as BcryptJob);
+    pending.set(id, { resolve, reject, worker });
+    worker.postMessage({ ...job, id } as BcryptJob);
     return promise;
   }
 

@@ -83,6 +83,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     metrics.observeRequest(seconds);
     if (!logRequests) return;
     logger.info("request", {
+      // The client as TRUSTED_PROXIES names it (the same source its budgets are kept for).
+      client: requestSource(c),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -94,9 +96,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   applyCors(app, deps.corsOrigins ?? []);
 
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
-  async function readActionBody(request: Request): Promise<string> {
+  async function readActionBody(request: Request, source: string | undefined): Promise<string> {
     try {
-      return await deps.bodies.read(request);
+      return await deps.bodies.read(request, source);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()
@@ -186,10 +188,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   function registerAction<A extends ActionName>(path: string, name: A): void {
     const handle: ActionHandler<A> = actions[name];
     const handler = async (c: Context) => {
-      const body = await readActionBody(c.req.raw);
+      const source = requestSource(c);
+      const body = await readActionBody(c.req.raw, source);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
-      return jsonResponse(200, await handle(parsed.value, c.req.raw, requestSource(c)));
+      return jsonResponse(200, await handle(parsed.value, c.req.raw, source));
     };
     for (const route of withTrailingSlash(path)) {
       app.post(route, handler);
@@ -209,16 +212,16 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The operator's way out of a lost channel token (only with ADMIN_TOKEN). */
   function adminAction(path: string, handle: (channel: string) => Promise<string>): void {
     app.post(path, async (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       if (!bearerMatches(c.req.raw, adminDigest)) {
         throw new PushError("token_missing", "A valid admin bearer token is required");
       }
-      const parsed = parseAdminAction(await readActionBody(c.req.raw));
+      const parsed = parseAdminAction(await readActionBody(c.req.raw, requestSource(c)));
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value.channel));
     });
     app.all(path, (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       return methodNotAllowed(c, "POST");
     });
   }
@@ -256,7 +259,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     }));
 
   operation("/sysadmin", async (c) => {
-    if (adminDigest === undefined) throw noRoute(c);
+    if (adminDigest === undefined) throw adminOff(c);
     if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
@@ -280,7 +283,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     operation(route.path, (c) => route.handle(c.req.raw));
   }
 
-  app.notFound((c) => errorResponse(noRoute(c)));
+  app.notFound((c) =>
+    errorResponse(adminDigest === undefined && isAdminPath(c.req.path) ? adminOff(c) : noRoute(c))
+  );
 
   app.onError((error, c) => {
     if (error instanceof PushError) return errorResponse(error);
@@ -331,4 +336,18 @@ function withTrailingSlash(path: string): readonly string[] {
 
 function noRoute(c: Context): PushError {
   return new PushError("no_route", `No route for ${c.req.method} ${c.req.path}`);
+}
+
+/** The 404 of an admin route while ADMIN_TOKEN is unset: it says what turns the route on. */
+function adminOff(c: Context): PushError {
+  return new PushError(
+    "no_route",
+    `No route for ${c.req.method} ${c.req.path}: the admin routes are off because ADMIN_TOKEN ` +
+      "is unset; restart the server with ADMIN_TOKEN (16+ characters) to use them",
+  );
+}
+
+/** `/sysadmin`, `/admin` and everything under `/admin/`. */
+function isAdminPath(path: string): boolean {
+  return path === "/sysadmin" || path === "/admin" || path.startsWith("/admin/");
 }

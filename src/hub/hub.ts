@@ -68,6 +68,8 @@ export interface DeliveryReport {
 export interface HubOptions {
   /** Most channels one connection may subscribe to. */
   maxSubscriptionsPerConnection: number;
+  /** Most subscriptions over all connections of this node (`MAX_SUBSCRIPTIONS`; default none). */
+  maxSubscriptions?: number;
   /** Most characters held for one connection during a recovery; past it, it is closed 4008. */
   maxHeldChars?: number;
   /** A channel got its first local subscriber; the returned promise settles once it is live. */
@@ -83,6 +85,7 @@ export class Hub {
   readonly #members = new Map<string, Member>();
   readonly #channels = new Map<string, Set<Member>>();
   readonly #maxSubscriptions: number;
+  readonly #maxTotal: number;
   readonly #maxHeldChars: number;
   readonly #onActive: (channel: string) => Promise<void> | undefined;
   readonly #onIdle: (channel: string) => void;
@@ -95,6 +98,7 @@ export class Hub {
   /** Creates an empty hub. */
   constructor(options: HubOptions) {
     this.#maxSubscriptions = options.maxSubscriptionsPerConnection;
+    this.#maxTotal = options.maxSubscriptions ?? Number.POSITIVE_INFINITY;
     this.#maxHeldChars = options.maxHeldChars ?? 4 * 1024 * 1024;
     this.#onActive = options.onChannelActive ?? (() => undefined);
     this.#onIdle = options.onChannelIdle ?? (() => {});
@@ -173,6 +177,14 @@ export class Hub {
       throw new PushError(
         "too_many_requests",
         `A connection may subscribe to at most ${this.#maxSubscriptions} channels`,
+      );
+    }
+    // Bounds subscription state as a whole (~741 B each): the per-connection limit times
+    // MAX_CONNECTIONS allowed ~11 GB.
+    if (this.#subscriptionCount >= this.#maxTotal) {
+      throw new PushError(
+        "too_many_requests",
+        `The server holds its maximum of ${this.#maxTotal} subscriptions (MAX_SUBSCRIPTIONS)`,
       );
     }
     member.channels = [...member.channels, channel];

@@ -4,7 +4,7 @@
  * A WebSocket connection feeds it frames; a Server-Sent Events transport can feed it the bodies
  * of its command requests the same way.
  */
-import { channelNotFound } from "../channels/failures.ts";
+import { channelNotFound, storeUnavailable } from "../channels/failures.ts";
 import type { Channel } from "../channels/store.ts";
 import type { SubscriberTokens, TokenRefusal } from "../channels/subscriber_tokens.ts";
 import { CLOSE, PushError } from "../errors.ts";
@@ -307,7 +307,7 @@ export class Session {
       () => void this.#writer.send(hub.ackFor(this.id, "Subscribed", name)),
       (error) => {
         if (!already) hub.unsubscribe(this.id, name);
-        throw unavailable(error);
+        throw storeUnavailable(error);
       },
     );
   }
@@ -329,10 +329,4 @@ function tokenRefused(name: string, reason: TokenRefusal): PushError {
       JSON.stringify(name)
     } is private and the subscriber token was refused: ${reason}`,
   );
-}
-
-/** A store failure as the subscriber sees it (a PushError passes through). */
-export function unavailable(error: unknown): PushError {
-  if (error instanceof PushError) return error;
-  return new PushError("unavailable", "The channel store is unavailable; retry shortly");
 }
