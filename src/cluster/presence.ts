@@ -43,7 +43,7 @@ export class RedisPresence implements Presence {
     this.#lastRefresh = deps.now();
   }
 
-  connection(id: string, open: boolean): void {
+  connection(id: string, open: boolean): Promise<void> | void {
     if (this.#closed) return;
     const { redis, keys, nodeId } = this.#deps;
     const key = keys.connection(id);
@@ -57,6 +57,8 @@ export class RedisPresence implements Presence {
     });
     this.#pending.add(settled);
     settled.finally(() => this.#pending.delete(settled));
+    // An opened connection is announced (`Connected`) once other nodes can find it.
+    if (open) return settled;
   }
 
   /** Refreshes presence when a write failed, or when the keys' refresh is due. */

@@ -253,10 +253,14 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
         : jsonResponse(503, '{"status":"unavailable"}'),
   );
 
-  operation("/metrics", () =>
-    new Response(metrics.render(deps.gauges()), {
+  operation("/metrics", async () => {
+    // The channel count as the store has it now (other nodes create and delete too); a store
+    // that cannot answer leaves the last count, and the scrape still answers.
+    await service.recount();
+    return new Response(metrics.render(deps.gauges()), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-    }));
+    });
+  });
 
   operation("/sysadmin", async (c) => {
     if (adminDigest === undefined) throw adminOff(c);

@@ -21,6 +21,10 @@ export interface Grants {
 
 /** Which connection UUIDs are live: every node tells it when its connections open and close. */
 export interface Presence {
-  /** Connection `id` opened (`true`) or closed on this node. */
-  connection(id: string, open: boolean): void;
+  /**
+   * Connection `id` opened (`true`) or closed on this node. For an opened one it may return a
+   * promise that resolves (never rejects) once every node can find it (cluster-wide presence):
+   * its `Connected` frame waits for it, so an authorize right after it finds the connection.
+   */
+  connection(id: string, open: boolean): Promise<void> | void;
 }

@@ -77,7 +77,7 @@ export interface HubOptions {
   /** A channel lost its last local subscriber. */
   onChannelIdle?: (channel: string) => void;
   /** A connection was registered (`open`) or forgotten (cluster mode keeps presence in Redis). */
-  onConnection?: (id: string, open: boolean) => void;
+  onConnection?: (id: string, open: boolean) => Promise<void> | void;
 }
 
 /** Local subscriptions and fan-out. Per connection, frames go out in the order they are produced. */
@@ -89,7 +89,7 @@ export class Hub {
   readonly #maxHeldChars: number;
   readonly #onActive: (channel: string) => Promise<void> | undefined;
   readonly #onIdle: (channel: string) => void;
-  readonly #onConnection: ((id: string, open: boolean) => void) | undefined;
+  readonly #onConnection: ((id: string, open: boolean) => Promise<void> | void) | undefined;
   readonly #ready = new Map<string, Promise<void>>();
   /** Connections with a subscribe in flight, by channel. */
   readonly #joiners = new Map<string, Set<Member>>();
@@ -126,7 +126,7 @@ export class Hub {
   }
 
   /** Registers a connection with no subscriptions. */
-  add(subscriber: Subscriber): void {
+  add(subscriber: Subscriber): Promise<void> | void {
     this.#members.set(subscriber.id, {
       subscriber,
       channels: [],
@@ -135,7 +135,7 @@ export class Hub {
       joining: undefined,
       reached: undefined,
     });
-    this.#onConnection?.(subscriber.id, true);
+    return this.#onConnection?.(subscriber.id, true);
   }
 
   /** Forgets a connection and its subscriptions at once. */

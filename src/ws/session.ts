@@ -102,6 +102,25 @@ export class Session {
     this.#handle(data);
   }
 
+  /**
+   * Starts the session: `hello` (the `Connected` frame) goes out once `ready` (the connection's
+   * cluster-wide presence, when there is one to wait for) is in force; commands that arrive
+   * meanwhile wait behind it, so `Connected` stays the first frame.
+   */
+  open(ready: Promise<void> | void, hello: () => void): void {
+    if (ready === undefined) return hello();
+    this.#busy = true;
+    ready
+      .then(() => {
+        if (!this.#gone) hello();
+      })
+      .catch((error) => this.#fail(error))
+      .finally(() => {
+        this.#busy = false;
+        this.#drain();
+      });
+  }
+
   /** The transport is gone: nothing more is handled. */
   end(): void {
     this.#gone = true;
