@@ -419,7 +419,6 @@ e2e(
     assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
     assert.equal((await grantedOnly.subscribe("vip")).message, "Subscribed");
   },
-  { clusterGap: "presenceAfterConnected" },
 );
 
 e2e("a private channel stays private after a restart", async (_t, backend) => {
