@@ -31,7 +31,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   // Webhooks (events, signer, sender, the WebhookOutbox interface) are core-level: each backend
   // implements the outbox (SQLite tables, a Redis stream) and the Backend seam opens it, so
   // hub/ and the backends import webhooks/ types; webhooks/ itself never imports a backend.
-  "webhooks/": BASE,
+  // The contract's names and schemas are in protocol/webhooks.ts (OpenAPI describes them).
+  "webhooks/": [...BASE, "protocol/"],
   // Backends implement the core's interfaces; neither knows the other or any transport.
   "local/": [...BASE, ...CORE, "webhooks/"],
   "cluster/": [...BASE, ...CORE, "webhooks/"],

@@ -20,6 +20,12 @@ import {
 } from "./http_errors.ts";
 import { OPERATION_ROUTES, type OperationRoute } from "./operation_routes.ts";
 import { ACTION_ROUTES, type ActionRoute } from "./routes.ts";
+import {
+  MAX_EVENTS_PER_DELIVERY,
+  WEBHOOK_EVENT_NAMES,
+  WEBHOOK_SIGNATURE_HEADER,
+  webhookSchemas,
+} from "./webhooks.ts";
 
 const INFO_DESCRIPTION = [
   "The publisher API of pushserver (the HTTP port, `PORT_HTTP`, default 5223) and its " +
@@ -180,6 +186,9 @@ export function openApiDocument(
     paths[route.path] = { ...paths[route.path], [method]: operation };
   }
 
+  const ref = (name: string) => `#/components/schemas/${name}`;
+  Object.assign(schemas, webhookSchemas(ref));
+
   return {
     openapi: "3.1.0",
     info: {
@@ -196,8 +205,10 @@ export function openApiDocument(
       { name: "Browser files", description: "Client modules and the demo page" },
       { name: "API descriptions", description: "This document, AsyncAPI, and this page" },
       { name: "CORS", description: "Preflights for browser publishers (`CORS_ORIGINS`)" },
+      { name: "Webhooks", description: "What the server sends to `WEBHOOK_URL`" },
     ],
     paths,
+    webhooks: { channelEvents: webhookOperation(ref) },
     components: {
       schemas,
       securitySchemes: {
@@ -215,6 +226,59 @@ export function openApiDocument(
         404: errorResponse(404, "No such route", "No route for GET /nope"),
         500: errorResponse(500, EVERY_ROUTE_ERRORS[500] ?? ""),
         503: errorResponse(503, EVERY_ROUTE_ERRORS[503] ?? ""),
+      },
+    },
+  };
+}
+
+/** What the server POSTs to `WEBHOOK_URL` (PROTOCOL.md v1.2 "Webhooks"; docs/webhooks.md). */
+function webhookOperation(ref: (name: string) => string): Json {
+  return {
+    post: {
+      operationId: "channelEvents",
+      summary: "Channel events, POSTed to WEBHOOK_URL",
+      description: [
+        "Sent only when the server has `WEBHOOK_URL` (and `WEBHOOK_SECRET`) set. Events: " +
+        WEBHOOK_EVENT_NAMES.map((n) => `\`${n}\``).join(", ") + ".",
+        `Events of up to 1 s are batched, at most ${MAX_EVENTS_PER_DELIVERY} per delivery, ` +
+        "one delivery in flight at a time, oldest first. Any 2xx within 10 s acknowledges; " +
+        "anything else is retried with the same `id` and the same bytes after 1, 2, 4 … s " +
+        "(at most 60 s apart) until `WEBHOOK_RETRY_S` has passed, then dropped. At-least-once: " +
+        "deduplicate by `id`.",
+        `Verify \`${WEBHOOK_SIGNATURE_HEADER}\` over the raw body before parsing it ` +
+        "(`verifyWebhook` of `@pushserver/publisher/webhook`).",
+      ].join("\n\n"),
+      tags: ["Webhooks"],
+      parameters: [{
+        name: WEBHOOK_SIGNATURE_HEADER,
+        in: "header",
+        required: true,
+        description: "`sha256=` and the lowercase hex HMAC-SHA256 of the raw body, keyed " +
+          "with `WEBHOOK_SECRET`",
+        schema: { type: "string", pattern: "^sha256=[0-9a-f]{64}$" },
+      }],
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: { $ref: ref("WebhookDelivery") },
+            example: {
+              id: "6f0c2a7e-5b1d-4c3e-9a8f-0d1e2f3a4b5c",
+              timeMs: 1767225600000,
+              events: [
+                { name: "channel_created", channel: "room", timeMs: 1767225599412 },
+                { name: "channel_occupied", channel: "room", timeMs: 1767225599530 },
+              ],
+            },
+          },
+        },
+      },
+      responses: {
+        "2XX": { description: "Acknowledged: the delivery is forgotten" },
+        default: {
+          description: "Any other answer, a redirect, a timeout (10 s) or no connection: " +
+            "retried with the same id and body",
+        },
       },
     },
   };

@@ -2,15 +2,10 @@
  * Webhook events and deliveries as data (PROTOCOL.md v1.2 "Webhooks"): pure, no I/O, no clock.
  */
 
-/** The six event names, in the words of the contract. */
-export const WEBHOOK_EVENT_NAMES = [
-  "channel_created",
-  "channel_deleted",
-  "channel_occupied",
-  "channel_vacated",
-  "subscriber_joined",
-  "subscriber_left",
-] as const;
+import { MAX_EVENTS_PER_DELIVERY, WEBHOOK_EVENT_NAMES } from "../protocol/webhooks.ts";
+
+// The contract's names and bounds live in protocol/ (the OpenAPI document describes them too).
+export { MAX_EVENTS_PER_DELIVERY, WEBHOOK_EVENT_NAMES };
 
 /** One event's name. */
 export type WebhookEventName = typeof WEBHOOK_EVENT_NAMES[number];
@@ -47,9 +42,6 @@ export type WebhookEvent = ChannelEvent | SubscriberEvent;
 export interface WebhookEvents {
   record(event: WebhookEvent): Promise<void>;
 }
-
-/** Most events in one delivery. */
-export const MAX_EVENTS_PER_DELIVERY = 100;
 
 /** The JSON body of one delivery: `{"id", "timeMs", "events": [...]}`. */
 export function deliveryBody(id: string, timeMs: number, events: readonly WebhookEvent[]): string {

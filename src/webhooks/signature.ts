@@ -2,8 +2,10 @@
  * `X-Pushserver-Signature: sha256=<lowercase hex HMAC-SHA256(secret, raw body)>` with WebCrypto.
  */
 
+import { WEBHOOK_SIGNATURE_HEADER } from "../protocol/webhooks.ts";
+
 /** The header every delivery carries. */
-export const SIGNATURE_HEADER = "X-Pushserver-Signature";
+export const SIGNATURE_HEADER = WEBHOOK_SIGNATURE_HEADER;
 
 /** An HMAC-SHA256 signer for one secret (the key is imported once). */
 export class WebhookSigner {
