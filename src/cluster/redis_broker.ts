@@ -20,6 +20,7 @@ import { decodeExtended, type ExtendedHeader, PUBLISH_EX } from "./publish_ex.ts
 import type { ReceiptWaiter } from "./receipts.ts";
 import { decodeEntry } from "./redis_store.ts";
 import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
+import { publishOnce } from "./publish_once.ts";
 
 /** What the broker needs from its node. */
 export interface RedisBrokerDeps {
@@ -77,6 +78,16 @@ export class RedisBroker implements Broker {
     recipients: readonly string[],
     options?: PublishOptions,
   ): Promise<number | undefined> {
+    if (options?.once !== undefined) {
+      // v1.2 idempotent pushes: the key's claim and the push are one script (publish_once.ts).
+      return await publishOnce(
+        { ...this.#deps, call: redis, applied: (answer) => this.#applied(channel, answer) },
+        channel,
+        message,
+        recipients,
+        { ...options, once: options.once },
+      );
+    }
     if (options?.json === true || options?.receipt !== undefined) {
       return await this.#publishExtended(channel, message, recipients, options);
     }

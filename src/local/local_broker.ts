@@ -3,6 +3,7 @@ import type { Channel } from "../channels/store.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
+import { LocalPushKeys } from "./push_keys.ts";
 import type {
   Broker,
   BrokerHandler,
@@ -16,6 +17,7 @@ import type {
 export class LocalBroker implements Broker {
   readonly #handler: BrokerHandler;
   readonly #history: SqliteHistory | undefined;
+  readonly #keys: LocalPushKeys;
 
   /**
    * Delivers to `handler`; `store` keeps history (without one, history channels cannot be
@@ -23,6 +25,7 @@ export class LocalBroker implements Broker {
    */
   constructor(handler: BrokerHandler, options: { store?: SqliteChannelStore; now: () => number }) {
     this.#handler = handler;
+    this.#keys = new LocalPushKeys(options);
     this.#history = options.store === undefined ? undefined : new SqliteHistory({
       store: options.store,
       now: options.now,
@@ -50,6 +53,16 @@ export class LocalBroker implements Broker {
     recipients: readonly string[],
     options?: PublishOptions,
   ): Promise<number | undefined> {
+    const once = options?.once;
+    if (once !== undefined) {
+      const { once: _, ...made } = options!;
+      return this.#keys.run(
+        channel,
+        once,
+        options?.receipt,
+        () => this.publish(channel, message, recipients, made),
+      );
+    }
     const json = options?.json === true;
     if (channel.history === null || recipients.length > 0) {
       deliver(
