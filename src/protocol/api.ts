@@ -47,7 +47,8 @@ const idempotencyKey = z
   .string({ error: expecting("a string of 1 to 64 printable ASCII characters, or null") })
   .regex(/^[\x20-\x7e]{1,64}$/, { error: "must be 1 to 64 printable ASCII characters" })
   .nullish()
-  .transform((key) => key ?? undefined);
+  .transform((key) => key ?? undefined)
+  .optional();
 
 /** A stream position to read on from (`since`, as in SUBSCRIBE); null = absent. */
 const sincePosition = object({
@@ -225,7 +226,6 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
       recipients: ids,
       message: { text: message, json: false },
       receipt: receipt === true,
-      idempotencyKey: undefined,
     },
   };
 }
