@@ -21,6 +21,7 @@ import { announce, jsonLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
+import { announceListening } from "./startup_notes.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
 import { createSseHandler } from "./sse/handler.ts";
@@ -278,16 +279,16 @@ export async function startServer(
   listening = true;
   const httpPort = httpServer.port;
   const wsPort = wsServer.port;
-  announce(
-    logger,
-    `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
-    {
+  announceListening(logger, config, {
+    wsPort,
+    httpPort,
+    fields: {
       channels: service.size,
       openFileLimit: fdLimit ?? null,
       maxConnections: caps.wsConnections,
       maxHttpInFlight: Number.isFinite(caps.httpInFlight) ? caps.httpInFlight : null,
     },
-  );
+  });
 
   const finished = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;

@@ -212,7 +212,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The operator's way out of a lost channel token (only with ADMIN_TOKEN). */
   function adminAction(path: string, handle: (channel: string) => Promise<string>): void {
     app.post(path, async (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       if (!bearerMatches(c.req.raw, adminDigest)) {
         throw new PushError("token_missing", "A valid admin bearer token is required");
       }
@@ -221,7 +221,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       return jsonResponse(200, await handle(parsed.value.channel));
     });
     app.all(path, (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       return methodNotAllowed(c, "POST");
     });
   }
@@ -259,7 +259,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     }));
 
   operation("/sysadmin", async (c) => {
-    if (adminDigest === undefined) throw noRoute(c);
+    if (adminDigest === undefined) throw adminOff(c);
     if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
@@ -283,7 +283,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     operation(route.path, (c) => route.handle(c.req.raw));
   }
 
-  app.notFound((c) => errorResponse(noRoute(c)));
+  app.notFound((c) =>
+    errorResponse(adminDigest === undefined && isAdminPath(c.req.path) ? adminOff(c) : noRoute(c))
+  );
 
   app.onError((error, c) => {
     if (error instanceof PushError) return errorResponse(error);
@@ -334,4 +336,18 @@ function withTrailingSlash(path: string): readonly string[] {
 
 function noRoute(c: Context): PushError {
   return new PushError("no_route", `No route for ${c.req.method} ${c.req.path}`);
+}
+
+/** The 404 of an admin route while ADMIN_TOKEN is unset: it says what turns the route on. */
+function adminOff(c: Context): PushError {
+  return new PushError(
+    "no_route",
+    `No route for ${c.req.method} ${c.req.path}: the admin routes are off because ADMIN_TOKEN ` +
+      "is unset; restart the server with ADMIN_TOKEN (16+ characters) to use them",
+  );
+}
+
+/** `/sysadmin`, `/admin` and everything under `/admin/`. */
+function isAdminPath(path: string): boolean {
+  return path === "/sysadmin" || path === "/admin" || path.startsWith("/admin/");
 }
