@@ -48,7 +48,13 @@ const idempotencyKey = z
   .regex(/^[\x20-\x7e]{1,64}$/, { error: "must be 1 to 64 printable ASCII characters" })
   .nullish()
   .transform((key) => key ?? undefined)
-  .optional();
+  .optional()
+  .meta({
+    description: "v1.2: 1–64 printable ASCII characters. A push whose key was already used on " +
+      "the same channel within the last 300 s is not delivered or stored again and is " +
+      "answered exactly like the first one (same `offset`, same receipt counts), on any node: " +
+      "a publisher that got a 503 or no answer can retry safely",
+  });
 
 /** A stream position to read on from (`since`, as in SUBSCRIBE); null = absent. */
 const sincePosition = object({
