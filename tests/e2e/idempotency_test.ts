@@ -19,7 +19,7 @@ function movableClock(): { now: () => number; advance(ms: number): void } {
 
 /** Pushes `message` on `channel`; the whole reply. */
 function push(
-  d: Deployment,
+  d: { readonly httpUrl: string },
   channel: string,
   token: string,
   data: Record<string, unknown>,
@@ -116,6 +116,27 @@ e2e("idempotencyKey: a key is pushed once per channel for 300 s", async (t, back
     const marker = await push(d, "stored", stored.token, { message: "m4" });
     assert.equal(marker.body.data.offset, 4);
     assert.equal((await sub.next()).data.pushMessage.offset, 4);
+  });
+
+  await t.step("with receipts, on every node at once: one push, the same counts", async () => {
+    // In cluster mode the repeats reach Redis while the first push's counts are still coming in.
+    const answers = await Promise.all(
+      [...d.nodes, ...d.nodes].map((node, i) =>
+        push(node, "plain", plain.token, {
+          message: `r${i}`,
+          idempotencyKey: "receipted",
+          receipt: true,
+        })
+      ),
+    );
+    for (const answer of answers) {
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.body.data, { channel: "plain", channelToken: null, delivered: 1 });
+    }
+    assert.match((await sub.next()).data.pushMessage.message, /^r\d$/);
+    const marker = `marker ${crypto.randomUUID()}`;
+    await push(d, "plain", plain.token, { message: marker });
+    assert.equal((await sub.next()).data.pushMessage.message, marker);
   });
 
   await t.step("batch items: a repeated key in one batch or from a push before", async () => {
