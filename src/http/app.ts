@@ -83,6 +83,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     metrics.observeRequest(seconds);
     if (!logRequests) return;
     logger.info("request", {
+      // The client as TRUSTED_PROXIES names it (the same source its budgets are kept for).
+      client: requestSource(c),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -94,9 +96,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   applyCors(app, deps.corsOrigins ?? []);
 
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
-  async function readActionBody(request: Request): Promise<string> {
+  async function readActionBody(request: Request, source: string | undefined): Promise<string> {
     try {
-      return await deps.bodies.read(request);
+      return await deps.bodies.read(request, source);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()
@@ -154,7 +156,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     },
 
     DELETE_CHANNEL: async ({ data }, _raw, source) => {
-      await deleted(await service.delete(data.channel, data.channelToken, source));
+      deleted(await service.delete(data.channel, data.channelToken, source));
       return serverAck("Deleted", data.channel, null);
     },
 
@@ -172,7 +174,6 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     REVOKE_SUBSCRIBER: async ({ data }, _raw, source) => {
       const channel = await service.authorize(data.channel, data.channelToken, source);
       await deps.grants.revoke(data.uuid, channel);
-      await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
       return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
     },
 
@@ -187,10 +188,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   function registerAction<A extends ActionName>(path: string, name: A): void {
     const handle: ActionHandler<A> = actions[name];
     const handler = async (c: Context) => {
-      const body = await readActionBody(c.req.raw);
+      const source = requestSource(c);
+      const body = await readActionBody(c.req.raw, source);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
-      return jsonResponse(200, await handle(parsed.value, c.req.raw, requestSource(c)));
+      return jsonResponse(200, await handle(parsed.value, c.req.raw, source));
     };
     for (const route of withTrailingSlash(path)) {
       app.post(route, handler);
@@ -200,10 +202,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
   for (const route of ACTION_ROUTES) registerAction(route.path, route.action);
 
-  /** A deleted channel leaves every node's subscribers and its history. */
-  async function deleted(channel: Channel): Promise<void> {
-    broker.forget(channel);
-    await broker.channelEvent(channel.name, { type: "deleted" });
+  /** The store's delete already told every node's subscribers (see ChannelStore.delete). */
+  function deleted(channel: Channel): void {
     logger.info("channel deleted", { channel: channel.name });
   }
 
@@ -216,7 +216,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       if (!bearerMatches(c.req.raw, adminDigest)) {
         throw new PushError("token_missing", "A valid admin bearer token is required");
       }
-      const parsed = parseAdminAction(await readActionBody(c.req.raw));
+      const parsed = parseAdminAction(await readActionBody(c.req.raw, requestSource(c)));
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value.channel));
     });
@@ -227,7 +227,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   }
 
   adminAction("/admin/channel/delete", async (name) => {
-    await deleted(await service.forceDelete(name));
+    deleted(await service.forceDelete(name));
     logger.warn("channel deleted by the operator", { channel: name });
     return serverAck("Deleted", name, null);
   });
@@ -253,10 +253,14 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
         : jsonResponse(503, '{"status":"unavailable"}'),
   );
 
-  operation("/metrics", () =>
-    new Response(metrics.render(deps.gauges()), {
+  operation("/metrics", async () => {
+    // The channel count as the store has it now (other nodes create and delete too); a store
+    // that cannot answer leaves the last count, and the scrape still answers.
+    await service.recount();
+    return new Response(metrics.render(deps.gauges()), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-    }));
+    });
+  });
 
   operation("/sysadmin", async (c) => {
     if (adminDigest === undefined) throw adminOff(c);
