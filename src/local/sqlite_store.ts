@@ -28,7 +28,18 @@ const MIGRATIONS: readonly string[] = [
   // v1.2: a message may be any JSON value; "json = 1" rows hold its JSON text. Rows written
   // before hold v1 strings, so they stay 0 and replay as the strings they are.
   `ALTER TABLE history ADD COLUMN json INTEGER NOT NULL DEFAULT 0;`,
-  // v1.2 webhooks (migration 4): the outbox (src/local/sqlite_outbox.ts). Events wait in
+  // v1.2 (migration 4): idempotent pushes. The answer a key got on a channel's epoch, until
+  // `expires_at` (ms); see push_keys.ts.
+  `CREATE TABLE push_keys (
+     channel TEXT NOT NULL,
+     key TEXT NOT NULL,
+     epoch TEXT NOT NULL,
+     answer TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (channel, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX push_keys_expiry ON push_keys (expires_at);`,
+  // v1.2 webhooks (migration 5): the outbox (src/local/sqlite_outbox.ts). Events wait in
   // webhook_events (in seq order) until moved into the one delivery being attempted;
   // webhook_occupied lists the channels with subscribers, so occupied/vacated alternate.
   `CREATE TABLE webhook_events (
@@ -47,6 +58,12 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE TABLE webhook_occupied (channel TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;`,
 ];
+
+interface PushKeyStatements {
+  readonly find: StatementSync;
+  readonly save: StatementSync;
+  readonly sweep: StatementSync;
+}
 
 interface ChannelRow {
   name: string;
@@ -80,6 +97,7 @@ export class SqliteChannelStore implements ChannelStore {
   readonly #trimOlder: StatementSync;
   readonly #readAfter: StatementSync;
   readonly #top: StatementSync;
+  readonly #pushKeys: PushKeyStatements;
   /** Channels stored: this process is the file's only writer, so counting once is enough. */
   #count: number;
 
@@ -132,6 +150,44 @@ export class SqliteChannelStore implements ChannelStore {
     this.#count = Number(
       (db.prepare("SELECT count(*) AS n FROM channels").get() as { n: number }).n,
     );
+    this.#pushKeys = {
+      find: db.prepare(
+        "SELECT answer FROM push_keys WHERE channel = ? AND key = ? AND epoch = ? AND expires_at > ?",
+      ),
+      save: db.prepare(
+        `INSERT INTO push_keys (channel, key, epoch, answer, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (channel, key) DO UPDATE SET epoch = excluded.epoch,
+           answer = excluded.answer, expires_at = excluded.expires_at`,
+      ),
+      sweep: db.prepare("DELETE FROM push_keys WHERE expires_at <= ?"),
+    };
+  }
+
+  /**
+   * The answer stored for an idempotent push's `key` on this epoch of `channel`, unless it
+   * expired by `now` (v1.2; see local/push_keys.ts).
+   */
+  findPushKey(channel: string, key: string, epoch: string, now: number): string | undefined {
+    const row = this.#pushKeys.find.get(channel, key, epoch, now) as
+      | { answer: string }
+      | undefined;
+    return row?.answer;
+  }
+
+  /** Stores the answer of an idempotent push until `expiresAt` (replacing an expired one). */
+  savePushKey(
+    channel: string,
+    key: string,
+    epoch: string,
+    answer: string,
+    expiresAt: number,
+  ): void {
+    this.#pushKeys.save.run(channel, key, epoch, answer, expiresAt);
+  }
+
+  /** Deletes the push keys that expired by `now`. */
+  sweepPushKeys(now: number): void {
+    this.#pushKeys.sweep.run(now);
   }
 
   insert(channel: Channel, max: number): Promise<InsertResult> {

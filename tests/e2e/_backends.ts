@@ -26,12 +26,7 @@ export type BackendName = typeof BACKENDS[number];
  * Where cluster mode is known to answer differently from single mode (bugs, not features):
  * each entry says what differs. A test or step marked with one is ignored in cluster runs.
  */
-export const KNOWN_CLUSTER_GAPS = {
-  revokeNoticeLost: "Intermittent (1 of 3 cluster runs of the private suite): REVOKE_SUBSCRIBER " +
-    "on A answered 200 and the grant was gone (the next SUBSCRIBE is 403), but the subscriber on " +
-    "B never got `Subscription Revoked` for the private channel. Seen: `no frame within 5000 ms` " +
-    "at the sub.next() after the revoke (private_test.ts). Cause not found yet.",
-} as const satisfies Record<string, string>;
+export const KNOWN_CLUSTER_GAPS = {} as const satisfies Record<string, string>;
 
 /**
  * `RUN_CLUSTER_GAPS=1 deno task test:cluster` runs the marked tests and steps too: the way to

@@ -359,7 +359,7 @@ e2e("revoke unsubscribes at once and notifies; public channels too", async (t, b
     assert.ok(await fresh.receivedNothing(), "not subscribed: sent nothing");
     await assertForbidden(fresh, "vip");
   });
-}, { clusterGap: "revokeNoticeLost" });
+});
 
 e2e(
   "a private history channel replays nothing to a connection without a grant",

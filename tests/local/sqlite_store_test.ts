@@ -38,9 +38,9 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
     second.close();
     const raw = new DatabaseSync(path);
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
-    // Migration 4 is the webhook outbox (src/local/sqlite_outbox.ts).
+    // Migration 4 is idempotent pushes' push_keys, 5 the webhook outbox (sqlite_outbox.ts).
     assert.deepEqual({ ...raw.prepare("SELECT version FROM schema_version").get() }, {
-      version: 4,
+      version: 5,
     });
     raw.close();
   } finally {
