@@ -20,6 +20,14 @@ export class Keys {
     return `${this.prefix}channels`;
   }
 
+  /**
+   * ZSET: every channel name, all scored 0, so that ZRANGE BYLEX reads names by prefix in order
+   * (the admin UI's channel table); kept by the create and delete scripts.
+   */
+  get names(): string {
+    return `${this.prefix}names`;
+  }
+
   /** LIST: a history channel's stored pushes, newest first, capped at its size, expiring by TTL. */
   history(name: string): string {
     return `${this.prefix}history:${name}`;

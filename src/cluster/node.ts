@@ -132,6 +132,7 @@ export class ClusterNode {
     await this.#sub.subscribe(this.keys.events, this.keys.receipts(this.nodeId));
     this.cache.live = true;
     await loadScripts(this.#cmd);
+    await this.store.backfillNames();
     await this.#beat();
     this.#count = await this.store.count();
     this.#lastCount = this.#now();

@@ -4,7 +4,12 @@
  * with the record the caller checked, and announce deletes and rotations to every node.
  */
 import type { Redis } from "ioredis";
-import type { Channel, ChannelStore } from "../channels/store.ts";
+import {
+  type Channel,
+  type ChannelPageQuery,
+  type ChannelStore,
+  prefixEnd,
+} from "../channels/store.ts";
 import type { HistoryEntry } from "../history/log.ts";
 import type { Keys } from "./keys.ts";
 import { DELETE, INSERT, ROTATE } from "./scripts.ts";
@@ -45,7 +50,7 @@ export class RedisChannelStore implements ChannelStore {
     const k = this.#keys;
     const answer = await INSERT.run(
       this.#redis,
-      [k.channel(channel.name), k.index, k.history(channel.name)],
+      [k.channel(channel.name), k.index, k.history(channel.name), k.names],
       [
         max,
         channel.name,
@@ -89,7 +94,7 @@ export class RedisChannelStore implements ChannelStore {
     return casResult(
       await DELETE.run(
         this.#redis,
-        [k.channel(channel.name), k.index, k.history(channel.name)],
+        [k.channel(channel.name), k.index, k.history(channel.name), k.names],
         [channel.epoch, channel.tokenHash, channel.name, k.events, JSON.stringify(event)],
       ),
     );
@@ -134,6 +139,41 @@ export class RedisChannelStore implements ChannelStore {
   /** How many channels the cluster holds. */
   count(): Promise<number> {
     return this.#redis.zcard(this.#keys.index);
+  }
+
+  async page(query: ChannelPageQuery): Promise<Channel[]> {
+    const { prefix, after, limit } = query;
+    const end = prefixEnd(prefix);
+    const min = after !== undefined && after >= prefix ? `(${after}` : `[${prefix}`;
+    const max = end === undefined ? "+" : `(${end}`;
+    const channels: Channel[] = [];
+    let from = min;
+    // A name whose record is gone (written by a node of an older version) is skipped.
+    while (channels.length < limit) {
+      const want = limit - channels.length;
+      const names = await this.#redis.zrangebylex(this.#keys.names, from, max, "LIMIT", 0, want);
+      for (const channel of await this.getMany(names)) {
+        if (channel !== undefined) channels.push(channel);
+      }
+      if (names.length < want) break;
+      from = `(${names.at(-1)!}`;
+    }
+    return channels;
+  }
+
+  /**
+   * Adds every channel of the creation-time index to the names set that {@link page} reads
+   * (channels created by a node that did not keep it yet); run at start, cheap once in step.
+   */
+  async backfillNames(): Promise<number> {
+    const k = this.#keys;
+    if ((await this.#redis.zcard(k.names)) >= (await this.#redis.zcard(k.index))) return 0;
+    let added = 0;
+    for (let start = 0;; start += 1000) {
+      const names = await this.#redis.zrange(k.index, start, start + 999);
+      if (names.length === 0) return added;
+      added += await this.#redis.zadd(k.names, ...names.flatMap((name) => [0, name]));
+    }
   }
 
   async list(): Promise<Channel[]> {
