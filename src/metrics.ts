@@ -25,6 +25,8 @@ export class Metrics {
   /** Of {@link connectionsOpened}, those over Server-Sent Events. */
   sseConnectionsOpened = 0;
   readonly errors = new Map<string, number>();
+  /** Told of each accepted push's channel (the admin UI counts pushes per channel). */
+  onPush: ((channel: string) => void) | undefined;
   /** More exposition text appended to every render (cluster mode adds Redis and pub/sub). */
   readonly sections: (() => string)[] = [];
   readonly #latencyCounts: number[] = LATENCY_BUCKETS.map(() => 0);
@@ -35,6 +37,12 @@ export class Metrics {
   countError(transport: "http" | "ws" | "sse", code: number): void {
     const key = `transport="${transport}",code="${code}"`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  /** Counts one accepted push to `channel`. */
+  countPush(channel: string): void {
+    this.pushes++;
+    this.onPush?.(channel);
   }
 
   /** Records one publisher request's duration. */

@@ -27,6 +27,7 @@ import { createSseHandler } from "./sse/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
+import { startAdmin } from "./admin/admin.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -163,6 +164,14 @@ export async function startServer(
     sseConnections: sse.connections.size,
   });
 
+  // The admin UI's samples, only with ADMIN_TOKEN (cluster: shared through Redis).
+  const admin = config.adminToken === undefined ? undefined : startAdmin({
+    metrics,
+    hub,
+    gauges,
+    now,
+    cluster: cluster && { ...cluster.adminLink(), prefix: config.redisPrefix },
+  });
   const bodies = new BodyReader(config);
   const app = createHttpApp({
     service,
@@ -178,6 +187,12 @@ export async function startServer(
     isReady: () => listening && !draining && (cluster?.healthy() ?? true),
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
+    admin: admin && {
+      view: admin.view,
+      store,
+      broker,
+      channelCount: () => service.size,
+    },
   });
   const subscriberDeps = {
     hub,
@@ -319,6 +334,7 @@ export async function startServer(
       await closed;
     }
     listening = false;
+    await admin?.close();
     await broker.close();
     await cluster?.close();
     hasher.close();

@@ -222,6 +222,11 @@ export class ClusterNode {
     }));
   }
 
+  /** How the admin UI shares this node's samples and counts (its own keys, same connection). */
+  adminLink(): { redis: Redis; nodeId: string; healthy: () => boolean } {
+    return { redis: this.#cmd, nodeId: this.nodeId, healthy: () => this.healthy() };
+  }
+
   /** True while both connections are up, the heartbeat answers, and no heal is pending. */
   healthy(): boolean {
     return this.#cmd.status === "ready" && this.#sub.status === "ready" && this.#heartbeatOk &&

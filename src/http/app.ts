@@ -23,6 +23,7 @@ import { docsRoutes } from "./docs.ts";
 import { authorizePush, publishPush } from "./push_action.ts";
 import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
+import { type AdminDeps, registerAdminRoutes } from "../admin/api.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -48,6 +49,8 @@ export interface HttpAppDeps {
   readonly corsOrigins?: readonly string[];
   /** The real subscriber port once it listens (the demo page connects to it). */
   readonly wsPort?: () => number | undefined;
+  /** The admin UI and its API (only with `adminToken`). */
+  readonly admin?: Omit<AdminDeps, "adminToken"> | undefined;
 }
 
 /** Handles one publisher action's parsed request; answers the `SERVER_ACK` body. */
@@ -237,6 +240,13 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     logger.warn("channel token rotated by the operator", { channel: name });
     return serverAck("Rotated", name, token);
   });
+
+  registerAdminRoutes(
+    app,
+    deps.adminToken === undefined || deps.admin === undefined
+      ? undefined
+      : { ...deps.admin, adminToken: deps.adminToken },
+  );
 
   function operation(path: string, handle: (c: Context) => Response | Promise<Response>): void {
     app.get(path, handle);
