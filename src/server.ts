@@ -168,8 +168,13 @@ export async function startServer(
   const admin = config.adminToken === undefined ? undefined : startAdmin({
     metrics,
     hub,
-    gauges,
+    gauges: () => ({
+      connections: hub.connectionCount,
+      subscriptions: hub.subscriptionCount,
+      channels: service.size,
+    }),
     now,
+    logger,
     cluster: cluster && { ...cluster.adminLink(), prefix: config.redisPrefix },
   });
   const bodies = new BodyReader(config);

@@ -2,6 +2,7 @@
  * The admin UI's moving parts on one node: the sampler, the per-channel push counters and the
  * view (single node, or shared through Redis), ticked once a second while `ADMIN_TOKEN` is set.
  */
+import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { ChannelActivity } from "./activity.ts";
 import { type Reading, Sampler } from "./sampler.ts";
@@ -22,6 +23,8 @@ export interface AdminOptions {
   readonly now?: () => number;
   /** Cluster mode: where the nodes share their numbers. */
   readonly cluster?: ClusterLink | undefined;
+  /** Told (once per outage) when a sample cannot be taken or shared. */
+  readonly logger?: Logger;
   /** Time between samples (default 1 s). */
   readonly intervalMs?: number;
 }
@@ -57,11 +60,21 @@ export function startAdmin(options: AdminOptions): Admin {
   const view = options.cluster === undefined
     ? localView(parts)
     : clusterView(parts, options.cluster);
-  let ticking: Promise<void> | undefined;
+  let ticking: Promise<unknown> | undefined;
+  let failing = false;
   const tick = () => {
     // A tick still writing to a slow Redis is not doubled up.
     if (ticking !== undefined) return;
-    ticking = view.tick().catch(() => {}).finally(() => ticking = undefined);
+    ticking = Promise.resolve()
+      .then(() => view.tick())
+      .then(
+        () => failing = false,
+        (error) => {
+          if (!failing) options.logger?.warn("admin sample failed", { error });
+          failing = true;
+        },
+      )
+      .finally(() => ticking = undefined);
   };
   tick();
   const timer = setInterval(tick, sampler.intervalMs);
