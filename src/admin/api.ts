@@ -9,6 +9,7 @@ import { sameDigest, tokenDigest } from "../channels/tokens.ts";
 import { PushError } from "../errors.ts";
 import type { Broker } from "../hub/broker.ts";
 import { errorResponse } from "../protocol/outbound.ts";
+import { ADMIN_ROUTES } from "../protocol/admin_api.ts";
 import { toSeries } from "./sampler.ts";
 import { adminAssets } from "./assets.ts";
 import type { AdminView } from "./view.ts";
@@ -61,7 +62,8 @@ export function adminDisabled(method: string, path: string): PushError {
  */
 export function registerAdminRoutes(app: Hono, deps: AdminDeps | undefined): void {
   if (deps === undefined) {
-    for (const path of ["/admin", "/admin/", "/admin/ui/*", "/admin/api/*"]) {
+    // The documented paths (one table for the routes and OpenAPI).
+    for (const { path } of ADMIN_ROUTES) {
       app.all(path, (c) => {
         throw adminDisabled(c.req.method, c.req.path);
       });
