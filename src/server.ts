@@ -1,26 +1,24 @@
-/** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
-import { dirname } from "node:path";
-import { retryWhileBusy } from "./local/busy_retry.ts";
-import { explainDbPathError } from "./local/db_path.ts";
-import { ClusterNode } from "./cluster/node.ts";
+/** Composition root: picks a backend, builds the core over it, and starts both listeners. */
 import { type ChannelService, createChannelService } from "./channels/service.ts";
-import { SqliteChannelStore } from "./local/sqlite_store.ts";
-import type { ChannelStore } from "./channels/store.ts";
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
+import { startClusterBackend } from "./cluster/backend.ts";
+import { clientAddressRule } from "./client_address.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
-import type { Broker, BrokerHandler } from "./hub/broker.ts";
-import { type Grants, localGrants } from "./hub/grants.ts";
+import type { Backend, BackendContext } from "./hub/backend.ts";
+import type { BrokerHandler } from "./hub/broker.ts";
+import type { ChannelLookup } from "./hub/lookup.ts";
 import { Hub } from "./hub/hub.ts";
-import { LocalBroker } from "./local/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
+import { startLocalBackend } from "./local/backend.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
+import { type FaultReporter, Metrics } from "./metrics.ts";
 import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
+import { announceListening } from "./startup_notes.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
 import { createSseHandler } from "./sse/handler.ts";
@@ -28,6 +26,7 @@ import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
 import { startAdmin } from "./admin/admin.ts";
+import { registerAdminRoutes } from "./admin/api.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -35,13 +34,10 @@ const LISTENER_GRACE_MS = 1000;
 /** Collaborators a caller (usually a test) may replace. */
 export interface ServerOverrides {
   logger?: Logger;
-  store?: ChannelStore;
   hasher?: TokenHasher;
   now?: () => number;
-  /** Builds the broker that carries pushes to this node's `handler` (default: in-process). */
-  broker?: (handler: BrokerHandler) => Broker;
-  /** Where grants live (default: this process's hub). */
-  grants?: (hub: Hub) => Grants;
+  /** Builds the backend (default: cluster mode when REDIS_URL is set, else single node). */
+  backend?: (context: BackendContext) => Promise<Backend>;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
   /**
@@ -67,76 +63,42 @@ export interface RunningServer extends AsyncDisposable {
   readonly lost: Promise<Error>;
 }
 
-/** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
-export function openSqliteStore(path: string): SqliteChannelStore {
-  try {
-    if (path !== ":memory:" && !path.startsWith("file:")) {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-    }
-    return new SqliteChannelStore(path);
-  } catch (error) {
-    throw new ConfigError(explainDbPathError(path, error));
-  }
+/** The backend `config` asks for: cluster mode when REDIS_URL is set, else a single node. */
+function configuredBackend(config: Config): (context: BackendContext) => Promise<Backend> {
+  return config.redisUrl === undefined ? startLocalBackend : startClusterBackend;
 }
 
-/** Starts the publisher HTTP port and the subscriber WebSocket port. */
-export async function startServer(
-  config: Config,
-  overrides: ServerOverrides = {},
-): Promise<RunningServer> {
-  const logger = overrides.logger ?? jsonLogger(config.logLevel);
-  const now = overrides.now ?? Date.now;
-  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
-  // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
-  const cluster = config.redisUrl === undefined
-    ? undefined
-    : await ClusterNode.start(config, { logger, now });
-  const sqlite = overrides.store === undefined && cluster === undefined
-    ? openSqliteStore(config.dbPath)
-    : overrides.store instanceof SqliteChannelStore
-    ? overrides.store
-    : undefined;
-  // While another process holds a lock on the file, channel calls answer 503 within a second
-  // (see retryWhileBusy); history writes map the same lock to 503 themselves.
-  const store = overrides.store ?? cluster?.store ?? retryWhileBusy(sqlite!);
-  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
-  const metrics = new Metrics();
-  if (cluster !== undefined) metrics.sections.push(() => cluster.metrics());
-  const fdLimit = "fdLimit" in overrides
-    ? overrides.fdLimit
-    : (config.openFileLimit ?? openFileLimit());
-  const caps = connectionCaps(config.maxConnections, fdLimit);
-  let draining = false;
-  let listening = false;
-  let inFlight = 0;
-  let drained: PromiseWithResolvers<void> | undefined;
+/** The core over the configured backend: hub, channel service, hasher and token gate. */
+interface Core {
+  readonly hub: Hub;
+  readonly backend: Backend;
+  readonly service: ChannelService;
+  readonly hasher: TokenHasher;
+  readonly tokenGate: TokenGate;
+}
 
-  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
-  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
-  let service: ChannelService;
-  try {
-    service = cluster?.service(hasher, tokenGate) ?? await createChannelService({
-      store,
-      hasher,
-      maxTokenChecks: config.maxTokenChecks,
-      maxChannels: config.maxChannels,
-      tokenGate,
-      now,
-    });
-  } catch (error) {
-    hasher.close();
-    store.close();
-    await cluster?.close();
-    throw error;
-  }
-  // The hub asks the broker for a channel's traffic while it has local subscribers; the broker
-  // hands what reaches this node to the hub, which delivers and counts on the receiving side.
+/**
+ * Builds the hub, starts the backend with it and builds the channel service over the backend's
+ * store. The hub asks the backend's broker for a channel's traffic while it has local
+ * subscribers; the broker hands what reaches this node to the handler, which delivers and counts.
+ */
+async function startCore(
+  config: Config,
+  overrides: ServerOverrides,
+  base: { logger: Logger; now: () => number; metrics: Metrics },
+): Promise<Core> {
+  const { logger, now, metrics } = base;
+  const reportFault: FaultReporter = (job, error) => {
+    metrics.countFault(job);
+    logger.warn("background work failed", { job, error });
+  };
   const hub = new Hub({
     maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    maxSubscriptions: config.maxSubscriptions,
     maxHeldChars: config.maxBufferedBytes,
-    onChannelActive: (channel) => broker.subscribe(channel),
-    onChannelIdle: (channel) => broker.unsubscribe(channel),
-    ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
+    onChannelActive: (channel) => backend.broker.subscribe(channel),
+    onChannelIdle: (channel) => backend.broker.unsubscribe(channel),
+    onConnection: (id, open) => backend.presence.connection(id, open),
   });
   const handler: BrokerHandler = {
     onPublication(channel, publication, reached) {
@@ -150,22 +112,82 @@ export async function startServer(
       else hub.revoke(event.uuid, channel);
     },
   };
-  const broker: Broker = overrides.broker?.(handler) ?? cluster?.broker(handler) ??
-    new LocalBroker(handler, {
-      ...(sqlite === undefined ? {} : { store: sqlite }),
+  const backend = await (overrides.backend ?? configuredBackend(config))({
+    config,
+    logger,
+    now,
+    hub,
+    handler,
+    reportFault,
+  });
+  metrics.sections.push(() => backend.metrics());
+  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost, { reportFault });
+  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
+  const tokenGate = new TokenGate({
+    lanes: VERIFY_WORKERS,
+    maxPending: config.maxTokenChecks,
+    failureBurst: config.tokenFailureBurst,
+    failuresPerSecond: config.tokenFailureRate,
+  });
+  let service: ChannelService;
+  try {
+    service = await createChannelService({
+      store: backend.store,
+      cache: backend.cache,
+      hasher,
+      maxTokenChecks: config.maxTokenChecks,
+      maxChannels: config.maxChannels,
+      tokenGate,
       now,
+      reportFault,
     });
-  const grants = overrides.grants?.(hub) ?? cluster?.grants(hub) ?? localGrants(hub);
+  } catch (error) {
+    hasher.close();
+    await backend.close();
+    throw error;
+  }
+  backend.start({ service });
+  return { hub, backend, service, hasher, tokenGate };
+}
+
+/** Starts the publisher HTTP port and the subscriber WebSocket port. */
+export async function startServer(
+  config: Config,
+  overrides: ServerOverrides = {},
+): Promise<RunningServer> {
+  const logger = overrides.logger ?? jsonLogger(config.logLevel);
+  const now = overrides.now ?? Date.now;
+  const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
+  const metrics = new Metrics();
+  const fdLimit = "fdLimit" in overrides
+    ? overrides.fdLimit
+    : (config.openFileLimit ?? openFileLimit());
+  const caps = connectionCaps(config.maxConnections, fdLimit);
+  let draining = false;
+  let listening = false;
+  let inFlight = 0;
+  let drained: PromiseWithResolvers<void> | undefined;
+
+  const { hub, backend, service, hasher, tokenGate } = await startCore(config, overrides, {
+    logger,
+    now,
+    metrics,
+  });
+  const { broker, grants } = backend;
   const gauges = () => ({
     connections: hub.connectionCount,
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    tokenChecks: tokenGate.pending,
+    logLinesDropped: logger.droppedLines?.() ?? 0,
     sseConnections: sse.connections.size,
   });
 
-  // The admin UI's samples, only with ADMIN_TOKEN (cluster: shared through Redis).
-  const admin = config.adminToken === undefined ? undefined : startAdmin({
+  // The admin UI, only with ADMIN_TOKEN: this node's samples once a second, summed over the
+  // nodes when the backend shares them (a cluster).
+  const adminToken = config.adminToken;
+  const admin = adminToken === undefined ? undefined : startAdmin({
     metrics,
     hub,
     gauges: () => ({
@@ -175,9 +197,11 @@ export async function startServer(
     }),
     now,
     logger,
-    cluster: cluster && { ...cluster.adminLink(), prefix: config.redisPrefix },
+    share: backend.statsShare,
+    healthy: () => backend.healthy(),
   });
   const bodies = new BodyReader(config);
+  const clientAddress = clientAddressRule(config.trustedProxies);
   const app = createHttpApp({
     service,
     bodies,
@@ -189,23 +213,27 @@ export async function startServer(
     adminToken: config.adminToken,
     createToken: config.createToken,
     gauges,
-    isReady: () => listening && !draining && (cluster?.healthy() ?? true),
+    isReady: () => listening && !draining && backend.healthy(),
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
-    admin: admin && {
+  });
+  if (adminToken !== undefined && admin !== undefined) {
+    registerAdminRoutes(app, {
+      adminToken,
       view: admin.view,
-      store,
+      store: backend.store,
       broker,
       channelCount: () => service.size,
-    },
-  });
+    });
+  }
+  const channels: ChannelLookup = {
+    lookup: (name) => service.lookup(name),
+    isGranted: (id, channel) => grants.isGranted(id, channel),
+    history: (channel, since, page) => broker.history(channel, since, page),
+  };
   const subscriberDeps = {
     hub,
-    channels: cluster?.lookup ?? {
-      lookup: (name) => service.current(name),
-      isGranted: (id, channel) => grants.isGranted(id, channel),
-      history: (channel, since, page) => broker.history(channel, since, page),
-    },
+    channels,
     metrics,
     logger,
     now,
@@ -240,8 +268,12 @@ export async function startServer(
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Promise<Response> {
     try {
-      // Token checks made for this request count against its source address.
-      return await admitHttp(request, sourceOf(info.remoteAddr.hostname));
+      // Token checks and body bytes of this request count against its source address.
+      const client = clientAddress(
+        info.remoteAddr.hostname,
+        request.headers.get("x-forwarded-for"),
+      );
+      return await admitHttp(request, sourceOf(client));
     } finally {
       bodies.finish(request);
     }
@@ -285,9 +317,9 @@ export async function startServer(
     wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
+    await admin?.close();
     hasher.close();
-    store.close();
-    await cluster?.close();
+    await backend.close();
     // A port that cannot be bound is a setting to fix: report it like one, naming the variable.
     const [variable, port] = httpServer === undefined
       ? ["PORT_HTTP", config.httpPort]
@@ -298,16 +330,16 @@ export async function startServer(
   listening = true;
   const httpPort = httpServer.port;
   const wsPort = wsServer.port;
-  announce(
-    logger,
-    `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
-    {
+  announceListening(logger, config, {
+    wsPort,
+    httpPort,
+    fields: {
       channels: service.size,
       openFileLimit: fdLimit ?? null,
       maxConnections: caps.wsConnections,
       maxHttpInFlight: Number.isFinite(caps.httpInFlight) ? caps.httpInFlight : null,
     },
-  );
+  });
 
   const finished = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;
@@ -340,10 +372,8 @@ export async function startServer(
     }
     listening = false;
     await admin?.close();
-    await broker.close();
-    await cluster?.close();
+    await backend.close();
     hasher.close();
-    store.close();
     announce(logger, "stopped");
     finished.resolve();
   }

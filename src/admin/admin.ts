@@ -1,18 +1,14 @@
 /**
  * The admin UI's moving parts on one node: the sampler, the per-channel push counters and the
- * view (single node, or shared through Redis), ticked once a second while `ADMIN_TOKEN` is set.
+ * view (this process, or shared through the backend's share), ticked once a second while
+ * `ADMIN_TOKEN` is set.
  */
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { ChannelActivity } from "./activity.ts";
 import { type Reading, Sampler } from "./sampler.ts";
-import {
-  type AdminView,
-  type ClusterLink,
-  clusterView,
-  type LocalSubscribers,
-  localView,
-} from "./view.ts";
+import type { StatsShare } from "../hub/stats_share.ts";
+import { type AdminView, clusterView, type LocalSubscribers, localView } from "./view.ts";
 
 /** What {@link startAdmin} needs. */
 export interface AdminOptions {
@@ -21,8 +17,10 @@ export interface AdminOptions {
   /** Connections, subscriptions and channels now. */
   readonly gauges: () => { connections: number; subscriptions: number; channels: number };
   readonly now?: () => number;
-  /** Cluster mode: where the nodes share their numbers. */
-  readonly cluster?: ClusterLink | undefined;
+  /** Where the nodes share their numbers (the backend's; absent on a single node). */
+  readonly share?: StatsShare | undefined;
+  /** Whether the backend works (shown per node when the numbers are shared). */
+  readonly healthy?: () => boolean;
   /** Told (once per outage) when a sample cannot be taken or shared. */
   readonly logger?: Logger;
   /** Time between samples (default 1 s). */
@@ -57,9 +55,10 @@ export function startAdmin(options: AdminOptions): Admin {
     ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
   });
   const parts = { sampler, activity, hub, now };
-  const view = options.cluster === undefined
+  const share = options.share;
+  const view = share === undefined
     ? localView(parts)
-    : clusterView(parts, options.cluster);
+    : clusterView(parts, { share, healthy: options.healthy ?? (() => true) });
   let ticking: Promise<unknown> | undefined;
   let failing = false;
   const tick = () => {

@@ -1,7 +1,7 @@
 /**
  * The admin UI's routes on the HTTP port: the page and its files under `/admin`, and the JSON
- * endpoints under `/admin/api/` (bearer `ADMIN_TOKEN`). Without `ADMIN_TOKEN` every one of them
- * answers 404 naming the variable. The token is compared by digest and never logged.
+ * endpoints under `/admin/api/` (bearer `ADMIN_TOKEN`), mounted only when `ADMIN_TOKEN` is set.
+ * The token is compared by digest and never logged.
  */
 import type { Context, Hono } from "hono";
 import type { Channel, ChannelStore } from "../channels/store.ts";
@@ -9,7 +9,6 @@ import { sameDigest, tokenDigest } from "../channels/tokens.ts";
 import { PushError } from "../errors.ts";
 import type { Broker } from "../hub/broker.ts";
 import { errorResponse } from "../protocol/outbound.ts";
-import { ADMIN_ROUTES } from "../protocol/admin_api.ts";
 import { toSeries } from "./sampler.ts";
 import { adminAssets } from "./assets.ts";
 import type { AdminView } from "./view.ts";
@@ -48,28 +47,11 @@ export interface AdminDeps {
   readonly webhooks?: () => WebhookState | undefined;
 }
 
-/** The error of every `/admin…` route while `ADMIN_TOKEN` is unset. */
-export function adminDisabled(method: string, path: string): PushError {
-  return new PushError(
-    "no_route",
-    `No route for ${method} ${path}: the admin routes exist only when ADMIN_TOKEN is set`,
-  );
-}
-
 /**
- * Registers the page, its files and the JSON endpoints on `app`; with `deps` undefined (no
- * `ADMIN_TOKEN`), routes that answer 404 naming the variable.
+ * Registers the page, its files and the JSON endpoints on `app` (the HTTP port's, built by
+ * http/app.ts, which answers these paths 404 naming `ADMIN_TOKEN` while it is unset).
  */
-export function registerAdminRoutes(app: Hono, deps: AdminDeps | undefined): void {
-  if (deps === undefined) {
-    // The documented paths (one table for the routes and OpenAPI).
-    for (const { path } of ADMIN_ROUTES) {
-      app.all(path, (c) => {
-        throw adminDisabled(c.req.method, c.req.path);
-      });
-    }
-    return;
-  }
+export function registerAdminRoutes(app: Hono, deps: AdminDeps): void {
   const digest = tokenDigest(deps.adminToken);
   const authorized = (c: Context) => {
     const presented = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];

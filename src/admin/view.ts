@@ -1,9 +1,10 @@
 /**
  * What the admin API shows, from one node (single mode) or summed over the cluster: each node
- * writes its samples, status and per-channel counts to Redis with an expiry once a second, and
- * the node that answers reads every live node's. A dead node's keys expire within seconds.
+ * writes its samples, status and per-channel counts to the backend's {@link StatsShare} (Redis)
+ * with an expiry once a second, and the node that answers reads every live node's. A dead
+ * node's numbers expire within seconds.
  */
-import type { Redis } from "ioredis";
+import type { StatsShare } from "../hub/stats_share.ts";
 import { type ChannelActivity, perMinute, type PushWindow } from "./activity.ts";
 import { mergeSamples, type Sample, type Sampler } from "./sampler.ts";
 
@@ -78,13 +79,11 @@ export function localView(parts: LocalParts): AdminView {
   };
 }
 
-/** How this node reaches the cluster. */
+/** How this node shares its numbers with the other nodes of the cluster. */
 export interface ClusterLink {
-  readonly redis: Redis;
-  /** The deployment's key prefix (`REDIS_PREFIX`). */
-  readonly prefix: string;
-  readonly nodeId: string;
-  /** Whether this node's Redis connections work. */
+  /** The backend's share (Redis). */
+  readonly share: StatsShare;
+  /** Whether this node's connections to the shared store work. */
   readonly healthy: () => boolean;
 }
 
@@ -92,40 +91,25 @@ export interface ClusterLink {
 const NODE_TTL_MS = 10_000;
 /** Life of the pushes-per-minute counters a node wrote (two minutes and a margin). */
 const PUSHES_TTL_MS = 150_000;
+/** The tables each node writes. */
+const SUBS = "subs";
+const PUSHES = "pushes";
 
-/** The cluster view: this node's numbers go to Redis, answers are read back from every node's. */
+/** The cluster view: this node's numbers go to the share, answers are read back from every node's. */
 export function clusterView(parts: LocalParts, link: ClusterLink): AdminView {
   const { sampler, activity, hub, now } = parts;
-  const { redis, nodeId } = link;
-  const key = {
-    nodes: `${link.prefix}admin:nodes`,
-    samples: (id: string) => `${link.prefix}admin:samples:${id}`,
-    subs: (id: string) => `${link.prefix}admin:subs:${id}`,
-    pushes: (id: string) => `${link.prefix}admin:pushes:${id}`,
-  };
+  const { share } = link;
   /** The subscriber counts as last written; `undefined`: write them all (first tick, or lost). */
   let written: Map<string, number> | undefined;
 
-  async function liveNodes(): Promise<{ id: string; seen: number }[]> {
-    const raw = await redis.zrangebyscore(key.nodes, now() - NODE_TTL_MS, "+inf", "WITHSCORES");
-    const nodes: { id: string; seen: number }[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      nodes.push({ id: raw[i]!, seen: Number(raw[i + 1]) });
-    }
-    return nodes;
-  }
+  const liveNodes = () => share.nodes(now() - NODE_TTL_MS);
 
   return {
     async overview() {
       const nodes = await liveNodes();
-      const pipeline = redis.pipeline();
-      for (const node of nodes) pipeline.lrange(key.samples(node.id), 0, -1);
-      const replies = (await pipeline.exec()) ?? [];
-      const perNode = nodes.map((_, i) => {
-        const [error, rows] = replies[i] ?? [null, []];
-        if (error) throw error;
-        return (rows as string[]).map((row) => JSON.parse(row) as Sample & { redis?: string });
-      });
+      const perNode = nodes.map((node) =>
+        node.series.map((row) => JSON.parse(row) as Sample & { redis?: string })
+      );
       const since = now() - sampler.windowMs;
       const samples = mergeSamples(
         perNode.map((rows) => rows.filter((s) => s.t > since)),
@@ -147,75 +131,54 @@ export function clusterView(parts: LocalParts, link: ClusterLink): AdminView {
     async counts(names) {
       if (names.length === 0) return [];
       const nodes = await liveNodes();
-      const pipeline = redis.pipeline();
-      for (const node of nodes) {
-        pipeline.hmget(key.subs(node.id), ...names);
-        pipeline.hmget(key.pushes(node.id), ...names);
-      }
-      const replies = (await pipeline.exec()) ?? [];
+      const fields = await share.fields(nodes.map((node) => node.id), [SUBS, PUSHES], names);
       const at = now();
       return names.map((_, n) => {
         let subscribers = 0;
         let pushesPerMinute = 0;
-        nodes.forEach((_, i) => {
-          const subs = replies[2 * i]?.[1] as (string | null)[] | undefined;
-          const pushes = replies[2 * i + 1]?.[1] as (string | null)[] | undefined;
+        for (const [subs, pushes] of fields) {
           subscribers += Number(subs?.[n] ?? 0);
           pushesPerMinute += perMinute(decodeWindow(pushes?.[n] ?? null), at);
-        });
+        }
         return { subscribers, pushesPerMinute };
       });
     },
 
     async tick() {
       const sample = sampler.sample();
-      const at = now();
-      const pipeline = redis.pipeline();
-      const samplesKey = key.samples(nodeId);
-      pipeline.rpush(
-        samplesKey,
-        JSON.stringify({ ...sample, redis: link.healthy() ? "up" : "down" }),
-      );
-      pipeline.ltrim(samplesKey, -sampler.capacity, -1);
-      pipeline.pexpire(samplesKey, sampler.windowMs);
-      pipeline.zadd(key.nodes, at, nodeId);
-      pipeline.zremrangebyscore(key.nodes, "-inf", at - sampler.windowMs);
-
-      const subsKey = key.subs(nodeId);
       const current = new Map<string, number>();
       for (const channel of hub.activeChannels()) {
         current.set(channel, hub.subscriberCount(channel));
       }
       const previous = written ?? new Map<string, number>();
-      if (written === undefined) pipeline.del(subsKey);
-      const changed: (string | number)[] = [];
+      const changed: [string, number][] = [];
       for (const [channel, count] of current) {
-        if (previous.get(channel) !== count) changed.push(channel, count);
+        if (previous.get(channel) !== count) changed.push([channel, count]);
       }
       const gone = [...previous.keys()].filter((channel) => !current.has(channel));
-      if (changed.length > 0) pipeline.hset(subsKey, ...changed);
-      if (gone.length > 0) pipeline.hdel(subsKey, ...gone);
-      const subsExpiry = pipeline.length;
-      pipeline.pexpire(subsKey, NODE_TTL_MS);
-
-      const pushesKey = key.pushes(nodeId);
-      const windows = [...activity.takeChanged()].flatMap(([channel, w]) => [
+      const windows = [...activity.takeChanged()].map(([channel, w]): [string, string] => [
         channel,
         `${w.start}:${w.current}:${w.previous}`,
       ]);
-      if (windows.length > 0) pipeline.hset(pushesKey, ...windows);
       const swept = activity.sweep();
-      if (swept.length > 0) pipeline.hdel(pushesKey, ...swept);
-      pipeline.pexpire(pushesKey, PUSHES_TTL_MS);
-
+      const replace = written === undefined;
       written = current;
       try {
-        const replies = (await pipeline.exec()) ?? [];
-        if (replies.some(([error]) => error !== null)) written = undefined;
-        // The hash expired (the node stalled, or Redis restarted empty): write it whole next time.
-        else if (current.size > 0 && replies[subsExpiry]?.[1] === 0) written = undefined;
-      } catch {
+        const [subsThere] = await share.write({
+          at: now(),
+          sample: JSON.stringify({ ...sample, redis: link.healthy() ? "up" : "down" }),
+          keep: sampler.capacity,
+          keepMs: sampler.windowMs,
+          tables: [
+            { table: SUBS, replace, set: changed, remove: gone, ttlMs: NODE_TTL_MS },
+            { table: PUSHES, replace: false, set: windows, remove: swept, ttlMs: PUSHES_TTL_MS },
+          ],
+        });
+        // The table expired (the node stalled, or Redis restarted empty): write it whole next time.
+        if (current.size > 0 && subsThere === false) written = undefined;
+      } catch (error) {
         written = undefined;
+        throw error;
       }
     },
   };

@@ -69,6 +69,21 @@ export class Keys {
     return `${this.prefix}receipt:${id}`;
   }
 
+  /** ZSET: the nodes sharing admin UI numbers, scored by their last report (unix ms). */
+  get adminNodes(): string {
+    return `${this.prefix}admin:nodes`;
+  }
+
+  /** LIST: node `id`'s admin UI samples, oldest first (expires unless written). */
+  adminSamples(id: string): string {
+    return `${this.prefix}admin:samples:${id}`;
+  }
+
+  /** HASH: node `id`'s admin UI table `table` (`subs`, `pushes`): channel → value. */
+  adminTable(table: string, id: string): string {
+    return `${this.prefix}admin:${table}:${id}`;
+  }
+
   /** Pub/sub: channel events (deleted, rotated, revoked) that every node listens to. */
   get events(): string {
     return `${this.prefix}events`;

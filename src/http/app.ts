@@ -23,7 +23,7 @@ import { docsRoutes } from "./docs.ts";
 import { authorizePush, publishPush } from "./push_action.ts";
 import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
-import { type AdminDeps, registerAdminRoutes } from "../admin/api.ts";
+import { ADMIN_ROUTES } from "../protocol/admin_api.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -49,8 +49,6 @@ export interface HttpAppDeps {
   readonly corsOrigins?: readonly string[];
   /** The real subscriber port once it listens (the demo page connects to it). */
   readonly wsPort?: () => number | undefined;
-  /** The admin UI and its API (only with `adminToken`). */
-  readonly admin?: Omit<AdminDeps, "adminToken"> | undefined;
 }
 
 /** Handles one publisher action's parsed request; answers the `SERVER_ACK` body. */
@@ -86,6 +84,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     metrics.observeRequest(seconds);
     if (!logRequests) return;
     logger.info("request", {
+      // The client as TRUSTED_PROXIES names it (the same source its budgets are kept for).
+      client: requestSource(c),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -97,9 +97,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   applyCors(app, deps.corsOrigins ?? []);
 
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
-  async function readActionBody(request: Request): Promise<string> {
+  async function readActionBody(request: Request, source: string | undefined): Promise<string> {
     try {
-      return await deps.bodies.read(request);
+      return await deps.bodies.read(request, source);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()
@@ -157,7 +157,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     },
 
     DELETE_CHANNEL: async ({ data }, _raw, source) => {
-      await deleted(await service.delete(data.channel, data.channelToken, source));
+      deleted(await service.delete(data.channel, data.channelToken, source));
       return serverAck("Deleted", data.channel, null);
     },
 
@@ -175,7 +175,6 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     REVOKE_SUBSCRIBER: async ({ data }, _raw, source) => {
       const channel = await service.authorize(data.channel, data.channelToken, source);
       await deps.grants.revoke(data.uuid, channel);
-      await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
       return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
     },
 
@@ -190,10 +189,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   function registerAction<A extends ActionName>(path: string, name: A): void {
     const handle: ActionHandler<A> = actions[name];
     const handler = async (c: Context) => {
-      const body = await readActionBody(c.req.raw);
+      const source = requestSource(c);
+      const body = await readActionBody(c.req.raw, source);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
-      return jsonResponse(200, await handle(parsed.value, c.req.raw, requestSource(c)));
+      return jsonResponse(200, await handle(parsed.value, c.req.raw, source));
     };
     for (const route of withTrailingSlash(path)) {
       app.post(route, handler);
@@ -203,10 +203,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
   for (const route of ACTION_ROUTES) registerAction(route.path, route.action);
 
-  /** A deleted channel leaves every node's subscribers and its history. */
-  async function deleted(channel: Channel): Promise<void> {
-    broker.forget(channel);
-    await broker.channelEvent(channel.name, { type: "deleted" });
+  /** The store's delete already told every node's subscribers (see ChannelStore.delete). */
+  function deleted(channel: Channel): void {
     logger.info("channel deleted", { channel: channel.name });
   }
 
@@ -215,22 +213,22 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The operator's way out of a lost channel token (only with ADMIN_TOKEN). */
   function adminAction(path: string, handle: (channel: string) => Promise<string>): void {
     app.post(path, async (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       if (!bearerMatches(c.req.raw, adminDigest)) {
         throw new PushError("token_missing", "A valid admin bearer token is required");
       }
-      const parsed = parseAdminAction(await readActionBody(c.req.raw));
+      const parsed = parseAdminAction(await readActionBody(c.req.raw, requestSource(c)));
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value.channel));
     });
     app.all(path, (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       return methodNotAllowed(c, "POST");
     });
   }
 
   adminAction("/admin/channel/delete", async (name) => {
-    await deleted(await service.forceDelete(name));
+    deleted(await service.forceDelete(name));
     logger.warn("channel deleted by the operator", { channel: name });
     return serverAck("Deleted", name, null);
   });
@@ -241,12 +239,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     return serverAck("Rotated", name, token);
   });
 
-  registerAdminRoutes(
-    app,
-    deps.adminToken === undefined || deps.admin === undefined
-      ? undefined
-      : { ...deps.admin, adminToken: deps.adminToken },
-  );
+  // The admin UI's routes are mounted by server.ts (src/admin/) when ADMIN_TOKEN is set; without
+  // it their documented paths are here, answering the 404 that names the variable.
+  if (adminDigest === undefined) {
+    for (const { path } of ADMIN_ROUTES) app.all(path, (c) => errorResponse(adminOff(c)));
+  }
 
   function operation(path: string, handle: (c: Context) => Response | Promise<Response>): void {
     app.get(path, handle);
@@ -263,13 +260,17 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
         : jsonResponse(503, '{"status":"unavailable"}'),
   );
 
-  operation("/metrics", () =>
-    new Response(metrics.render(deps.gauges()), {
+  operation("/metrics", async () => {
+    // The channel count as the store has it now (other nodes create and delete too); a store
+    // that cannot answer leaves the last count, and the scrape still answers.
+    await service.recount();
+    return new Response(metrics.render(deps.gauges()), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-    }));
+    });
+  });
 
   operation("/sysadmin", async (c) => {
-    if (adminDigest === undefined) throw noRoute(c);
+    if (adminDigest === undefined) throw adminOff(c);
     if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
@@ -293,7 +294,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     operation(route.path, (c) => route.handle(c.req.raw));
   }
 
-  app.notFound((c) => errorResponse(noRoute(c)));
+  app.notFound((c) =>
+    errorResponse(adminDigest === undefined && isAdminPath(c.req.path) ? adminOff(c) : noRoute(c))
+  );
 
   app.onError((error, c) => {
     if (error instanceof PushError) return errorResponse(error);
@@ -344,4 +347,18 @@ function withTrailingSlash(path: string): readonly string[] {
 
 function noRoute(c: Context): PushError {
   return new PushError("no_route", `No route for ${c.req.method} ${c.req.path}`);
+}
+
+/** The 404 of an admin route while ADMIN_TOKEN is unset: it says what turns the route on. */
+function adminOff(c: Context): PushError {
+  return new PushError(
+    "no_route",
+    `No route for ${c.req.method} ${c.req.path}: the admin routes are off because ADMIN_TOKEN ` +
+      "is unset; restart the server with ADMIN_TOKEN (16+ characters) to use them",
+  );
+}
+
+/** `/sysadmin`, `/admin` and everything under `/admin/`. */
+function isAdminPath(path: string): boolean {
+  return path === "/sysadmin" || path === "/admin" || path.startsWith("/admin/");
 }

@@ -10,7 +10,8 @@ import { entryBytes, type HistoryRead } from "../history/log.ts";
 import { PAGE_ENTRIES } from "../history/replay_budget.ts";
 import { PushFrames } from "../hub/frames.ts";
 import type { InboundFrame } from "../protocol/inbound.ts";
-import { type SessionDeps, unavailable } from "./session.ts";
+import type { SessionDeps } from "./session.ts";
+import { storeUnavailable } from "../channels/failures.ts";
 import type { FrameWriter } from "./writer.ts";
 
 /** One recovery to run. */
@@ -64,7 +65,7 @@ export async function replay(request: ReplayRequest): Promise<void> {
       page = await read(asked);
     } catch (error) {
       if (!already) hub.unsubscribe(id, name);
-      throw unavailable(error);
+      throw storeUnavailable(error);
     }
     const recovered = asked !== undefined && page.complete;
     // Everything up to the top read now is replayed; what comes after is live.

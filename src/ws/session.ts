@@ -4,7 +4,7 @@
  * A WebSocket connection feeds it frames; a Server-Sent Events transport can feed it the bodies
  * of its command requests the same way.
  */
-import { channelNotFound } from "../channels/failures.ts";
+import { channelNotFound, storeUnavailable } from "../channels/failures.ts";
 import type { Channel } from "../channels/store.ts";
 import type { SubscriberTokens, TokenRefusal } from "../channels/subscriber_tokens.ts";
 import { CLOSE, PushError } from "../errors.ts";
@@ -100,6 +100,25 @@ export class Session {
       return;
     }
     this.#handle(data);
+  }
+
+  /**
+   * Starts the session: `hello` (the `Connected` frame) goes out once `ready` (the connection's
+   * cluster-wide presence, when there is one to wait for) is in force; commands that arrive
+   * meanwhile wait behind it, so `Connected` stays the first frame.
+   */
+  open(ready: Promise<void> | void, hello: () => void): void {
+    if (ready === undefined) return hello();
+    this.#busy = true;
+    ready
+      .then(() => {
+        if (!this.#gone) hello();
+      })
+      .catch((error) => this.#fail(error))
+      .finally(() => {
+        this.#busy = false;
+        this.#drain();
+      });
   }
 
   /** The transport is gone: nothing more is handled. */
@@ -307,7 +326,7 @@ export class Session {
       () => void this.#writer.send(hub.ackFor(this.id, "Subscribed", name)),
       (error) => {
         if (!already) hub.unsubscribe(this.id, name);
-        throw unavailable(error);
+        throw storeUnavailable(error);
       },
     );
   }
@@ -329,10 +348,4 @@ function tokenRefused(name: string, reason: TokenRefusal): PushError {
       JSON.stringify(name)
     } is private and the subscriber token was refused: ${reason}`,
   );
-}
-
-/** A store failure as the subscriber sees it (a PushError passes through). */
-export function unavailable(error: unknown): PushError {
-  if (error instanceof PushError) return error;
-  return new PushError("unavailable", "The channel store is unavailable; retry shortly");
 }

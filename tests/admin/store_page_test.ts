@@ -1,16 +1,17 @@
 /**
  * ChannelStore.page(): channels by literal prefix in name order, each exactly once across pages,
- * on both stores (SQLite index range; Redis ZRANGE BYLEX over the names set).
+ * on both stores as their backends hand them to the core (SQLite index range; Redis ZRANGE BYLEX
+ * over the names set).
  */
 import assert from "node:assert/strict";
 import type { Channel, ChannelStore } from "../../src/channels/store.ts";
 import { prefixEnd } from "../../src/channels/store.ts";
-import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
 import { RedisChannelStore } from "../../src/cluster/redis_store.ts";
 import { Keys } from "../../src/cluster/keys.ts";
 import { closeRedis, openRedis } from "../../src/cluster/redis.ts";
 import { loadScripts } from "../../src/cluster/scripts.ts";
 import { RedisServer } from "../cluster/_redis.ts";
+import { openStore, STORES } from "../channels/_stores.ts";
 
 const NAMES = [
   "a",
@@ -68,14 +69,14 @@ async function allPages(store: ChannelStore, prefix: string, limit: number): Pro
 }
 
 async function checkStore(store: ChannelStore): Promise<void> {
-  for (const name of NAMES) assert.equal(await store.insert(record(name)), true);
+  for (const name of NAMES) assert.equal(await store.insert(record(name), 1000), "ok");
   for (const prefix of ["", "a", "ab", "ab\u{10ffff}", "news", "news%", "news_", "A", "zzz"]) {
     const expected = NAMES.filter((n) => n.startsWith(prefix)).sort(byCodePoint);
     for (const limit of [1, 2, 3, 50]) {
       assert.deepEqual(await allPages(store, prefix, limit), expected, `${prefix} / ${limit}`);
     }
   }
-  assert.equal(await store.delete("abc", "e"), true);
+  assert.equal(await store.delete(record("abc")), "done");
   assert.deepEqual(await allPages(store, "abc", 5), []);
   assert.deepEqual(
     (await store.page({ prefix: "ab", limit: 10 })).map((c) => c.name),
@@ -91,25 +92,12 @@ Deno.test("prefixEnd() is the least string above every name with the prefix", ()
   assert.equal(prefixEnd("a\ud7ff"), "a\ue000");
 });
 
-Deno.test("SqliteChannelStore.page() lists by literal prefix in order, each name once", async () => {
-  const store = new SqliteChannelStore(":memory:");
-  try {
-    await checkStore(store);
-  } finally {
-    store.close();
-  }
-});
-
-Deno.test("[cluster] RedisChannelStore.page() lists by literal prefix in order, each name once", async () => {
-  await using server = await RedisServer.start();
-  const redis = await openRedis(server.url, "test");
-  try {
-    await loadScripts(redis);
-    await checkStore(new RedisChannelStore(redis, new Keys("t:")));
-  } finally {
-    await closeRedis(redis);
-  }
-});
+for (const kind of STORES) {
+  Deno.test(`[${kind}] store.page() lists by literal prefix in order, each name once`, async () => {
+    await using world = await openStore(kind);
+    await checkStore(world.store);
+  });
+}
 
 Deno.test("[cluster] RedisChannelStore.backfillNames() adds channels created before the names set", async () => {
   await using server = await RedisServer.start();
@@ -118,7 +106,7 @@ Deno.test("[cluster] RedisChannelStore.backfillNames() adds channels created bef
     await loadScripts(redis);
     const keys = new Keys("t:");
     const store = new RedisChannelStore(redis, keys);
-    for (let i = 0; i < 2500; i++) await store.insert(record(`c${i}`));
+    for (let i = 0; i < 2500; i++) await store.insert(record(`c${i}`), 10_000);
     // As a node of the previous version left it: the names set does not exist.
     await redis.del(keys.names);
     assert.deepEqual(await store.page({ prefix: "c1", limit: 3 }), []);

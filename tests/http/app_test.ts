@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ChannelCache } from "../../src/channels/cache.ts";
 import { createChannelService } from "../../src/channels/service.ts";
 import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
 import type { Broker } from "../../src/hub/broker.ts";
@@ -13,6 +14,7 @@ async function appWith(broker: Broker, options: { corsOrigins?: readonly string[
   const store = new SqliteChannelStore(":memory:");
   const service = await createChannelService({
     store,
+    cache: new ChannelCache({ records: [] }),
     hasher: {
       hash: (t) => Promise.resolve(`h:${t}`),
       verify: (t, h) => Promise.resolve(h === `h:${t}`),
@@ -63,10 +65,8 @@ function request(action: string, data: Record<string, unknown>): RequestInit {
 const failingBroker: Broker = {
   publish: () => Promise.reject(new Error("broker exploded")),
   history: () => Promise.reject(new Error("broker exploded")),
-  channelEvent: () => Promise.resolve(),
   subscribe: () => undefined,
   unsubscribe: () => {},
-  forget: () => {},
   close: () => Promise.resolve(),
 };
 
