@@ -19,7 +19,10 @@ Deno.test("[browser] the admin page works in Chromium, on one node and on a two-
   const child = await new Deno.Command(Deno.execPath(), {
     // `deno task check` type-checks the scenario; checking it again here only costs time.
     args: ["test", "--config", TEST_CONFIG, "-A", "--no-prompt", "--no-check", scenario],
-    env: { NO_COLOR: "1" },
+    env: {
+      NO_COLOR: "1",
+      ...(Deno.env.get("UPDATE_SCREENSHOTS") === "1" ? { UPDATE_SCREENSHOTS: "1" } : {}),
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
