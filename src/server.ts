@@ -26,6 +26,8 @@ import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
 import { Webhooks } from "./webhooks/webhooks.ts";
+import { startAdmin } from "./admin/admin.ts";
+import { registerAdminRoutes } from "./admin/api.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -206,6 +208,22 @@ export async function startServer(
     sseConnections: sse.connections.size,
   });
 
+  // The admin UI, only with ADMIN_TOKEN: this node's samples once a second, summed over the
+  // nodes when the backend shares them (a cluster).
+  const adminToken = config.adminToken;
+  const admin = adminToken === undefined ? undefined : startAdmin({
+    metrics,
+    hub,
+    gauges: () => ({
+      connections: hub.connectionCount,
+      subscriptions: hub.subscriptionCount,
+      channels: service.size,
+    }),
+    now,
+    logger,
+    share: backend.statsShare,
+    healthy: () => backend.healthy(),
+  });
   const bodies = new BodyReader(config);
   const clientAddress = clientAddressRule(config.trustedProxies);
   const app = createHttpApp({
@@ -223,6 +241,15 @@ export async function startServer(
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
+  if (adminToken !== undefined && admin !== undefined) {
+    registerAdminRoutes(app, {
+      adminToken,
+      view: admin.view,
+      store: backend.store,
+      broker,
+      channelCount: () => service.size,
+    });
+  }
   const channels: ChannelLookup = {
     lookup: (name) => service.lookup(name),
     isGranted: (id, channel) => grants.isGranted(id, channel),
@@ -314,6 +341,7 @@ export async function startServer(
     wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
+    await admin?.close();
     hasher.close();
     await webhooks?.close();
     await backend.close();
@@ -371,6 +399,7 @@ export async function startServer(
     listening = false;
     // Writes in flight land in the outbox before the backend releases it.
     await webhooks?.close();
+    await admin?.close();
     await backend.close();
     hasher.close();
     announce(logger, "stopped");

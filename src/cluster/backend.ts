@@ -13,6 +13,7 @@ import { RedisBroker } from "./redis_broker.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { RedisOutbox } from "./redis_outbox.ts";
 import { RedisChannelStore } from "./redis_store.ts";
+import { RedisStatsShare } from "./stats_share.ts";
 
 /** How often the cluster's channel count is read. */
 const COUNT_REFRESH_MS = 5000;
@@ -62,6 +63,8 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
   });
   try {
     await broker.start();
+    // Channels created by a node that did not keep the names set yet (the admin UI pages it).
+    await store.backfillNames();
   } catch (error) {
     await node.disconnect();
     throw error;
@@ -92,6 +95,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
       });
     },
     healthy: () => node.healthy(),
+    statsShare: new RedisStatsShare(cmd, keys, node.nodeId),
     metrics: () => node.metrics() + broker.metrics(),
     async close() {
       await broker.close();

@@ -51,7 +51,7 @@ export async function publishPush(
     ? (data.message.json ? { json: true } : undefined)
     : { json: data.message.json, receipt };
   const offset = await deps.broker.publish(channel, data.message.text, data.recipients, options);
-  deps.metrics.pushes++;
+  deps.metrics.countPush(channel.name);
   const position = offset === undefined ? {} : { offset, epoch: channel.epoch };
   return receipt === undefined ? position : { ...position, ...receiptData(receipt, data) };
 }

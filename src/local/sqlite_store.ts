@@ -2,7 +2,14 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { HistoryEntry, HistoryPageSize, StoredPush } from "../history/log.ts";
 import { BUSY_WAIT_MS } from "./busy_retry.ts";
-import type { Channel, ChannelStore, InsertResult, WriteResult } from "../channels/store.ts";
+import {
+  type Channel,
+  type ChannelPageQuery,
+  type ChannelStore,
+  type InsertResult,
+  prefixEnd,
+  type WriteResult,
+} from "../channels/store.ts";
 
 /** Schema migrations, applied in order; `schema_version` records how many have run. */
 const MIGRATIONS: readonly string[] = [
@@ -91,6 +98,8 @@ export class SqliteChannelStore implements ChannelStore {
   readonly #epochOf: StatementSync;
   readonly #list: StatementSync;
   readonly #names: StatementSync;
+  readonly #pageWithin: StatementSync;
+  readonly #pageFrom: StatementSync;
   readonly #append: StatementSync;
   readonly #raiseTop: StatementSync;
   readonly #trimBelow: StatementSync;
@@ -132,6 +141,14 @@ export class SqliteChannelStore implements ChannelStore {
     this.#epochOf = db.prepare("SELECT epoch FROM channels WHERE name = ?");
     this.#list = db.prepare(`SELECT ${COLUMNS} FROM channels ORDER BY created_at, name`);
     this.#names = db.prepare("SELECT name FROM channels ORDER BY created_at, name");
+    // A range of the primary key (BINARY collation: UTF-8 byte order): never a scan.
+    this.#pageWithin = db.prepare(
+      `SELECT ${COLUMNS} FROM channels WHERE name >= ? AND name < ? AND name > ?
+       ORDER BY name LIMIT ?`,
+    );
+    this.#pageFrom = db.prepare(
+      `SELECT ${COLUMNS} FROM channels WHERE name >= ? AND name > ? ORDER BY name LIMIT ?`,
+    );
     // Only while that record of the channel exists: a push racing a delete leaves no orphan row
     // that a re-created channel of the same name would inherit.
     this.#append = db.prepare(
@@ -239,6 +256,16 @@ export class SqliteChannelStore implements ChannelStore {
   /** Every channel, oldest first (a single node loads them all at start). */
   list(): Promise<Channel[]> {
     return Promise.resolve((this.#list.all() as unknown as ChannelRow[]).map(toChannel));
+  }
+
+  page(query: ChannelPageQuery): Promise<Channel[]> {
+    const { prefix, limit } = query;
+    const after = query.after ?? "";
+    const end = prefixEnd(prefix);
+    const rows = end === undefined
+      ? this.#pageFrom.all(prefix, after, limit)
+      : this.#pageWithin.all(prefix, end, after, limit);
+    return Promise.resolve((rows as unknown as ChannelRow[]).map(toChannel));
   }
 
   /**
