@@ -46,6 +46,11 @@ export interface Config {
   readonly jwtPublicKeysPath: string | undefined;
   /** `JWT_AUDIENCE`: when set, a subscriber token's `aud` must name it. */
   readonly jwtAudience: string | undefined;
+  // Presence (v1.2 "Presence").
+  /** `PRESENCE_MAX_MEMBERS`: most members of one presence channel; a subscribe past it is 429. */
+  readonly presenceMaxMembers: number;
+  /** `PRESENCE_EVENTS_MAX`: above this many members a channel sends no `Joined`/`Left` frames. */
+  readonly presenceEventsMax: number;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -144,6 +149,8 @@ const envSchema = z.object({
   WS_FRAME_RATE: integer("WS_FRAME_RATE", 100, 1, 1_000_000),
   WS_FRAME_BURST: integer("WS_FRAME_BURST", 200, 1, 1_000_000),
   MAX_TOKEN_CHECKS: integer("MAX_TOKEN_CHECKS", 64, 1, 100_000),
+  PRESENCE_MAX_MEMBERS: integer("PRESENCE_MAX_MEMBERS", 10_000, 1, 10_000_000),
+  PRESENCE_EVENTS_MAX: integer("PRESENCE_EVENTS_MAX", 1000, 0, 10_000_000),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -296,6 +303,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     jwtSecret: e.JWT_SECRET,
     jwtPublicKeysPath: e.JWT_PUBLIC_KEYS,
     jwtAudience: e.JWT_AUDIENCE,
+    presenceMaxMembers: e.PRESENCE_MAX_MEMBERS,
+    presenceEventsMax: e.PRESENCE_EVENTS_MAX,
   };
 }
 

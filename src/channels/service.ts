@@ -214,6 +214,7 @@ export async function mintChannel(
     epoch: newEpoch(),
     private: options.private,
     history: options.history,
+    ...(options.presence === true ? { presence: true } : {}),
   };
   return { channel, token };
 }

@@ -56,6 +56,7 @@ export class RedisChannelStore implements ChannelStore {
         channel.history?.size ?? "",
         channel.history?.ttlSeconds ?? "",
         top,
+        channel.presence === true ? 1 : 0,
       ],
     );
     return answer === 1 ? "ok" : answer === 0 ? "taken" : "full";
@@ -214,5 +215,6 @@ export function decodeChannel(
     history: size === undefined || ttl === undefined
       ? null
       : { size: Number(size), ttlSeconds: Number(ttl) },
+    ...(fields.presence === "1" ? { presence: true } : {}),
   };
 }

@@ -116,24 +116,33 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       const { token, channel } = await service.create(data.channel, {
         private: data.private,
         history: data.history,
+        presence: data.presence,
       });
       logger.info("channel created", { channel: data.channel });
       return serverAck("Created", data.channel, token, {
         ...(channel.history === null ? {} : { history: channel.history, epoch: channel.epoch }),
         ...(channel.private ? { private: true } : {}),
+        ...(channel.presence === true ? { presence: true } : {}),
       });
     },
 
     PING_CHANNEL: async ({ data }, _raw, source) => {
       const channel = await service.ping(data.channel, data.channelToken, source);
       // Only the token holder learns the options, and v1 channels answer exactly as in v1.
+      const presence = channel.presence === true;
       const showOptions = data.channelToken !== null &&
-        (channel.private || channel.history !== null);
+        (channel.private || channel.history !== null || presence);
       return serverAck(
         "OK",
         data.channel,
         null,
-        showOptions ? { private: channel.private, history: channel.history } : {},
+        showOptions
+          ? {
+            private: channel.private,
+            history: channel.history,
+            ...(presence ? { presence: true } : {}),
+          }
+          : {},
       );
     },
 

@@ -28,6 +28,8 @@ const MIGRATIONS: readonly string[] = [
   // v1.2: a message may be any JSON value; "json = 1" rows hold its JSON text. Rows written
   // before hold v1 strings, so they stay 0 and replay as the strings they are.
   `ALTER TABLE history ADD COLUMN json INTEGER NOT NULL DEFAULT 0;`,
+  // v1.2 (migration 4): presence channels. Existing channels are not presence channels.
+  `ALTER TABLE channels ADD COLUMN presence INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 interface ChannelRow {
@@ -38,9 +40,11 @@ interface ChannelRow {
   private: number;
   history_size: number | null;
   history_ttl_s: number | null;
+  presence: number;
 }
 
-const COLUMNS = "name, token_hash, created_at, epoch, private, history_size, history_ttl_s";
+const COLUMNS =
+  "name, token_hash, created_at, epoch, private, history_size, history_ttl_s, presence";
 
 /** How long a statement waits for another process's lock before the store reports "busy". */
 const BUSY_TIMEOUT_MS = 5000;
@@ -79,7 +83,7 @@ export class SqliteChannelStore implements ChannelStore {
     }
     const db = this.#db;
     this.#insert = db.prepare(
-      `INSERT INTO channels (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING`,
+      `INSERT INTO channels (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING`,
     );
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM channels WHERE name = ?`);
     this.#delete = db.prepare("DELETE FROM channels WHERE name = ? AND epoch = ?");
@@ -114,6 +118,7 @@ export class SqliteChannelStore implements ChannelStore {
       channel.private ? 1 : 0,
       channel.history?.size ?? null,
       channel.history?.ttlSeconds ?? null,
+      channel.presence === true ? 1 : 0,
     );
     return Promise.resolve(Number(result.changes) === 1);
   }
@@ -239,6 +244,7 @@ function toChannel(row: ChannelRow): Channel {
     history: row.history_size === null || row.history_ttl_s === null
       ? null
       : { size: Number(row.history_size), ttlSeconds: Number(row.history_ttl_s) },
+    ...(Number(row.presence) === 1 ? { presence: true } : {}),
   };
 }
 

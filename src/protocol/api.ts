@@ -82,6 +82,8 @@ export const ACTION_SCHEMAS = {
     channel: channelName,
     history: historyOption,
     private: optionalFlag,
+    // v1.2: a presence channel (members, Joined/Left frames, member lists).
+    presence: optionalFlag,
   }),
   PING_CHANNEL: envelope("PING_CHANNEL", { channel: channelName, channelToken }),
   PUSH_MESSAGE: envelope("PUSH_MESSAGE", {

@@ -76,7 +76,10 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
       "With `history`, the channel keeps its recent broadcast pushes so that subscribers can " +
       "recover what they missed; the ack then also carries `history` and the channel's `epoch`. " +
       "With `private: true`, only connections a publisher authorized may subscribe; the ack then " +
-      "carries `private: true`. Without these options the channel and its ack are v1's.",
+      "carries `private: true`. With `presence: true` (v1.2) subscribers may describe " +
+      "themselves with `info`, members learn of each other's joins and leaves " +
+      "(`CLIENT_PRESENCE`), and `READ_PRESENCE` lists them; the ack then carries " +
+      "`presence: true`. Without these options the channel and its ack are v1's.",
       "When the server has `CREATE_TOKEN` set, the request needs " +
       "`Authorization: Bearer <CREATE_TOKEN>`.",
     ].join("\n\n"),
@@ -89,6 +92,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
         history: historySettings.optional().meta({ description: "History channels only" }),
         epoch: epoch.optional().meta({ description: "History channels only" }),
         private: z.literal(true).optional().meta({ description: "Private channels only" }),
+        presence: z.literal(true).optional().meta({ description: "Presence channels only" }),
       },
       example: { channel: "news", channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx" },
     },
@@ -108,8 +112,9 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
     description: [
       "With `channelToken` null or absent: 200 when the channel exists. With a string token: " +
       "200 only when the token is right.",
-      "With the right token on a channel that is private or has history, `data` also carries " +
-      "`private` and `history`; otherwise it is v1's.",
+      "With the right token on a channel that is private, has history or presence, `data` " +
+      "also carries `private` and `history` (and `presence: true` on presence channels); " +
+      "otherwise it is v1's.",
     ].join("\n\n"),
     example: { channel: "news", channelToken: null },
     success: {
@@ -119,6 +124,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
         channelToken: nullToken,
         private: z.boolean().optional(),
         history: historySettings.nullable().optional(),
+        presence: z.literal(true).optional().meta({ description: "Presence channels only" }),
       },
       example: { channel: "news", channelToken: null },
     },
