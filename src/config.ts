@@ -51,6 +51,12 @@ export interface Config {
   readonly presenceMaxMembers: number;
   /** `PRESENCE_EVENTS_MAX`: above this many members a channel sends no `Joined`/`Left` frames. */
   readonly presenceEventsMax: number;
+  /**
+   * `PRESENCE_TTL_MS` (cluster mode; for tests, keep the default in production): a member entry
+   * lives this long unrefreshed; nodes refresh every quarter of it. 20 s gives PROTOCOL.md's
+   * "a dead node's members are Left within 30 s" (see src/cluster/redis_presence.ts).
+   */
+  readonly presenceTtlMs: number;
 }
 
 function integer(name: string, fallback: number, min: number, max: number) {
@@ -151,6 +157,7 @@ const envSchema = z.object({
   MAX_TOKEN_CHECKS: integer("MAX_TOKEN_CHECKS", 64, 1, 100_000),
   PRESENCE_MAX_MEMBERS: integer("PRESENCE_MAX_MEMBERS", 10_000, 1, 10_000_000),
   PRESENCE_EVENTS_MAX: integer("PRESENCE_EVENTS_MAX", 1000, 0, 10_000_000),
+  PRESENCE_TTL_MS: integer("PRESENCE_TTL_MS", 20_000, 400, 20_000),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -305,6 +312,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     jwtAudience: e.JWT_AUDIENCE,
     presenceMaxMembers: e.PRESENCE_MAX_MEMBERS,
     presenceEventsMax: e.PRESENCE_EVENTS_MAX,
+    presenceTtlMs: e.PRESENCE_TTL_MS,
   };
 }
 

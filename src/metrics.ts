@@ -12,6 +12,8 @@ export interface Gauges {
   httpInFlight?: number;
   /** Of {@link connections}, those over Server-Sent Events. */
   sseConnections?: number;
+  /** Members of presence channels held by this node's connections. */
+  presenceMembers?: number;
 }
 
 /** Counters the server increments as it works. */
@@ -77,6 +79,12 @@ export class Metrics {
       "counter",
       "WebSocket upgrades refused (connection limit or shutdown).",
       [["", this.rejectedConnections]],
+    );
+    metric(
+      "pushserver_presence_members",
+      "gauge",
+      "Members of presence channels held by this node's connections (sum over nodes: the cluster's).",
+      [["", gauges.presenceMembers ?? 0]],
     );
     const sse = gauges.sseConnections ?? 0;
     metric(

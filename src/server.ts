@@ -27,6 +27,8 @@ import { createSseHandler } from "./sse/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
+import type { Presence, PresenceHooks } from "./hub/presence.ts";
+import { LocalPresence } from "./local/local_presence.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -48,6 +50,8 @@ export interface ServerOverrides {
    * token-allowed subscriptions (default: `now` and the global timers).
    */
   timers?: Timers;
+  /** Told of presence joins/leaves and channel occupied/vacated (webhooks; tests). */
+  presenceHooks?: PresenceHooks;
 }
 
 /** A running server. */
@@ -136,7 +140,20 @@ export async function startServer(
     onChannelActive: (channel) => broker.subscribe(channel),
     onChannelIdle: (channel) => broker.unsubscribe(channel),
     ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
+    onSubscribed: (channel, id) => presence.subscribed(channel, id),
+    onUnsubscribed: (channel, id) => presence.unsubscribed(channel, id),
   });
+  const presenceOptions = {
+    maxMembers: config.presenceMaxMembers,
+    eventsMax: config.presenceEventsMax,
+    hooks: overrides.presenceHooks,
+    logger,
+  };
+  const presence: Presence = cluster?.presence(hub, presenceOptions, {
+    ttlMs: config.presenceTtlMs,
+    refreshMs: config.presenceTtlMs / 4,
+  }) ??
+    new LocalPresence(hub, presenceOptions);
   const handler: BrokerHandler = {
     onPublication(channel, publication, reached) {
       const report = hub.deliver(channel, publication, reached);
@@ -145,8 +162,10 @@ export async function startServer(
       return report;
     },
     onChannelEvent(channel, event) {
-      if (event.type === "deleted") hub.dropChannel(channel);
-      else hub.revoke(event.uuid, channel);
+      if (event.type === "deleted") {
+        presence.dropped(channel);
+        hub.dropChannel(channel);
+      } else hub.revoke(event.uuid, channel);
     },
   };
   const broker: Broker = overrides.broker?.(handler) ?? cluster?.broker(handler) ??
@@ -161,6 +180,7 @@ export async function startServer(
     channels: service.size,
     httpInFlight: inFlight,
     sseConnections: sse.connections.size,
+    presenceMembers: presence.localMembers,
   });
 
   const bodies = new BodyReader(config);
@@ -169,6 +189,7 @@ export async function startServer(
     bodies,
     broker,
     grants,
+    presence,
     metrics,
     logger,
     limits: config,
@@ -186,6 +207,7 @@ export async function startServer(
       isGranted: (id, channel) => grants.isGranted(id, channel),
       history: (channel, since, page) => broker.history(channel, since, page),
     },
+    presence,
     metrics,
     logger,
     now,
@@ -320,6 +342,7 @@ export async function startServer(
     }
     listening = false;
     await broker.close();
+    await presence.close();
     await cluster?.close();
     hasher.close();
     store.close();

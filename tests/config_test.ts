@@ -37,6 +37,7 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     maxReplayBytesInFlight: 64 * 1024 * 1024,
     presenceMaxMembers: 10_000,
     presenceEventsMax: 1000,
+    presenceTtlMs: 20_000,
   });
 });
 

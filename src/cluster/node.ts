@@ -25,6 +25,8 @@ import { type ReceiptReply, ReceiptWaiter } from "./receipts.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { type ClusterEvent, RedisChannelStore } from "./redis_store.ts";
 import { loadScripts } from "./scripts.ts";
+import type { PresenceOptions } from "../hub/presence.ts";
+import { type PresenceTiming, RedisPresence } from "./redis_presence.ts";
 
 /** How often the node beats, checks Redis, and heals when needed. */
 const TICK_MS = 1000;
@@ -70,6 +72,7 @@ export class ClusterNode {
   #handler: BrokerHandler | undefined;
   #broker: Broker | undefined;
   #hub: Hub | undefined;
+  #presence: RedisPresence | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #heartbeatOk = true;
   #needsHeal = false;
@@ -129,7 +132,11 @@ export class ClusterNode {
     this.#sub.on("close", () => this.#onSubLost());
     this.#sub.on("ready", () => this.#maybeHeal());
     this.#cmd.on("ready", () => this.#maybeHeal());
-    await this.#sub.subscribe(this.keys.events, this.keys.receipts(this.nodeId));
+    await this.#sub.subscribe(
+      this.keys.events,
+      this.keys.receipts(this.nodeId),
+      this.keys.presenceEvents,
+    );
     this.cache.live = true;
     await loadScripts(this.#cmd);
     await this.#beat();
@@ -176,6 +183,19 @@ export class ClusterNode {
       cache: this.cache,
       maxGrants: this.#config.maxSubscriptionsPerConnection,
       ttlMs: PRESENCE_TTL_MS,
+    });
+  }
+
+  /** Presence of presence channels and subscriber counts, in Redis (see redis_presence.ts). */
+  presence(hub: Hub, options: PresenceOptions, timing?: PresenceTiming): RedisPresence {
+    return this.#presence = new RedisPresence({
+      ...options,
+      redis: this.#cmd,
+      keys: this.keys,
+      hub,
+      nodeId: this.nodeId,
+      logger: this.#logger,
+      timing,
     });
   }
 
@@ -336,6 +356,7 @@ export class ClusterNode {
     const handler = this.#handler;
     try {
       if (channel === this.keys.events) return this.#onEvent(JSON.parse(payload) as ClusterEvent);
+      if (channel === this.keys.presenceEvents) return this.#presence?.onEvent(payload);
       const name = this.keys.channelOfPushes(channel);
       if (name === undefined) {
         if (channel === this.keys.receipts(this.nodeId)) {
@@ -439,12 +460,14 @@ export class ClusterNode {
       await this.#sub.subscribe(
         this.keys.events,
         this.keys.receipts(this.nodeId),
+        this.keys.presenceEvents,
         ...[...this.#interest].map((c) => this.keys.pushes(c)),
       );
       this.cache.live = true;
       await loadScripts(this.#cmd);
       await this.#resync();
       await this.#refreshPresence();
+      this.#presence?.resync();
       this.#needsHeal = false;
       this.#stats.heals++;
       this.#logger.info("reconnected to Redis", { channels: this.#interest.size });

@@ -7,6 +7,8 @@ import { PushError } from "../errors.ts";
 import type { Channel } from "../channels/store.ts";
 import type { Broker } from "../hub/broker.ts";
 import type { Grants } from "../hub/grants.ts";
+import type { Presence } from "../hub/presence.ts";
+import { presenceServerAck } from "../protocol/presence.ts";
 import type { Logger } from "../log.ts";
 import type { Gauges, Metrics } from "../metrics.ts";
 import {
@@ -31,6 +33,8 @@ export interface HttpAppDeps {
   readonly service: ChannelService;
   readonly broker: Broker;
   readonly grants: Grants;
+  /** Who is on a channel (READ_PRESENCE). */
+  readonly presence: Presence;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
@@ -160,6 +164,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
         limit: data.limit,
       });
       return historyAck(channel, page);
+    },
+
+    READ_PRESENCE: async ({ data }, _raw, source) => {
+      const channel = await service.authorize(data.channel, data.channelToken, source);
+      return presenceServerAck(channel.name, await deps.presence.read(channel));
     },
 
     DELETE_CHANNEL: async ({ data }, _raw, source) => {

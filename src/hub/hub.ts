@@ -4,7 +4,7 @@
  */
 import { channelNotFound } from "../channels/failures.ts";
 import { CLOSE, PushError } from "../errors.ts";
-import { clientAck, compactAck, type Recovery } from "../protocol/outbound.ts";
+import { type AckPresence, clientAck, compactAck, type Recovery } from "../protocol/outbound.ts";
 import type { Publication } from "./broker.ts";
 import { frameHead, PushFrames } from "./frames.ts";
 
@@ -78,6 +78,13 @@ export interface HubOptions {
   onChannelIdle?: (channel: string) => void;
   /** A connection was registered (`open`) or forgotten (cluster mode keeps presence in Redis). */
   onConnection?: (id: string, open: boolean) => void;
+  /** `id` was subscribed to `channel` (not called again for a repeated subscribe). */
+  onSubscribed?: (channel: string, id: string) => void;
+  /**
+   * `id` stopped being subscribed to `channel` other than by the channel's delete: unsubscribe,
+   * revoke, expiry, disconnect (presence members leave here).
+   */
+  onUnsubscribed?: (channel: string, id: string) => void;
 }
 
 /** Local subscriptions and fan-out. Per connection, frames go out in the order they are produced. */
@@ -90,6 +97,8 @@ export class Hub {
   readonly #onActive: (channel: string) => Promise<void> | undefined;
   readonly #onIdle: (channel: string) => void;
   readonly #onConnection: ((id: string, open: boolean) => void) | undefined;
+  readonly #onSubscribed: ((channel: string, id: string) => void) | undefined;
+  readonly #onUnsubscribed: ((channel: string, id: string) => void) | undefined;
   readonly #ready = new Map<string, Promise<void>>();
   /** Connections with a subscribe in flight, by channel. */
   readonly #joiners = new Map<string, Set<Member>>();
@@ -102,6 +111,8 @@ export class Hub {
     this.#onActive = options.onChannelActive ?? (() => undefined);
     this.#onIdle = options.onChannelIdle ?? (() => {});
     this.#onConnection = options.onConnection;
+    this.#onSubscribed = options.onSubscribed;
+    this.#onUnsubscribed = options.onUnsubscribed;
   }
 
   /** Number of registered connections. */
@@ -112,6 +123,24 @@ export class Hub {
   /** Number of (connection, channel) subscriptions. */
   get subscriptionCount(): number {
     return this.#subscriptionCount;
+  }
+
+  /** Local subscribers of `channel`. */
+  subscriberCount(channel: string): number {
+    return this.#channels.get(channel)?.size ?? 0;
+  }
+
+  /**
+   * Sends one frame, the same for every frame mode, to each local subscriber of `channel` but
+   * `except` (presence frames); returns how many it was handed to.
+   */
+  sendToChannel(channel: string, frame: string, except: string): number {
+    let sent = 0;
+    for (const member of this.#channels.get(channel) ?? []) {
+      if (member.subscriber.id === except) continue;
+      if (this.#send(member, frame, undefined, undefined)) sent++;
+    }
+    return sent;
   }
 
   /** Channels with at least one local subscriber. */
@@ -143,8 +172,10 @@ export class Hub {
     const member = this.#members.get(id);
     if (member === undefined) return;
     this.#members.delete(id);
-    for (const channel of member.channels) this.#detach(channel, member);
+    const channels = member.channels;
+    for (const channel of channels) this.#detach(channel, member);
     member.channels = [];
+    for (const channel of channels) this.#onUnsubscribed?.(channel, id);
     for (const channel of member.grants?.keys() ?? []) this.#ungrant(channel, member);
     member.grants = undefined;
     member.held = undefined;
@@ -197,6 +228,7 @@ export class Hub {
     }
     subscribers.add(member);
     this.#subscriptionCount++;
+    this.#onSubscribed?.(channel, id);
     return member.channels;
   }
 
@@ -234,6 +266,7 @@ export class Hub {
     member.head = undefined;
     member.reached?.delete(channel);
     this.#detach(channel, member);
+    this.#onUnsubscribed?.(channel, id);
     return member.channels;
   }
 
@@ -354,8 +387,14 @@ export class Hub {
   }
 
   /** The ack a member gets for `message` about `channel`, in its frame mode. */
-  ackFor(id: string, message: string, channel: string, recovery?: Recovery): string {
-    return this.#ack(this.#member(id), message, channel, recovery);
+  ackFor(
+    id: string,
+    message: string,
+    channel: string,
+    recovery?: Recovery,
+    presence?: AckPresence,
+  ): string {
+    return this.#ack(this.#member(id), message, channel, recovery, presence);
   }
 
   /** The frame `id` gets for a push (a replayed one: live pushes go through {@link deliver}). */
@@ -433,11 +472,17 @@ export class Hub {
     return [...this.#members.values()].map((member) => member.subscriber);
   }
 
-  #ack(member: Member, message: string, channel: string, recovery?: Recovery): string {
+  #ack(
+    member: Member,
+    message: string,
+    channel: string,
+    recovery?: Recovery,
+    presence?: AckPresence,
+  ): string {
     const uuid = member.subscriber.id;
     return member.subscriber.compact
-      ? compactAck(message, uuid, channel, recovery)
-      : clientAck(message, { uuid, channels: member.channels }, recovery);
+      ? compactAck(message, uuid, channel, recovery, presence)
+      : clientAck(message, { uuid, channels: member.channels }, recovery, presence);
   }
 
   #frame(member: Member, frames: PushFrames): string {

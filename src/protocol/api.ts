@@ -110,6 +110,7 @@ export const ACTION_SCHEMAS = {
       .nullish()
       .transform((limit) => limit ?? HISTORY_READ_LIMIT.default),
   }),
+  READ_PRESENCE: envelope("READ_PRESENCE", { channel: channelName, channelToken }),
   PUSH_BATCH: envelope("PUSH_BATCH", {
     pushes: z
       .array(batchItem, { error: expecting(`an array of 1 to ${MAX_BATCH_PUSHES} objects`) })

@@ -262,6 +262,48 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
     },
   },
   {
+    path: "/channel/presence",
+    action: "READ_PRESENCE",
+    tag: "Channels",
+    summary: "Who is on a channel (v1.2)",
+    description: [
+      "`count` is the channel's live subscribers on every node (on a presence channel: its " +
+      "members). On a presence channel `members` lists them (`uuid` and the `info` each gave " +
+      "at subscribe), at most 1,000, with `truncated: true` when there are more; on other " +
+      "channels `members` is empty.",
+    ].join("\n\n"),
+    example: { channel: "room", channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx" },
+    success: {
+      message: "Presence",
+      data: {
+        channel: channelName,
+        channelToken: nullToken,
+        count: z.int().min(0).meta({ description: "Members, or live subscribers (every node)" }),
+        members: z.array(z.strictObject({
+          uuid: connectionUuid,
+          info: z.record(z.string(), z.unknown()).meta({
+            description: "What the member sent as `info` at subscribe (`{}` when none)",
+          }),
+        })).meta({ description: "Presence channels only (else empty); at most 1,000" }),
+        truncated: z.literal(true).optional().meta({ description: "More members than listed" }),
+      },
+      example: {
+        channel: "room",
+        channelToken: null,
+        count: 2,
+        members: [
+          { uuid: "0b7c6f6e-8d1a-4e43-9a55-3f0e2b8c9d10", info: { user: "ann" } },
+          { uuid: "5f1d2e3c-4b5a-4697-8877-665544332211", info: {} },
+        ],
+      },
+    },
+    errors: {
+      401: "No token (null or absent)",
+      403: "The token is wrong",
+      404: "No channel of that name",
+    },
+  },
+  {
     path: "/push/batch",
     action: "PUSH_BATCH",
     tag: "Push",

@@ -10,6 +10,7 @@ import { entryBytes, type HistoryRead } from "../history/log.ts";
 import { PAGE_ENTRIES } from "../history/replay_budget.ts";
 import { PushFrames } from "../hub/frames.ts";
 import type { InboundFrame } from "../protocol/inbound.ts";
+import type { AckPresence } from "../protocol/outbound.ts";
 import { type SessionDeps, unavailable } from "./session.ts";
 import type { FrameWriter } from "./writer.ts";
 
@@ -25,6 +26,8 @@ export interface ReplayRequest {
   readonly deps: SessionDeps;
   readonly writer: FrameWriter;
   readonly close: (code: number, reason: string) => void;
+  /** The ack's `presence` (presence channels). */
+  readonly presence?: AckPresence | undefined;
 }
 
 /** Runs a recovery; rejects (after unsubscribing) when the store fails before the ack. */
@@ -75,7 +78,7 @@ export async function replay(request: ReplayRequest): Promise<void> {
         epoch: channel.epoch,
         offset: page.top,
         recovered,
-      }),
+      }, request.presence),
     );
     if (!recovered) return;
     let position = asked;

@@ -1,3 +1,5 @@
+import { Hub } from "../../src/hub/hub.ts";
+import { LocalPresence } from "../../src/local/local_presence.ts";
 import assert from "node:assert/strict";
 import { createChannelService } from "../../src/channels/service.ts";
 import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
@@ -37,6 +39,10 @@ async function appWith(broker: Broker, options: { corsOrigins?: readonly string[
       revoke: () => Promise.resolve(),
       isGranted: () => false,
     },
+    presence: new LocalPresence(new Hub({ maxSubscriptionsPerConnection: 1 }), {
+      maxMembers: 10,
+      eventsMax: 10,
+    }),
     metrics: new Metrics(),
     logger,
     limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },
