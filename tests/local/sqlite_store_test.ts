@@ -55,7 +55,7 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
     const raw = new DatabaseSync(path);
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
     assert.deepEqual({ ...raw.prepare("SELECT version FROM schema_version").get() }, {
-      version: 3,
+      version: 4,
     });
     raw.close();
   } finally {
