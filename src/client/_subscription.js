@@ -52,13 +52,18 @@ export class Subscription {
   /** @type {Emitter} */
   #events;
 
+  /** @type {Record<string, unknown> | null} */
+  #info = null;
+
   /**
    * @param {string} channel
    * @param {SubscriptionOwner} owner
    * @param {StreamPosition | null} since where to resume a history channel, if anywhere
+   * @param {Record<string, unknown> | null} [info] how it describes itself on a presence channel
    */
-  constructor(channel, owner, since) {
+  constructor(channel, owner, since, info = null) {
     this.#channel = channel;
+    this.#info = info;
     this.#owner = owner;
     this.#position = since ? { ...since } : null;
     this.#events = new Emitter((error) => owner.reportError(error, channel));
@@ -146,17 +151,34 @@ export class Subscription {
    * history channel resumes where this client left off; later ones (more handlers) must not, as
    * the server would answer them `recovered: false`.
    * @param {string} uuid
-   * @returns {{ data: { channel: string, since?: StreamPosition }, since: StreamPosition | null,
+   * @returns {{ data: { channel: string, since?: StreamPosition, info?: Record<string, unknown> },
+   *   since: StreamPosition | null,
    *   first: boolean }}
    */
   _subscribeFrame(uuid) {
     const channel = this.#channel;
     if (this.#state === "unsubscribed" || this.#sentOn === uuid) {
-      return { data: { channel }, since: null, first: false };
+      return {
+        data: this.#info ? { channel, info: this.#info } : { channel },
+        since: null,
+        first: false,
+      };
     }
     this.#sentOn = uuid;
     const since = this.#position ? { ...this.#position } : null;
-    return { data: since ? { channel, since: { ...since } } : { channel }, since, first: true };
+    /** @type {{ channel: string, since?: StreamPosition, info?: Record<string, unknown> }} */
+    const data = since ? { channel, since: { ...since } } : { channel };
+    if (this.#info) data.info = this.#info;
+    return { data, since, first: true };
+  }
+
+  /**
+   * @internal Another member joined or left this presence channel.
+   * @param {"joined" | "left"} change
+   * @param {{ channel: string, uuid: string, info: Record<string, unknown> }} event
+   */
+  _presence(change, event) {
+    if (this.#state !== "unsubscribed") this.#events.emit(change, event);
   }
 
   /**

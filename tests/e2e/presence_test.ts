@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { assertAck, assertError, call, createWith, type Json, NOBODY, WsClient } from "./_v11.ts";
 import { type Deployment, e2e } from "./_backends.ts";
 import { ServerProcess } from "./_process.ts";
+import { PushClient } from "../../src/client/pushserver.js";
+import { PushPublisher } from "../../src/publisher/publisher.js";
+import { runCli } from "../../src/cli.ts";
 
 const SUBSCRIBE = (channel: string, info?: unknown) =>
   JSON.stringify({
@@ -339,3 +342,67 @@ e2e(
   },
   { only: "cluster" },
 );
+
+e2e("presence from the browser client, the publisher SDK and the CLI", async (t, backend) => {
+  await using server = await backend.start();
+  const publisher = new PushPublisher({ baseUrl: server.httpUrl });
+  const created = await publisher.createChannel("chat", { presence: true });
+  assert.equal(created.presence, true);
+  assert.equal((await publisher.ping("chat", created.channelToken)).presence, true);
+  const ann = await PushClient.connect(server.nodes[0]!.wsUrl, { transports: ["websocket"] });
+  const bob = await PushClient.connect(server.nodes.at(-1)!.wsUrl, { transports: ["websocket"] });
+  try {
+    await t.step("subscribe(…, {info}); joined/left events on the Subscription", async (st) => {
+      await ann.subscribe("chat", () => {}, { info: { user: "ann" } });
+      const joined = Promise.withResolvers<unknown>();
+      const left = Promise.withResolvers<unknown>();
+      const subscription = ann.getSubscription("chat")!;
+      subscription.on("joined", joined.resolve);
+      subscription.on("left", left.resolve);
+      const stop = await bob.subscribe("chat", () => {}, { info: { user: "bob" } });
+      assert.deepEqual(await joined.promise, {
+        channel: "chat",
+        uuid: bob.uuid,
+        info: { user: "bob" },
+      });
+      await st.step("client.presence() and publisher.presence() list both", async () => {
+        const expected = sortByUuid([
+          { uuid: ann.uuid, info: { user: "ann" } },
+          { uuid: bob.uuid, info: { user: "bob" } },
+        ]);
+        const seen = await bob.presence("chat");
+        assert.equal(seen.count, 2);
+        assert.deepEqual(sortByUuid(seen.members), expected);
+        const read = await publisher.presence("chat", created.channelToken);
+        assert.equal(read.count, 2);
+        assert.deepEqual(sortByUuid(read.members), expected);
+      });
+      await st.step("CLI: presence NAME --token T", async () => {
+        let stdout = "";
+        const code = await runCli(
+          ["presence", "chat", "--token", created.channelToken, "--http", server.httpUrl],
+          { stdout: (text) => stdout += text, stderr: () => {}, env: {} },
+        );
+        assert.equal(code, 0);
+        const lines = stdout.trim().split("\n");
+        assert.equal(lines[0], "2");
+        assert.ok(lines.includes(`${ann.uuid} {"user":"ann"}`), stdout);
+      });
+      await stop();
+      assert.deepEqual(await left.promise, {
+        channel: "chat",
+        uuid: bob.uuid,
+        info: { user: "bob" },
+      });
+    });
+    await t.step("client.presence() of a channel not subscribed rejects 403", async () => {
+      await assert.rejects(
+        bob.presence("chat"),
+        (e: unknown) => (e as { code: number }).code === 403,
+      );
+    });
+  } finally {
+    await ann.close();
+    await bob.close();
+  }
+});
