@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { assertAck, assertError, call, createWith, type Json, NOBODY, WsClient } from "./_v11.ts";
 import { type Deployment, e2e } from "./_backends.ts";
 import { ServerProcess } from "./_process.ts";
+import { SseClient } from "./_sse_client.ts";
 import { PushClient } from "../../src/client/pushserver.js";
 import { PushPublisher } from "../../src/publisher/publisher.js";
 import { runCli } from "../../src/cli.ts";
@@ -406,3 +407,31 @@ e2e("presence from the browser client, the publisher SDK and the CLI", async (t,
     await bob.close();
   }
 });
+
+e2e(
+  "presence over Server-Sent Events: info, Joined, PRESENCE, compact Subscribed",
+  async (_t, backend) => {
+    await using server = await backend.start();
+    await createWith(server, "sse-room", { presence: true });
+    await using ws = await connect(server, 0);
+    await join(ws, "sse-room", { via: "ws" });
+    await using sse = await SseClient.connect(server.subscriberNode, { compact: true });
+    await sse.send(SUBSCRIBE("sse-room", { via: "sse" }));
+    const ack = await sse.next();
+    assert.deepEqual(ack.data, { uuid: sse.uuid, channel: "sse-room", presence: { count: 2 } });
+    assert.deepEqual(
+      await presenceFrame(ws),
+      presenceOf(sse.uuid, "sse-room", "Joined", { via: "sse" }),
+    );
+    await sse.send(PRESENCE("sse-room"));
+    const reply = await sse.next();
+    assert.equal(reply.message, "Presence");
+    assert.deepEqual(
+      sortByUuid(reply.data.members),
+      sortByUuid([{ uuid: ws.uuid, info: { via: "ws" } }, {
+        uuid: sse.uuid,
+        info: { via: "sse" },
+      }]),
+    );
+  },
+);
