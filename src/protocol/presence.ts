@@ -43,7 +43,8 @@ export function presenceInfo(value: unknown): ParseResult<string> {
     return { ok: false, error: badInfo("must be a JSON object") };
   }
   const text = JSON.stringify(value);
-  if (!text.isWellFormed()) {
+  // JSON.stringify escapes a lone surrogate (`"\ud800"`), so the strings are checked themselves.
+  if (/\\ud[89a-f]/i.test(text) && !wellFormedStrings(value)) {
     return { ok: false, error: badInfo("must be well-formed Unicode (no lone surrogate)") };
   }
   const bytes = utf8ByteLength(text);
@@ -54,6 +55,23 @@ export function presenceInfo(value: unknown): ParseResult<string> {
     };
   }
   return { ok: true, value: text };
+}
+
+/** Whether every string (keys too) in a parsed JSON value is well-formed Unicode. */
+function wellFormedStrings(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === "string") {
+      if (!item.isWellFormed()) return false;
+    } else if (typeof item === "object" && item !== null) {
+      for (const [key, inner] of Object.entries(item)) {
+        if (!key.isWellFormed()) return false;
+        pending.push(inner);
+      }
+    }
+  }
+  return true;
 }
 
 function badInfo(problem: string): PushError {
