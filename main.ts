@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from "./src/config.ts";
 import { jsonLogger } from "./src/log.ts";
 import { startServer } from "./src/server.ts";
 import { main as cli } from "./src/cli.ts";
-import { runMigration } from "./src/cluster/migrate.ts";
+import { runMigration } from "./src/migrate_to_redis.ts";
 
 /**
  * How long past `SHUTDOWN_TIMEOUT_MS` a graceful stop may take before the process exits 1 anyway:

@@ -1,11 +1,11 @@
 /**
- * Presence cost on a 1,000-member channel, in process (Hub + LocalPresence, subscribers that
+ * Presence cost on a 1,000-member channel, in process (Hub + LocalChannelPresence, subscribers that
  * count frames; no sockets): frames and ms per join as the channel fills up, and heap per
  * member. `deno run -A bench/presence.ts [members]`. The Redis backend adds one script call
  * per join (see docs/protocol.md "Presence").
  */
 import { Hub, type Subscriber } from "../src/hub/hub.ts";
-import { LocalPresence } from "../src/local/local_presence.ts";
+import { LocalChannelPresence } from "../src/local/local_channel_presence.ts";
 
 const MEMBERS = Number(Deno.args[0] ?? 1000);
 const print = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
@@ -26,10 +26,10 @@ function subscriber(id: string): Subscriber {
 function fill(eventsMax: number): { msPerJoin: number[]; framesLast: number } {
   const hub = new Hub({
     maxSubscriptionsPerConnection: 10,
-    onSubscribed: (channel) => presence.subscribed(channel),
-    onUnsubscribed: (channel, id) => presence.unsubscribed(channel, id),
+    onMembership: (channel, id, subscribed) =>
+      subscribed ? presence.subscribed(channel) : presence.unsubscribed(channel, id),
   });
-  const presence = new LocalPresence(hub, { maxMembers: 10_000, eventsMax });
+  const presence = new LocalChannelPresence(hub, { maxMembers: 10_000, eventsMax });
   const msPerJoin: number[] = [];
   let framesLast = 0;
   for (let i = 0; i < MEMBERS; i++) {
@@ -50,7 +50,7 @@ function memoryPerMember(): number {
   gc?.();
   const base = Deno.memoryUsage().heapUsed;
   const hub = new Hub({ maxSubscriptionsPerConnection: 10 });
-  const presence = new LocalPresence(hub, { maxMembers: 1_000_000, eventsMax: 0 });
+  const presence = new LocalChannelPresence(hub, { maxMembers: 1_000_000, eventsMax: 0 });
   const n = 100_000;
   for (let i = 0; i < n; i++) presence.join("room", { uuid: crypto.randomUUID(), info: "{}" });
   gc?.();

@@ -3,8 +3,14 @@
  * subscriber through the client. Exit codes follow the protocol's error codes ({@link EXIT}).
  */
 import { parseArgs } from "node:util";
-import { PushClient, PushError, type StreamPosition } from "./client/pushserver.js";
+import {
+  PushClient,
+  PushError,
+  type PushHandler,
+  type StreamPosition,
+} from "./client/pushserver.js";
 import { PushApiError, PushPublisher } from "./publisher/publisher.js";
+import { VERSION } from "./version.ts";
 import { mintSubscriberToken } from "./publisher/subscriber_token.js";
 
 /** Exit codes: one per class of protocol error, since exit statuses only go up to 255. */
@@ -76,29 +82,36 @@ Commands:
   channel presence NAME --token T
                                  who is on NAME: the count, then one member per line
                                  (UUID and info); create presence channels with --presence
+  channel list                   list every channel (needs $ADMIN_TOKEN, the server's)
   push NAME MESSAGE --token T    push MESSAGE ("-" reads stdin) to NAME's subscribers
        [--to UUID]...            only to these subscribers
-  subscribe NAME...              print pushes as they arrive, until Ctrl-C
+  subscribe NAME...              print pushes as they arrive, until Ctrl-C; prints the
+                                 connection's UUID, and waits for a grant on a private
+                                 channel (see "channel authorize") while the others run
        [--count N] [--json]      stop after N pushes; one JSON object per line
        [--since OFFSET:EPOCH]... resume from a position (one per NAME, in order); on
                                  exit, prints "position OFFSET:EPOCH NAME" to stderr
                                  for each history channel
+  help                           show this help
   token NAME... --ttl SECONDS    mint a subscriber token (JWT) for private channels NAME...
        [--audience AUD]          ("room:*" = every channel starting "room:"), signed with
        [--key FILE [--alg ALG]]  $JWT_SECRET (HS256), or a PKCS#8 PEM private key (ES256
                                  by default, or RS256)
   (the channel commands also work without the "channel" prefix)
 
-Options:
+Options (anywhere on the line):
   --http URL    publisher HTTP URL (default $PUSHSERVER_HTTP or http://localhost:5223)
   --ws URL      subscriber WebSocket URL (default $PUSHSERVER_WS or ws://localhost:5222)
   --token T     channel token (default $PUSHSERVER_TOKEN)
   --json        print JSON instead of plain text
   -h, --help    show this help
+  --version     print the version
+  --            what follows are the command's arguments, even if they start with "-"
+                (push news -- "-5" --token T); options may follow once all are given
   $PUSHSERVER_CREATE_TOKEN is sent as the bearer token of "create" (server's CREATE_TOKEN).
 
-Exit codes: 0 ok, 1 failure/500, 2 usage, 3 401/403, 4 404, 5 409, 6 400, 7 413,
-8 408/429/503, 9 server unreachable, 10 507 (server full).
+Exit codes: 0 ok, 1 failure/500, 2 usage (also a malformed --http/--ws URL), 3 401/403,
+4 404, 5 409, 6 400, 7 413, 8 408/429/503, 9 server unreachable, 10 507 (server full).
 `;
 
 /** Where the CLI reads and writes; tests replace all of it. */
@@ -109,46 +122,56 @@ export interface CliIo {
   readonly stdin: () => Promise<string>;
   /** Aborting ends a running `subscribe` with exit code 0 (SIGINT/SIGTERM in the real CLI). */
   readonly signal: AbortSignal;
+  /**
+   * How often `subscribe` asks again for a private channel it has no grant for (the server
+   * sends nothing when a grant arrives). Default {@link GRANT_RETRY_MS}.
+   */
+  readonly grantRetryMs: number;
 }
 
+/** Default pause between two SUBSCRIBE attempts on a private channel awaiting a grant. */
+export const GRANT_RETRY_MS = 2_000;
+
 class UsageError extends Error {}
+
+/** The server at `url` did not answer (exit 9); the message names the URL. */
+class UnreachableError extends Error {
+  constructor(url: string, reason: string) {
+    super(`cannot reach the server at ${url}: ${reason}`);
+  }
+}
 
 /** Runs one CLI invocation and resolves with its exit code; never calls `Deno.exit`. */
 export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
   const out = io.stdout ?? ((text: string) => writeAll(Deno.stdout, text));
   const err = io.stderr ?? ((text: string) => writeAll(Deno.stderr, text));
   const env = io.env ?? {};
+  let target = "";
   try {
-    const { values, positionals } = parseArgs({
-      args: joinOptionValues(args),
-      allowPositionals: true,
-      strict: true,
-      options: {
-        http: { type: "string" },
-        ws: { type: "string" },
-        token: { type: "string" },
-        to: { type: "string", multiple: true },
-        count: { type: "string" },
-        since: { type: "string", multiple: true },
-        ttl: { type: "string" },
-        audience: { type: "string" },
-        key: { type: "string" },
-        alg: { type: "string" },
-        history: { type: "string" },
-        private: { type: "boolean", default: false },
-        presence: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (values.help || positionals.length === 0) {
-      (values.help ? out : err)(USAGE);
-      return values.help ? EXIT.ok : EXIT.usage;
+    const { values, positionals } = parseCommandLine(args);
+    if (values.version) {
+      out(`pushserver ${VERSION}\n`);
+      return EXIT.ok;
+    }
+    if (values.help || positionals[0] === "help") {
+      out(USAGE);
+      return EXIT.ok;
+    }
+    if (positionals.length === 0) {
+      err(USAGE);
+      return EXIT.usage;
     }
     const words = positionals[0] === "channel" ? positionals.slice(1) : positionals;
     const [command, ...rest] = words;
-    const httpUrl = values.http ?? env.PUSHSERVER_HTTP ?? "http://localhost:5223";
-    const wsUrl = values.ws ?? env.PUSHSERVER_WS ?? "ws://localhost:5222";
+    const httpUrl = serverUrl(
+      "--http",
+      values.http,
+      "PUSHSERVER_HTTP",
+      env,
+      "http://localhost:5223",
+    );
+    const wsUrl = serverUrl("--ws", values.ws, "PUSHSERVER_WS", env, "ws://localhost:5222");
+    target = command === "subscribe" ? wsUrl : httpUrl;
     const token = values.token ?? env.PUSHSERVER_TOKEN;
     const publisher = new PushPublisher({ baseUrl: httpUrl });
     const print = (text: string, json: unknown) =>
@@ -259,8 +282,24 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         print("Deleted", { channel, deleted: true });
         return EXIT.ok;
       }
+      case "list": {
+        if (rest.length !== 0) throw new UsageError("expected: channel list (no arguments)");
+        const adminToken = env.ADMIN_TOKEN;
+        if (adminToken === undefined || adminToken === "") {
+          throw new UsageError("channel list needs $ADMIN_TOKEN (the server's ADMIN_TOKEN)");
+        }
+        const listing = await listChannels(httpUrl, adminToken);
+        if (values.json) out(`${JSON.stringify(listing)}\n`);
+        else for (const name of listing.channels) out(`${name}\n`);
+        return EXIT.ok;
+      }
       case "push": {
-        if (rest.length !== 2) throw new UsageError("expected: push NAME MESSAGE --token T");
+        if (rest.length !== 2) {
+          throw new UsageError(
+            'expected: push NAME MESSAGE --token T (a MESSAGE that starts with "-" goes after ' +
+              `--: push ${rest[0] ?? "NAME"} -- "-5" --token T)`,
+          );
+        }
         const [channel, text] = rest as [string, string];
         const message = text === "-" ? await (io.stdin ?? readStdin)() : text;
         const sent = await publisher.push(channel, required(token), message, {
@@ -291,6 +330,7 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
           out,
           err,
           signal: io.signal ?? new AbortController().signal,
+          grantRetryMs: io.grantRetryMs ?? GRANT_RETRY_MS,
         });
       }
       default:
@@ -298,8 +338,19 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     }
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      err(`pushserver: ${(error as Error).message}\nRun with --help for usage.\n`);
+      const message = error instanceof UsageError ? error.message : parseArgsMessage(error);
+      err(`pushserver: ${message}\nRun "pushserver cli help" for usage.\n`);
       return EXIT.usage;
+    }
+    if (error instanceof UnreachableError) {
+      err(`pushserver: ${error.message}\n`);
+      return EXIT.network;
+    }
+    if ((error instanceof PushApiError || error instanceof PushError) && error.code === 0) {
+      // The client's "no answer": nothing listens at the URL, or it is not a pushserver.
+      const details = error.errorDetails === null ? "" : ` (${error.errorDetails})`;
+      err(`pushserver: cannot reach the server at ${target}: ${error.message}${details}\n`);
+      return EXIT.network;
     }
     if (error instanceof PushApiError || error instanceof PushError) {
       const details = error.errorDetails === null ? "" : `: ${error.errorDetails}`;
@@ -308,7 +359,11 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     }
     if (error instanceof TypeError) {
       // fetch rejects with a TypeError when the server cannot be reached.
-      err(`pushserver: cannot reach the server: ${error.message}\n`);
+      // Deno's cause reads "error sending request for url (…): …: Connection refused (os error
+      // 111)"; its last part is the reason, and the URL is named once, by this line.
+      const cause = error.cause instanceof Error ? error.cause.message : error.message;
+      const reason = cause.split(": ").at(-1) ?? cause;
+      err(`pushserver: cannot reach the server at ${target}: ${reason}\n`);
       return EXIT.network;
     }
     err(`pushserver: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -317,8 +372,70 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
 }
 
 /**
+ * The URL of `--http`/`--ws` (or its environment variable, or the default), checked: a value
+ * without a scheme (`localhost:5223`) is a usage error that suggests the full URL.
+ */
+function serverUrl(
+  option: "--http" | "--ws",
+  value: string | undefined,
+  variable: string,
+  env: Readonly<Record<string, string | undefined>>,
+  fallback: string,
+): string {
+  const given = value ?? env[variable];
+  if (given === undefined || given === "") return fallback;
+  const schemes = option === "--http" ? ["http:", "https:"] : ["ws:", "wss:"];
+  let url: URL | undefined;
+  try {
+    url = new URL(given);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !schemes.includes(url.protocol) || url.hostname === "") {
+    const source = value === undefined ? `$${variable}` : option;
+    const scheme = schemes[0]!.replace(":", "://");
+    throw new UsageError(
+      `${source} expects a ${schemes.map((s) => `${s}//`).join(" or ")} URL, got "${given}" ` +
+        `(e.g. ${scheme}${given.replace(/^[a-z]+:\/\//i, "")})`,
+    );
+  }
+  return given;
+}
+
+/** `GET /sysadmin` with the admin token: the channel names, sorted, and the totals. */
+async function listChannels(
+  httpUrl: string,
+  adminToken: string,
+): Promise<{ channels: string[]; channelsAmount: number; clientsAmount: number }> {
+  const response = await fetch(new URL("/sysadmin", httpUrl), {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  const body = await response.json().catch(() => null) as {
+    message?: string;
+    data?: { channels?: string[]; channelsAmount?: number; clientsAmount?: number } & {
+      errorDetails?: string | null;
+    };
+  } | null;
+  if (!response.ok) {
+    throw new PushApiError(
+      response.status,
+      body?.message ?? response.statusText,
+      body?.data?.errorDetails ?? null,
+    );
+  }
+  const data = body?.data ?? {};
+  return {
+    channels: [...(data.channels ?? [])].sort(),
+    channelsAmount: data.channelsAmount ?? 0,
+    clientsAmount: data.clientsAmount ?? 0,
+  };
+}
+
+/**
  * Prints pushes until `count` arrived, the signal fires, or every channel is deleted or
  * revoked; then the position of each history channel (the last push printed), for `--since`.
+ * A private channel this connection has no grant for is asked for again every `grantRetryMs`
+ * until "channel authorize" lets this UUID in; the other channels run meanwhile.
  */
 async function subscribe(
   wsUrl: string,
@@ -331,6 +448,7 @@ async function subscribe(
     out: (text: string) => void;
     err: (text: string) => void;
     signal: AbortSignal;
+    grantRetryMs: number;
   },
 ): Promise<number> {
   const { out, err, signal } = options;
@@ -339,18 +457,71 @@ async function subscribe(
   const done = Promise.withResolvers<number>();
   const onAbort = () => done.resolve(EXIT.ok);
   signal.addEventListener("abort", onAbort, { once: true });
+  /** Ends the grant waits when the command ends. */
+  const stop = new AbortController();
   let received = 0;
   /** Per history channel: where the output stands (the last push printed, or the start). */
   const printed = new Map<string, StreamPosition>();
+  /** Private channels waiting for a grant. */
+  const waiting = new Set<string>();
   const left = (error: number) => {
-    if (client.channels.length === 0) done.resolve(error);
+    if (client.channels.length === 0 && waiting.size === 0) done.resolve(error);
   };
+  const hint = (channel: string) =>
+    err(
+      `channel "${channel}" is private: waiting for a grant for ${client.uuid} ` +
+        `(pushserver cli channel authorize ${channel} ${client.uuid} --token T)\n`,
+    );
+  const handler: PushHandler = (message, meta) => {
+    if (received >= options.count) return;
+    received++;
+    const { offset, epoch } = meta;
+    const line = { channel: meta.channel, message, uuid: meta.uuid, offset, epoch };
+    out(options.json ? `${JSON.stringify(line)}\n` : `${meta.channel}: ${message}\n`);
+    if (offset !== undefined && epoch !== undefined) {
+      printed.set(meta.channel, { offset, epoch });
+    }
+    if (received >= options.count) done.resolve(EXIT.ok);
+  };
+  /** Subscribes; false when the channel is private and this connection has no grant yet. */
+  const attempt = async (channel: string, since: StreamPosition | undefined) => {
+    try {
+      await client.subscribe(channel, handler, since === undefined ? {} : { since });
+    } catch (error) {
+      if (error instanceof PushError && error.code === 403) return false;
+      throw error;
+    }
+    const start = client.position(channel);
+    if (start && !printed.has(channel)) printed.set(channel, start);
+    return true;
+  };
+  const awaitGrant = async (channel: string, since: StreamPosition | undefined) => {
+    while (!stop.signal.aborted) {
+      await pause(options.grantRetryMs, stop.signal);
+      if (stop.signal.aborted) return;
+      try {
+        if (await attempt(channel, since)) {
+          waiting.delete(channel);
+          err(`subscribed to ${channel} (granted)\n`);
+          return;
+        }
+      } catch (error) {
+        waiting.delete(channel);
+        err(`error on "${channel}": ${describe(error)}\n`);
+        left(error instanceof PushError ? exitCodeFor(error.code) : EXIT.failure);
+        return;
+      }
+    }
+  };
+  const waits: Promise<void>[] = [];
   try {
     client.on("disconnected", ({ code, delayMs }) => {
       err(`disconnected (code ${code}); reconnecting in ${delayMs} ms\n`);
     });
     client.on("reconnected", ({ uuid, channels }) => {
       err(`reconnected as ${uuid}; subscribed to ${channels.join(", ")}\n`);
+      // A grant belongs to a connection: the new UUID needs its own.
+      for (const channel of waiting) hint(channel);
     });
     client.on("notRecovered", ({ channel, position, epochChanged }) => {
       const why = epochChanged ? "the channel was re-created" : "they are no longer kept";
@@ -371,37 +542,56 @@ async function subscribe(
       left(EXIT.auth);
     });
     client.on("error", ({ error, channel }) => {
-      const text = error instanceof PushError
-        ? `${error.code} ${error.message}: ${error.errorDetails}`
-        : String(error);
-      err(`error${channel === null ? "" : ` on "${channel}"`}: ${text}\n`);
-      if (client.channels.length === 0) done.resolve(EXIT.notFound);
+      err(`error${channel === null ? "" : ` on "${channel}"`}: ${describe(error)}\n`);
+      left(EXIT.notFound);
     });
+    const subscribed: string[] = [];
     for (const [i, channel] of channels.entries()) {
       const since = options.since[i];
-      await client.subscribe(channel, (message, meta) => {
-        if (received >= options.count) return;
-        received++;
-        const { offset, epoch } = meta;
-        const line = { channel: meta.channel, message, uuid: meta.uuid, offset, epoch };
-        out(options.json ? `${JSON.stringify(line)}\n` : `${meta.channel}: ${message}\n`);
-        if (offset !== undefined && epoch !== undefined) {
-          printed.set(meta.channel, { offset, epoch });
-        }
-        if (received >= options.count) done.resolve(EXIT.ok);
-      }, since === undefined ? {} : { since });
-      const start = client.position(channel);
-      if (start && !printed.has(channel)) printed.set(channel, start);
+      if (await attempt(channel, since)) subscribed.push(channel);
+      else {
+        waiting.add(channel);
+        hint(channel);
+        waits.push(awaitGrant(channel, since));
+      }
     }
-    err(`subscribed to ${channels.join(", ")} as ${client.uuid}\n`);
+    err(
+      subscribed.length === 0
+        ? `connected as ${client.uuid}\n`
+        : `subscribed to ${subscribed.join(", ")} as ${client.uuid}\n`,
+    );
     return await done.promise;
   } finally {
+    stop.abort();
+    await Promise.all(waits);
     signal.removeEventListener("abort", onAbort);
     await client.close();
     for (const [channel, { offset, epoch }] of printed) {
       err(`position ${offset}:${epoch} ${channel}\n`);
     }
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof PushError
+    ? `${error.code} ${error.message}: ${error.errorDetails}`
+    : String(error);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the timer is cleared then). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** `OFFSET:EPOCH`, as `subscribe` prints it, for `--since`. */
@@ -436,29 +626,110 @@ const VALUE_OPTIONS = new Set([
   "--to",
   "--count",
   "--since",
+  "--ttl",
+  "--audience",
+  "--key",
+  "--alg",
   "--history",
 ]);
 
+/** How many arguments each command takes after its name (Infinity: one or more). */
+const ARITY: Readonly<Record<string, number>> = {
+  create: 1,
+  ping: 1,
+  delete: 1,
+  rotate: 1,
+  presence: 1,
+  authorize: 2,
+  revoke: 2,
+  push: 2,
+  list: 0,
+  token: Infinity,
+  help: Infinity,
+  subscribe: Infinity,
+};
+
+const PARSE_OPTIONS = {
+  http: { type: "string" },
+  ws: { type: "string" },
+  token: { type: "string" },
+  to: { type: "string", multiple: true },
+  count: { type: "string" },
+  since: { type: "string", multiple: true },
+  ttl: { type: "string" },
+  audience: { type: "string" },
+  key: { type: "string" },
+  alg: { type: "string" },
+  history: { type: "string" },
+  private: { type: "boolean", default: false },
+  presence: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+  version: { type: "boolean", default: false },
+} as const;
+
 /**
- * Rewrites `--token VALUE` as `--token=VALUE`, so that an option always takes the next argument
- * as its value. parseArgs refuses a separate value that starts with "-" as ambiguous, and a
- * base64url channel token starts with "-" about once in 64.
+ * The command line as options and positionals. Options may come anywhere. An option that takes a
+ * value always takes the next argument (`--token -x…`: a base64url token starts with "-" about
+ * once in 64, which parseArgs alone refuses as ambiguous). `--` ends the options as usual, so a
+ * message or name may start with "-"; once the command has all its arguments, options may follow
+ * again (`push news -- "-5" --token T` works like `push news --token T -- "-5"`).
  */
+function parseCommandLine(args: readonly string[]) {
+  const before: string[] = [];
+  let literal: string[] = [];
+  let after: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      const positionals = before.filter(isPositional);
+      const words = positionals[0] === "channel" ? positionals.slice(1) : positionals;
+      const arity = words.length === 0 ? Infinity : ARITY[words[0]!] ?? Infinity;
+      const missing = Math.max(0, arity - (words.length - 1));
+      literal = args.slice(i + 1, i + 1 + missing);
+      after = joinOptionValues(args.slice(i + 1 + missing));
+      break;
+    }
+    if (VALUE_OPTIONS.has(arg) && i + 1 < args.length) before.push(`${arg}=${args[++i]}`);
+    else before.push(arg);
+  }
+  const { values, positionals } = parseArgs({
+    args: [...before, ...after],
+    allowPositionals: true,
+    strict: true,
+    options: PARSE_OPTIONS,
+  });
+  const leading = before.filter(isPositional).length;
+  return {
+    values,
+    positionals: [...positionals.slice(0, leading), ...literal, ...positionals.slice(leading)],
+  };
+}
+
+function isPositional(arg: string): boolean {
+  return arg === "-" || !arg.startsWith("-");
+}
+
+/** `--token VALUE` → `--token=VALUE`, so that the value may start with "-". */
 function joinOptionValues(args: readonly string[]): string[] {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === "--") {
-      joined.push(...args.slice(i));
-      break;
-    }
-    if (VALUE_OPTIONS.has(arg) && i + 1 < args.length) {
-      joined.push(`${arg}=${args[++i]}`);
-    } else {
-      joined.push(arg);
-    }
+    if (VALUE_OPTIONS.has(arg) && i + 1 < args.length) joined.push(`${arg}=${args[++i]}`);
+    else joined.push(arg);
   }
   return joined;
+}
+
+/** parseArgs's complaint in this CLI's words (its own suggestion has an unbalanced quote). */
+function parseArgsMessage(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const option = /option '([^']*)'/.exec((error as Error).message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) {
+    return `unknown option "${option}"; an argument that starts with "-" goes after --, ` +
+      `e.g. push NAME -- "${option}" --token T`;
+  }
+  return (error as Error).message;
 }
 
 function one(rest: readonly string[], usage: string): string {

@@ -1,5 +1,6 @@
 /** Server configuration, read once from an environment map and validated with zod. */
 import { z } from "zod";
+import { parseTrustedProxies } from "./client_address.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 
 /** Validated, immutable server settings. */
@@ -23,6 +24,14 @@ export interface Config {
   readonly frameRatePerS: number;
   readonly frameBurst: number;
   readonly maxTokenChecks: number;
+  /** Wrong channel tokens a source may send at once (`TOKEN_FAILURE_BURST`). */
+  readonly tokenFailureBurst: number;
+  /** …and per second after that (`TOKEN_FAILURE_RATE`). */
+  readonly tokenFailureRate: number;
+  /** Proxies whose `X-Forwarded-For` names the client (IPs or CIDRs); empty = none. */
+  readonly trustedProxies: readonly string[];
+  /** Subscriptions over all connections (`MAX_SUBSCRIPTIONS`). */
+  readonly maxSubscriptions: number;
   readonly corsOrigins: readonly string[];
   /** Origins allowed to open a WebSocket (lower-cased); empty = any. */
   readonly wsOrigins: readonly string[];
@@ -54,7 +63,7 @@ export interface Config {
   /**
    * `PRESENCE_TTL_MS` (cluster mode; for tests, keep the default in production): a member entry
    * lives this long unrefreshed; nodes refresh every quarter of it. 20 s gives PROTOCOL.md's
-   * "a dead node's members are Left within 30 s" (see src/cluster/redis_presence.ts).
+   * "a dead node's members are Left within 30 s" (see src/cluster/redis_channel_presence.ts).
    */
   readonly presenceTtlMs: number;
 }
@@ -70,6 +79,25 @@ function integer(name: string, fallback: number, min: number, max: number) {
         ctx.addIssue({
           code: "custom",
           message: `${name} must be a whole number from ${min} to ${max}, got "${raw}"`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+/** A decimal number from `min` to `max` (e.g. a rate: `0.5`). */
+function decimal(name: string, fallback: number, min: number, max: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === "") return fallback;
+      const value = Number(raw.trim());
+      if (!/^\d+(\.\d+)?$/.test(raw.trim()) || value < min || value > max) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must be a number from ${min} to ${max}, got "${raw}"`,
         });
         return z.NEVER;
       }
@@ -155,6 +183,21 @@ const envSchema = z.object({
   WS_FRAME_RATE: integer("WS_FRAME_RATE", 100, 1, 1_000_000),
   WS_FRAME_BURST: integer("WS_FRAME_BURST", 200, 1, 1_000_000),
   MAX_TOKEN_CHECKS: integer("MAX_TOKEN_CHECKS", 64, 1, 100_000),
+  TOKEN_FAILURE_BURST: integer("TOKEN_FAILURE_BURST", 20, 1, 1_000_000),
+  TOKEN_FAILURE_RATE: decimal("TOKEN_FAILURE_RATE", 2, 0.01, 1_000_000),
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseTrustedProxies(raw ?? "");
+      if (parsed.ok) return parsed.value;
+      ctx.addIssue({
+        code: "custom",
+        message: `TRUSTED_PROXIES must list IP addresses or CIDR blocks: ${parsed.error}`,
+      });
+      return z.NEVER;
+    }),
+  MAX_SUBSCRIPTIONS: integer("MAX_SUBSCRIPTIONS", 5_000_000, 1, 1_000_000_000),
   PRESENCE_MAX_MEMBERS: integer("PRESENCE_MAX_MEMBERS", 10_000, 1, 10_000_000),
   PRESENCE_EVENTS_MAX: integer("PRESENCE_EVENTS_MAX", 1000, 0, 10_000_000),
   PRESENCE_TTL_MS: integer("PRESENCE_TTL_MS", 20_000, 400, 20_000),
@@ -298,6 +341,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     frameRatePerS: e.WS_FRAME_RATE,
     frameBurst: e.WS_FRAME_BURST,
     maxTokenChecks: e.MAX_TOKEN_CHECKS,
+    tokenFailureBurst: e.TOKEN_FAILURE_BURST,
+    tokenFailureRate: e.TOKEN_FAILURE_RATE,
+    trustedProxies: e.TRUSTED_PROXIES,
+    maxSubscriptions: e.MAX_SUBSCRIPTIONS,
     corsOrigins: e.CORS_ORIGINS,
     wsOrigins: e.WS_ORIGINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -58,8 +58,15 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
 
 /** An expected failure with a precise one-sentence detail (never a token, never a request body). */
 export class PushError extends Error {
-  /** Creates an error of the given catalog code; `details` becomes `errorDetails`. */
-  constructor(readonly code: ErrorCode, readonly details: string | null) {
+  /**
+   * Creates an error of the given catalog code; `details` becomes `errorDetails`. `retryAfterS`
+   * is the `Retry-After` of a 429 or 503 answer (default 1 s).
+   */
+  constructor(
+    readonly code: ErrorCode,
+    readonly details: string | null,
+    readonly retryAfterS?: number,
+  ) {
     super(details ?? code);
     this.name = "PushError";
   }
@@ -68,6 +75,15 @@ export class PushError extends Error {
   get status(): number {
     return ERRORS[this.code].status;
   }
+}
+
+/**
+ * The `Retry-After` header of an HTTP answer for `error`: on every 429 and 503, whole seconds,
+ * at least 1 (PROTOCOL.md v1.2); no header for other errors.
+ */
+export function retryHeaders(error: PushError): Record<string, string> {
+  if (error.status !== 429 && error.status !== 503) return {};
+  return { "retry-after": String(Math.max(1, Math.ceil(error.retryAfterS ?? 1))) };
 }
 
 /** A WebSocket close the server sends: its code and the reason text that goes with it. */

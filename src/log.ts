@@ -21,23 +21,35 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** Lines that could not be written (closed pipe, full disk) and were dropped. Default: 0. */
+  droppedLines?(): number;
 }
 
-/** A logger that writes JSON lines (`ts`, `level`, `msg`, fields) at or above `level`. */
+/**
+ * A logger that writes JSON lines (`ts`, `level`, `msg`, fields) at or above `level`. Logging
+ * never fails its caller: a line that cannot be written (stdout closed, disk full) or built is
+ * dropped and counted, since a log call sits on the path of answers that already took effect
+ * (a create whose "channel created" line threw answered 500 with the channel created).
+ */
 export function jsonLogger(
   level: LogLevel,
   options: { write?: (line: string) => void; now?: () => number } = {},
 ): Logger {
-  const encoder = new TextEncoder();
-  const write = options.write ?? ((line: string) => Deno.stdout.writeSync(encoder.encode(line)));
+  const write = options.write ?? writeStdout;
   const now = options.now ?? Date.now;
   const threshold = LOG_LEVELS.indexOf(level);
+  let dropped = 0;
   const emit = (lineLevel: LogLevel, always = false) => (msg: string, fields?: LogFields) => {
     if (!always && LOG_LEVELS.indexOf(lineLevel) < threshold) return;
-    const record = { ts: new Date(now()).toISOString(), level: lineLevel, msg, ...fields };
-    write(JSON.stringify(record, errorReplacer) + "\n");
+    try {
+      const record = { ts: new Date(now()).toISOString(), level: lineLevel, msg, ...fields };
+      write(JSON.stringify(record, errorReplacer) + "\n");
+    } catch {
+      dropped++;
+    }
   };
   return {
+    droppedLines: () => dropped,
     enabled: (lineLevel) => LOG_LEVELS.indexOf(lineLevel) >= threshold,
     announce: emit("info", true),
     debug: emit("debug"),
@@ -45,6 +57,18 @@ export function jsonLogger(
     warn: emit("warn"),
     error: emit("error"),
   };
+}
+
+const encoder = new TextEncoder();
+
+/** Writes `line` to stdout whole: writeSync may write only part of it (a pipe near full). */
+function writeStdout(line: string): void {
+  let bytes = encoder.encode(line);
+  while (bytes.byteLength > 0) {
+    const written = Deno.stdout.writeSync(bytes);
+    if (written <= 0) throw new Error("stdout accepts no more bytes");
+    bytes = bytes.subarray(written);
+  }
 }
 
 /** Writes a lifecycle line whatever the level (see {@link Logger.announce}). */

@@ -10,11 +10,21 @@ export interface Gauges {
   channels: number;
   /** Publisher-port requests being handled, the scrape itself included. */
   httpInFlight?: number;
+  /** bcrypt checks of not-yet-verified tokens running or waiting in the token gate. */
+  tokenChecks?: number;
+  /** Log lines dropped because they could not be written (a counter kept by the logger). */
+  logLinesDropped?: number;
   /** Of {@link connections}, those over Server-Sent Events. */
   sseConnections?: number;
   /** Members of presence channels held by this node's connections. */
   presenceMembers?: number;
 }
+
+/**
+ * Reports a failure of work no caller waits for (a background sweep or refresh, a callback):
+ * one log line and a count in /metrics, never a silent catch.
+ */
+export type FaultReporter = (job: string, error: unknown) => void;
 
 /** Counters the server increments as it works. */
 export class Metrics {
@@ -27,6 +37,8 @@ export class Metrics {
   /** Of {@link connectionsOpened}, those over Server-Sent Events. */
   sseConnectionsOpened = 0;
   readonly errors = new Map<string, number>();
+  /** Failures of background work, by job (see {@link FaultReporter}). */
+  readonly faults = new Map<string, number>();
   /** More exposition text appended to every render (cluster mode adds Redis and pub/sub). */
   readonly sections: (() => string)[] = [];
   readonly #latencyCounts: number[] = LATENCY_BUCKETS.map(() => 0);
@@ -37,6 +49,11 @@ export class Metrics {
   countError(transport: "http" | "ws" | "sse", code: number): void {
     const key = `transport="${transport}",code="${code}"`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  /** Counts one failure of background work `job`. */
+  countFault(job: string): void {
+    this.faults.set(job, (this.faults.get(job) ?? 0) + 1);
   }
 
   /** Records one publisher request's duration. */
@@ -124,6 +141,24 @@ export class Metrics {
       "counter",
       "Error responses and frames, by transport and code.",
       [...this.errors].map(([labels, value]) => [`{${labels}}`, value]),
+    );
+    metric(
+      "pushserver_background_errors_total",
+      "counter",
+      "Failures of background work (history sweeps, presence and count refreshes, callbacks), by job.",
+      [...this.faults].map(([job, value]) => [`{job="${job}"}`, value]),
+    );
+    metric(
+      "pushserver_token_checks",
+      "gauge",
+      "bcrypt checks of not-yet-verified channel tokens running or waiting.",
+      [["", gauges.tokenChecks ?? 0]],
+    );
+    metric(
+      "pushserver_log_lines_dropped_total",
+      "counter",
+      "Log lines dropped because stdout could not be written (closed pipe, full disk).",
+      [["", gauges.logLinesDropped ?? 0]],
     );
     const name = "pushserver_http_request_duration_seconds";
     lines.push(

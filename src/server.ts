@@ -1,34 +1,31 @@
-/** Composition root: builds store, hasher, service, hub, broker and both listeners from a Config. */
-import { dirname } from "node:path";
-import { retryWhileBusy } from "./local/busy_retry.ts";
-import { explainDbPathError } from "./local/db_path.ts";
-import { ClusterNode } from "./cluster/node.ts";
+/** Composition root: picks a backend, builds the core over it, and starts both listeners. */
 import { type ChannelService, createChannelService } from "./channels/service.ts";
-import { SqliteChannelStore } from "./local/sqlite_store.ts";
-import type { ChannelStore } from "./channels/store.ts";
 import { sourceOf, TokenGate } from "./channels/token_gate.ts";
 import { bcryptHasher, type TokenHasher, VERIFY_WORKERS } from "./channels/tokens.ts";
+import { startClusterBackend } from "./cluster/backend.ts";
+import { clientAddressRule } from "./client_address.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CLOSE, ERRORS, PushError } from "./errors.ts";
-import type { Broker, BrokerHandler } from "./hub/broker.ts";
-import { type Grants, localGrants } from "./hub/grants.ts";
+import type { Backend, BackendContext } from "./hub/backend.ts";
+import type { BrokerHandler } from "./hub/broker.ts";
+import type { ChannelLookup } from "./hub/lookup.ts";
 import { Hub } from "./hub/hub.ts";
-import { LocalBroker } from "./local/local_broker.ts";
 import { createHttpApp } from "./http/app.ts";
 import { BodyReader } from "./http/body.ts";
+import { startLocalBackend } from "./local/backend.ts";
 import { announce, jsonLogger, type Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
+import { type FaultReporter, Metrics } from "./metrics.ts";
 import { errorResponse } from "./protocol/outbound.ts";
 import { connectionCaps, openFileLimit } from "./fd_limit.ts";
+import { announceListening } from "./startup_notes.ts";
 import { type Listener, openListener } from "./listener.ts";
 import { createWsHandler } from "./ws/handler.ts";
 import { createSseHandler } from "./sse/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
-import type { Presence, PresenceHooks } from "./hub/presence.ts";
-import { LocalPresence } from "./local/local_presence.ts";
+import type { PresenceHooks } from "./hub/channel_presence.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -36,13 +33,10 @@ const LISTENER_GRACE_MS = 1000;
 /** Collaborators a caller (usually a test) may replace. */
 export interface ServerOverrides {
   logger?: Logger;
-  store?: ChannelStore;
   hasher?: TokenHasher;
   now?: () => number;
-  /** Builds the broker that carries pushes to this node's `handler` (default: in-process). */
-  broker?: (handler: BrokerHandler) => Broker;
-  /** Where grants live (default: this process's hub). */
-  grants?: (hub: Hub) => Grants;
+  /** Builds the backend (default: cluster mode when REDIS_URL is set, else single node). */
+  backend?: (context: BackendContext) => Promise<Backend>;
   /** The open-file limit the caps derive from (default: OPEN_FILE_LIMIT, else read from the OS). */
   fdLimit?: number | undefined;
   /**
@@ -70,16 +64,99 @@ export interface RunningServer extends AsyncDisposable {
   readonly lost: Promise<Error>;
 }
 
-/** Opens the SQLite store at `path`, creating its folder; a failure names DB_PATH. */
-export function openSqliteStore(path: string): SqliteChannelStore {
+/** The backend `config` asks for: cluster mode when REDIS_URL is set, else a single node. */
+function configuredBackend(config: Config): (context: BackendContext) => Promise<Backend> {
+  return config.redisUrl === undefined ? startLocalBackend : startClusterBackend;
+}
+
+/** The core over the configured backend: hub, channel service, hasher and token gate. */
+interface Core {
+  readonly hub: Hub;
+  readonly backend: Backend;
+  readonly service: ChannelService;
+  readonly hasher: TokenHasher;
+  readonly tokenGate: TokenGate;
+}
+
+/**
+ * Builds the hub, starts the backend with it and builds the channel service over the backend's
+ * store. The hub asks the backend's broker for a channel's traffic while it has local
+ * subscribers; the broker hands what reaches this node to the handler, which delivers and counts.
+ */
+async function startCore(
+  config: Config,
+  overrides: ServerOverrides,
+  base: { logger: Logger; now: () => number; metrics: Metrics },
+): Promise<Core> {
+  const { logger, now, metrics } = base;
+  const reportFault: FaultReporter = (job, error) => {
+    metrics.countFault(job);
+    logger.warn("background work failed", { job, error });
+  };
+  const hub = new Hub({
+    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    maxSubscriptions: config.maxSubscriptions,
+    maxHeldChars: config.maxBufferedBytes,
+    onChannelActive: (channel) => backend.broker.subscribe(channel),
+    onChannelIdle: (channel) => backend.broker.unsubscribe(channel),
+    onConnection: (id, open) => backend.presence.connection(id, open),
+    onMembership: (channel, id, subscribed) =>
+      subscribed
+        ? backend.channelPresence.subscribed(channel, id)
+        : backend.channelPresence.unsubscribed(channel, id),
+  });
+  const handler: BrokerHandler = {
+    onPublication(channel, publication, reached) {
+      const report = hub.deliver(channel, publication, reached);
+      metrics.deliveries += report.delivered;
+      metrics.droppedMessages += report.dropped;
+      return report;
+    },
+    onChannelEvent(channel, event) {
+      if (event.type === "deleted") {
+        // Members are forgotten without Left frames: the subscribers get Channel Deleted.
+        backend.channelPresence.dropped(channel);
+        hub.dropChannel(channel);
+      } else hub.revoke(event.uuid, channel);
+    },
+  };
+  const backend = await (overrides.backend ?? configuredBackend(config))({
+    config,
+    logger,
+    now,
+    hub,
+    handler,
+    reportFault,
+    presenceHooks: overrides.presenceHooks,
+  });
+  metrics.sections.push(() => backend.metrics());
+  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost, { reportFault });
+  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
+  const tokenGate = new TokenGate({
+    lanes: VERIFY_WORKERS,
+    maxPending: config.maxTokenChecks,
+    failureBurst: config.tokenFailureBurst,
+    failuresPerSecond: config.tokenFailureRate,
+  });
+  let service: ChannelService;
   try {
-    if (path !== ":memory:" && !path.startsWith("file:")) {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-    }
-    return new SqliteChannelStore(path);
+    service = await createChannelService({
+      store: backend.store,
+      cache: backend.cache,
+      hasher,
+      maxTokenChecks: config.maxTokenChecks,
+      maxChannels: config.maxChannels,
+      tokenGate,
+      now,
+      reportFault,
+    });
   } catch (error) {
-    throw new ConfigError(explainDbPathError(path, error));
+    hasher.close();
+    await backend.close();
+    throw error;
   }
+  backend.start({ service });
+  return { hub, backend, service, hasher, tokenGate };
 }
 
 /** Starts the publisher HTTP port and the subscriber WebSocket port. */
@@ -90,21 +167,7 @@ export async function startServer(
   const logger = overrides.logger ?? jsonLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
   const tokens = await loadSubscriberTokens(config, overrides.timers?.now ?? now);
-  // Cluster mode (REDIS_URL): channels, history, grants and pushes live in Redis.
-  const cluster = config.redisUrl === undefined
-    ? undefined
-    : await ClusterNode.start(config, { logger, now });
-  const sqlite = overrides.store === undefined && cluster === undefined
-    ? openSqliteStore(config.dbPath)
-    : overrides.store instanceof SqliteChannelStore
-    ? overrides.store
-    : undefined;
-  // While another process holds a lock on the file, channel calls answer 503 within a second
-  // (see retryWhileBusy); history writes map the same lock to 503 themselves.
-  const store = overrides.store ?? cluster?.store ?? retryWhileBusy(sqlite!);
-  const hasher = overrides.hasher ?? bcryptHasher(config.bcryptCost);
   const metrics = new Metrics();
-  if (cluster !== undefined) metrics.sections.push(() => cluster.metrics());
   const fdLimit = "fdLimit" in overrides
     ? overrides.fdLimit
     : (config.openFileLimit ?? openFileLimit());
@@ -114,100 +177,50 @@ export async function startServer(
   let inFlight = 0;
   let drained: PromiseWithResolvers<void> | undefined;
 
-  // One bcrypt verification per verify worker at a time; the rest wait in the gate's fair queue.
-  const tokenGate = new TokenGate({ lanes: VERIFY_WORKERS, maxPending: config.maxTokenChecks });
-  let service: ChannelService;
-  try {
-    service = cluster?.service(hasher, tokenGate) ?? await createChannelService({
-      store,
-      hasher,
-      maxTokenChecks: config.maxTokenChecks,
-      maxChannels: config.maxChannels,
-      tokenGate,
-      now,
-    });
-  } catch (error) {
-    hasher.close();
-    store.close();
-    await cluster?.close();
-    throw error;
-  }
-  // The hub asks the broker for a channel's traffic while it has local subscribers; the broker
-  // hands what reaches this node to the hub, which delivers and counts on the receiving side.
-  const hub = new Hub({
-    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
-    maxHeldChars: config.maxBufferedBytes,
-    onChannelActive: (channel) => broker.subscribe(channel),
-    onChannelIdle: (channel) => broker.unsubscribe(channel),
-    ...(cluster === undefined ? {} : { onConnection: cluster.onConnection.bind(cluster) }),
-    onSubscribed: (channel, id) => presence.subscribed(channel, id),
-    onUnsubscribed: (channel, id) => presence.unsubscribed(channel, id),
-  });
-  const presenceOptions = {
-    maxMembers: config.presenceMaxMembers,
-    eventsMax: config.presenceEventsMax,
-    hooks: overrides.presenceHooks,
+  const { hub, backend, service, hasher, tokenGate } = await startCore(config, overrides, {
     logger,
-  };
-  const presence: Presence = cluster?.presence(hub, presenceOptions, {
-    ttlMs: config.presenceTtlMs,
-    refreshMs: config.presenceTtlMs / 4,
-  }) ??
-    new LocalPresence(hub, presenceOptions);
-  const handler: BrokerHandler = {
-    onPublication(channel, publication, reached) {
-      const report = hub.deliver(channel, publication, reached);
-      metrics.deliveries += report.delivered;
-      metrics.droppedMessages += report.dropped;
-      return report;
-    },
-    onChannelEvent(channel, event) {
-      if (event.type === "deleted") {
-        presence.dropped(channel);
-        hub.dropChannel(channel);
-      } else hub.revoke(event.uuid, channel);
-    },
-  };
-  const broker: Broker = overrides.broker?.(handler) ?? cluster?.broker(handler) ??
-    new LocalBroker(handler, {
-      ...(sqlite === undefined ? {} : { store: sqlite }),
-      now,
-    });
-  const grants = overrides.grants?.(hub) ?? cluster?.grants(hub) ?? localGrants(hub);
+    now,
+    metrics,
+  });
+  const { broker, grants } = backend;
   const gauges = () => ({
     connections: hub.connectionCount,
     subscriptions: hub.subscriptionCount,
     channels: service.size,
     httpInFlight: inFlight,
+    tokenChecks: tokenGate.pending,
+    logLinesDropped: logger.droppedLines?.() ?? 0,
     sseConnections: sse.connections.size,
-    presenceMembers: presence.localMembers,
+    presenceMembers: backend.channelPresence.localMembers,
   });
 
   const bodies = new BodyReader(config);
+  const clientAddress = clientAddressRule(config.trustedProxies);
   const app = createHttpApp({
     service,
     bodies,
     broker,
     grants,
-    presence,
+    channelPresence: backend.channelPresence,
     metrics,
     logger,
     limits: config,
     adminToken: config.adminToken,
     createToken: config.createToken,
     gauges,
-    isReady: () => listening && !draining && (cluster?.healthy() ?? true),
+    isReady: () => listening && !draining && backend.healthy(),
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
+  const channels: ChannelLookup = {
+    lookup: (name) => service.lookup(name),
+    isGranted: (id, channel) => grants.isGranted(id, channel),
+    history: (channel, since, page) => broker.history(channel, since, page),
+  };
   const subscriberDeps = {
     hub,
-    channels: cluster?.lookup ?? {
-      lookup: (name) => service.current(name),
-      isGranted: (id, channel) => grants.isGranted(id, channel),
-      history: (channel, since, page) => broker.history(channel, since, page),
-    },
-    presence,
+    channels,
+    channelPresence: backend.channelPresence,
     metrics,
     logger,
     now,
@@ -242,8 +255,12 @@ export async function startServer(
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Promise<Response> {
     try {
-      // Token checks made for this request count against its source address.
-      return await admitHttp(request, sourceOf(info.remoteAddr.hostname));
+      // Token checks and body bytes of this request count against its source address.
+      const client = clientAddress(
+        info.remoteAddr.hostname,
+        request.headers.get("x-forwarded-for"),
+      );
+      return await admitHttp(request, sourceOf(client));
     } finally {
       bodies.finish(request);
     }
@@ -288,8 +305,7 @@ export async function startServer(
   } catch (error) {
     await httpServer?.shutdown();
     hasher.close();
-    store.close();
-    await cluster?.close();
+    await backend.close();
     // A port that cannot be bound is a setting to fix: report it like one, naming the variable.
     const [variable, port] = httpServer === undefined
       ? ["PORT_HTTP", config.httpPort]
@@ -300,16 +316,16 @@ export async function startServer(
   listening = true;
   const httpPort = httpServer.port;
   const wsPort = wsServer.port;
-  announce(
-    logger,
-    `pushserver listening ws=${config.host}:${wsPort} http=${config.host}:${httpPort}`,
-    {
+  announceListening(logger, config, {
+    wsPort,
+    httpPort,
+    fields: {
       channels: service.size,
       openFileLimit: fdLimit ?? null,
       maxConnections: caps.wsConnections,
       maxHttpInFlight: Number.isFinite(caps.httpInFlight) ? caps.httpInFlight : null,
     },
-  );
+  });
 
   const finished = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;
@@ -341,11 +357,8 @@ export async function startServer(
       await closed;
     }
     listening = false;
-    await broker.close();
-    await presence.close();
-    await cluster?.close();
+    await backend.close();
     hasher.close();
-    store.close();
     announce(logger, "stopped");
     finished.resolve();
   }

@@ -497,13 +497,6 @@ Deno.test("[e2e] CLI subscribe on history channels: offsets, --since, position o
     assert.match(run.output().stderr, /subscription to "feed" was revoked\n/);
   });
 
-  await t.step("a private channel without a grant exits 3", async () => {
-    await publisher.createChannel("room", { private: true });
-    const run = await cli(["subscribe", "room", "--ws", server.wsUrl]);
-    assert.equal(run.code, EXIT.auth);
-    assert.match(run.stderr, /^pushserver: 403 Forbidden: /);
-  });
-
   await t.step("a malformed --since or one too many is a usage error", async () => {
     for (
       const args of [
@@ -538,10 +531,16 @@ Deno.test("CLI usage errors exit 2; an unreachable server exits 9", async () => 
   const port = freePort();
   const http = await cli(["create", "x", "--http", `http://127.0.0.1:${port}`]);
   assert.equal(http.code, EXIT.network);
-  assert.match(http.stderr, /^pushserver: cannot reach the server/);
+  assert.match(
+    http.stderr,
+    new RegExp(`^pushserver: cannot reach the server at http://127\\.0\\.0\\.1:${port}: `),
+  );
   const ws = await cli(["subscribe", "x", "--ws", `ws://127.0.0.1:${port}`]);
   assert.equal(ws.code, EXIT.network);
-  assert.match(ws.stderr, /^pushserver: 0 Connection failed/);
+  assert.match(
+    ws.stderr,
+    new RegExp(`^pushserver: cannot reach the server at ws://127\\.0\\.0\\.1:${port}: `),
+  );
 });
 
 Deno.test("[e2e] `deno run main.ts cli …` runs the CLI as a subcommand (as the binary does)", async () => {
@@ -563,4 +562,167 @@ Deno.test("[e2e] `deno run main.ts cli …` runs the CLI as a subcommand (as the
     new TextDecoder().decode(missing.stderr),
     'pushserver: 404 Not found: Could not find a channel called "nope"\n',
   );
+});
+
+Deno.test("CLI help, --version and malformed server URLs", async (t) => {
+  await t.step("help and --help print the usage on stdout, exit 0", async () => {
+    for (const args of [["help"], ["--help"], ["help", "push"]]) {
+      const run = await cli(args);
+      assert.equal(run.code, EXIT.ok, JSON.stringify(args));
+      assert.match(run.stdout, /^Usage: pushserver cli/);
+      assert.match(run.stdout, /channel list/);
+    }
+  });
+
+  await t.step("--version prints deno.json's version", async () => {
+    const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+    assert.deepEqual(await cli(["--version"]), {
+      code: EXIT.ok,
+      stdout: `pushserver ${config.version}\n`,
+      stderr: "",
+    });
+  });
+
+  await t.step("a URL without its scheme is a usage error that suggests the full URL", async () => {
+    const http = await cli(["ping", "news", "--http", "localhost:5223"]);
+    assert.equal(http.code, EXIT.usage);
+    assert.match(
+      http.stderr,
+      /^pushserver: --http expects a http:\/\/ or https:\/\/ URL, got "localhost:5223" \(e\.g\. http:\/\/localhost:5223\)\n/,
+    );
+    const env = await cli(["ping", "news"], { env: { PUSHSERVER_HTTP: "localhost:5223" } });
+    assert.equal(env.code, EXIT.usage);
+    assert.match(env.stderr, /^pushserver: \$PUSHSERVER_HTTP expects/);
+    const ws = await cli(["subscribe", "news", "--ws", "http://localhost:5222"]);
+    assert.equal(ws.code, EXIT.usage);
+    assert.match(
+      ws.stderr,
+      /--ws expects a ws:\/\/ or wss:\/\/ URL.*\(e\.g\. ws:\/\/localhost:5222\)/,
+    );
+  });
+});
+
+Deno.test('[e2e] CLI push: a message starting with "-" goes after --, before or after --token', async () => {
+  await using server = await startTestServer();
+  const http = ["--http", server.httpUrl];
+  const token = (await cli(["create", "news", ...http])).stdout.trim();
+  await using subscriber = await TestClient.connect(server.wsUrl);
+  await subscriber.act("SUBSCRIBE", "news");
+
+  const refused = await cli(["push", "news", "-5", "--token", token, ...http]);
+  assert.equal(refused.code, EXIT.usage);
+  assert.match(refused.stderr, /unknown option "-5".*push NAME -- "-5" --token T/);
+  const missing = await cli(["push", "news", "--token", token, ...http]);
+  assert.equal(missing.code, EXIT.usage);
+  assert.match(missing.stderr, /push news -- "-5" --token T\)/);
+  for (const run of [refused, missing]) {
+    const firstLine = run.stderr.split("\n")[0]!;
+    assert.equal(firstLine.split('"').length % 2, 1, `balanced quotes: ${firstLine}`);
+  }
+
+  for (
+    const args of [
+      ["push", "news", "--", "-5", "--token", token, ...http],
+      ["push", "news", "--token", token, ...http, "--", "-5"],
+      ["channel", "push", "news", "--token", token, "--", "--json"],
+    ]
+  ) {
+    const run = await cli(args, { env: { PUSHSERVER_HTTP: server.httpUrl } });
+    assert.deepEqual(run, { code: 0, stdout: "Sent\n", stderr: "" }, JSON.stringify(args));
+  }
+  assert.equal((await subscriber.next()).data.pushMessage.message, "-5");
+  assert.equal((await subscriber.next()).data.pushMessage.message, "-5");
+  assert.equal((await subscriber.next()).data.pushMessage.message, "--json");
+  // After `--`, only as many arguments as the command takes are literal: a stray one is an error.
+  const extra = await cli(["push", "news", "--", "-5", "more", "--token", token, ...http]);
+  assert.equal(extra.code, EXIT.usage);
+});
+
+Deno.test("[e2e] CLI channel list needs $ADMIN_TOKEN and lists every channel", async (t) => {
+  const adminToken = "cli-admin-token-0123456789";
+  await t.step("without ADMIN_TOKEN on the server: exit 4 naming ADMIN_TOKEN", async () => {
+    await using server = await startTestServer();
+    const run = await cli(["channel", "list"], {
+      env: { PUSHSERVER_HTTP: server.httpUrl, ADMIN_TOKEN: adminToken },
+    });
+    assert.equal(run.code, EXIT.notFound);
+    assert.match(run.stderr, /^pushserver: 404 .*ADMIN_TOKEN/);
+  });
+
+  await using server = await startTestServer({ ADMIN_TOKEN: adminToken });
+  const env = { PUSHSERVER_HTTP: server.httpUrl };
+  for (const name of ["zeta", "alpha"]) await cli(["create", name], { env });
+
+  await t.step("no $ADMIN_TOKEN here: a usage error", async () => {
+    const run = await cli(["channel", "list"], { env });
+    assert.equal(run.code, EXIT.usage);
+    assert.match(run.stderr, /channel list needs \$ADMIN_TOKEN/);
+  });
+
+  await t.step("the right token: names, sorted, one per line; --json the totals", async () => {
+    const run = await cli(["channel", "list"], { env: { ...env, ADMIN_TOKEN: adminToken } });
+    assert.deepEqual(run, { code: 0, stdout: "alpha\nzeta\n", stderr: "" });
+    const json = await cli(["list", "--json"], { env: { ...env, ADMIN_TOKEN: adminToken } });
+    assert.deepEqual(JSON.parse(json.stdout), {
+      channels: ["alpha", "zeta"],
+      channelsAmount: 2,
+      clientsAmount: 0,
+    });
+  });
+
+  await t.step("a wrong token exits 3", async () => {
+    const run = await cli(["list"], { env: { ...env, ADMIN_TOKEN: "wrong-token-0123456789" } });
+    assert.equal(run.code, EXIT.auth);
+  });
+});
+
+Deno.test("[e2e] CLI subscribe waits for a grant on a private channel while the others run", async () => {
+  await using server = await startTestServer();
+  const publisher = new PushPublisher({ baseUrl: server.httpUrl });
+  const news = await publisher.createChannel("news");
+  const room = await publisher.createChannel("room", { private: true });
+  const controller = new AbortController();
+  let stdout = "";
+  let stderr = "";
+  const waiters: [RegExp, () => void][] = [];
+  const seen = (pattern: RegExp, of: () => string) => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    if (pattern.test(of())) resolve();
+    else waiters.push([pattern, resolve]);
+    return within(5000, promise, String(pattern));
+  };
+  const wake = () => {
+    for (const [pattern, resolve] of waiters) if (pattern.test(stdout + stderr)) resolve();
+  };
+  const exited = runCli(["subscribe", "room", "news", "--ws", server.wsUrl], {
+    stdout: (text) => {
+      stdout += text;
+      wake();
+    },
+    stderr: (text) => {
+      stderr += text;
+      wake();
+    },
+    env: {},
+    signal: controller.signal,
+    grantRetryMs: 10,
+  });
+  await seen(/subscribed to news as [0-9a-f-]{36}\n/, () => stderr);
+  const uuid = /subscribed to news as ([0-9a-f-]{36})/.exec(stderr)![1]!;
+  assert.match(
+    stderr,
+    new RegExp(
+      `^channel "room" is private: waiting for a grant for ${uuid} \\(pushserver cli channel authorize room ${uuid} --token T\\)\n`,
+    ),
+  );
+  await publisher.push("news", news.channelToken, "while waiting");
+  await seen(/news: while waiting\n/, () => stdout);
+
+  await publisher.authorize("room", room.channelToken, uuid);
+  await seen(/subscribed to room \(granted\)\n/, () => stderr);
+  await publisher.push("room", room.channelToken, "inside");
+  await seen(/room: inside\n/, () => stdout);
+  controller.abort();
+  assert.equal(await within(5000, exited, "the CLI to exit"), EXIT.ok);
+  assert.equal(stdout, "news: while waiting\nroom: inside\n");
 });

@@ -26,6 +26,10 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     frameRatePerS: 100,
     frameBurst: 200,
     maxTokenChecks: 64,
+    tokenFailureBurst: 20,
+    tokenFailureRate: 2,
+    trustedProxies: [],
+    maxSubscriptions: 5_000_000,
     corsOrigins: [],
     wsOrigins: [],
     shutdownTimeoutMs: 8000,
@@ -66,6 +70,27 @@ Deno.test("CREATE_TOKEN needs 16+ characters; MAX_CHANNELS is 1 to 100,000,000",
       (e) => e instanceof ConfigError && /MAX_CHANNELS/.test(e.message),
     );
   }
+});
+
+Deno.test("TOKEN_FAILURE_BURST, TOKEN_FAILURE_RATE, TRUSTED_PROXIES and MAX_SUBSCRIPTIONS are read at their bounds", () => {
+  const low = loadConfig({
+    TOKEN_FAILURE_BURST: "1",
+    TOKEN_FAILURE_RATE: "0.01",
+    TRUSTED_PROXIES: " 10.0.0.1 ,172.16.0.0/12,fd00::/8, ::1 ",
+    MAX_SUBSCRIPTIONS: "1",
+  });
+  assert.equal(low.tokenFailureBurst, 1);
+  assert.equal(low.tokenFailureRate, 0.01);
+  assert.deepEqual(low.trustedProxies, ["10.0.0.1", "172.16.0.0/12", "fd00::/8", "::1"]);
+  assert.equal(low.maxSubscriptions, 1);
+  const high = loadConfig({
+    TOKEN_FAILURE_BURST: "1000000",
+    TOKEN_FAILURE_RATE: "1000000",
+    MAX_SUBSCRIPTIONS: "1000000000",
+  });
+  assert.equal(high.tokenFailureBurst, 1_000_000);
+  assert.equal(high.tokenFailureRate, 1_000_000);
+  assert.equal(high.maxSubscriptions, 1_000_000_000);
 });
 
 Deno.test("loadConfig() reads every limit from its variable", () => {
@@ -154,6 +179,18 @@ Deno.test("loadConfig() rejects bad values with a message naming the variable", 
     ["WS_FRAME_RATE", "0"],
     ["WS_FRAME_BURST", "-5"],
     ["MAX_TOKEN_CHECKS", "0"],
+    ["TOKEN_FAILURE_BURST", "0"],
+    ["TOKEN_FAILURE_BURST", "1000001"],
+    ["TOKEN_FAILURE_RATE", "0.001"],
+    ["TOKEN_FAILURE_RATE", "1000001"],
+    ["TOKEN_FAILURE_RATE", "-1"],
+    ["TOKEN_FAILURE_RATE", "1e3"],
+    ["TRUSTED_PROXIES", "10.0.0.1, proxy.example"],
+    ["TRUSTED_PROXIES", "10.0.0.0/33"],
+    ["TRUSTED_PROXIES", "10.0.0.256"],
+    ["TRUSTED_PROXIES", "fd00::/129"],
+    ["MAX_SUBSCRIPTIONS", "0"],
+    ["MAX_SUBSCRIPTIONS", "1000000001"],
     ["SHUTDOWN_TIMEOUT_MS", "99"],
     ["REQUEST_TIMEOUT_S", "0"],
     ["OPEN_FILE_LIMIT", "63"],

@@ -138,3 +138,26 @@ Deno.test("announce() writes lifecycle lines at every level, as info", () => {
   announce({ debug() {}, info: (msg) => calls.push(msg), warn() {}, error() {} }, "fallback");
   assert.deepEqual(calls, ["fallback"], "loggers without announce() fall back to info");
 });
+
+Deno.test("jsonLogger() never throws: a line that cannot be written or built is dropped and counted", () => {
+  let failing = true;
+  const written: string[] = [];
+  const logger = jsonLogger("info", {
+    write: (line) => {
+      if (failing) throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+      written.push(line);
+    },
+  });
+  assert.equal(logger.droppedLines?.(), 0);
+  logger.info("a");
+  logger.error("b", { error: new Error("x") });
+  announce(logger, "c");
+  assert.equal(logger.droppedLines?.(), 3);
+  failing = false;
+  // A field JSON cannot serialize (a BigInt) is dropped too, not thrown at the caller.
+  logger.info("d", { big: 1n });
+  assert.equal(logger.droppedLines?.(), 4);
+  logger.info("e");
+  assert.equal(written.length, 1);
+  assert.equal(JSON.parse(written[0]!).msg, "e");
+});

@@ -6,12 +6,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const CONFIG = join(ROOT, "deno.json");
+// `deno task test` runs with the tests' config (test-only libraries live in its import map).
+const CONFIG = join(ROOT, "tests", "deno.json");
 
 Deno.test("deno.json turns the op and resource sanitizers on for every test", async () => {
   const config = JSON.parse(await Deno.readTextFile(CONFIG));
   assert.deepEqual(
-    { sanitizeOps: config.test?.sanitizeOps, sanitizeResources: config.test?.sanitizeResources },
+    {
+      sanitizeOps: config.test?.sanitizeOps,
+      sanitizeResources: config.test?.sanitizeResources,
+    },
     { sanitizeOps: true, sanitizeResources: true },
   );
 });
@@ -19,14 +23,19 @@ Deno.test("deno.json turns the op and resource sanitizers on for every test", as
 Deno.test("no test file switches a sanitizer off", async () => {
   // Built from parts so that this file does not match itself.
   const off = new RegExp(
-    ["sanitize(Ops|Resources|Exit)\\s*:\\s*false", "Deno\\.test\\.sanitizer\\s*\\("].join("|"),
+    [
+      "sanitize(Ops|Resources|Exit)\\s*:\\s*false",
+      "Deno\\.test\\.sanitizer\\s*\\(",
+    ].join("|"),
   );
   const offenders: string[] = [];
   async function walk(dir: string): Promise<void> {
     for await (const entry of Deno.readDir(dir)) {
       const path = join(dir, entry.name);
       if (entry.isDirectory) await walk(path);
-      else if (/\.(ts|js)$/.test(entry.name) && off.test(await Deno.readTextFile(path))) {
+      else if (
+        /\.(ts|js)$/.test(entry.name) && off.test(await Deno.readTextFile(path))
+      ) {
         offenders.push(path.slice(ROOT.length));
       }
     }
@@ -52,7 +61,8 @@ Deno.test("under the project's config, a test that leaks a timer or a listener f
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+    const text = new TextDecoder().decode(output.stdout) +
+      new TextDecoder().decode(output.stderr);
     assert.notEqual(output.code, 0, text);
     assert.match(text, /\| 0 passed \| 2 failed/);
     assert.match(text, /A timer was started in this test/);

@@ -34,3 +34,9 @@ export function channelsFull(maxChannels: number): PushError {
 export function recordReplaced(name: string, gone: boolean): PushError {
   return gone ? channelNotFound(name) : tokenInvalid();
 }
+
+/** A store failure as a subscriber sees it (a PushError passes through): 503. */
+export function storeUnavailable(error: unknown): PushError {
+  if (error instanceof PushError) return error;
+  return new PushError("unavailable", "The channel store is unavailable; retry shortly");
+}

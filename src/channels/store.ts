@@ -33,26 +33,47 @@ export interface Channel extends ChannelOptions {
   readonly epoch: string;
 }
 
+/** What {@link ChannelStore.insert} did: stored, the name was taken, or the store is full. */
+export type InsertResult = "ok" | "taken" | "full";
+
 /**
- * Where channels live across restarts. Methods are async so a networked store needs no caller
- * changes. Writes resolve only after the change is durable.
+ * What a compare-and-set write found: `done`; `gone`, no channel of that name; `changed`, the
+ * stored record is another one (deleted and re-created, or its token rotated) than expected.
+ */
+export type WriteResult = "done" | "gone" | "changed";
+
+/**
+ * Where channels live: the one interface every backend implements (SQLite, Redis). Methods are
+ * async so a networked store needs no caller changes; writes resolve once the change is durable
+ * (as the backend defines it). Every write that acts on an existing channel is a compare-and-set
+ * on the record the caller checked a token against (its epoch and token hash), so a token that
+ * was rotated away, or whose channel was deleted, never acts again, whichever process changed it.
+ * A store fault (disk full, I/O error, Redis unreachable) rejects with the 503 `unavailable`
+ * {@link PushError}; the rules above it never see a driver error.
  */
 export interface ChannelStore {
-  /** Adds a channel; resolves `false` when the name is already taken. */
-  insert(channel: Channel): Promise<boolean>;
-  /** The channel called `name`, if any. */
-  get(name: string): Promise<Channel | undefined>;
-  /** Removes the channel if it still has `epoch`; resolves `false` when it did not. */
-  delete(name: string, epoch: string): Promise<boolean>;
   /**
-   * Replaces the token hash if the channel still has `epoch` and `oldHash` (so two concurrent
-   * rotations cannot both win); resolves `false` otherwise.
+   * Adds `channel` unless its name is taken (`taken`) or the store already holds `max` channels
+   * (`full`); a taken name is `taken` even when the store is full.
    */
-  replaceTokenHash(name: string, epoch: string, oldHash: string, newHash: string): Promise<boolean>;
-  /** Every channel, oldest first. */
-  list(): Promise<Channel[]>;
+  insert(channel: Channel, max: number): Promise<InsertResult>;
+  /** The stored record of `name`, if any. */
+  get(name: string): Promise<Channel | undefined>;
+  /** Deletes `expected` and its history if it is still the stored record. */
+  delete(expected: Channel): Promise<WriteResult>;
+  /** Gives `expected` the token hash `tokenHash` if it is still the stored record. */
+  rotate(expected: Channel, tokenHash: string): Promise<WriteResult>;
+  /** Every channel name, oldest first. */
+  names(): Promise<string[]>;
+  /** How many channels the store holds. */
+  count(): Promise<number>;
   /** Releases the store; later calls fail. */
   close(): void;
+}
+
+/** Whether two records are the same generation with the same token hash. */
+export function sameRecord(a: Channel, b: Channel): boolean {
+  return a.epoch === b.epoch && a.tokenHash === b.tokenHash;
 }
 
 /** A fresh epoch: 8 random bytes as 16 hex characters. */

@@ -1,5 +1,7 @@
 /** Channel tokens: generation, bcrypt hashing off the main thread, and a fast digest for reuse. */
 import { sha256 } from "@noble/hashes/sha2";
+import { PushError } from "../errors.ts";
+import type { FaultReporter } from "../metrics.ts";
 import type { BcryptJob, BcryptRequest, BcryptResult } from "./_bcrypt_worker.ts";
 
 /** Bytes of CSPRNG output in a token (43 base64url characters, under bcrypt's 72-byte limit). */
@@ -43,6 +45,35 @@ export interface TokenHasher {
   close(): void;
 }
 
+/**
+ * The one mapping of hasher failures, each reported: a crashed worker is 503 (retry: the pool
+ * starts new workers on the next job), a closed hasher 503 (shutting down), and a job bcrypt
+ * itself refused (e.g. a stored hash that is not one) 500.
+ */
+export function hasherFault(
+  kind: "crashed" | "closed" | "refused",
+  reason: string,
+): PushError {
+  switch (kind) {
+    case "crashed":
+      return new PushError("unavailable", "Token checks failed (a bcrypt worker stopped); retry");
+    case "closed":
+      return new PushError("unavailable", `Token checks are unavailable: ${reason}`);
+    case "refused":
+      return new PushError("internal", null);
+  }
+}
+
+/** Options of {@link bcryptHasher}. */
+export interface BcryptHasherOptions {
+  /** Verify workers (default {@link VERIFY_WORKERS}). */
+  readonly verifyWorkers?: number;
+  /** Where a worker crash or a refused job is reported. */
+  readonly reportFault?: FaultReporter;
+  /** The worker module (tests hand in one that crashes). */
+  readonly workerUrl?: URL;
+}
+
 /** Worker threads for verifications by default; hashing has its own worker besides. */
 export const VERIFY_WORKERS = 2;
 
@@ -52,15 +83,19 @@ export const VERIFY_WORKERS = 2;
  * verifications. bcrypt's compare is constant-time over the hash, so a wrong token costs the same
  * as a right one.
  */
-export function bcryptHasher(cost: number, options: { verifyWorkers?: number } = {}): TokenHasher {
+export function bcryptHasher(cost: number, options: BcryptHasherOptions = {}): TokenHasher {
+  const reportFault = options.reportFault ?? (() => {});
+  const workerUrl = options.workerUrl ?? new URL("./_bcrypt_worker.ts", import.meta.url);
   const pools = {
     verify: { size: options.verifyWorkers ?? VERIFY_WORKERS, workers: [] as Worker[] },
     hash: { size: 1, workers: [] as Worker[] },
   };
   const pending = new Map<
     number,
-    { resolve: (v: string | boolean) => void; reject: (e: Error) => void }
+    { resolve: (v: string | boolean) => void; reject: (e: PushError) => void; worker: Worker }
   >();
+  /** Jobs sent to each worker and not answered yet. */
+  const load = new Map<Worker, number>();
   let nextId = 0;
   let closed = false;
 
@@ -69,15 +104,20 @@ export function bcryptHasher(cost: number, options: { verifyWorkers?: number } =
     const job = pending.get(result.id);
     if (job === undefined) return;
     pending.delete(result.id);
-    if ("error" in result) job.reject(new Error(`bcrypt failed: ${result.error}`));
-    else job.resolve(result.value);
+    load.set(job.worker, (load.get(job.worker) ?? 1) - 1);
+    if ("error" in result) {
+      reportFault("bcrypt", new Error(`bcrypt refused a job: ${result.error}`));
+      job.reject(hasherFault("refused", result.error));
+    } else job.resolve(result.value);
   }
 
   function onCrash(event: ErrorEvent): void {
     event.preventDefault();
-    const error = new Error(`bcrypt worker failed: ${event.message}`);
+    reportFault("bcrypt", new Error(`bcrypt worker failed: ${event.message}`));
+    const error = hasherFault("crashed", event.message);
     for (const job of pending.values()) job.reject(error);
     pending.clear();
+    load.clear();
     terminateAll();
   }
 
@@ -88,20 +128,27 @@ export function bcryptHasher(cost: number, options: { verifyWorkers?: number } =
   }
 
   function run(job: BcryptRequest): Promise<string | boolean> {
-    if (closed) return Promise.reject(new Error("token hasher is closed"));
+    if (closed) return Promise.reject(hasherFault("closed", "the token hasher is closed"));
     const id = nextId++;
     const pool = pools[job.op];
     if (pool.workers.length < pool.size) {
-      const worker = new Worker(new URL("./_bcrypt_worker.ts", import.meta.url).href, {
+      const worker = new Worker(workerUrl.href, {
         type: "module",
       });
       worker.onmessage = onResult;
       worker.onerror = onCrash;
       pool.workers.push(worker);
     }
+    // The least busy worker, not id % size: ids are shared by both pools, so two verifications
+    // could land on one worker and a check the token gate let run waited behind another.
+    let worker = pool.workers[0]!;
+    for (const candidate of pool.workers) {
+      if ((load.get(candidate) ?? 0) < (load.get(worker) ?? 0)) worker = candidate;
+    }
+    load.set(worker, (load.get(worker) ?? 0) + 1);
     const { promise, resolve, reject } = Promise.withResolvers<string | boolean>();
-    pending.set(id, { resolve, reject });
-    pool.workers[id % pool.workers.length]!.postMessage({ ...job, id } as BcryptJob);
+    pending.set(id, { resolve, reject, worker });
+    worker.postMessage({ ...job, id } as BcryptJob);
     return promise;
   }
 
@@ -115,7 +162,8 @@ export function bcryptHasher(cost: number, options: { verifyWorkers?: number } =
     close() {
       closed = true;
       terminateAll();
-      for (const job of pending.values()) job.reject(new Error("token hasher is closed"));
+      const error = hasherFault("closed", "the token hasher is closed");
+      for (const job of pending.values()) job.reject(error);
       pending.clear();
     },
   };

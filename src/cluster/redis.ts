@@ -99,6 +99,15 @@ export function unavailable(error: unknown): PushError {
   return new PushError("unavailable", "The cluster store (Redis) is unavailable; retry shortly");
 }
 
+/** Runs a Redis call; a failure of Redis itself becomes 503 (the adapter edge of cluster mode). */
+export async function redisCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw unavailable(error);
+  }
+}
+
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {

@@ -1,10 +1,13 @@
 /**
- * The cluster broker: a push is one EVALSHA (check the record, store if history, PUBLISH); a
- * node SUBSCRIBEs to a channel's pushes only while it has local subscribers, and filters
- * targeted pushes locally.
+ * The cluster broker owns pub/sub in both directions. Sending: a push is one EVALSHA (check the
+ * record, store if history, PUBLISH). Receiving: the node's pub/sub connection listens to the
+ * events channel always, and to a channel's pushes only while it has local subscribers
+ * (per-channel interest); what arrives goes to the cache (events) and to the handler, which
+ * filters targeted pushes locally.
  */
-import { recordReplaced } from "../channels/failures.ts";
 import type { Redis } from "ioredis";
+import type { ChannelCache } from "../channels/cache.ts";
+import { recordReplaced } from "../channels/failures.ts";
 import type { Channel } from "../channels/store.ts";
 import {
   DEFAULT_PAGE,
@@ -12,29 +15,39 @@ import {
   type HistoryRead,
   retainedPage,
 } from "../history/log.ts";
-import type { Broker, ChannelEvent, Publication, PublishOptions } from "../hub/broker.ts";
-import type { ChannelCache } from "./cache.ts";
-import { redis } from "./cluster_service.ts";
+import type { Broker, BrokerHandler, PublishOptions } from "../hub/broker.ts";
+import type { FaultReporter } from "../metrics.ts";
 import type { Keys } from "./keys.ts";
-import { decodeExtended, type ExtendedHeader, PUBLISH_EX } from "./publish_ex.ts";
-import type { ReceiptWaiter } from "./receipts.ts";
-import { decodeEntry } from "./redis_store.ts";
+import {
+  decodeExtended,
+  type ExtendedHeader,
+  type ExtendedPublication,
+  PUBLISH_EX,
+} from "./publish_ex.ts";
+import { type ReceiptReply, ReceiptWaiter } from "./receipts.ts";
+import { redisCall, unavailable } from "./redis.ts";
+import { type ClusterEvent, decodeEntry, type RedisChannelStore } from "./redis_store.ts";
 import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
+
+/** Records per pipeline when checking many after a reconnect. */
+const BATCH = 500;
 
 /** What the broker needs from its node. */
 export interface RedisBrokerDeps {
+  /** The command connection. */
   readonly redis: Redis;
+  /** The pub/sub connection (this broker is its only listener). */
+  readonly sub: Redis;
   readonly keys: Keys;
   readonly cache: ChannelCache;
+  /** Where received pushes and channel events go. */
+  readonly handler: BrokerHandler;
   readonly now: () => number;
-  /** Starts receiving a channel's pushes (SUBSCRIBE), resolves once in force. */
-  readonly listen: (channel: string) => Promise<void>;
-  /** Stops receiving a channel's pushes (UNSUBSCRIBE). */
-  readonly unlisten: (channel: string) => void;
-  /** Counts one publish sent to Redis. */
-  readonly onPublished: () => void;
-  /** Receipts this node waits for (v1.2), and this node's id for the other nodes' answers. */
-  readonly receipts?: { readonly waiter: ReceiptWaiter; readonly nodeId: string };
+  readonly reportFault: FaultReporter;
+  /** A channel was deleted (by any node): the channel count changed. */
+  readonly onDeleted: () => void;
+  /** This node's id: other nodes send their receipt counts (v1.2) to its reply channel. */
+  readonly nodeId: string;
 }
 
 /** The pub/sub payload of a push that is not stored: `P<uuid,uuid,...>\n<message>`. */
@@ -43,7 +56,7 @@ export function encodePush(message: string, recipients: readonly string[]): stri
 }
 
 /** Reads a push payload (either kind) back; undefined when it is not one. */
-export function decodePush(payload: string): Publication | undefined {
+export function decodePush(payload: string): ExtendedPublication | undefined {
   if (payload[0] === "X") return decodeExtended(payload);
   const newline = payload.indexOf("\n");
   if (newline < 1) return undefined;
@@ -62,13 +75,35 @@ export function decodePush(payload: string): Publication | undefined {
   return undefined;
 }
 
-/** Pushes and history through Redis. */
+/** Pushes and history through Redis, and this node's pub/sub subscriptions. */
 export class RedisBroker implements Broker {
   readonly #deps: RedisBrokerDeps;
+  /** Channels whose pushes this node receives (it has local subscribers). */
+  readonly #interest = new Set<string>();
+  /** The epoch local subscribers of a channel subscribed to (a delete of another is not theirs). */
+  readonly #interestEpochs = new Map<string, string>();
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #stats = { received: 0, published: 0 };
+  /** Receipts of this node's pushes, counted by the nodes that deliver them. */
+  readonly #receipts = new ReceiptWaiter();
+  readonly #onMessage = (channel: string, payload: string) => this.#receive(channel, payload);
+  #closed = false;
 
-  /** Creates the broker of one node. */
+  /** Creates the broker of one node; {@link start} listens. */
   constructor(deps: RedisBrokerDeps) {
     this.#deps = deps;
+  }
+
+  /** Listens to the events channel; from then on the cache may be filled. */
+  async start(): Promise<void> {
+    this.#deps.sub.on("message", this.#onMessage);
+    await this.#deps.sub.subscribe(this.#deps.keys.events, this.#replies);
+    this.#deps.cache.live = true;
+  }
+
+  /** This node's receipt reply channel. */
+  get #replies(): string {
+    return this.#deps.keys.receipts(this.#deps.nodeId);
   }
 
   async publish(
@@ -82,8 +117,8 @@ export class RedisBroker implements Broker {
     }
     const { keys } = this.#deps;
     const stored = channel.history !== null && recipients.length === 0;
-    const answer = await redis(() => {
-      this.#deps.onPublished();
+    const answer = await redisCall(() => {
+      this.#stats.published++;
       return stored
         ? PUBLISH_STORED.run(
           this.#deps.redis,
@@ -122,16 +157,16 @@ export class RedisBroker implements Broker {
     const { keys } = this.#deps;
     const stored = channel.history !== null && recipients.length === 0;
     const json = options.json === true;
-    const receipts = options.receipt === undefined ? undefined : this.#deps.receipts;
-    const id = receipts?.waiter.nextId();
+    const receipts = options.receipt === undefined ? undefined : this.#receipts;
+    const id = receipts?.nextId();
     const header: ExtendedHeader = {
       r: recipients,
       ...(json ? { j: 1 } : {}),
-      ...(id === undefined ? {} : { q: id, n: receipts!.nodeId }),
+      ...(id === undefined ? {} : { q: id, n: this.#deps.nodeId }),
     };
-    if (id !== undefined) receipts!.waiter.register(id, options.receipt!);
-    const answer = await redis(() => {
-      this.#deps.onPublished();
+    if (id !== undefined) receipts!.register(id, options.receipt!);
+    const answer = await redisCall(() => {
+      this.#stats.published++;
       return PUBLISH_EX.run(
         this.#deps.redis,
         [keys.channel(channel.name), keys.history(channel.name)],
@@ -148,16 +183,16 @@ export class RedisBroker implements Broker {
         ],
       );
     }).catch((error) => {
-      if (id !== undefined) receipts!.waiter.cancel(id);
+      if (id !== undefined) receipts!.cancel(id);
       throw error;
     });
     if (!Array.isArray(answer)) {
-      if (id !== undefined) receipts!.waiter.cancel(id);
+      if (id !== undefined) receipts!.cancel(id);
       this.#applied(channel, answer);
     }
     const [offset, nodes] = answer as [number, number];
     // Each node that received it answers with its own count (see receipts.ts).
-    if (id !== undefined) await receipts!.waiter.wait(id, Number(nodes));
+    if (id !== undefined) await receipts!.wait(id, Number(nodes));
     return stored ? Number(offset) : undefined;
   }
 
@@ -167,7 +202,7 @@ export class RedisBroker implements Broker {
     page: HistoryPageSize = DEFAULT_PAGE,
   ): Promise<HistoryRead> {
     const { keys } = this.#deps;
-    const reply = await redis(() =>
+    const reply = await redisCall(() =>
       READ_HISTORY.run(
         this.#deps.redis,
         [keys.channel(channel.name), keys.history(channel.name)],
@@ -184,34 +219,167 @@ export class RedisBroker implements Broker {
     return retainedPage(entries, since, top, channel.history!, this.#deps.now(), page);
   }
 
-  channelEvent(channel: string, event: ChannelEvent): Promise<void> {
-    // A delete was announced by the delete script itself, atomically with the change.
-    if (event.type === "deleted") return Promise.resolve();
-    const payload = JSON.stringify({ t: "revoked", n: channel, u: event.uuid });
-    return redis(() => this.#deps.redis.publish(this.#deps.keys.events, payload)).then(() => {});
-  }
-
+  /** SUBSCRIBEs to the channel's pushes; resolves once in force (503 while disconnected). */
   subscribe(channel: string): Promise<void> {
-    return this.#deps.listen(channel);
+    const { sub, keys, cache } = this.#deps;
+    this.#interest.add(channel);
+    // The record the subscriber just looked up is the cache's: its epoch is theirs.
+    const epoch = cache.get(channel)?.channel.epoch;
+    if (epoch !== undefined) this.#interestEpochs.set(channel, epoch);
+    if (sub.status !== "ready") return Promise.reject(unavailable(undefined));
+    return sub.subscribe(keys.pushes(channel)).then(
+      () => {},
+      (error) => Promise.reject(unavailable(error)),
+    );
   }
 
   unsubscribe(channel: string): void {
-    this.#deps.unlisten(channel);
+    const { sub, keys } = this.#deps;
+    this.#interest.delete(channel);
+    this.#interestEpochs.delete(channel);
+    // Disconnected, there is nothing to undo: the heal subscribes to the interest only.
+    if (sub.status !== "ready") return;
+    this.#track(
+      sub.unsubscribe(keys.pushes(channel)).catch((error) =>
+        this.#deps.reportFault("pubsub unsubscribe", error)
+      ),
+    );
   }
 
-  forget(): void {
-    // The delete script removed the stream with the record.
+  /** After the pub/sub connection came back: listens again to events and every interest. */
+  async listenAgain(): Promise<void> {
+    const { sub, keys, cache } = this.#deps;
+    await sub.subscribe(
+      keys.events,
+      this.#replies,
+      ...[...this.#interest].map((c) => keys.pushes(c)),
+    );
+    cache.live = true;
   }
 
-  close(): Promise<void> {
-    // The node owns the connections and closes them.
-    return Promise.resolve();
+  /**
+   * After a reconnect: drops local subscriptions whose channel was deleted meanwhile, and
+   * returns the private channels among the rest (name → epoch), whose grants need a look.
+   */
+  async resync(store: RedisChannelStore): Promise<Map<string, string>> {
+    const names = [...this.#interest];
+    const privateChannels = new Map<string, string>();
+    for (let i = 0; i < names.length; i += BATCH) {
+      const batch = names.slice(i, i + BATCH);
+      const records = await store.getMany(batch);
+      batch.forEach((name, j) => {
+        const record = records[j];
+        const epoch = this.#interestEpochs.get(name);
+        if (record === undefined || (epoch !== undefined && record.epoch !== epoch)) {
+          this.#deps.handler.onChannelEvent(name, { type: "deleted" });
+        } else if (record.private) privateChannels.set(name, record.epoch);
+      });
+    }
+    return privateChannels;
+  }
+
+  /** How many channels this node receives pushes of. */
+  get interest(): number {
+    return this.#interest.size;
+  }
+
+  /** Prometheus lines for pub/sub. */
+  metrics(): string {
+    return [
+      counter(
+        "pushserver_pubsub_channels",
+        "gauge",
+        "Push channels this node is subscribed to in Redis (it has local subscribers).",
+        this.#interest.size,
+      ),
+      counter(
+        "pushserver_pubsub_messages_received_total",
+        "counter",
+        "Pub/sub messages received from Redis (pushes and channel events).",
+        this.#stats.received,
+      ),
+      counter(
+        "pushserver_pubsub_publishes_total",
+        "counter",
+        "Pushes sent to Redis.",
+        this.#stats.published,
+      ),
+    ].join("");
+  }
+
+  /** Stops handing received traffic to the handler; resolves once unsubscribes settled. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#receipts.close();
+    this.#deps.sub.off("message", this.#onMessage);
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  #receive(channel: string, payload: string): void {
+    if (this.#closed) return;
+    this.#stats.received++;
+    try {
+      const { keys, handler } = this.#deps;
+      if (channel === keys.events) return this.#onEvent(JSON.parse(payload) as ClusterEvent);
+      if (channel === this.#replies) {
+        return this.#receipts.onReply(JSON.parse(payload) as ReceiptReply);
+      }
+      const name = keys.channelOfPushes(channel);
+      const publication = decodePush(payload);
+      if (name === undefined || publication === undefined) return;
+      const receipt = publication.receipt;
+      if (receipt === undefined) return void handler.onPublication(name, publication);
+      // Counted here, on the node that holds the connections, and sent to the one that asked.
+      const reached = publication.recipients.length > 0 ? new Set<string>() : undefined;
+      const report = handler.onPublication(name, publication, reached);
+      const reply: ReceiptReply = {
+        q: receipt.id,
+        d: report?.delivered ?? 0,
+        ...(reached === undefined ? {} : { u: [...reached] }),
+      };
+      this.#track(
+        this.#deps.redis.publish(this.#deps.keys.receipts(receipt.node), JSON.stringify(reply))
+          .catch((error) => this.#deps.reportFault("receipt reply", error)),
+      );
+    } catch (error) {
+      this.#deps.reportFault("pubsub message", error);
+    }
+  }
+
+  #onEvent(event: ClusterEvent): void {
+    const { cache, handler } = this.#deps;
+    switch (event.t) {
+      case "deleted": {
+        cache.invalidate(event.n);
+        this.#deps.onDeleted();
+        const epoch = this.#interestEpochs.get(event.n);
+        // Local subscribers of a newer channel of that name are not concerned.
+        if (epoch === undefined || epoch === event.e) {
+          handler.onChannelEvent(event.n, { type: "deleted" });
+        }
+        return;
+      }
+      case "rotated":
+        return cache.rotated(event.n, event.h);
+      case "revoked":
+        return handler.onChannelEvent(event.n, { type: "revoked", uuid: event.u });
+    }
   }
 
   /** Throws 404 or 403 when the record the token was checked against is no longer current. */
   #applied(channel: Channel, answer: unknown): void {
     if (answer !== 0 && answer !== -1) return;
-    this.#deps.cache.invalidate(channel.name);
+    this.#deps.cache.disputed(channel.name);
     throw recordReplaced(channel.name, answer === 0);
   }
+
+  #track(work: Promise<unknown>): void {
+    this.#pending.add(work);
+    work.finally(() => this.#pending.delete(work));
+  }
+}
+
+/** One Prometheus series with its HELP and TYPE lines. */
+export function counter(name: string, type: string, help: string, value: number): string {
+  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
 }

@@ -4,13 +4,11 @@
  * with the record the caller checked, and announce deletes and rotations to every node.
  */
 import type { Redis } from "ioredis";
-import type { Channel, ChannelStore } from "../channels/store.ts";
+import type { Channel, ChannelStore, InsertResult, WriteResult } from "../channels/store.ts";
 import type { HistoryEntry } from "../history/log.ts";
 import type { Keys } from "./keys.ts";
+import { redisCall, unavailable } from "./redis.ts";
 import { DELETE, INSERT, ROTATE } from "./scripts.ts";
-
-/** What a compare-and-set found: done, the channel gone, or its record changed. */
-export type CasResult = "ok" | "gone" | "changed";
 
 /** An event on the events channel. */
 export type ClusterEvent =
@@ -18,11 +16,11 @@ export type ClusterEvent =
   | { readonly t: "rotated"; readonly n: string; readonly h: string }
   | { readonly t: "revoked"; readonly n: string; readonly u: string };
 
-/** Maps a script's answer to a {@link CasResult}. */
-export function casResult(answer: unknown): CasResult {
+/** Maps a compare-and-set script's answer (`0` gone, `-1` changed) to a {@link WriteResult}. */
+export function writeResult(answer: unknown): WriteResult {
   if (answer === 0) return "gone";
   if (answer === -1) return "changed";
-  return "ok";
+  return "done";
 }
 
 /** Channel records of a cluster, in Redis. */
@@ -36,38 +34,38 @@ export class RedisChannelStore implements ChannelStore {
     this.#keys = keys;
   }
 
-  /** Adds `channel` unless the name is taken; the cluster-wide channel limit is `max`. */
-  async insertLimited(
-    channel: Channel,
-    max: number,
-    top = 0,
-  ): Promise<"ok" | "taken" | "full"> {
+  /**
+   * Adds `channel` unless the name is taken or the cluster holds `max` channels; `top` is the
+   * stream top a migrated channel keeps (0 for a new one).
+   */
+  async insert(channel: Channel, max: number, top = 0): Promise<InsertResult> {
     const k = this.#keys;
-    const answer = await INSERT.run(
-      this.#redis,
-      [k.channel(channel.name), k.index, k.history(channel.name)],
-      [
-        max,
-        channel.name,
-        channel.createdAt,
-        channel.tokenHash,
-        channel.epoch,
-        channel.private ? 1 : 0,
-        channel.history?.size ?? "",
-        channel.history?.ttlSeconds ?? "",
-        top,
-        channel.presence === true ? 1 : 0,
-      ],
+    const answer = await redisCall(() =>
+      INSERT.run(
+        this.#redis,
+        [k.channel(channel.name), k.index, k.history(channel.name)],
+        [
+          max,
+          channel.name,
+          channel.createdAt,
+          channel.tokenHash,
+          channel.epoch,
+          channel.private ? 1 : 0,
+          channel.history?.size ?? "",
+          channel.history?.ttlSeconds ?? "",
+          top,
+          channel.presence === true ? 1 : 0,
+        ],
+      )
     );
     return answer === 1 ? "ok" : answer === 0 ? "taken" : "full";
   }
 
-  async insert(channel: Channel): Promise<boolean> {
-    return (await this.insertLimited(channel, Number.MAX_SAFE_INTEGER)) === "ok";
-  }
-
   async get(name: string): Promise<Channel | undefined> {
-    return decodeChannel(name, await this.#redis.hgetall(this.#keys.channel(name)));
+    return decodeChannel(
+      name,
+      await redisCall(() => this.#redis.hgetall(this.#keys.channel(name))),
+    );
   }
 
   /** The records of `names` (undefined where missing), in one round trip. */
@@ -75,77 +73,49 @@ export class RedisChannelStore implements ChannelStore {
     if (names.length === 0) return [];
     const pipeline = this.#redis.pipeline();
     for (const name of names) pipeline.hgetall(this.#keys.channel(name));
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = (await redisCall(() => pipeline.exec())) ?? [];
     return names.map((name, i) => {
       const [error, fields] = replies[i] ?? [new Error("no reply"), null];
-      if (error) throw error;
+      if (error) throw unavailable(error);
       return decodeChannel(name, fields as Record<string, string>);
     });
   }
 
-  /** Deletes this record of the channel (same epoch and token hash) and tells every node. */
-  async deleteRecord(channel: Channel): Promise<CasResult> {
+  /** Deletes this record of the channel with its history, and tells every node, at once. */
+  async delete(expected: Channel): Promise<WriteResult> {
     const k = this.#keys;
-    const event: ClusterEvent = { t: "deleted", n: channel.name, e: channel.epoch };
-    return casResult(
-      await DELETE.run(
-        this.#redis,
-        [k.channel(channel.name), k.index, k.history(channel.name)],
-        [channel.epoch, channel.tokenHash, channel.name, k.events, JSON.stringify(event)],
+    const event: ClusterEvent = { t: "deleted", n: expected.name, e: expected.epoch };
+    return writeResult(
+      await redisCall(() =>
+        DELETE.run(
+          this.#redis,
+          [k.channel(expected.name), k.index, k.history(expected.name)],
+          [expected.epoch, expected.tokenHash, expected.name, k.events, JSON.stringify(event)],
+        )
       ),
     );
   }
 
-  async delete(name: string, epoch: string): Promise<boolean> {
-    const channel = await this.get(name);
-    if (channel === undefined || channel.epoch !== epoch) return false;
-    return (await this.deleteRecord(channel)) === "ok";
-  }
-
-  /** Gives this record of the channel a new token hash and tells every node. */
-  async rotateRecord(channel: Channel, newHash: string): Promise<CasResult> {
-    const event: ClusterEvent = { t: "rotated", n: channel.name, h: newHash };
-    return casResult(
-      await ROTATE.run(
-        this.#redis,
-        [this.#keys.channel(channel.name)],
-        [channel.epoch, channel.tokenHash, newHash, this.#keys.events, JSON.stringify(event)],
+  /** Gives this record of the channel a new token hash and tells every node, at once. */
+  async rotate(expected: Channel, tokenHash: string): Promise<WriteResult> {
+    const event: ClusterEvent = { t: "rotated", n: expected.name, h: tokenHash };
+    return writeResult(
+      await redisCall(() =>
+        ROTATE.run(
+          this.#redis,
+          [this.#keys.channel(expected.name)],
+          [expected.epoch, expected.tokenHash, tokenHash, this.#keys.events, JSON.stringify(event)],
+        )
       ),
     );
   }
 
-  async replaceTokenHash(
-    name: string,
-    epoch: string,
-    oldHash: string,
-    newHash: string,
-  ): Promise<boolean> {
-    const channel = await this.get(name);
-    if (channel === undefined || channel.epoch !== epoch || channel.tokenHash !== oldHash) {
-      return false;
-    }
-    return (await this.rotateRecord(channel, newHash)) === "ok";
-  }
-
-  /** Every channel name, oldest first. */
   names(): Promise<string[]> {
-    return this.#redis.zrange(this.#keys.index, 0, -1);
+    return redisCall(() => this.#redis.zrange(this.#keys.index, 0, -1));
   }
 
-  /** How many channels the cluster holds. */
   count(): Promise<number> {
-    return this.#redis.zcard(this.#keys.index);
-  }
-
-  async list(): Promise<Channel[]> {
-    const names = await this.names();
-    const channels: Channel[] = [];
-    for (let i = 0; i < names.length; i += 500) {
-      for (const channel of await this.getMany(names.slice(i, i + 500))) {
-        if (channel !== undefined) channels.push(channel);
-      }
-    }
-    return channels;
+    return redisCall(() => this.#redis.zcard(this.#keys.index));
   }
 
   /**
@@ -168,7 +138,7 @@ export class RedisChannelStore implements ChannelStore {
       const newest = kept.at(-1)!.createdAt;
       multi.pexpireat(key, Math.max(newest + history.ttlSeconds * 1000, now + 1));
     }
-    await multi.exec();
+    await redisCall(() => multi.exec());
   }
 
   close(): void {

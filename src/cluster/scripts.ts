@@ -191,12 +191,14 @@ return 1
 );
 
 /**
- * Takes a grant back. KEYS: channel, grants. ARGV: epoch, tokenHash, name.
+ * Takes a grant back and tells every node (the connection's node unsubscribes it), at once.
+ * KEYS: channel, grants. ARGV: epoch, tokenHash, name, events channel, event.
  */
 export const REVOKE = new Script(
   2,
   `${CHECK}
 redis.call('HDEL', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 `,
 );

@@ -7,7 +7,7 @@ import { PushError } from "../errors.ts";
 import type { Channel } from "../channels/store.ts";
 import type { Broker } from "../hub/broker.ts";
 import type { Grants } from "../hub/grants.ts";
-import type { Presence } from "../hub/presence.ts";
+import type { ChannelPresence } from "../hub/channel_presence.ts";
 import { presenceServerAck } from "../protocol/presence.ts";
 import type { Logger } from "../log.ts";
 import type { Gauges, Metrics } from "../metrics.ts";
@@ -34,7 +34,7 @@ export interface HttpAppDeps {
   readonly broker: Broker;
   readonly grants: Grants;
   /** Who is on a channel (READ_PRESENCE). */
-  readonly presence: Presence;
+  readonly channelPresence: ChannelPresence;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
@@ -87,6 +87,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     metrics.observeRequest(seconds);
     if (!logRequests) return;
     logger.info("request", {
+      // The client as TRUSTED_PROXIES names it (the same source its budgets are kept for).
+      client: requestSource(c),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -98,9 +100,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   applyCors(app, deps.corsOrigins ?? []);
 
   /** The body as text; a read that fails midway is the client's abort, or our shutdown. */
-  async function readActionBody(request: Request): Promise<string> {
+  async function readActionBody(request: Request, source: string | undefined): Promise<string> {
     try {
-      return await deps.bodies.read(request);
+      return await deps.bodies.read(request, source);
     } catch (error) {
       if (error instanceof PushError) throw error;
       throw deps.isReady()
@@ -168,11 +170,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
     READ_PRESENCE: async ({ data }, _raw, source) => {
       const channel = await service.authorize(data.channel, data.channelToken, source);
-      return presenceServerAck(channel.name, await deps.presence.read(channel));
+      return presenceServerAck(channel.name, await deps.channelPresence.read(channel));
     },
 
     DELETE_CHANNEL: async ({ data }, _raw, source) => {
-      await deleted(await service.delete(data.channel, data.channelToken, source));
+      deleted(await service.delete(data.channel, data.channelToken, source));
       return serverAck("Deleted", data.channel, null);
     },
 
@@ -190,7 +192,6 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     REVOKE_SUBSCRIBER: async ({ data }, _raw, source) => {
       const channel = await service.authorize(data.channel, data.channelToken, source);
       await deps.grants.revoke(data.uuid, channel);
-      await broker.channelEvent(channel.name, { type: "revoked", uuid: data.uuid });
       return serverAck("Revoked", data.channel, null, { uuid: data.uuid });
     },
 
@@ -205,10 +206,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   function registerAction<A extends ActionName>(path: string, name: A): void {
     const handle: ActionHandler<A> = actions[name];
     const handler = async (c: Context) => {
-      const body = await readActionBody(c.req.raw);
+      const source = requestSource(c);
+      const body = await readActionBody(c.req.raw, source);
       const parsed = parseAction(name, body, limits);
       if (!parsed.ok) throw parsed.error;
-      return jsonResponse(200, await handle(parsed.value, c.req.raw, requestSource(c)));
+      return jsonResponse(200, await handle(parsed.value, c.req.raw, source));
     };
     for (const route of withTrailingSlash(path)) {
       app.post(route, handler);
@@ -218,10 +220,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
 
   for (const route of ACTION_ROUTES) registerAction(route.path, route.action);
 
-  /** A deleted channel leaves every node's subscribers and its history. */
-  async function deleted(channel: Channel): Promise<void> {
-    broker.forget(channel);
-    await broker.channelEvent(channel.name, { type: "deleted" });
+  /** The store's delete already told every node's subscribers (see ChannelStore.delete). */
+  function deleted(channel: Channel): void {
     logger.info("channel deleted", { channel: channel.name });
   }
 
@@ -230,22 +230,22 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   /** The operator's way out of a lost channel token (only with ADMIN_TOKEN). */
   function adminAction(path: string, handle: (channel: string) => Promise<string>): void {
     app.post(path, async (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       if (!bearerMatches(c.req.raw, adminDigest)) {
         throw new PushError("token_missing", "A valid admin bearer token is required");
       }
-      const parsed = parseAdminAction(await readActionBody(c.req.raw));
+      const parsed = parseAdminAction(await readActionBody(c.req.raw, requestSource(c)));
       if (!parsed.ok) throw parsed.error;
       return jsonResponse(200, await handle(parsed.value.channel));
     });
     app.all(path, (c) => {
-      if (adminDigest === undefined) throw noRoute(c);
+      if (adminDigest === undefined) throw adminOff(c);
       return methodNotAllowed(c, "POST");
     });
   }
 
   adminAction("/admin/channel/delete", async (name) => {
-    await deleted(await service.forceDelete(name));
+    deleted(await service.forceDelete(name));
     logger.warn("channel deleted by the operator", { channel: name });
     return serverAck("Deleted", name, null);
   });
@@ -271,13 +271,17 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
         : jsonResponse(503, '{"status":"unavailable"}'),
   );
 
-  operation("/metrics", () =>
-    new Response(metrics.render(deps.gauges()), {
+  operation("/metrics", async () => {
+    // The channel count as the store has it now (other nodes create and delete too); a store
+    // that cannot answer leaves the last count, and the scrape still answers.
+    await service.recount();
+    return new Response(metrics.render(deps.gauges()), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-    }));
+    });
+  });
 
   operation("/sysadmin", async (c) => {
-    if (adminDigest === undefined) throw noRoute(c);
+    if (adminDigest === undefined) throw adminOff(c);
     if (!bearerMatches(c.req.raw, adminDigest)) {
       throw new PushError("token_missing", "A valid admin bearer token is required");
     }
@@ -301,7 +305,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     operation(route.path, (c) => route.handle(c.req.raw));
   }
 
-  app.notFound((c) => errorResponse(noRoute(c)));
+  app.notFound((c) =>
+    errorResponse(adminDigest === undefined && isAdminPath(c.req.path) ? adminOff(c) : noRoute(c))
+  );
 
   app.onError((error, c) => {
     if (error instanceof PushError) return errorResponse(error);
@@ -352,4 +358,18 @@ function withTrailingSlash(path: string): readonly string[] {
 
 function noRoute(c: Context): PushError {
   return new PushError("no_route", `No route for ${c.req.method} ${c.req.path}`);
+}
+
+/** The 404 of an admin route while ADMIN_TOKEN is unset: it says what turns the route on. */
+function adminOff(c: Context): PushError {
+  return new PushError(
+    "no_route",
+    `No route for ${c.req.method} ${c.req.path}: the admin routes are off because ADMIN_TOKEN ` +
+      "is unset; restart the server with ADMIN_TOKEN (16+ characters) to use them",
+  );
+}
+
+/** `/sysadmin`, `/admin` and everything under `/admin/`. */
+function isAdminPath(path: string): boolean {
+  return path === "/sysadmin" || path === "/admin" || path.startsWith("/admin/");
 }

@@ -1,6 +1,7 @@
 /**
  * Reads publisher request bodies as UTF-8 text within four bounds: the size limit, a total
- * budget of bodies being received at once, a deadline, and memory only for bytes that arrived.
+ * budget of bodies being received at once (shared fairly between sources), a deadline, and
+ * memory only for bytes that arrived.
  */
 import { PushError } from "../errors.ts";
 
@@ -34,6 +35,24 @@ export interface BodyLimits {
   readonly requestTimeoutS: number;
 }
 
+/** The source of bodies whose caller names none. */
+const UNKNOWN_SOURCE = "unknown";
+
+/** A body's share of the in-flight budget, held until it was read or given up. */
+interface Hold {
+  readonly source: string;
+  readonly bytes: number;
+  released: boolean;
+  /** Gives the body up: its read ends with 408. */
+  readonly evict: () => void;
+}
+
+/** What one source holds of the budget; `holds` in arrival order (oldest first). */
+interface Holder {
+  bytes: number;
+  readonly holds: Set<Hold>;
+}
+
 function tooLarge(size: string, limit: number): PushError {
   return new PushError("payload_too_large", `body is ${size} bytes; the limit is ${limit}`);
 }
@@ -42,6 +61,7 @@ function tooLarge(size: string, limit: number): PushError {
 export class BodyReader {
   readonly #limits: BodyLimits;
   #reserved = 0;
+  readonly #holders = new Map<string, Holder>();
   /** Readers of bodies left unread, each with the timer that cancels it. */
   readonly #lingering = new Map<ReadableStreamReader<Uint8Array>, ReturnType<typeof setTimeout>>();
   readonly #unfinished = new WeakMap<Request, ReadableStreamReader<Uint8Array>>();
@@ -64,10 +84,12 @@ export class BodyReader {
 
   /**
    * The body as text. 413 past `maxBodyBytes` (a declared length before any byte is read), 503
-   * when the in-flight budget cannot take the declared length (chunked: `maxBodyBytes`), 408 when
-   * the body has not arrived within the deadline, 400 when it is not UTF-8.
+   * when the in-flight budget cannot take the declared length (chunked: `maxBodyBytes`) even
+   * after fair eviction (see {@link BodyReader.#admit}), 408 when the body has not arrived within
+   * the deadline or was given up for another source's, 400 when it is not UTF-8. `source` is
+   * the client's address as the server names it.
    */
-  async read(request: Request): Promise<string> {
+  async read(request: Request, source: string = UNKNOWN_SOURCE): Promise<string> {
     const { maxBodyBytes, maxBodyBytesInFlight } = this.#limits;
     const declaredText = request.headers.get("content-length");
     const declared = declaredText !== null && /^\d+$/.test(declaredText)
@@ -78,22 +100,23 @@ export class BodyReader {
     }
     if (declared === 0) return "";
     const reserve = declared ?? maxBodyBytes;
-    if (this.#reserved + reserve > maxBodyBytesInFlight) {
+    const hold = this.#admit(source, reserve, () => deadline.expire("evicted"));
+    if (hold === undefined) {
       throw new PushError(
         "unavailable",
         `Too many request bodies are being received (MAX_BODY_BYTES_IN_FLIGHT is ${maxBodyBytesInFlight} bytes); retry shortly`,
       );
     }
-    this.#reserved += reserve;
+    // Only a later admission can evict this body, so the deadline exists by then.
     const deadline = this.#deadline();
     let bytes: Uint8Array;
     try {
       if (declared !== undefined && declared <= SMALL_BODY_BYTES) {
         const read = request.arrayBuffer();
         const result = await Promise.race([read, deadline.expired]);
-        if (result === "timeout") {
+        if (typeof result === "string") {
           read.catch(() => {}); // settles when the client sends the rest or goes away
-          throw this.#timeout();
+          throw this.#timeout(result);
         }
         bytes = new Uint8Array(result);
       } else {
@@ -101,7 +124,7 @@ export class BodyReader {
         bytes = await this.#readCapped(request, request.body, deadline.expired);
       }
     } finally {
-      this.#reserved -= reserve;
+      this.#release(hold);
       this.#deadlines.delete(deadline);
     }
     try {
@@ -141,12 +164,64 @@ export class BodyReader {
     this.#lingering.clear();
   }
 
+  /**
+   * A place in the budget for `bytes` from `source`, or `undefined` (503). When the budget is
+   * full, the source holding the most gives up its oldest body, as long as it holds more than
+   * its fair share (the budget over the sources in flight, the newcomer's included): so one
+   * source's slow bodies cannot keep every other source out, and a source within its share is
+   * never evicted. Evictions happen only if they make room.
+   */
+  #admit(source: string, bytes: number, evict: () => void): Hold | undefined {
+    const budget = this.#limits.maxBodyBytesInFlight;
+    const victims: Hold[] = [];
+    if (this.#reserved + bytes > budget) {
+      const sources = this.#holders.size + (this.#holders.has(source) ? 0 : 1);
+      const fairShare = budget / sources;
+      // Planned on copies, so that nothing is evicted when evicting cannot make room.
+      const held = new Map([...this.#holders].map(([name, h]) => [name, h.bytes]));
+      const next = new Map([...this.#holders].map(([name, h]) => [name, h.holds.values()]));
+      let free = budget - this.#reserved;
+      while (free < bytes) {
+        let most: string | undefined;
+        for (const [name, amount] of held) {
+          if (most === undefined || amount > held.get(most)!) most = name;
+        }
+        if (most === undefined || most === source || held.get(most)! <= fairShare) return;
+        const victim = next.get(most)!.next().value!;
+        victims.push(victim);
+        held.set(most, held.get(most)! - victim.bytes);
+        free += victim.bytes;
+      }
+    }
+    for (const victim of victims) {
+      this.#release(victim);
+      victim.evict();
+    }
+    const hold: Hold = { source, bytes, released: false, evict };
+    let holder = this.#holders.get(source);
+    if (holder === undefined) this.#holders.set(source, holder = { bytes: 0, holds: new Set() });
+    holder.bytes += bytes;
+    holder.holds.add(hold);
+    this.#reserved += bytes;
+    return hold;
+  }
+
+  #release(hold: Hold): void {
+    if (hold.released) return;
+    hold.released = true;
+    this.#reserved -= hold.bytes;
+    const holder = this.#holders.get(hold.source)!;
+    holder.bytes -= hold.bytes;
+    holder.holds.delete(hold);
+    if (holder.holds.size === 0) this.#holders.delete(hold.source);
+  }
+
   /** A deadline `requestTimeoutS` from now; `expired` resolves when the watchdog finds it past. */
   #deadline() {
-    const { promise: expired, resolve } = Promise.withResolvers<"timeout">();
+    const { promise: expired, resolve } = Promise.withResolvers<"timeout" | "evicted">();
     const deadline = {
       at: performance.now() + this.#limits.requestTimeoutS * 1000,
-      expire: () => resolve("timeout"),
+      expire: (why: "timeout" | "evicted" = "timeout") => resolve(why),
       expired,
     };
     this.#deadlines.add(deadline);
@@ -171,17 +246,19 @@ export class BodyReader {
     }
   }
 
-  #timeout(): PushError {
+  #timeout(why: "timeout" | "evicted"): PushError {
     return new PushError(
       "request_timeout",
-      `The request body did not arrive within ${this.#limits.requestTimeoutS} s`,
+      why === "evicted"
+        ? "The request body was given up: it had not arrived and MAX_BODY_BYTES_IN_FLIGHT was needed for other clients' requests"
+        : `The request body did not arrive within ${this.#limits.requestTimeoutS} s`,
     );
   }
 
   async #readCapped(
     request: Request,
     body: ReadableStream<Uint8Array>,
-    timedOut: Promise<"timeout">,
+    timedOut: Promise<"timeout" | "evicted">,
   ): Promise<Uint8Array> {
     const { maxBodyBytes } = this.#limits;
     const chunks: Uint8Array[] = [];
@@ -190,11 +267,11 @@ export class BodyReader {
     for (;;) {
       const read = next();
       const result = await Promise.race([read, timedOut]);
-      if (result === "timeout") {
+      if (typeof result === "string") {
         // The pending read settles when the client sends more or goes away.
         read.catch(() => {});
         this.#unfinished.set(request, next.reader);
-        throw this.#timeout();
+        throw this.#timeout(result);
       }
       if (result === null) break;
       total += result.byteLength;

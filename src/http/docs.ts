@@ -7,7 +7,9 @@
 import type { Logger } from "../log.ts";
 import { PushError } from "../errors.ts";
 import { asyncApiDocument } from "../protocol/asyncapi.ts";
+import { PROTOCOL_VERSION } from "../protocol/document.ts";
 import { openApiDocument } from "../protocol/openapi.ts";
+import { VERSION } from "../version.ts";
 import initScript from "../client/docs.js" with { type: "text" };
 import { type Asset, type BrowserRoute, cached, textAsset } from "./static.ts";
 
@@ -33,6 +35,7 @@ const PAGE = `<!doctype html>
 </head>
 <body>
 <p style="font-family: sans-serif; margin: 1em 20px 0">
+<span id="versions">pushserver ${VERSION} · protocol ${PROTOCOL_VERSION}</span> ·
 Machine-readable: <a href="openapi.json">OpenAPI 3.1</a> (this page) ·
 <a href="asyncapi.json">AsyncAPI 3.0</a> (the WebSocket protocol)
 </p>

@@ -1,5 +1,5 @@
 /**
- * The multi-node seam. Publishers hand pushes and channel events to a Broker; every node's
+ * The multi-node seam. Publishers hand pushes to a Broker; every node's
  * broker hands what reaches it to that node's {@link BrokerHandler} (its hub), which delivers to
  * local connections and counts the deliveries. A node asks for a channel's traffic with
  * `subscribe` while it has local subscribers (per-channel interest, as centrifuge does).
@@ -59,7 +59,11 @@ export interface BrokerHandler {
   onChannelEvent(channel: string, event: ChannelEvent): void;
 }
 
-/** Carries pushes and channel events to every node; stores history pushes first. */
+/**
+ * Carries pushes to every node, and stores history pushes first. Channel events reach the
+ * handler from where they happen: a store's delete announces itself (atomically with the delete,
+ * in Redis), and so does a revoke (see {@link Grants}).
+ */
 export interface Broker {
   /**
    * Sends `message` to the channel's subscribers on every node (to `recipients` only, when
@@ -81,14 +85,10 @@ export interface Broker {
     since: number | undefined,
     page?: HistoryPageSize,
   ): Promise<HistoryRead>;
-  /** Tells every node's subscribers of `channel` about `event`. */
-  channelEvent(channel: string, event: ChannelEvent): Promise<void>;
   /** Starts receiving `channel`'s traffic on this node; resolves once in force. */
   subscribe(channel: string): Promise<void> | undefined;
   /** Stops receiving `channel`'s traffic on this node. */
   unsubscribe(channel: string): void;
-  /** Forgets a deleted channel's stream state. */
-  forget(channel: Channel): void;
-  /** Commits what is pending and releases connections. */
+  /** Commits what is pending and stops handing traffic to the handler. */
   close(): Promise<void>;
 }

@@ -1,28 +1,30 @@
 /** Grants on private channels: the seam between the publisher API and wherever connections live. */
 import type { Channel } from "../channels/store.ts";
-import type { Hub } from "./hub.ts";
+import type { Maybe } from "./lookup.ts";
 
 /** Who may subscribe to which private channel. A grant lasts as long as its connection. */
 export interface Grants {
   /**
    * Lets connection `uuid` subscribe to `channel` (this record of it: a deleted channel's
-   * grants end). Resolves `false` when no live connection has that UUID.
+   * grants end). Resolves `false` when no live connection has that UUID; 429 past the
+   * connection's grant limit.
    */
   grant(uuid: string, channel: Channel): Promise<boolean>;
-  /** Takes the grant back (if any). Unsubscribing the connection is a channel event. */
+  /**
+   * Takes the grant back (if any) and unsubscribes the connection from `channel`, on whichever
+   * node holds it, with a `Subscription Revoked` ack.
+   */
   revoke(uuid: string, channel: Channel): Promise<void>;
   /** Whether `uuid` holds a grant on this record of `channel`. */
-  isGranted(uuid: string, channel: Channel): boolean | Promise<boolean>;
+  isGranted(uuid: string, channel: Channel): Maybe<boolean>;
 }
 
-/** Grants held by this process's hub (single node). */
-export function localGrants(hub: Hub): Grants {
-  return {
-    grant: (uuid, channel) => Promise.resolve(hub.grant(uuid, channel.name, channel.epoch)),
-    revoke(uuid, channel) {
-      hub.revokeGrant(uuid, channel.name);
-      return Promise.resolve();
-    },
-    isGranted: (uuid, channel) => hub.isGranted(uuid, channel.name, channel.epoch),
-  };
+/** Which connection UUIDs are live: every node tells it when its connections open and close. */
+export interface Presence {
+  /**
+   * Connection `id` opened (`true`) or closed on this node. For an opened one it may return a
+   * promise that resolves (never rejects) once every node can find it (cluster-wide presence):
+   * its `Connected` frame waits for it, so an authorize right after it finds the connection.
+   */
+  connection(id: string, open: boolean): Promise<void> | void;
 }

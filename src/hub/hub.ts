@@ -1,6 +1,6 @@
 /**
- * The hub: which live connection is subscribed to which channel, the grants each holds, and
- * fan-out to them. It knows no sockets, no Deno API and no storage: only {@link Subscriber}.
+ * The hub: which live connection is subscribed to which channel, and fan-out to them. It knows
+ * no sockets, no Deno API and no storage: only {@link Subscriber}.
  */
 import { channelNotFound } from "../channels/failures.ts";
 import { CLOSE, PushError } from "../errors.ts";
@@ -46,8 +46,6 @@ interface Member {
   channels: string[];
   /** Cached head of this member's v1 push frames; rebuilt lazily after `channels` changes. */
   head: string | undefined;
-  /** Grants on private channels: channel → the epoch it was granted for. */
-  grants: Map<string, string> | undefined;
   held: Held | undefined;
   joining: Joining | undefined;
   /**
@@ -68,8 +66,10 @@ export interface DeliveryReport {
 
 /** Options of {@link Hub}. */
 export interface HubOptions {
-  /** Most channels one connection may subscribe to (and, separately, hold grants on). */
+  /** Most channels one connection may subscribe to. */
   maxSubscriptionsPerConnection: number;
+  /** Most subscriptions over all connections of this node (`MAX_SUBSCRIPTIONS`; default none). */
+  maxSubscriptions?: number;
   /** Most characters held for one connection during a recovery; past it, it is closed 4008. */
   maxHeldChars?: number;
   /** A channel got its first local subscriber; the returned promise settles once it is live. */
@@ -77,28 +77,26 @@ export interface HubOptions {
   /** A channel lost its last local subscriber. */
   onChannelIdle?: (channel: string) => void;
   /** A connection was registered (`open`) or forgotten (cluster mode keeps presence in Redis). */
-  onConnection?: (id: string, open: boolean) => void;
-  /** `id` was subscribed to `channel` (not called again for a repeated subscribe). */
-  onSubscribed?: (channel: string, id: string) => void;
+  onConnection?: (id: string, open: boolean) => Promise<void> | void;
   /**
-   * `id` stopped being subscribed to `channel` other than by the channel's delete: unsubscribe,
-   * revoke, expiry, disconnect (presence members leave here).
+   * `id` was subscribed to `channel` (`true`; not again for a repeated subscribe) or stopped
+   * being subscribed other than by the channel's delete (`false`: unsubscribe, revoke, expiry,
+   * disconnect). Channel presence follows its members here.
    */
-  onUnsubscribed?: (channel: string, id: string) => void;
+  onMembership?: (channel: string, id: string, subscribed: boolean) => void;
 }
 
 /** Local subscriptions and fan-out. Per connection, frames go out in the order they are produced. */
 export class Hub {
   readonly #members = new Map<string, Member>();
   readonly #channels = new Map<string, Set<Member>>();
-  readonly #granted = new Map<string, Set<Member>>();
   readonly #maxSubscriptions: number;
+  readonly #maxTotal: number;
   readonly #maxHeldChars: number;
   readonly #onActive: (channel: string) => Promise<void> | undefined;
   readonly #onIdle: (channel: string) => void;
-  readonly #onConnection: ((id: string, open: boolean) => void) | undefined;
-  readonly #onSubscribed: ((channel: string, id: string) => void) | undefined;
-  readonly #onUnsubscribed: ((channel: string, id: string) => void) | undefined;
+  readonly #onConnection: ((id: string, open: boolean) => Promise<void> | void) | undefined;
+  readonly #onMembership: ((channel: string, id: string, subscribed: boolean) => void) | undefined;
   readonly #ready = new Map<string, Promise<void>>();
   /** Connections with a subscribe in flight, by channel. */
   readonly #joiners = new Map<string, Set<Member>>();
@@ -107,12 +105,12 @@ export class Hub {
   /** Creates an empty hub. */
   constructor(options: HubOptions) {
     this.#maxSubscriptions = options.maxSubscriptionsPerConnection;
+    this.#maxTotal = options.maxSubscriptions ?? Number.POSITIVE_INFINITY;
     this.#maxHeldChars = options.maxHeldChars ?? 4 * 1024 * 1024;
     this.#onActive = options.onChannelActive ?? (() => undefined);
     this.#onIdle = options.onChannelIdle ?? (() => {});
     this.#onConnection = options.onConnection;
-    this.#onSubscribed = options.onSubscribed;
-    this.#onUnsubscribed = options.onUnsubscribed;
+    this.#onMembership = options.onMembership;
   }
 
   /** Number of registered connections. */
@@ -154,20 +152,19 @@ export class Hub {
   }
 
   /** Registers a connection with no subscriptions. */
-  add(subscriber: Subscriber): void {
+  add(subscriber: Subscriber): Promise<void> | void {
     this.#members.set(subscriber.id, {
       subscriber,
       channels: [],
       head: undefined,
-      grants: undefined,
       held: undefined,
       joining: undefined,
       reached: undefined,
     });
-    this.#onConnection?.(subscriber.id, true);
+    return this.#onConnection?.(subscriber.id, true);
   }
 
-  /** Forgets a connection, its subscriptions and its grants at once. */
+  /** Forgets a connection and its subscriptions at once. */
   remove(id: string): void {
     const member = this.#members.get(id);
     if (member === undefined) return;
@@ -175,9 +172,7 @@ export class Hub {
     const channels = member.channels;
     for (const channel of channels) this.#detach(channel, member);
     member.channels = [];
-    for (const channel of channels) this.#onUnsubscribed?.(channel, id);
-    for (const channel of member.grants?.keys() ?? []) this.#ungrant(channel, member);
-    member.grants = undefined;
+    for (const channel of channels) this.#onMembership?.(channel, id, false);
     member.held = undefined;
     this.#stopJoining(member);
     member.reached = undefined;
@@ -212,6 +207,14 @@ export class Hub {
         `A connection may subscribe to at most ${this.#maxSubscriptions} channels`,
       );
     }
+    // Bounds subscription state as a whole (~741 B each): the per-connection limit times
+    // MAX_CONNECTIONS allowed ~11 GB.
+    if (this.#subscriptionCount >= this.#maxTotal) {
+      throw new PushError(
+        "too_many_requests",
+        `The server holds its maximum of ${this.#maxTotal} subscriptions (MAX_SUBSCRIPTIONS)`,
+      );
+    }
     member.channels = [...member.channels, channel];
     member.head = undefined;
     let subscribers = this.#channels.get(channel);
@@ -228,7 +231,7 @@ export class Hub {
     }
     subscribers.add(member);
     this.#subscriptionCount++;
-    this.#onSubscribed?.(channel, id);
+    this.#onMembership?.(channel, id, true);
     return member.channels;
   }
 
@@ -266,45 +269,15 @@ export class Hub {
     member.head = undefined;
     member.reached?.delete(channel);
     this.#detach(channel, member);
-    this.#onUnsubscribed?.(channel, id);
+    this.#onMembership?.(channel, id, false);
     return member.channels;
   }
 
-  /** Lets `id` subscribe to private `channel` (of `epoch`); `false` when `id` is not here. */
-  grant(id: string, channel: string, epoch: string): boolean {
-    const member = this.#members.get(id);
-    if (member === undefined) return false;
-    member.grants ??= new Map();
-    if (!member.grants.has(channel) && member.grants.size >= this.#maxSubscriptions) {
-      throw new PushError(
-        "too_many_requests",
-        `A connection may hold grants on at most ${this.#maxSubscriptions} channels`,
-      );
-    }
-    member.grants.set(channel, epoch);
-    let holders = this.#granted.get(channel);
-    if (holders === undefined) this.#granted.set(channel, holders = new Set());
-    holders.add(member);
-    return true;
-  }
-
-  /** Whether `id` holds a grant on `channel` for this `epoch` of it. */
-  isGranted(id: string, channel: string, epoch: string): boolean {
-    return this.#members.get(id)?.grants?.get(channel) === epoch;
-  }
-
-  /** Takes back `id`'s grant on `channel`, if it holds one. */
-  revokeGrant(id: string, channel: string): void {
-    const member = this.#members.get(id);
-    if (member?.grants?.delete(channel)) this.#ungrant(channel, member);
-  }
-
   /**
-   * Takes back `id`'s grant on `channel` and, if subscribed, unsubscribes it with a
+   * If `id` is subscribed to `channel`, unsubscribes it with a
    * `Subscription Revoked` ack. Returns whether it was subscribed.
    */
   revoke(id: string, channel: string): boolean {
-    this.revokeGrant(id, channel);
     const member = this.#members.get(id);
     if (member === undefined) return false;
     this.#end(member, channel, "revoked");
@@ -364,12 +337,10 @@ export class Hub {
   }
 
   /**
-   * Removes `channel` from every subscriber and tells each with a `Channel Deleted` ack; its
-   * grants end too. Returns how many connections were subscribed.
+   * Removes `channel` from every subscriber and tells each with a `Channel Deleted` ack.
+   * Returns how many connections were subscribed.
    */
   dropChannel(channel: string): number {
-    for (const member of this.#granted.get(channel) ?? []) member.grants?.delete(channel);
-    this.#granted.delete(channel);
     for (const member of this.#joiners.get(channel) ?? []) member.joining!.ended = "deleted";
     const subscribers = this.#channels.get(channel);
     if (subscribers === undefined) return 0;
@@ -583,13 +554,6 @@ export class Hub {
       this.#channels.delete(channel);
       this.#onIdle(channel);
     }
-  }
-
-  #ungrant(channel: string, member: Member): void {
-    const holders = this.#granted.get(channel);
-    if (holders === undefined) return;
-    holders.delete(member);
-    if (holders.size === 0) this.#granted.delete(channel);
   }
 }
 

@@ -30,6 +30,14 @@ interface Waiting {
   readonly settle: PromiseWithResolvers<unknown>;
 }
 
+/** The answer to a store that another process has locked. */
+export function storeLocked(): PushError {
+  return new PushError(
+    "unavailable",
+    "The channel store is locked by another process; retry shortly",
+  );
+}
+
 /**
  * SQLITE_BUSY (5) or SQLITE_LOCKED (6), extended codes included, as node:sqlite reports them:
  * statements carry `errcode`; `exec()` errors only the message.
@@ -70,12 +78,7 @@ export function retryWhileBusy<T extends object>(store: T, options: BusyRetryOpt
     timer = undefined;
     // Calls whose next attempt could end past their deadline are answered without one.
     while (queue.length > 0 && now() + attemptMs > queue[0]!.deadline) {
-      queue.shift()!.settle.reject(
-        new PushError(
-          "unavailable",
-          "The channel store is locked by another process; retry shortly",
-        ),
-      );
+      queue.shift()!.settle.reject(storeLocked());
     }
     const head = queue[0];
     if (head === undefined) return;

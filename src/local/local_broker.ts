@@ -1,29 +1,31 @@
 /** The single-node broker: delivers in-process, stores history in SQLite. */
 import type { Channel } from "../channels/store.ts";
-import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
+import type { Broker, BrokerHandler, Publication, PublishOptions, Receipt } from "../hub/broker.ts";
+import type { FaultReporter } from "../metrics.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
-import type {
-  Broker,
-  BrokerHandler,
-  ChannelEvent,
-  Publication,
-  PublishOptions,
-  Receipt,
-} from "../hub/broker.ts";
+import type { SqliteChannelStore } from "./sqlite_store.ts";
+import { storeFault } from "./store_faults.ts";
+
+/** Options of {@link LocalBroker}. */
+export interface LocalBrokerOptions {
+  /** Where history is kept. */
+  readonly store: SqliteChannelStore;
+  readonly now: () => number;
+  /** Told the outcome of each history write (`error` undefined when it worked). */
+  readonly wrote?: (error?: unknown) => void;
+  readonly reportFault?: FaultReporter;
+}
 
 /** Every node is this process: publishing is delivering. */
 export class LocalBroker implements Broker {
   readonly #handler: BrokerHandler;
-  readonly #history: SqliteHistory | undefined;
+  readonly #history: SqliteHistory;
 
-  /**
-   * Delivers to `handler`; `store` keeps history (without one, history channels cannot be
-   * published to, which only tests with a foreign store do).
-   */
-  constructor(handler: BrokerHandler, options: { store?: SqliteChannelStore; now: () => number }) {
+  /** Delivers to `handler`; history goes to `options.store`. */
+  constructor(handler: BrokerHandler, options: LocalBrokerOptions) {
     this.#handler = handler;
-    this.#history = options.store === undefined ? undefined : new SqliteHistory({
+    this.#history = new SqliteHistory({
       store: options.store,
       now: options.now,
       onCommitted: (push, receipt) =>
@@ -41,6 +43,8 @@ export class LocalBroker implements Broker {
             : { message: push.message, recipients: [], offset: push.offset, epoch: push.epoch },
           receipt,
         ),
+      ...(options.wrote === undefined ? {} : { wrote: options.wrote }),
+      ...(options.reportFault === undefined ? {} : { reportFault: options.reportFault }),
     });
   }
 
@@ -60,7 +64,7 @@ export class LocalBroker implements Broker {
       );
       return Promise.resolve(undefined);
     }
-    return this.#requireHistory().append(channel, message, json, options?.receipt);
+    return this.#history.append(channel, message, json, options?.receipt);
   }
 
   history(
@@ -68,12 +72,11 @@ export class LocalBroker implements Broker {
     since: number | undefined,
     page?: HistoryPageSize,
   ): Promise<HistoryRead> {
-    return Promise.resolve(this.#requireHistory().read(channel, since, page));
-  }
-
-  channelEvent(channel: string, event: ChannelEvent): Promise<void> {
-    this.#handler.onChannelEvent(channel, event);
-    return Promise.resolve();
+    try {
+      return Promise.resolve(this.#history.read(channel, since, page));
+    } catch (error) {
+      return Promise.reject(storeFault(error) ?? error);
+    }
   }
 
   subscribe(): undefined {
@@ -82,18 +85,15 @@ export class LocalBroker implements Broker {
 
   unsubscribe(): void {}
 
-  forget(channel: Channel): void {
-    this.#history?.forget(channel.name);
+  /** A deleted channel: its subscribers are told, its stream is forgotten (its rows went with it). */
+  deleted(name: string): void {
+    this.#history.forget(name);
+    this.#handler.onChannelEvent(name, { type: "deleted" });
   }
 
   close(): Promise<void> {
-    this.#history?.close();
+    this.#history.close();
     return Promise.resolve();
-  }
-
-  #requireHistory(): SqliteHistory {
-    if (this.#history === undefined) throw new Error("this broker has no history store");
-    return this.#history;
   }
 }
 

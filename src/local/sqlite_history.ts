@@ -3,9 +3,9 @@
  * in batches (one transaction per event-loop turn), a bounded in-memory tail for recoveries.
  */
 import type { Channel } from "../channels/store.ts";
-import { isSqliteBusy } from "./busy_retry.ts";
 import { channelNotFound } from "../channels/failures.ts";
-import { PushError } from "../errors.ts";
+import type { FaultReporter } from "../metrics.ts";
+import { storeFault } from "./store_faults.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import type { Receipt } from "../hub/broker.ts";
 import {
@@ -50,8 +50,15 @@ interface Pending {
 export interface SqliteHistoryOptions {
   readonly store: SqliteChannelStore;
   readonly now: () => number;
-  /** Called for each committed push, in offset order, before its publisher is answered. */
+  /**
+   * Called for each committed push, in offset order, before its publisher is answered. A throw
+   * is reported and does not hold the batch: the push is stored, its publisher answered.
+   */
   readonly onCommitted: (push: StoredPush, receipt?: Receipt) => void;
+  /** Told the outcome of each batch write (`error` undefined when it worked). */
+  readonly wrote?: (error?: unknown) => void;
+  /** Where a failed delivery or sweep is reported. */
+  readonly reportFault?: FaultReporter;
 }
 
 /** History of every history channel of one single-node server. */
@@ -59,6 +66,8 @@ export class SqliteHistory {
   readonly #store: SqliteChannelStore;
   readonly #now: () => number;
   readonly #onCommitted: (push: StoredPush, receipt?: Receipt) => void;
+  readonly #wrote: (error?: unknown) => void;
+  readonly #reportFault: FaultReporter;
   readonly #streams = new Map<string, Stream>();
   #pending: Pending[] = [];
   #flushTimer: ReturnType<typeof setImmediate> | undefined;
@@ -70,6 +79,8 @@ export class SqliteHistory {
     this.#store = options.store;
     this.#now = options.now;
     this.#onCommitted = options.onCommitted;
+    this.#wrote = options.wrote ?? (() => {});
+    this.#reportFault = options.reportFault ?? (() => {});
   }
 
   /**
@@ -177,15 +188,12 @@ export class SqliteHistory {
         const stream = this.#streams.get(push.channel);
         if (stream !== undefined && stream.epoch === push.epoch) stream.assigned = stream.committed;
       }
-      const answer = isSqliteBusy(error)
-        ? new PushError(
-          "unavailable",
-          "The channel store is locked by another process; retry shortly",
-        )
-        : error;
+      this.#wrote(error);
+      const answer = storeFault(error) ?? error;
       for (const { done } of batch) done.reject(answer);
       return;
     }
+    this.#wrote();
     for (const [i, { push, receipt, done }] of batch.entries()) {
       if (!stored[i]) {
         done.reject(channelNotFound(push.channel));
@@ -193,7 +201,13 @@ export class SqliteHistory {
       }
       const stream = this.#streams.get(push.channel);
       if (stream !== undefined && stream.epoch === push.epoch) this.#remember(stream, push);
-      this.#onCommitted(push, receipt);
+      // Runs in setImmediate: a throw here would leave this and every later publisher of the
+      // batch waiting forever. The push is durable; subscribers who missed it can recover it.
+      try {
+        this.#onCommitted(push, receipt);
+      } catch (error) {
+        this.#reportFault("history delivery", error);
+      }
       done.resolve();
     }
   }
@@ -229,8 +243,10 @@ export class SqliteHistory {
     for (const [name, stream] of this.#streams) {
       try {
         this.#store.trimHistoryOlderThan(name, now - stream.ttlSeconds * 1000);
-      } catch {
-        // A busy store: the next sweep tries again; reads filter by TTL meanwhile.
+      } catch (error) {
+        // The next sweep tries again; reads filter by TTL meanwhile.
+        this.#reportFault("history sweep", error);
+        return;
       }
     }
   }

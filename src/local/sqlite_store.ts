@@ -2,7 +2,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { HistoryEntry, HistoryPageSize, StoredPush } from "../history/log.ts";
 import { BUSY_WAIT_MS } from "./busy_retry.ts";
-import type { Channel, ChannelStore } from "../channels/store.ts";
+import type { Channel, ChannelStore, InsertResult, WriteResult } from "../channels/store.ts";
 
 /** Schema migrations, applied in order; `schema_version` records how many have run. */
 const MIGRATIONS: readonly string[] = [
@@ -28,7 +28,10 @@ const MIGRATIONS: readonly string[] = [
   // v1.2: a message may be any JSON value; "json = 1" rows hold its JSON text. Rows written
   // before hold v1 strings, so they stay 0 and replay as the strings they are.
   `ALTER TABLE history ADD COLUMN json INTEGER NOT NULL DEFAULT 0;`,
-  // v1.2 (migration 4): presence channels. Existing channels are not presence channels.
+  // Migration 4 belongs to the webhooks branch (its outbox tables), ported at the same time;
+  // until it lands here it is a no-op, so that presence keeps its number (5) either way.
+  `-- webhooks (migration 4)`,
+  // v1.2 (migration 5): presence channels. Existing channels are not presence channels.
   `ALTER TABLE channels ADD COLUMN presence INTEGER NOT NULL DEFAULT 0;`,
 ];
 
@@ -57,13 +60,17 @@ export class SqliteChannelStore implements ChannelStore {
   readonly #delete: StatementSync;
   readonly #deleteHistory: StatementSync;
   readonly #replaceHash: StatementSync;
+  readonly #epochOf: StatementSync;
   readonly #list: StatementSync;
+  readonly #names: StatementSync;
   readonly #append: StatementSync;
   readonly #raiseTop: StatementSync;
   readonly #trimBelow: StatementSync;
   readonly #trimOlder: StatementSync;
   readonly #readAfter: StatementSync;
   readonly #top: StatementSync;
+  /** Channels stored: this process is the file's only writer, so counting once is enough. */
+  #count: number;
 
   /** Opens (creating if needed) the database at `path`; throws when it cannot be opened or written. */
   constructor(path: string) {
@@ -86,12 +93,16 @@ export class SqliteChannelStore implements ChannelStore {
       `INSERT INTO channels (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING`,
     );
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM channels WHERE name = ?`);
-    this.#delete = db.prepare("DELETE FROM channels WHERE name = ? AND epoch = ?");
+    this.#delete = db.prepare(
+      "DELETE FROM channels WHERE name = ? AND epoch = ? AND token_hash = ?",
+    );
     this.#deleteHistory = db.prepare("DELETE FROM history WHERE channel = ?");
     this.#replaceHash = db.prepare(
       "UPDATE channels SET token_hash = ? WHERE name = ? AND epoch = ? AND token_hash = ?",
     );
+    this.#epochOf = db.prepare("SELECT epoch FROM channels WHERE name = ?");
     this.#list = db.prepare(`SELECT ${COLUMNS} FROM channels ORDER BY created_at, name`);
+    this.#names = db.prepare("SELECT name FROM channels ORDER BY created_at, name");
     // Only while that record of the channel exists: a push racing a delete leaves no orphan row
     // that a re-created channel of the same name would inherit.
     this.#append = db.prepare(
@@ -107,9 +118,14 @@ export class SqliteChannelStore implements ChannelStore {
       "SELECT offset, created_at, message, json FROM history WHERE channel = ? AND offset > ? ORDER BY offset LIMIT ?",
     );
     this.#top = db.prepare("SELECT top_offset FROM channels WHERE name = ? AND epoch = ?");
+    this.#count = Number(
+      (db.prepare("SELECT count(*) AS n FROM channels").get() as { n: number }).n,
+    );
   }
 
-  insert(channel: Channel): Promise<boolean> {
+  insert(channel: Channel, max: number): Promise<InsertResult> {
+    if (this.#get.get(channel.name) !== undefined) return Promise.resolve("taken");
+    if (this.#count >= max) return Promise.resolve("full");
     const result = this.#insert.run(
       channel.name,
       channel.tokenHash,
@@ -120,7 +136,9 @@ export class SqliteChannelStore implements ChannelStore {
       channel.history?.ttlSeconds ?? null,
       channel.presence === true ? 1 : 0,
     );
-    return Promise.resolve(Number(result.changes) === 1);
+    if (Number(result.changes) !== 1) return Promise.resolve("taken");
+    this.#count++;
+    return Promise.resolve("ok");
   }
 
   get(name: string): Promise<Channel | undefined> {
@@ -128,24 +146,31 @@ export class SqliteChannelStore implements ChannelStore {
     return Promise.resolve(row === undefined ? undefined : toChannel(row));
   }
 
-  delete(name: string, epoch: string): Promise<boolean> {
+  delete(expected: Channel): Promise<WriteResult> {
     return Promise.resolve(this.#transaction(() => {
-      const deleted = Number(this.#delete.run(name, epoch).changes) === 1;
-      if (deleted) this.#deleteHistory.run(name);
-      return deleted;
+      const { name, epoch, tokenHash } = expected;
+      if (Number(this.#delete.run(name, epoch, tokenHash).changes) !== 1) return this.#missed(name);
+      this.#deleteHistory.run(name);
+      this.#count--;
+      return "done";
     }));
   }
 
-  replaceTokenHash(
-    name: string,
-    epoch: string,
-    oldHash: string,
-    newHash: string,
-  ): Promise<boolean> {
-    const result = this.#replaceHash.run(newHash, name, epoch, oldHash);
-    return Promise.resolve(Number(result.changes) === 1);
+  rotate(expected: Channel, tokenHash: string): Promise<WriteResult> {
+    const { name, epoch } = expected;
+    const result = this.#replaceHash.run(tokenHash, name, epoch, expected.tokenHash);
+    return Promise.resolve(Number(result.changes) === 1 ? "done" : this.#missed(name));
   }
 
+  names(): Promise<string[]> {
+    return Promise.resolve((this.#names.all() as unknown as { name: string }[]).map((r) => r.name));
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(this.#count);
+  }
+
+  /** Every channel, oldest first (a single node loads them all at start). */
   list(): Promise<Channel[]> {
     return Promise.resolve((this.#list.all() as unknown as ChannelRow[]).map(toChannel));
   }
@@ -217,8 +242,24 @@ export class SqliteChannelStore implements ChannelStore {
     return row === undefined ? 0 : Number(row.top_offset);
   }
 
+  /**
+   * A write that needs a page and leaves nothing behind, committed like any write: throws while
+   * the disk is full or the file cannot be written.
+   */
+  probeWrite(): void {
+    this.#transaction(() => {
+      this.#db.exec("CREATE TABLE write_probe (x)");
+      this.#db.exec("DROP TABLE write_probe");
+    });
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Why a compare-and-set on `name` did not apply. */
+  #missed(name: string): WriteResult {
+    return this.#epochOf.get(name) === undefined ? "gone" : "changed";
   }
 
   #transaction<T>(work: () => T): T {

@@ -94,6 +94,37 @@ export const channelName = z
     examples: ["news"],
   });
 
+/**
+ * Whether `value` (a string, or any JSON value: object keys and nested strings included) holds a
+ * lone surrogate. Such text cannot be stored as UTF-8: it was delivered live as U+D800 and
+ * replayed as U+FFFD, so it is refused instead. Iterative, so a deeply nested value cannot
+ * overflow the stack.
+ */
+export function hasLoneSurrogate(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === "string") {
+      if (!item.isWellFormed()) return true;
+    } else if (Array.isArray(item)) {
+      for (const element of item) stack.push(element);
+    } else if (typeof item === "object" && item !== null) {
+      for (const [key, element] of Object.entries(item)) {
+        if (!key.isWellFormed()) return true;
+        stack.push(element);
+      }
+    }
+  }
+  return false;
+}
+
+/** A push `message`: a string of well-formed Unicode (what is stored is what is replayed). */
+export const pushMessage = z
+  .string({ error: expecting("a string") })
+  .refine((text) => !hasLoneSurrogate(text), {
+    error: "must be well-formed Unicode (no lone surrogate)",
+  });
+
 /** A UUID in the canonical 8-4-4-4-12 hex form, compared case-insensitively. */
 export const uuid = z
   .uuid({ error: (issue) => (issue.input === undefined ? "is required" : "invalid UUID") })

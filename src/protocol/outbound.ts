@@ -1,5 +1,5 @@
 /** Server → client envelopes as pure string builders (no sockets, no clock, no storage). */
-import { ERRORS, type PushError } from "../errors.ts";
+import { ERRORS, type PushError, retryHeaders } from "../errors.ts";
 
 /** `ERROR` envelope for either transport. */
 export function errorEnvelope(error: PushError): string {
@@ -19,7 +19,11 @@ export function errorEnvelope(error: PushError): string {
 export function errorResponse(error: PushError, headers: Record<string, string> = {}): Response {
   return new Response(errorEnvelope(error), {
     status: ERRORS[error.code].status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      ...retryHeaders(error),
+      ...headers,
+    },
   });
 }
 

@@ -76,8 +76,7 @@ export class SseConnection implements Subscriber {
 
   /** Registers with the hub, sends `connected` (the `Connected` frame), starts the keep-alive. */
   open(connected: string): void {
-    this.#deps.hub.add(this);
-    this.send(connected);
+    this.#session.open(this.#deps.hub.add(this), () => void this.send(connected));
     this.#armKeepAlive();
   }
 

@@ -92,11 +92,14 @@ export class Connection implements Subscriber, EventListenerObject {
           // Each event type a socket listens to costs ~300 bytes for as long as it lives.
           this.#socket.removeEventListener("open", this);
           this.#socket.removeEventListener("error", this);
-          this.#deps.hub.add(this);
-          this.send(
-            this.compact
-              ? compactAck("Connected", this.id)
-              : clientAck("Connected", { uuid: this.id, channels: [] }),
+          this.#session.open(
+            this.#deps.hub.add(this),
+            () =>
+              void this.send(
+                this.compact
+                  ? compactAck("Connected", this.id)
+                  : clientAck("Connected", { uuid: this.id, channels: [] }),
+              ),
           );
           break;
         case "message":

@@ -11,7 +11,8 @@ import { PAGE_ENTRIES } from "../history/replay_budget.ts";
 import { PushFrames } from "../hub/frames.ts";
 import type { InboundFrame } from "../protocol/inbound.ts";
 import type { AckPresence } from "../protocol/outbound.ts";
-import { type SessionDeps, unavailable } from "./session.ts";
+import type { SessionDeps } from "./session.ts";
+import { storeUnavailable } from "../channels/failures.ts";
 import type { FrameWriter } from "./writer.ts";
 
 /** One recovery to run. */
@@ -67,7 +68,7 @@ export async function replay(request: ReplayRequest): Promise<void> {
       page = await read(asked);
     } catch (error) {
       if (!already) hub.unsubscribe(id, name);
-      throw unavailable(error);
+      throw storeUnavailable(error);
     }
     const recovered = asked !== undefined && page.complete;
     // Everything up to the top read now is replayed; what comes after is live.

@@ -4,14 +4,14 @@
  * A WebSocket connection feeds it frames; a Server-Sent Events transport can feed it the bodies
  * of its command requests the same way.
  */
-import { channelNotFound } from "../channels/failures.ts";
+import { channelNotFound, storeUnavailable } from "../channels/failures.ts";
 import type { Channel } from "../channels/store.ts";
 import type { SubscriberTokens, TokenRefusal } from "../channels/subscriber_tokens.ts";
 import { CLOSE, PushError } from "../errors.ts";
 import type { ReplayBudget } from "../history/replay_budget.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { ChannelLookup } from "../hub/lookup.ts";
-import type { Presence } from "../hub/presence.ts";
+import type { ChannelPresence } from "../hub/channel_presence.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type InboundFrame, parseInbound } from "../protocol/inbound.ts";
@@ -26,7 +26,7 @@ export interface SessionDeps {
   readonly hub: Hub;
   readonly channels: ChannelLookup;
   /** Members of presence channels and subscriber counts (v1.2 "Presence"). */
-  readonly presence: Presence;
+  readonly channelPresence: ChannelPresence;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly now: () => number;
@@ -104,6 +104,25 @@ export class Session {
       return;
     }
     this.#handle(data);
+  }
+
+  /**
+   * Starts the session: `hello` (the `Connected` frame) goes out once `ready` (the connection's
+   * cluster-wide presence, when there is one to wait for) is in force; commands that arrive
+   * meanwhile wait behind it, so `Connected` stays the first frame.
+   */
+  open(ready: Promise<void> | void, hello: () => void): void {
+    if (ready === undefined) return hello();
+    this.#busy = true;
+    ready
+      .then(() => {
+        if (!this.#gone) hello();
+      })
+      .catch((error) => this.#fail(error))
+      .finally(() => {
+        this.#busy = false;
+        this.#drain();
+      });
   }
 
   /** The transport is gone: nothing more is handled. */
@@ -228,13 +247,13 @@ export class Session {
     }
     const answer = (channel: Channel | undefined): Promise<void> | void => {
       if (channel === undefined) throw channelNotFound(name);
-      const snapshot = this.#deps.presence.read(channel);
+      const snapshot = this.#deps.channelPresence.read(channel);
       if (!(snapshot instanceof Promise)) {
         return void this.#writer.send(presenceAck(name, snapshot));
       }
       return snapshot.then(
         (s) => void this.#writer.send(presenceAck(name, s)),
-        (error) => Promise.reject(unavailable(error)),
+        (error) => Promise.reject(storeUnavailable(error)),
       );
     };
     const found = this.#deps.channels.lookup(name);
@@ -324,7 +343,7 @@ export class Session {
     // Subscribed in the hub first: from here the hub's unsubscribe (or disconnect) is the leave.
     let count;
     try {
-      count = this.#deps.presence.join(name, { uuid: this.id, info });
+      count = this.#deps.channelPresence.join(name, { uuid: this.id, info });
     } catch (error) {
       if (!already) hub.unsubscribe(this.id, name);
       throw error;
@@ -336,7 +355,7 @@ export class Session {
       (count) => this.#joined(channel, data.since, already, { count }),
       (error) => {
         if (!already) hub.unsubscribe(this.id, name);
-        throw unavailable(error);
+        throw storeUnavailable(error);
       },
     );
   }
@@ -373,7 +392,7 @@ export class Session {
       () => void this.#writer.send(hub.ackFor(this.id, "Subscribed", name, undefined, presence)),
       (error) => {
         if (!already) hub.unsubscribe(this.id, name);
-        throw unavailable(error);
+        throw storeUnavailable(error);
       },
     );
   }
@@ -395,10 +414,4 @@ function tokenRefused(name: string, reason: TokenRefusal): PushError {
       JSON.stringify(name)
     } is private and the subscriber token was refused: ${reason}`,
   );
-}
-
-/** A store failure as the subscriber sees it (a PushError passes through). */
-export function unavailable(error: unknown): PushError {
-  if (error instanceof PushError) return error;
-  return new PushError("unavailable", "The channel store is unavailable; retry shortly");
 }

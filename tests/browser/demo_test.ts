@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 
 const CHROMIUM = "/usr/bin/chromium";
+/** The tests' config: its import map holds playwright-core and the contract checker's ajv. */
+const TEST_CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
 Deno.test("[browser] demo page, live pushes, restart/reconnect, recovery and the quick start, in Chromium", async () => {
   const found = await Deno.stat(CHROMIUM).catch(() => undefined);
@@ -15,7 +17,7 @@ Deno.test("[browser] demo page, live pushes, restart/reconnect, recovery and the
   );
   const scenarios = new URL("./_chromium_scenarios.ts", import.meta.url).pathname;
   const child = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", "--no-prompt", scenarios],
+    args: ["test", "--config", TEST_CONFIG, "-A", "--no-prompt", scenarios],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 
 // Not imported from _chromium.ts: that loads playwright-core, which needs --allow-all.
 const CHROMIUM = "/usr/bin/chromium";
+/** The tests' config: its import map holds playwright-core and the contract checker's ajv. */
+const TEST_CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
 Deno.test("[browser] /docs renders offline in Chromium", async () => {
   const found = await Deno.stat(CHROMIUM).catch(() => undefined);
@@ -16,7 +18,7 @@ Deno.test("[browser] /docs renders offline in Chromium", async () => {
   const scenario = new URL("./_docs_scenario.ts", import.meta.url).pathname;
   const child = await new Deno.Command(Deno.execPath(), {
     // `deno task check` type-checks the scenario; checking it again here only costs time.
-    args: ["test", "-A", "--no-prompt", "--no-check", scenario],
+    args: ["test", "--config", TEST_CONFIG, "-A", "--no-prompt", "--no-check", scenario],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PushError } from "../../src/errors.ts";
 import { bcryptHasher, newToken, sameDigest, tokenDigest } from "../../src/channels/tokens.ts";
 
 Deno.test("newToken() is 32 random bytes as 43 base64url characters", () => {
@@ -69,6 +70,40 @@ Deno.test("bcryptHasher() hashes on its own worker: a hash does not queue behind
     await hasher.hash("another");
     assert.ok(verified <= 8, `${verified} of 16 verifications finished before the hash`);
     await Promise.all(verifications);
+  } finally {
+    hasher.close();
+  }
+});
+
+Deno.test("a crashed bcrypt worker is a reported 503, not a plain Error", async () => {
+  const faults: string[] = [];
+  const crashing = bcryptHasher(4, {
+    workerUrl: new URL("./_crashing_worker.ts", import.meta.url),
+    reportFault: (job, error) => faults.push(`${job}: ${(error as Error).message}`),
+  });
+  try {
+    await assert.rejects(
+      crashing.verify("token", "$2a$04$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv"),
+      (e) => e instanceof PushError && e.status === 503,
+    );
+    assert.equal(faults.length, 1);
+    assert.match(faults[0]!, /^bcrypt: bcrypt worker failed: .*out of memory/);
+  } finally {
+    crashing.close();
+  }
+});
+
+Deno.test("a job bcrypt refuses is a reported 500, not a plain Error", async () => {
+  const faults: string[] = [];
+  const hasher = bcryptHasher(4, { reportFault: (job) => faults.push(job) });
+  try {
+    // A stored "hash" with an unknown bcrypt version: bcrypt throws instead of comparing.
+    const corrupt = "$9z$04$" + "a".repeat(53);
+    await assert.rejects(
+      hasher.verify("x", corrupt),
+      (e) => e instanceof PushError && e.status === 500 && e.details === null,
+    );
+    assert.deepEqual(faults, ["bcrypt"]);
   } finally {
     hasher.close();
   }

@@ -26,19 +26,7 @@ export type BackendName = typeof BACKENDS[number];
  * Where cluster mode is known to answer differently from single mode (bugs, not features):
  * each entry says what differs. A test or step marked with one is ignored in cluster runs.
  */
-export const KNOWN_CLUSTER_GAPS = {
-  presenceAfterConnected: "A connection's presence is written to Redis without waiting " +
-    "(ClusterNode.onConnection), so AUTHORIZE_SUBSCRIBER on another node right after the " +
-    "`Connected` frame can answer 404 for a live connection (PROTOCOL.md: 404 only when no " +
-    "live connection has that UUID on any node). Seen: `404 !== 200` on the authorize.",
-  channelCountLags: "pushserver_channels on a node counts the channels created through it, " +
-    "and the cluster's count only every 5 s (COUNT_REFRESH_MS): right after two creates on A, " +
-    "B's /metrics says 0. Seen: `0 !== 2` on B's pushserver_channels.",
-  revokeNoticeLost: "Intermittent (1 of 3 cluster runs of the private suite): REVOKE_SUBSCRIBER " +
-    "on A answered 200 and the grant was gone (the next SUBSCRIBE is 403), but the subscriber on " +
-    "B never got `Subscription Revoked` for the private channel. Seen: `no frame within 5000 ms` " +
-    "at the sub.next() after the revoke (private_test.ts). Cause not found yet.",
-} as const satisfies Record<string, string>;
+export const KNOWN_CLUSTER_GAPS = {} as const satisfies Record<string, string>;
 
 /**
  * `RUN_CLUSTER_GAPS=1 deno task test:cluster` runs the marked tests and steps too: the way to

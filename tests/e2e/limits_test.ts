@@ -217,7 +217,7 @@ e2e("default frame rate limit: a flooder gets 429, then close 1008", async (_t, 
 });
 
 e2e(
-  "wrong channel tokens: bcrypt checks waiting or running are bounded by MAX_TOKEN_CHECKS, past it 429",
+  "wrong channel tokens: one bcrypt check runs per verify worker, MAX_TOKEN_CHECKS more wait, past it 429",
   async (_t, backend) => {
     const gate = Promise.withResolvers<void>();
     const twoStarted = Promise.withResolvers<void>();
@@ -239,32 +239,37 @@ e2e(
       channelToken: `not-the-token-${n}`,
       message: "hi",
     });
-    const first = push(server, wrong(1));
-    const second = push(server, wrong(2));
-    // Wait until both checks hold a place; the third is refused at once instead of queueing.
+    // Two run (one per verify worker), two wait (PROTOCOL.md v1.2: MAX_TOKEN_CHECKS bounds the
+    // waiting checks); this address then has the most waiting, so its fifth is refused at once.
+    const admitted = [1, 2, 3, 4].map((n) => push(server, wrong(n)));
     await twoStarted.promise;
-    const third = await push(server, wrong(3));
-    assert.equal(third.status, 429);
-    assert.equal(third.body.message, "Too Many Requests");
+    for (let scrapes = 0;; scrapes++) {
+      assert.ok(scrapes < 500, "four checks in the gate after 500 scrapes");
+      if ((await scrape(server.httpUrl)).get("pushserver_token_checks") === 4) break;
+    }
+    const fifth = await push(server, wrong(5));
+    assert.equal(fifth.status, 429);
+    assert.equal(fifth.body.message, "Too Many Requests");
     assert.equal(
-      third.body.data.errorDetails,
+      fifth.body.data.errorDetails,
       "Too many channel token checks in progress; retry shortly",
     );
+    assert.equal(fifth.headers.get("retry-after"), "1");
     gate.resolve();
-    assert.equal((await first).status, 403);
-    assert.equal((await second).status, 403);
-    // The places are released: a fourth wrong token is checked again (403, not 429).
-    assert.equal((await push(server, wrong(4))).status, 403);
+    for (const reply of await Promise.all(admitted)) assert.equal(reply.status, 403);
+    assert.equal(started, 4);
+    // The places are released: a sixth wrong token is checked again (403, not 429).
+    assert.equal((await push(server, wrong(6))).status, 403);
     const ping = await post(
       `${server.httpUrl}/channel/ping`,
-      action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token-5" }),
+      action("PING_CHANNEL", { channel: "news", channelToken: "not-the-token-7" }),
     );
     assert.equal(ping.status, 403);
   },
 );
 
 e2e(
-  "wrong channel tokens: past 10 failures an address gets 429 without bcrypt",
+  "wrong channel tokens: past 10 failures (TOKEN_FAILURE_BURST=10) an address gets 429 without bcrypt",
   async (_t, backend) => {
     let verifications = 0;
     const hasher: TokenHasher = {
@@ -275,7 +280,7 @@ e2e(
       },
       close() {},
     };
-    await using server = await backend.start({}, { hasher });
+    await using server = await backend.start({ TOKEN_FAILURE_BURST: "10" }, { hasher });
     const channelToken = await createChannel(server, "news");
     for (let i = 0; i < 10; i++) {
       const reply = await push(server, {

@@ -137,7 +137,10 @@ Deno.test("[e2e][single] main.ts prints the listening line with the real ports a
   try {
     await using server = await ServerProcess.spawn({ DB_PATH: join(dir, "data", "p.db") });
     const line = server.lines.find((l) => String(l.msg).includes("ws="));
-    assert.match(line?.msg, /^pushserver listening ws=127\.0\.0\.1:\d+ http=127\.0\.0\.1:\d+$/);
+    assert.match(
+      line?.msg,
+      /^pushserver listening ws=127\.0\.0\.1:\d+ http=127\.0\.0\.1:\d+ mode=single$/,
+    );
     assert.notEqual(server.wsPort, 0);
     assert.notEqual(server.httpPort, 0);
     const health = await fetch(`${server.httpUrl}/healthz`);

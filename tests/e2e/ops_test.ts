@@ -118,13 +118,11 @@ e2e("GET /metrics: Prometheus text with every documented series", async (t, back
     assert.equal(ws.get('pushserver_errors_total{transport="ws",code="404"}'), 1);
   });
 
-  await t.step(
-    backend.gap("channelCountLags", "every node reports the channel count", async () => {
-      for (const node of server.nodes) {
-        assert.equal((await scrape(node.httpUrl)).get("pushserver_channels"), 2);
-      }
-    }),
-  );
+  await t.step("every node reports the channel count", async () => {
+    for (const node of server.nodes) {
+      assert.equal((await scrape(node.httpUrl)).get("pushserver_channels"), 2);
+    }
+  });
 
   await t.step("request latency histogram: cumulative buckets, +Inf equals count", async () => {
     const m = await scrape(server.httpUrl);

@@ -313,7 +313,7 @@ e2e("presence: PRESENCE_EVENTS_MAX and PRESENCE_MAX_MEMBERS", async (t, backend)
 e2e(
   "presence: a node killed with SIGKILL → its members are Left (short PRESENCE_TTL_MS)",
   async (t, backend) => {
-    // Production: PRESENCE_TTL_MS 20,000 → within 25 s (redis_presence.ts); here 1,000 → ~1.25 s.
+    // Production: PRESENCE_TTL_MS 20,000 → within 25 s (redis_channel_presence.ts); here 1,000 → ~1.25 s.
     const settings = { PRESENCE_TTL_MS: "1000" };
     await using survivor = await backend.start(settings);
     // A third node, on the deployment's Redis, as a process that can be killed for real.

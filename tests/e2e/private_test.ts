@@ -359,7 +359,7 @@ e2e("revoke unsubscribes at once and notifies; public channels too", async (t, b
     assert.ok(await fresh.receivedNothing(), "not subscribed: sent nothing");
     await assertForbidden(fresh, "vip");
   });
-}, { clusterGap: "revokeNoticeLost" });
+});
 
 e2e(
   "a private history channel replays nothing to a connection without a grant",
@@ -419,7 +419,6 @@ e2e(
     assert.equal((await call(server, "AUTHORIZE_SUBSCRIBER", grant)).status, 200);
     assert.equal((await grantedOnly.subscribe("vip")).message, "Subscribed");
   },
-  { clusterGap: "presenceAfterConnected" },
 );
 
 e2e("a private channel stays private after a restart", async (_t, backend) => {

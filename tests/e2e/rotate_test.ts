@@ -185,7 +185,7 @@ e2e("rotation leaves history, epoch, options and grants alone", async (_t, backe
     "before-3",
     "after",
   ]);
-}, { clusterGap: "presenceAfterConnected" });
+});
 
 e2e(
   "a rotation is durable: after a restart the old token is 403, the new one works",

@@ -1,6 +1,7 @@
 import { Hub } from "../../src/hub/hub.ts";
-import { LocalPresence } from "../../src/local/local_presence.ts";
+import { LocalChannelPresence } from "../../src/local/local_channel_presence.ts";
 import assert from "node:assert/strict";
+import { ChannelCache } from "../../src/channels/cache.ts";
 import { createChannelService } from "../../src/channels/service.ts";
 import { SqliteChannelStore } from "../../src/local/sqlite_store.ts";
 import type { Broker } from "../../src/hub/broker.ts";
@@ -15,6 +16,7 @@ async function appWith(broker: Broker, options: { corsOrigins?: readonly string[
   const store = new SqliteChannelStore(":memory:");
   const service = await createChannelService({
     store,
+    cache: new ChannelCache({ records: [] }),
     hasher: {
       hash: (t) => Promise.resolve(`h:${t}`),
       verify: (t, h) => Promise.resolve(h === `h:${t}`),
@@ -39,7 +41,7 @@ async function appWith(broker: Broker, options: { corsOrigins?: readonly string[
       revoke: () => Promise.resolve(),
       isGranted: () => false,
     },
-    presence: new LocalPresence(new Hub({ maxSubscriptionsPerConnection: 1 }), {
+    channelPresence: new LocalChannelPresence(new Hub({ maxSubscriptionsPerConnection: 1 }), {
       maxMembers: 10,
       eventsMax: 10,
     }),
@@ -69,10 +71,8 @@ function request(action: string, data: Record<string, unknown>): RequestInit {
 const failingBroker: Broker = {
   publish: () => Promise.reject(new Error("broker exploded")),
   history: () => Promise.reject(new Error("broker exploded")),
-  channelEvent: () => Promise.resolve(),
   subscribe: () => undefined,
   unsubscribe: () => {},
-  forget: () => {},
   close: () => Promise.resolve(),
 };
 

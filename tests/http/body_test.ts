@@ -161,3 +161,62 @@ Deno.test("BodyReader.finish() closes a body nobody read; a body read to the end
   assert.equal(unreadCancelled, true);
   assert.equal(readCancelled, false);
 });
+
+Deno.test("BodyReader: when the budget is full, the source holding the most gives up its oldest unfinished body (408) so another source is admitted", async () => {
+  const bodies = reader({ maxBodyBytesInFlight: 300, requestTimeoutS: 0.2 });
+  // One source fills the budget with three stalled bodies, oldest first.
+  const stalled = [0, 1, 2].map(() =>
+    bodies.read(post(body(["{"], { stall: true }).stream, 100), "10.0.0.1")
+  );
+  assert.equal(bodies.reservedBytes, 300);
+  // Same source: it already holds the most, so its own newcomer is refused (503).
+  await rejectsWith(bodies.read(post(body(["x"]).stream, 50), "10.0.0.1"), "unavailable");
+  // Another source: the fair share is 300 / 2 = 150 and 10.0.0.1 holds 300: its oldest body goes.
+  const started = performance.now();
+  assert.equal(
+    await bodies.read(post(body(["y".repeat(50)]).stream, 50), "10.0.0.2"),
+    "y".repeat(50),
+  );
+  const oldest = await rejectsWith(stalled[0]!, "request_timeout");
+  assert.ok(performance.now() - started < 150, "given up at once, not at the deadline");
+  assert.match(oldest.details!, /^The request body was given up: .*MAX_BODY_BYTES_IN_FLIGHT/);
+  assert.equal(bodies.reservedBytes, 200, "the two newer stalled bodies still hold their place");
+  // They end at the deadline.
+  for (const read of stalled.slice(1)) {
+    const error = await rejectsWith(read, "request_timeout");
+    assert.equal(error.details, "The request body did not arrive within 0.2 s");
+  }
+  assert.equal(bodies.reservedBytes, 0);
+  bodies.close();
+});
+
+Deno.test("BodyReader: a source holding no more than its fair share is never evicted; nothing is evicted when evicting cannot make room", async () => {
+  const bodies = reader({ maxBodyBytes: 200, maxBodyBytesInFlight: 300, requestTimeoutS: 0.2 });
+  const stalled = () => body(["{"], { stall: true }).stream;
+  const a = bodies.read(post(stalled(), 100), "10.0.0.1");
+  const b = [0, 1].map(() => bodies.read(post(stalled(), 100), "10.0.0.2"));
+  // Full. 10.0.0.2 holds 200, over the fair share of two sources (150): it gives up b[0].
+  assert.equal(
+    await bodies.read(post(body(["x".repeat(100)]).stream, 100), "10.0.0.1"),
+    "x".repeat(100),
+  );
+  await rejectsWith(b[0]!, "request_timeout");
+  const c = bodies.read(post(stalled(), 100), "10.0.0.1");
+  // Full again: 10.0.0.1 holds 200 (a, c), 10.0.0.2 holds 100. A third source's fair share is
+  // 100: only 10.0.0.1 is over it, and it gives up its oldest (a).
+  assert.equal(
+    await bodies.read(post(body(["y".repeat(100)]).stream, 100), "10.0.0.3"),
+    "y".repeat(100),
+  );
+  await rejectsWith(a, "request_timeout");
+  // 10.0.0.1 holds 100 (c), 10.0.0.2 holds 100 (b[1]): neither is over its share (150 for two
+  // sources, 100 for three), so 150 more bytes are refused and nobody is evicted.
+  await rejectsWith(bodies.read(post(body(["z"]).stream, 150), "10.0.0.2"), "unavailable");
+  await rejectsWith(bodies.read(post(body(["z"]).stream, 150), "10.0.0.3"), "unavailable");
+  assert.equal(bodies.reservedBytes, 200);
+  for (const read of [c, b[1]!]) {
+    const error = await rejectsWith(read, "request_timeout");
+    assert.equal(error.details, "The request body did not arrive within 0.2 s");
+  }
+  bodies.close();
+});

@@ -128,6 +128,31 @@ Deno.test("subscribe past maxSubscriptionsPerConnection throws 429", () => {
   assert.deepEqual(hub.subscribe(a.id, "2"), ["1", "2"], "re-subscribing an existing one is fine");
 });
 
+Deno.test("subscribe past maxSubscriptions (over all connections) throws 429; room again after an unsubscribe or a disconnect", () => {
+  const hub = new Hub({ maxSubscriptionsPerConnection: 10, maxSubscriptions: 3 });
+  const [a, b] = ["a", "b"].map((id) => {
+    const s = new FakeSubscriber(`0000000${id}-0000-4000-8000-000000000000`);
+    hub.add(s);
+    return s;
+  }) as [FakeSubscriber, FakeSubscriber];
+  hub.subscribe(a.id, "1");
+  hub.subscribe(a.id, "2");
+  hub.subscribe(b.id, "1");
+  assert.throws(
+    () => hub.subscribe(b.id, "2"),
+    (e) =>
+      e instanceof PushError && e.status === 429 &&
+      e.details === "The server holds its maximum of 3 subscriptions (MAX_SUBSCRIPTIONS)",
+  );
+  assert.deepEqual(hub.channelsOf(b.id), ["1"], "the refused subscribe changed nothing");
+  assert.deepEqual(hub.subscribe(a.id, "2"), ["1", "2"], "re-subscribing an existing one is fine");
+  hub.unsubscribe(a.id, "1");
+  assert.deepEqual(hub.subscribe(b.id, "2"), ["1", "2"]);
+  hub.remove(a.id);
+  assert.deepEqual(hub.subscribe(b.id, "3"), ["1", "2", "3"]);
+  assert.equal(hub.subscriptionCount, 3);
+});
+
 Deno.test("hub.remove() drops every subscription at once", () => {
   const { hub, subs: [a, b] } = world();
   hub.subscribe(a.id, "news");
@@ -187,24 +212,6 @@ Deno.test("compact subscribers get one shared push frame and single-channel acks
     message: "Channel Deleted",
     data: { uuid: c1.id, channel: "news" },
   });
-});
-
-Deno.test("grants: per connection and channel epoch, bounded, gone with the connection or the channel", () => {
-  const { hub, subs: [a, b] } = world(2);
-  assert.equal(hub.grant(a.id, "p", "e1"), true);
-  assert.equal(hub.grant("ffffffff-0000-4000-8000-000000000000", "p", "e1"), false);
-  assert.equal(hub.isGranted(a.id, "p", "e1"), true);
-  assert.equal(hub.isGranted(a.id, "p", "e2"), false, "a re-created channel needs a new grant");
-  assert.equal(hub.isGranted(b.id, "p", "e1"), false);
-  hub.grant(a.id, "q", "e1");
-  assert.throws(
-    () => hub.grant(a.id, "r", "e1"),
-    (e) => e instanceof PushError && e.status === 429,
-  );
-  hub.dropChannel("p");
-  assert.equal(hub.isGranted(a.id, "p", "e1"), false);
-  hub.remove(a.id);
-  assert.equal(hub.isGranted(a.id, "q", "e1"), false);
 });
 
 Deno.test("revoke unsubscribes with Subscription Revoked; nothing is sent when not subscribed", () => {

@@ -13,30 +13,14 @@ const channel = (name: string, createdAt = 1) => ({
   history: null,
 });
 
-Deno.test("SqliteChannelStore inserts, gets, lists and deletes channels", async () => {
-  const store = new SqliteChannelStore(":memory:");
-  try {
-    assert.equal(await store.insert(channel("b", 2)), true);
-    assert.equal(await store.insert(channel("a", 1)), true);
-    assert.deepEqual(await store.get("a"), channel("a", 1));
-    assert.equal(await store.get("missing"), undefined);
-    assert.deepEqual((await store.list()).map((c) => c.name), ["a", "b"], "oldest first");
-    assert.equal(await store.delete("a", "other-epoch"), false, "only the record of that epoch");
-    assert.equal(await store.delete("a", "epoch-a"), true);
-    assert.equal(await store.delete("a", "epoch-a"), false);
-    assert.equal(await store.get("a"), undefined);
-  } finally {
-    store.close();
-  }
-});
+// The compare-and-set contract every store keeps is tested in tests/channels/store_contract_test.ts.
 
-Deno.test("SqliteChannelStore refuses a taken name without overwriting it", async () => {
+Deno.test("SqliteChannelStore.list() loads every record, oldest first", async () => {
   const store = new SqliteChannelStore(":memory:");
   try {
-    assert.equal(await store.insert(channel("n")), true);
-    assert.equal(await store.insert({ ...channel("n"), tokenHash: "other", createdAt: 9 }), false);
-    assert.equal((await store.get("n"))?.tokenHash, "hash-of-n");
-    assert.equal(await store.insert(channel("N")), true, "names are case-sensitive");
+    assert.equal(await store.insert(channel("b", 2), Infinity), "ok");
+    assert.equal(await store.insert(channel("a", 1), Infinity), "ok");
+    assert.deepEqual(await store.list(), [channel("a", 1), channel("b", 2)]);
   } finally {
     store.close();
   }
@@ -47,7 +31,7 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
   const path = join(dir, "store.db");
   try {
     const first = new SqliteChannelStore(path);
-    await first.insert(channel("durable ✓"));
+    await first.insert(channel("durable ✓"), Infinity);
     first.close();
     const second = new SqliteChannelStore(path);
     assert.deepEqual(await second.get("durable ✓"), channel("durable ✓"));
@@ -55,7 +39,7 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
     const raw = new DatabaseSync(path);
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
     assert.deepEqual({ ...raw.prepare("SELECT version FROM schema_version").get() }, {
-      version: 4,
+      version: 5,
     });
     raw.close();
   } finally {
@@ -90,24 +74,11 @@ Deno.test("a v1 database file is migrated at start: channels keep working, gain 
   }
 });
 
-Deno.test("replaceTokenHash is a compare-and-set on epoch and old hash", async () => {
-  const store = new SqliteChannelStore(":memory:");
-  try {
-    await store.insert(channel("n"));
-    assert.equal(await store.replaceTokenHash("n", "epoch-n", "stale", "new"), false);
-    assert.equal(await store.replaceTokenHash("n", "other", "hash-of-n", "new"), false);
-    assert.equal(await store.replaceTokenHash("n", "epoch-n", "hash-of-n", "new"), true);
-    assert.equal((await store.get("n"))?.tokenHash, "new");
-  } finally {
-    store.close();
-  }
-});
-
 Deno.test("history rows: append raises the top, trims by size, reads above an offset; delete removes them", async () => {
   const store = new SqliteChannelStore(":memory:");
   const history = { size: 3, ttlSeconds: 60 };
   try {
-    await store.insert({ ...channel("h"), history });
+    await store.insert({ ...channel("h"), history }, Infinity);
     const push = (offset: number, createdAt = offset) => ({
       channel: "h",
       epoch: "epoch-h",
@@ -127,7 +98,7 @@ Deno.test("history rows: append raises the top, trims by size, reads above an of
     assert.deepEqual(store.readHistory("h", 4, EVERY_ENTRY).map((e) => e.message), ["m5"]);
     store.trimHistoryOlderThan("h", 5);
     assert.deepEqual(store.readHistory("h", 0, EVERY_ENTRY).map((e) => e.offset), [5]);
-    assert.equal(await store.delete("h", "epoch-h"), true);
+    assert.equal(await store.delete({ ...channel("h"), history }), "done");
     assert.deepEqual(store.readHistory("h", 0, EVERY_ENTRY), []);
   } finally {
     store.close();

@@ -13,7 +13,7 @@ import { Hub } from "../../src/hub/hub.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { Connection, type SocketLike } from "../../src/ws/connection.ts";
-import { LocalPresence } from "../../src/local/local_presence.ts";
+import { LocalChannelPresence } from "../../src/local/local_channel_presence.ts";
 import { SocketWriter } from "../../src/ws/writer.ts";
 
 class Socket extends EventTarget implements SocketLike {
@@ -73,7 +73,7 @@ function setup(count: number, options: { budget?: number; idleTimeoutS?: number 
   const metrics = new Metrics();
   const connection = new Connection(socket, ID, {
     hub,
-    presence: new LocalPresence(hub, { maxMembers: 10, eventsMax: 10 }),
+    channelPresence: new LocalChannelPresence(hub, { maxMembers: 10, eventsMax: 10 }),
     channels: {
       lookup: () => CHANNEL,
       isGranted: () => true,

@@ -1,10 +1,10 @@
 /**
  * Presence in Redis (cluster mode): members of presence channels in a HASH + expiry ZSET per
- * channel (see presence_scripts.ts), subscriber counts of every channel as one expiring field
+ * channel (see channel_presence_scripts.ts), subscriber counts of every channel as one expiring field
  * per node, joins and leaves published to every node and announced by each to its own
  * subscribers. This node remembers its own members so that its heartbeat can refresh them.
  *
- * Dead nodes: every {@link DEFAULT_PRESENCE_TIMING}.refreshMs each node refreshes its members'
+ * Dead nodes: every {@link DEFAULT_CHANNEL_PRESENCE_TIMING}.refreshMs each node refreshes its members'
  * expiry to now + ttlMs and, in the same script, removes and announces `Left` the entries of
  * that channel that expired. A node killed right after its last refresh leaves entries that
  * expire ttlMs later; the next refresh of a surviving node with subscribers on that channel
@@ -16,20 +16,21 @@ import type { Channel } from "../channels/store.ts";
 import type { Hub } from "../hub/hub.ts";
 import {
   announce,
-  type Presence,
+  type ChannelPresence,
+  type ChannelPresenceOptions,
+  PRESENCE_LIST_MAX,
   presenceFull,
   type PresenceMember,
-  type PresenceOptions,
   type PresenceSnapshot,
-} from "../hub/presence.ts";
+} from "../hub/channel_presence.ts";
 import type { Logger } from "../log.ts";
-import { PRESENCE_LIST_MAX } from "../protocol/presence.ts";
+import type { FaultReporter } from "../metrics.ts";
 import type { Keys } from "./keys.ts";
-import { COUNT, JOIN, LEAVE, READ, REFRESH, TOTAL } from "./presence_scripts.ts";
+import { COUNT, JOIN, LEAVE, READ, REFRESH, TOTAL } from "./channel_presence_scripts.ts";
 import { unavailable } from "./redis.ts";
 
 /** How often a node refreshes its members and counts, and how long an entry lives unrefreshed. */
-export interface PresenceTiming {
+export interface ChannelPresenceTiming {
   readonly refreshMs: number;
   readonly ttlMs: number;
 }
@@ -38,20 +39,27 @@ export interface PresenceTiming {
  * Production timing (`PRESENCE_TTL_MS` default 20,000, refresh every quarter of it): a dead
  * node's members are `Left` within 20 + 5 s (< 30 s). `PRESENCE_TTL_MS` can only shorten it.
  */
-export const DEFAULT_PRESENCE_TIMING: PresenceTiming = { refreshMs: 5000, ttlMs: 20_000 };
+export const DEFAULT_CHANNEL_PRESENCE_TIMING: ChannelPresenceTiming = {
+  refreshMs: 5000,
+  ttlMs: 20_000,
+};
 
 /** Channels per refresh pipeline. */
 const BATCH = 500;
 
-/** Options of {@link RedisPresence}. */
-export interface RedisPresenceOptions extends PresenceOptions {
+/** Options of {@link RedisChannelPresence}. */
+export interface RedisChannelPresenceOptions extends ChannelPresenceOptions {
   /** The node's command connection (owned by the node). */
   readonly redis: Redis;
+  /** The node's pub/sub connection (owned by the node): joins and leaves arrive on it. */
+  readonly sub: Redis;
   readonly keys: Keys;
   readonly hub: Hub;
   readonly nodeId: string;
   readonly logger: Logger;
-  readonly timing?: PresenceTiming | undefined;
+  /** Where refreshes, leaves and received events report what failed. */
+  readonly reportFault: FaultReporter;
+  readonly timing?: ChannelPresenceTiming | undefined;
 }
 
 interface WireEvent {
@@ -63,9 +71,9 @@ interface WireEvent {
 }
 
 /** Presence of a cluster, for one node. */
-export class RedisPresence implements Presence {
-  readonly #o: RedisPresenceOptions;
-  readonly #timing: PresenceTiming;
+export class RedisChannelPresence implements ChannelPresence {
+  readonly #o: RedisChannelPresenceOptions;
+  readonly #timing: ChannelPresenceTiming;
   /** This node's members: presence channel → UUID → info JSON text. */
   readonly #mine = new Map<string, Map<string, string>>();
   /** Channels whose count changed since the last write (written in the next microtask). */
@@ -73,13 +81,27 @@ export class RedisPresence implements Presence {
   #members = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #onMessage = (channel: string, payload: string) => {
+    if (channel === this.#o.keys.presenceEvents) this.#receive(payload);
+  };
   #closed = false;
 
-  /** Starts the heartbeat. */
-  constructor(options: RedisPresenceOptions) {
+  /** Presence of one node; {@link start} listens and starts the heartbeat. */
+  constructor(options: RedisChannelPresenceOptions) {
     this.#o = options;
-    this.#timing = options.timing ?? DEFAULT_PRESENCE_TIMING;
+    this.#timing = options.timing ?? DEFAULT_CHANNEL_PRESENCE_TIMING;
+  }
+
+  /** Listens to the joins and leaves of every node, and starts the heartbeat. */
+  async start(): Promise<void> {
+    this.#o.sub.on("message", this.#onMessage);
+    await this.#o.sub.subscribe(this.#o.keys.presenceEvents);
     this.#timer = setInterval(() => this.#refresh(), this.#timing.refreshMs);
+  }
+
+  /** After the pub/sub connection came back: listens to joins and leaves again. */
+  async listenAgain(): Promise<void> {
+    await this.#o.sub.subscribe(this.#o.keys.presenceEvents);
   }
 
   get localMembers(): number {
@@ -138,7 +160,7 @@ export class RedisPresence implements Presence {
         if (typeof info === "string") {
           this.#hook(() => this.#o.hooks?.onLeft?.(channel, id, info));
         }
-      }, (error) => this.#o.logger.warn("presence leave failed", { channel, error })),
+      }, (error) => this.#o.reportFault("presence leave", error)),
     );
   }
 
@@ -180,15 +202,20 @@ export class RedisPresence implements Presence {
     }
   }
 
-  /** A join or leave published by some node (the node hands over the pub/sub payload). */
-  onEvent(payload: string): void {
-    const event = JSON.parse(payload) as WireEvent;
-    announce(this.#o.hub, {
-      change: event.c === "J" ? "Joined" : "Left",
-      channel: event.n,
-      member: { uuid: event.u, info: event.i },
-      members: event.m,
-    }, this.#o.eventsMax);
+  /** A join or leave published by some node (its pub/sub payload). */
+  #receive(payload: string): void {
+    if (this.#closed) return;
+    try {
+      const event = JSON.parse(payload) as WireEvent;
+      announce(this.#o.hub, {
+        change: event.c === "J" ? "Joined" : "Left",
+        channel: event.n,
+        member: { uuid: event.u, info: event.i },
+        members: event.m,
+      }, this.#o.eventsMax);
+    } catch (error) {
+      this.#o.reportFault("presence event", error);
+    }
   }
 
   /** After Redis came back (maybe empty): write every member and count again now. */
@@ -199,6 +226,7 @@ export class RedisPresence implements Presence {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#o.sub.off("message", this.#onMessage);
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -230,7 +258,7 @@ export class RedisPresence implements Presence {
           const [before, after] = reply as [number, number];
           if (before === 0 && after > 0) this.#hook(() => this.#o.hooks?.onOccupied?.(channel));
           if (before > 0 && after === 0) this.#hook(() => this.#o.hooks?.onVacated?.(channel));
-        }, (error) => this.#o.logger.warn("subscriber count write failed", { channel, error })),
+        }, (error) => this.#o.reportFault("subscriber count", error)),
       );
     }
   }
@@ -257,7 +285,7 @@ export class RedisPresence implements Presence {
                 const [uuid, info] = [gone[j]!, gone[j + 1]!];
                 this.#hook(() => this.#o.hooks?.onLeft?.(channel, uuid, info));
               }
-            }, (error) => this.#o.logger.warn("presence refresh failed", { channel, error })),
+            }, (error) => this.#o.reportFault("presence refresh", error)),
         );
       }
     }

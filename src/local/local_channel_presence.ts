@@ -6,26 +6,26 @@ import type { Channel } from "../channels/store.ts";
 import type { Hub } from "../hub/hub.ts";
 import {
   announce,
-  type Presence,
+  type ChannelPresence,
+  type ChannelPresenceOptions,
+  PRESENCE_LIST_MAX,
   presenceFull,
   type PresenceMember,
-  type PresenceOptions,
   type PresenceSnapshot,
-} from "../hub/presence.ts";
+} from "../hub/channel_presence.ts";
 import type { Logger } from "../log.ts";
-import { PRESENCE_LIST_MAX } from "../protocol/presence.ts";
 
 /** Presence of one process's connections, which are all the connections there are. */
-export class LocalPresence implements Presence {
+export class LocalChannelPresence implements ChannelPresence {
   readonly #hub: Hub;
-  readonly #options: PresenceOptions;
+  readonly #options: ChannelPresenceOptions;
   readonly #logger: Logger | undefined;
   /** Presence channel → member UUID → info JSON text (Map order: join order). */
   readonly #channels = new Map<string, Map<string, string>>();
   #members = 0;
 
   /** Presence over `hub`'s subscribers. */
-  constructor(hub: Hub, options: PresenceOptions & { readonly logger?: Logger }) {
+  constructor(hub: Hub, options: ChannelPresenceOptions & { readonly logger?: Logger }) {
     this.#hub = hub;
     this.#options = options;
     this.#logger = options.logger;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ChannelCache } from "../../src/cluster/cache.ts";
+import { ChannelCache } from "../../src/channels/cache.ts";
 import type { Channel } from "../../src/channels/store.ts";
 
 function record(name: string, epoch = "e1", tokenHash = "h1"): Channel {

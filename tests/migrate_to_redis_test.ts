@@ -1,9 +1,9 @@
 /** `migrate-to-redis`: a single node's SQLite file copied into Redis, then served by a cluster node. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runMigration } from "../../src/cluster/migrate.ts";
-import { action, post, push, startTestServer, TestClient } from "../_helpers.ts";
-import { RedisServer } from "./_redis.ts";
+import { runMigration } from "../src/migrate_to_redis.ts";
+import { action, post, push, startTestServer, TestClient } from "./_helpers.ts";
+import { RedisServer } from "./cluster/_redis.ts";
 
 async function migrate(args: string[], env: Record<string, string> = {}) {
   let stdout = "";

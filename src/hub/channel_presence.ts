@@ -1,7 +1,7 @@
 /**
  * Presence (v1.2 "Presence"): who is on a channel. The rules are here, written once; where the
- * members live is a backend's business (src/local/local_presence.ts in this process,
- * src/cluster/redis_presence.ts in Redis), both behind {@link Presence}.
+ * members live is a backend's business (src/local/local_channel_presence.ts in this process,
+ * src/cluster/redis_channel_presence.ts in Redis), both behind {@link ChannelPresence}.
  *
  * Rules: a member is a (channel, connection) pair of a presence channel with its `info`. Each join
  * and leave (subscribe, unsubscribe, revoke, expiry, disconnect, a dead node's expiry) is told to
@@ -12,6 +12,7 @@
 import type { Channel } from "../channels/store.ts";
 import { PushError } from "../errors.ts";
 import {
+  PRESENCE_LIST_MAX,
   type PresenceChange,
   presenceFrame,
   type PresenceMember,
@@ -21,6 +22,8 @@ import type { Hub } from "./hub.ts";
 import type { Maybe } from "./lookup.ts";
 
 export type { PresenceMember, PresenceSnapshot };
+/** Most members a read lists (the backends keep to it; they import no protocol/). */
+export { PRESENCE_LIST_MAX };
 
 /**
  * What the backend tells the rest of the server (webhooks): each fires once per change, on the
@@ -42,7 +45,7 @@ export interface PresenceHooks {
 }
 
 /** Settings every backend shares. */
-export interface PresenceOptions {
+export interface ChannelPresenceOptions {
   /** `PRESENCE_MAX_MEMBERS`: a join past it is 429. */
   readonly maxMembers: number;
   /** `PRESENCE_EVENTS_MAX`: above this many members no `Joined`/`Left` frames. */
@@ -54,7 +57,7 @@ export interface PresenceOptions {
  * Members of presence channels and subscriber counts of every channel, for one node. Every
  * method is safe to call for a connection or channel it does not know (a no-op).
  */
-export interface Presence {
+export interface ChannelPresence {
   /**
    * Adds `member` to presence `channel` (idempotent: a member joins once) and answers the
    * count, the member included. Throws 429 when the channel holds `maxMembers` already. The

@@ -6,11 +6,11 @@
  * run after an interruption finishes the job.
  */
 import { parseArgs } from "node:util";
-import { EVERY_ENTRY } from "../history/log.ts";
-import { SqliteChannelStore } from "../local/sqlite_store.ts";
-import { Keys } from "./keys.ts";
-import { closeRedis, openRedis, redactUrl } from "./redis.ts";
-import { RedisChannelStore } from "./redis_store.ts";
+import { EVERY_ENTRY } from "./history/log.ts";
+import { SqliteChannelStore } from "./local/sqlite_store.ts";
+import { Keys } from "./cluster/keys.ts";
+import { closeRedis, openRedis, redactUrl } from "./cluster/redis.ts";
+import { RedisChannelStore } from "./cluster/redis_store.ts";
 
 const USAGE = `Usage: deno task migrate-to-redis --from FILE --to REDIS_URL [--prefix PREFIX]
        (or: pushserver migrate-to-redis ...)
@@ -86,7 +86,7 @@ export async function runMigration(
     const conflicts: string[] = [];
     for (const channel of await sqlite.list()) {
       const top = sqlite.topOffset(channel.name, channel.epoch);
-      const outcome = await target.insertLimited(channel, Number.MAX_SAFE_INTEGER, top);
+      const outcome = await target.insert(channel, Number.MAX_SAFE_INTEGER, top);
       if (outcome !== "ok") {
         const existing = await target.get(channel.name);
         if (existing?.epoch === channel.epoch && existing.tokenHash === channel.tokenHash) {
