@@ -72,7 +72,8 @@ export const REFRESH = new Script(
   `${NOW}
 local ttl = tonumber(ARGV[1])
 for i = 5, #ARGV, 2 do
-  if not redis.call('HEXISTS', KEYS[1], ARGV[i]) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  -- HEXISTS answers 0 or 1, and 0 is true in Lua: compare, or a lost info is never written again.
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
   redis.call('ZADD', KEYS[2], now + ttl, ARGV[i])
 end
 if #ARGV >= 5 then

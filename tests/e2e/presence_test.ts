@@ -64,8 +64,12 @@ async function readPresence(server: Deployment, channel: string, token: string):
 }
 
 /** Polls `read` until `ok` (bounded): counts of other nodes are written asynchronously. */
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5000;
+async function until<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  ms = 5000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
   for (;;) {
     const value = await read();
     if (ok(value) || Date.now() > deadline) return value;
@@ -340,6 +344,54 @@ e2e(
     } finally {
       await doomed[Symbol.asyncDispose]();
     }
+  },
+  { only: "cluster" },
+);
+
+e2e(
+  "presence: after Redis restarts, joins still cross nodes and the members are written again",
+  async (t, backend) => {
+    await using server = await backend.start();
+    const redis = server.redis!;
+    const { token } = await createWith(server, "heal", { presence: true });
+    await using ann = await connect(server, 0);
+    await join(ann, "heal", { n: "ann" });
+    // Saved with the channel but without the members (the next refresh is seconds away): the
+    // heal writes them again.
+    await redis.call("DEL", "pushserver:presence:heal", "pushserver:presence-exp:heal");
+    await redis.stop({ save: true });
+    await redis.start();
+    await until(
+      async () => {
+        for (const node of server.nodes) {
+          const response = await fetch(`${node.httpUrl}/readyz`);
+          await response.body?.cancel();
+          if (response.status !== 200) return false;
+        }
+        return true;
+      },
+      (ready) => ready,
+      30_000,
+    );
+    await t.step("the node's members are in Redis again after the heal", async () => {
+      const data = await until(
+        () => call(server, "READ_PRESENCE", { channel: "heal", channelToken: token }),
+        (reply) => reply.status === 200 && reply.body.data.count === 1,
+      );
+      assert.equal(data.body.data.count, 1, JSON.stringify(data.body));
+      assert.deepEqual(data.body.data.members, [{ uuid: ann.uuid, info: { n: "ann" } }]);
+    });
+    await t.step(
+      "a join on the other node reaches ann (presence-events listened to again)",
+      async () => {
+        await using bob = await connect(server, 1);
+        await join(bob, "heal", { n: "bob" });
+        assert.deepEqual(
+          await presenceFrame(ann),
+          presenceOf(bob.uuid, "heal", "Joined", { n: "bob" }),
+        );
+      },
+    );
   },
   { only: "cluster" },
 );
