@@ -36,6 +36,10 @@ export interface Spec {
   subscribe?: boolean;
   /** Share (0–1) of subscribers that ask for compact frames (`pushserver.compact`). */
   compactShare?: number;
+  /** publish (v1.2): pushes per request through `POST /push/batch` (absent: one `/push` each). */
+  batch?: number;
+  /** publish (v1.2): every push asks for a receipt (`receipt: true`). */
+  receipt?: boolean;
   /** recovery: pushes a resubscribing client missed (the channel keeps at least that many). */
   missed?: number;
   /**
@@ -117,11 +121,27 @@ function message(prefix: string, bytes: number): string {
   return prefix + "x".repeat(Math.max(0, bytes - prefix.length));
 }
 
-function pushBody(spec: Spec, text: string, recipients: readonly string[] = []): string {
+function pushBody(
+  spec: Spec,
+  text: string,
+  recipients: readonly string[] = [],
+  receipt?: boolean,
+): string {
+  const data = { channel: spec.channel, channelToken: spec.token, recipients, message: text };
   return JSON.stringify({
     messageType: "SERVER_ACTION",
     action: "PUSH_MESSAGE",
-    data: { channel: spec.channel, channelToken: spec.token, recipients, message: text },
+    data: receipt === true ? { ...data, receipt } : data,
+  });
+}
+
+/** A `PUSH_BATCH` of `spec.batch` broadcasts of `text` on the bench channel (v1.2). */
+function batchBody(spec: Spec, text: string): string {
+  const item = { channel: spec.channel, channelToken: spec.token, recipients: [], message: text };
+  return JSON.stringify({
+    messageType: "SERVER_ACTION",
+    action: "PUSH_BATCH",
+    data: { pushes: Array.from({ length: spec.batch ?? 1 }, () => item) },
   });
 }
 
@@ -434,10 +454,18 @@ async function publish(spec: Spec): Promise<Result> {
   const clients = await Promise.all(
     Array.from({ length: spec.publishers }, () => HttpClient.connect(spec.host, spec.httpPort)),
   );
-  const request = clients[0]!.request("/push", pushBody(spec, message("m", spec.messageBytes)));
+  // v1.2: `batch` pushes per request through /push/batch, or one /push each (with `receipt`).
+  const perRequest = spec.batch ?? 1;
+  const request = spec.batch === undefined
+    ? clients[0]!.request(
+      "/push",
+      pushBody(spec, message("m", spec.messageBytes), [], spec.receipt),
+    )
+    : clients[0]!.request("/push/batch", batchBody(spec, message("m", spec.messageBytes)));
   const { window, requests, answered } = await closedLoop(spec, clients, () => request, errors);
+  const pushed = answered * perRequest;
   const deadline = performance.now() + 5000;
-  while (subscribers.length > 0 && delivered < answered && performance.now() < deadline) {
+  while (subscribers.length > 0 && delivered < pushed && performance.now() < deadline) {
     await sleep(10);
   }
   await closeAll(subscribers);
@@ -445,7 +473,8 @@ async function publish(spec: Spec): Promise<Result> {
   return {
     metrics: {
       requestsPerS: requests / window.seconds,
-      lost: subscribers.length > 0 ? answered - delivered : 0,
+      pushesPerS: (requests * perRequest) / window.seconds,
+      lost: subscribers.length > 0 ? pushed - delivered : 0,
     },
     generatorCpu: window.generatorCpu,
     serverCpu: window.serverCpu,

@@ -45,6 +45,10 @@ interface Setup {
   readonly history?: { readonly size: number; readonly ttlSeconds: number };
   /** Share (0–1) of subscribers that ask for compact frames (pushserver or cluster only). */
   readonly compactShare?: number;
+  /** publish (v1.2): pushes per `/push/batch` request instead of one `/push` each. */
+  readonly batch?: number;
+  /** publish (v1.2): every push asks for a receipt. */
+  readonly receipt?: boolean;
 }
 
 /** History settings of the bench channel in the history rows (recovery needs `missed` ≤ size). */
@@ -567,6 +571,8 @@ async function measure(
       // The raw broadcast baseline delivers each POST to a subscriber, like pushserver does.
       subscribe: program !== "baseline_hono",
       ...(setup.compactShare === undefined ? {} : { compactShare: setup.compactShare }),
+      ...(setup.batch === undefined ? {} : { batch: setup.batch }),
+      ...(setup.receipt === undefined ? {} : { receipt: setup.receipt }),
       loopMonitor: diagnose,
       ...sizes,
     }, pin);
@@ -721,6 +727,8 @@ const HISTORY_CHANNEL: Setup = { program: "pushserver", history: HISTORY };
 const COMPACT_CLIENTS: Setup = { program: "pushserver", compactShare: 1 };
 const HALF_COMPACT: Setup = { program: "pushserver", compactShare: 0.5 };
 const CLUSTER: Setup = { program: "cluster" };
+const BATCH_100: Setup = { program: "pushserver", batch: 100 };
+const RECEIPTS: Setup = { program: "pushserver", receipt: true };
 
 const CHECKS: Check[] = [
   throughputCheck(
@@ -835,6 +843,29 @@ const CHECKS: Check[] = [
     HALF_COMPACT,
   ),
   idleCheck("compact: idle memory, RSS bytes/connection, compact subs", 1.05, COMPACT_CLIENTS),
+  // Publishing (v1.2): batches and receipts, each against single /push on the same server.
+  {
+    ...throughputCheck(
+      "publish",
+      "pushesPerS",
+      "batch: pushes/s through POST /push/batch, 100 per request (baseline: single POST /push)",
+      PUSHSERVER,
+      5,
+      BATCH_100,
+    ),
+    tag: "publishing",
+  },
+  {
+    ...throughputCheck(
+      "publish",
+      "requestsPerS",
+      "receipts: POST /push req/s with receipt: true (baseline: without; cost ≤ 1.1×)",
+      PUSHSERVER,
+      1 / 1.1,
+      RECEIPTS,
+    ),
+    tag: "publishing",
+  },
   // Cluster mode: a redis-server and two nodes (see startCluster) against a single node.
   {
     ...throughputCheck(

@@ -85,6 +85,15 @@ Commands:
   channel list                   list every channel (needs $ADMIN_TOKEN, the server's)
   push NAME MESSAGE --token T    push MESSAGE ("-" reads stdin) to NAME's subscribers
        [--to UUID]...            only to these subscribers
+       [--json]                  MESSAGE is JSON text (any value but null), sent as that
+                                 value; the answer is printed as JSON
+       [--receipt]               print what the push reached (delivered, undelivered)
+  push --batch FILE [--token T]  push every line of FILE ("-" reads stdin), one JSON object
+                                 {"channel","message",…} each (channelToken defaults to
+                                 --token), 100 per request; one result line per push
+  history NAME --token T         print a history channel's retained pushes, oldest first;
+       [--since OFFSET:EPOCH]    only those after a position; prints "position
+       [--limit N]               OFFSET:EPOCH NAME" to stderr; at most N pushes
   subscribe NAME...              print pushes as they arrive, until Ctrl-C; prints the
                                  connection's UUID, and waits for a grant on a private
                                  channel (see "channel authorize") while the others run
@@ -181,8 +190,14 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     ) {
       throw new UsageError("--private, --presence and --history only go with create");
     }
-    if (command !== "subscribe" && values.since !== undefined) {
-      throw new UsageError("--since only goes with subscribe");
+    if (command !== "subscribe" && command !== "history" && values.since !== undefined) {
+      throw new UsageError("--since only goes with subscribe and history");
+    }
+    if (command !== "history" && values.limit !== undefined) {
+      throw new UsageError("--limit only goes with history");
+    }
+    if (command !== "push" && (values.receipt || values.batch !== undefined)) {
+      throw new UsageError("--receipt and --batch only go with push");
     }
 
     if (
@@ -294,24 +309,27 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         return EXIT.ok;
       }
       case "push": {
-        if (rest.length !== 2) {
-          throw new UsageError(
-            'expected: push NAME MESSAGE --token T (a MESSAGE that starts with "-" goes after ' +
-              `--: push ${rest[0] ?? "NAME"} -- "-5" --token T)`,
-          );
-        }
-        const [channel, text] = rest as [string, string];
-        const message = text === "-" ? await (io.stdin ?? readStdin)() : text;
-        const sent = await publisher.push(channel, required(token), message, {
-          recipients: values.to ?? [],
+        return await pushCommand(publisher, rest, {
+          token,
+          to: values.to ?? [],
+          json: values.json,
+          receipt: values.receipt,
+          batch: values.batch,
+          readStdin: io.stdin ?? readStdin,
+          out,
+          print,
         });
-        if (sent.offset === undefined || sent.epoch === undefined) {
-          print("Sent", { channel, sent: true });
-        } else {
-          const { offset, epoch } = sent;
-          print(`Sent (position ${offset}:${epoch})`, { channel, sent: true, offset, epoch });
-        }
-        return EXIT.ok;
+      }
+      case "history": {
+        const channel = one(rest, "history NAME --token T [--since OFFSET:EPOCH] [--limit N]");
+        return await historyCommand(publisher, channel, {
+          token: required(token),
+          since: values.since,
+          limit: values.limit,
+          json: values.json,
+          out,
+          err,
+        });
       }
       case "subscribe": {
         if (rest.length === 0) throw new UsageError("expected: subscribe NAME...");
@@ -631,6 +649,8 @@ const VALUE_OPTIONS = new Set([
   "--key",
   "--alg",
   "--history",
+  "--limit",
+  "--batch",
 ]);
 
 /** How many arguments each command takes after its name (Infinity: one or more). */
@@ -643,6 +663,7 @@ const ARITY: Readonly<Record<string, number>> = {
   authorize: 2,
   revoke: 2,
   push: 2,
+  history: 1,
   list: 0,
   token: Infinity,
   help: Infinity,
@@ -661,6 +682,9 @@ const PARSE_OPTIONS = {
   key: { type: "string" },
   alg: { type: "string" },
   history: { type: "string" },
+  limit: { type: "string" },
+  batch: { type: "string" },
+  receipt: { type: "boolean", default: false },
   private: { type: "boolean", default: false },
   presence: { type: "boolean", default: false },
   json: { type: "boolean", default: false },
@@ -770,5 +794,194 @@ export async function main(args: readonly string[]): Promise<number> {
     for (const name of signals) Deno.removeSignalListener(name, stop);
   }
 }
+
+// --- v1.2 publishing commands (issue 20): push --json/--receipt/--batch, history ------------
+
+/** What `push` needs besides the publisher. */
+interface PushCommandOptions {
+  readonly token: string | undefined;
+  readonly to: readonly string[];
+  readonly json: boolean;
+  readonly receipt: boolean;
+  readonly batch: string | undefined;
+  readonly readStdin: () => Promise<string>;
+  readonly out: (text: string) => void;
+  readonly print: (text: string, json: unknown) => void;
+}
+
+/** `push NAME MESSAGE` (with `--json`, `--receipt`) or `push --batch FILE`. */
+async function pushCommand(
+  publisher: PushPublisher,
+  rest: readonly string[],
+  options: PushCommandOptions,
+): Promise<number> {
+  if (options.batch !== undefined) {
+    if (rest.length !== 0) throw new UsageError("expected: push --batch FILE (no NAME MESSAGE)");
+    return await pushBatchFile(publisher, options);
+  }
+  if (rest.length !== 2) {
+    throw new UsageError(
+      'expected: push NAME MESSAGE --token T (a MESSAGE that starts with "-" goes after ' +
+        `--: push ${rest[0] ?? "NAME"} -- "-5" --token T)`,
+    );
+  }
+  const [channel, text] = rest as [string, string];
+  const raw = text === "-" ? await options.readStdin() : text;
+  const message = options.json ? jsonMessage(raw, "MESSAGE") : raw;
+  const sent = await publisher.push(channel, required(options.token), message, {
+    recipients: options.to,
+    ...(options.receipt ? { receipt: true } : {}),
+  });
+  options.print(sentLine(sent), { ...sent, sent: true });
+  return EXIT.ok;
+}
+
+/** The JSON value of `text` (`--json`): any value but null. */
+function jsonMessage(text: string, what: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(
+      `with --json, ${what} must be JSON text (e.g. '"hello"' or '{"n":1}'), got "${text}"`,
+    );
+  }
+  if (value === null) throw new UsageError(`${what} may be any JSON value but null`);
+  return value;
+}
+
+/** `Sent`, with the stream position and what a receipt counted. */
+function sentLine(sent: {
+  offset?: number;
+  epoch?: string;
+  delivered?: number;
+  undelivered?: string[];
+  partial?: true;
+}): string {
+  const parts: string[] = [];
+  if (sent.offset !== undefined) parts.push(`position ${sent.offset}:${sent.epoch}`);
+  if (sent.delivered !== undefined) parts.push(`delivered ${sent.delivered}`);
+  if (sent.undelivered !== undefined && sent.undelivered.length > 0) {
+    parts.push(`undelivered ${sent.undelivered.join(",")}`);
+  }
+  if (sent.partial) parts.push("partial: a node did not answer in time");
+  return parts.length === 0 ? "Sent" : `Sent (${parts.join("; ")})`;
+}
+
+/** Most pushes per `/push/batch` request. */
+const BATCH_SIZE = 100;
+
+/**
+ * `push --batch FILE`: every non-blank line is one push's `data` as a JSON object (`channel`,
+ * `message`, optional `channelToken` (default `--token`), `recipients`, `receipt`,
+ * `idempotencyKey`), sent 100 per request. Prints one result per line, in order; exits 0 when
+ * every push was sent, else with the exit code of the first one that was not.
+ */
+async function pushBatchFile(
+  publisher: PushPublisher,
+  options: PushCommandOptions,
+): Promise<number> {
+  const text = options.batch === "-"
+    ? await options.readStdin()
+    : await Deno.readTextFile(options.batch!);
+  const pushes = text.split(/\r?\n/).flatMap((line, i) => {
+    if (line.trim() === "") return [];
+    let item: unknown;
+    try {
+      item = JSON.parse(line);
+    } catch {
+      throw new UsageError(`--batch line ${i + 1} is not JSON`);
+    }
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new UsageError(`--batch line ${i + 1} is not a JSON object`);
+    }
+    const push = item as Record<string, unknown>;
+    const channelToken = push.channelToken ?? options.token;
+    if (typeof push.channel !== "string" || typeof channelToken !== "string") {
+      throw new UsageError(
+        `--batch line ${i + 1} needs "channel" and a "channelToken" (or --token T)`,
+      );
+    }
+    return [{ ...push, channel: push.channel, channelToken, message: push.message }];
+  });
+  if (pushes.length === 0) throw new UsageError("--batch: the file holds no pushes");
+  let exit: number = EXIT.ok;
+  for (let start = 0; start < pushes.length; start += BATCH_SIZE) {
+    const results = await publisher.pushBatch(pushes.slice(start, start + BATCH_SIZE));
+    for (const result of results) {
+      if (result.ok) {
+        const { ok: _, ...sent } = result;
+        options.print(`${sent.channel}: ${sentLine(sent)}`, { ...sent, sent: true });
+        continue;
+      }
+      const details = result.errorDetails === null ? "" : `: ${result.errorDetails}`;
+      options.print(`${result.code} ${result.message}${details}`, result);
+      if (exit === EXIT.ok) exit = exitCodeFor(result.code);
+    }
+  }
+  return exit;
+}
+
+/**
+ * `history NAME`: the retained pushes (after `--since`), oldest first, at most `--limit`, one per
+ * line (`OFFSET TIME MESSAGE`, or a JSON object with `--json`); then on stderr the position to
+ * read on from, as `subscribe` prints it.
+ */
+async function historyCommand(
+  publisher: PushPublisher,
+  channel: string,
+  options: {
+    token: string;
+    since: readonly string[] | undefined;
+    limit: string | undefined;
+    json: boolean;
+    out: (text: string) => void;
+    err: (text: string) => void;
+  },
+): Promise<number> {
+  if ((options.since?.length ?? 0) > 1) throw new UsageError("history takes one --since");
+  const since = options.since?.[0] === undefined ? null : parsePosition(options.since[0]);
+  const limit = options.limit === undefined ? Infinity : Number(options.limit);
+  if (limit !== Infinity && !(Number.isSafeInteger(limit) && limit >= 1)) {
+    throw new UsageError(`--limit must be a whole number from 1, got "${options.limit}"`);
+  }
+  let printed = 0;
+  let position: StreamPosition | undefined = since ?? undefined;
+  const pages = publisher.historyPages(channel, options.token, {
+    since,
+    limit: Math.min(limit, 1000),
+  });
+  for await (const page of pages) {
+    if (page.recovered === false) {
+      options.err(
+        `the pushes after ${since!.offset}:${since!.epoch} are no longer all kept ` +
+          `(or the channel was re-created); the channel is at ${page.offset}:${page.epoch}\n`,
+      );
+      position = { offset: page.offset, epoch: page.epoch };
+      break;
+    }
+    position ??= { offset: 0, epoch: page.epoch };
+    for (const publication of page.publications) {
+      if (printed >= limit) break;
+      const { offset, time, message } = publication;
+      options.out(
+        options.json
+          ? `${JSON.stringify({ channel, offset, epoch: page.epoch, time, message })}\n`
+          : `${offset} ${time} ${
+            typeof message === "string" ? message : JSON.stringify(message)
+          }\n`,
+      );
+      printed++;
+      position = { offset, epoch: page.epoch };
+    }
+    if (printed >= limit) break;
+  }
+  if (position !== undefined) {
+    options.err(`position ${position.offset}:${position.epoch} ${channel}\n`);
+  }
+  return EXIT.ok;
+}
+
+// --- end of v1.2 publishing commands -----------------------------------------------------
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -37,6 +37,8 @@ export class Metrics {
   /** Of {@link connectionsOpened}, those over Server-Sent Events. */
   sseConnectionsOpened = 0;
   readonly errors = new Map<string, number>();
+  /** Told of each accepted push's channel (the admin UI counts pushes per channel). */
+  onPush: ((channel: string) => void) | undefined;
   /** Failures of background work, by job (see {@link FaultReporter}). */
   readonly faults = new Map<string, number>();
   /** More exposition text appended to every render (cluster mode adds Redis and pub/sub). */
@@ -49,6 +51,12 @@ export class Metrics {
   countError(transport: "http" | "ws" | "sse", code: number): void {
     const key = `transport="${transport}",code="${code}"`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  /** Counts one accepted push to `channel`. */
+  countPush(channel: string): void {
+    this.pushes++;
+    this.onPush?.(channel);
   }
 
   /** Counts one failure of background work `job`. */

@@ -25,6 +25,8 @@ import { createSseHandler } from "./sse/handler.ts";
 import { ReplayBudget } from "./history/replay_budget.ts";
 import { loadSubscriberTokens } from "./channels/subscriber_token_config.ts";
 import type { Timers } from "./ws/session.ts";
+import { startAdmin } from "./admin/admin.ts";
+import { registerAdminRoutes } from "./admin/api.ts";
 import type { PresenceHooks } from "./hub/channel_presence.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
@@ -194,6 +196,22 @@ export async function startServer(
     presenceMembers: backend.channelPresence.localMembers,
   });
 
+  // The admin UI, only with ADMIN_TOKEN: this node's samples once a second, summed over the
+  // nodes when the backend shares them (a cluster).
+  const adminToken = config.adminToken;
+  const admin = adminToken === undefined ? undefined : startAdmin({
+    metrics,
+    hub,
+    gauges: () => ({
+      connections: hub.connectionCount,
+      subscriptions: hub.subscriptionCount,
+      channels: service.size,
+    }),
+    now,
+    logger,
+    share: backend.statsShare,
+    healthy: () => backend.healthy(),
+  });
   const bodies = new BodyReader(config);
   const clientAddress = clientAddressRule(config.trustedProxies);
   const app = createHttpApp({
@@ -212,6 +230,15 @@ export async function startServer(
     corsOrigins: config.corsOrigins,
     wsPort: () => wsServer?.port,
   });
+  if (adminToken !== undefined && admin !== undefined) {
+    registerAdminRoutes(app, {
+      adminToken,
+      view: admin.view,
+      store: backend.store,
+      broker,
+      channelCount: () => service.size,
+    });
+  }
   const channels: ChannelLookup = {
     lookup: (name) => service.lookup(name),
     isGranted: (id, channel) => grants.isGranted(id, channel),
@@ -304,6 +331,7 @@ export async function startServer(
     wsServer = listener("PORT_WS", config.wsPort, serveSubscriber);
   } catch (error) {
     await httpServer?.shutdown();
+    await admin?.close();
     hasher.close();
     await backend.close();
     // A port that cannot be bound is a setting to fix: report it like one, naming the variable.
@@ -357,6 +385,7 @@ export async function startServer(
       await closed;
     }
     listening = false;
+    await admin?.close();
     await backend.close();
     hasher.close();
     announce(logger, "stopped");

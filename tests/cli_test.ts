@@ -63,7 +63,8 @@ Deno.test("[e2e] CLI channel commands and push", async (t) => {
   await t.step("push delivers; the token may come from $PUSHSERVER_TOKEN", async () => {
     await using subscriber = await TestClient.connect(server.wsUrl);
     await subscriber.act("SUBSCRIBE", "news");
-    const run = await cli(["push", "news", "hello there", "--json"], {
+    // --json: the MESSAGE is JSON text (here a string) and the answer is printed as JSON.
+    const run = await cli(["push", "news", '"hello there"', "--json"], {
       env: { PUSHSERVER_HTTP: server.httpUrl, PUSHSERVER_TOKEN: token },
     });
     assert.equal(run.code, 0, run.stderr);
@@ -133,7 +134,7 @@ Deno.test("[e2e] CLI v1.1 channel options, grants and rotation", async (t) => {
       const json = await cli([
         "push",
         "feed",
-        "two",
+        '"two"',
         `--token=${created.channelToken}`,
         "--json",
         ...http,

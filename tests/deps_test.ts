@@ -18,6 +18,7 @@ const TEST_ONLY = [
   "@readme/openapi-parser",
   "@asyncapi/parser",
   "ws",
+  "axe-core",
 ];
 
 interface Lock {

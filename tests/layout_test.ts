@@ -36,6 +36,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   "ws/": [...BASE, ...CORE, "protocol/"],
   // Server-Sent Events: another writer under the transport-neutral session of ws/.
   "sse/": [...BASE, ...CORE, "protocol/", "ws/"],
+  // The admin UI (page and JSON API on the HTTP port): transport level like http/, whose app it
+  // is mounted on and whose file caching (http/static.ts) it serves its page with; it reads the
+  // core and the backend's seams (StatsShare), never a backend.
+  "admin/": [...BASE, ...CORE, "protocol/", "http/"],
   "client/": [],
   "publisher/": [],
   // Composition roots and tools.
@@ -48,6 +52,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "http/",
     "ws/",
     "sse/",
+    "admin/",
     "fd_limit.ts",
     "listener.ts",
     "client_address.ts",

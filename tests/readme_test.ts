@@ -239,7 +239,11 @@ async function runExamples(t: Deno.TestContext, doc: string): Promise<void> {
         ? [
           "__save() {",
           "  for __v in $(compgen -v); do",
-          '    [[ $__v == __* ]] || grep -qxF "$__v" <<<"$__vars_at_start" || declare -p "$__v"',
+          // FUNCNAME is set inside __save itself; sourced back outside a function, its
+          // assignment fails, and as the last line of the state (a page whose first block is a
+          // script) that failure ended the next block at once, silently.
+          '    [[ $__v == __* || $__v == FUNCNAME ]] || grep -qxF "$__v" <<<"$__vars_at_start" ||',
+          '      declare -p "$__v"',
           `  done | grep -v '^declare -[a-zA-Z]*r' > '${state}' || true`,
           "}",
           "trap __save EXIT",

@@ -33,6 +33,32 @@ export interface Channel extends ChannelOptions {
   readonly epoch: string;
 }
 
+/** What {@link ChannelStore.page} reads. */
+export interface ChannelPageQuery {
+  readonly prefix: string;
+  /** The last name of the previous page (exclusive); absent for the first page. */
+  readonly after?: string | undefined;
+  readonly limit: number;
+}
+
+/**
+ * The least string above every string that starts with `prefix` (`undefined` for "" or when
+ * no such string exists), so that `prefix <= name < prefixEnd(prefix)` is an index range.
+ * Code point order, which is the byte order of UTF-8 (SQLite's BINARY, Redis's BYLEX).
+ */
+export function prefixEnd(prefix: string): string | undefined {
+  const points = [...prefix];
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      // Lone surrogates are refused as channel names, so the next code point skips them.
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return points.join("") + String.fromCodePoint(next);
+    }
+  }
+  return undefined;
+}
+
 /** What {@link ChannelStore.insert} did: stored, the name was taken, or the store is full. */
 export type InsertResult = "ok" | "taken" | "full";
 
@@ -67,6 +93,12 @@ export interface ChannelStore {
   names(): Promise<string[]>;
   /** How many channels the store holds. */
   count(): Promise<number>;
+  /**
+   * Up to `limit` channels whose names start with `prefix` (literal, case-sensitive) and sort
+   * after `after` (when given), in ascending name order (by code point, as UTF-8 bytes sort).
+   * Reads one index range: never a scan of every channel, however many there are.
+   */
+  page(query: ChannelPageQuery): Promise<Channel[]>;
   /** Releases the store; later calls fail. */
   close(): void;
 }

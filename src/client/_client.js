@@ -11,10 +11,17 @@ import { Emitter } from "./_emitter.js";
 import { localError, PushError } from "./_errors.js";
 import { FrameReader } from "./_frames.js";
 import { Grants } from "./_grants.js";
-import { checkAuthorize, checkSince, DEFAULT_OPTIONS, settingsOf } from "./_options.js";
+import {
+  checkAuthorize,
+  checkGetToken,
+  checkSince,
+  DEFAULT_OPTIONS,
+  settingsOf,
+} from "./_options.js";
 import { RequestQueue } from "./_requests.js";
 import { Subscription } from "./_subscription.js";
 import { checkTransports } from "./_transport.js";
+import { SubscriberTokens } from "./_tokens.js";
 
 /**
  * @typedef {import("./pushserver.d.ts").PushClientOptions} PushClientOptions
@@ -45,6 +52,9 @@ export class PushClient {
   /** Grants for private channels (`options.authorize`). */
   /** @type {Grants} */
   #grants;
+  /** Subscriber tokens for private channels (`options.getToken`), renewed before they expire. */
+  /** @type {SubscriberTokens} */
+  #tokens;
   /** @type {import("./_subscription.js").SubscriptionOwner} */
   #owner = {
     unsubscribe: async (subscription) => {
@@ -62,6 +72,10 @@ export class PushClient {
    */
   constructor(url, options) {
     this.#grants = new Grants(checkAuthorize(options.authorize));
+    this.#tokens = new SubscriberTokens(
+      checkGetToken(options.getToken),
+      (subscription) => this.#renewToken(subscription),
+    );
     const settings = settingsOf(options);
     const transports = checkTransports(
       options.transports ?? DEFAULT_OPTIONS.transports,
@@ -149,6 +163,7 @@ export class PushClient {
     const sub = subscription;
     const entry = sub._add(handler);
     try {
+      if (sub._token === null) await this.#tokens.fetch(sub);
       await this.#request("SUBSCRIBE", channel, false, sub).catch((error) =>
         this.#grants.afterRefusal(
           sub,
@@ -239,6 +254,7 @@ export class PushClient {
    * @returns {Promise<void>}
    */
   close() {
+    this.#tokens.close();
     if (this.state !== "closed") {
       this.#requests.failAll("The client was closed");
       for (const subscription of this.#subscriptions.values()) subscription._end("closed");
@@ -437,6 +453,24 @@ export class PushClient {
       channels: this.#frames.channels,
       recovered,
     });
+  }
+
+  /**
+   * A subscription's token is about to expire: asks `options.getToken` for a fresh one and sends
+   * SUBSCRIBE with it (the server acks it as a renewal). While disconnected, the new token waits
+   * for the resubscribe after the reconnect.
+   * @param {Subscription} subscription
+   */
+  async #renewToken(subscription) {
+    try {
+      await this.#tokens.fetch(subscription);
+      if (this.state !== "open" || this.#subscriptions.get(subscription.channel) !== subscription) {
+        return;
+      }
+      await this.#request("SUBSCRIBE", subscription.channel, true, subscription);
+    } catch (error) {
+      if (subscription.state !== "unsubscribed") this.#reportError(error, subscription.channel);
+    }
   }
 
   /**

@@ -23,7 +23,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
 /**
  * @typedef {import("./pushserver.d.ts").PushClientOptions} PushClientOptions
  * @typedef {import("./pushserver.d.ts").StreamPosition} StreamPosition
- * @typedef {Required<Omit<PushClientOptions, "WebSocket" | "authorize" | "transports">>} Settings
+ * @typedef {Required<Omit<PushClientOptions, "WebSocket" | "authorize" | "transports" | "getToken">>} Settings
  */
 
 /**
@@ -51,7 +51,13 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
  * @returns {Settings}
  */
 export function settingsOf(options) {
-  const { WebSocket: _ws, authorize: _authorize, transports: _transports, ...rest } = options;
+  const {
+    WebSocket: _ws,
+    authorize: _authorize,
+    transports: _transports,
+    getToken: _getToken,
+    ...rest
+  } = options;
   /** @type {Record<string, unknown>} */
   const defined = {};
   for (const [key, value] of Object.entries(rest)) if (value !== undefined) defined[key] = value;
@@ -70,6 +76,18 @@ export function checkAuthorize(authorize) {
   }
   return /** @type {((uuid: string, channel: string) => unknown) | undefined} */ (authorize) ??
     null;
+}
+
+/**
+ * Validates `options.getToken` (subscriber tokens, v1.2).
+ * @param {unknown} getToken
+ * @returns {((channel: string) => unknown) | null}
+ */
+export function checkGetToken(getToken) {
+  if (getToken !== undefined && typeof getToken !== "function") {
+    throw new TypeError("options.getToken must be a function (channel) => Promise<string | null>");
+  }
+  return /** @type {((channel: string) => unknown) | undefined} */ (getToken) ?? null;
 }
 
 /**

@@ -49,6 +49,9 @@ export class Subscription {
   #recovered = null;
   /** Private channel this client got a grant for: granted again after every reconnect. */
   #granted = false;
+  /** The subscriber token (JWT) from `options.getToken`, sent with every SUBSCRIBE. */
+  /** @type {string | null} */
+  #token = null;
   /** @type {Emitter} */
   #events;
 
@@ -145,29 +148,38 @@ export class Subscription {
     this.#granted = granted;
   }
 
+  /** @internal The subscriber token sent with SUBSCRIBE (`options.getToken`), or null. */
+  get _token() {
+    return this.#token;
+  }
+
+  set _token(token) {
+    this.#token = token;
+  }
+
   /**
    * @internal The `data` of a SUBSCRIBE on connection `uuid`, and whether it is the first there.
    * The first SUBSCRIBE of a channel on a connection carries the position as `since`, so a
    * history channel resumes where this client left off; later ones (more handlers) must not, as
    * the server would answer them `recovered: false`.
    * @param {string} uuid
-   * @returns {{ data: { channel: string, since?: StreamPosition, info?: Record<string, unknown> },
-   *   since: StreamPosition | null,
-   *   first: boolean }}
+   * @returns {{ data: { channel: string, since?: StreamPosition, info?: Record<string, unknown>,
+   *   token?: string }, since: StreamPosition | null, first: boolean }}
    */
   _subscribeFrame(uuid) {
     const channel = this.#channel;
+    const token = this.#token === null ? {} : { token: this.#token };
     if (this.#state === "unsubscribed" || this.#sentOn === uuid) {
       return {
-        data: this.#info ? { channel, info: this.#info } : { channel },
+        data: this.#info ? { channel, info: this.#info, ...token } : { channel, ...token },
         since: null,
         first: false,
       };
     }
     this.#sentOn = uuid;
     const since = this.#position ? { ...this.#position } : null;
-    /** @type {{ channel: string, since?: StreamPosition, info?: Record<string, unknown> }} */
-    const data = since ? { channel, since: { ...since } } : { channel };
+    /** @type {{ channel: string, since?: StreamPosition, info?: Record<string, unknown>, token?: string }} */
+    const data = since ? { channel, since: { ...since }, ...token } : { channel, ...token };
     if (this.#info) data.info = this.#info;
     return { data, since, first: true };
   }

@@ -62,6 +62,14 @@ export interface PushClientOptions {
    * more), and after every reconnect for the channels that needed it (the UUID changes).
    */
   authorize?: (uuid: string, channel: string) => unknown;
+  /**
+   * Gets a subscriber token (a JWT the app's backend signs, v1.2) for `channel`: called before
+   * the channel is subscribed, and again before the token's `exp` (read from the token without
+   * verifying it), as centrifuge-js does. A string is sent as `data.token` with the channel's
+   * SUBSCRIBEs, so a private channel is subscribed without a grant and renewed before it
+   * expires; `null` or `undefined` (e.g. for a public channel) sends none.
+   */
+  getToken?: (channel: string) => string | null | undefined | Promise<string | null | undefined>;
 }
 
 /** A position in a history channel's stream. */
@@ -107,7 +115,7 @@ export interface PresenceResult {
 
 /** The reconnect, timeout, pacing and transport settings used when an option is not given. */
 export declare const DEFAULT_OPTIONS: Readonly<
-  Required<Omit<PushClientOptions, "WebSocket" | "authorize" | "transports">> & {
+  Required<Omit<PushClientOptions, "WebSocket" | "authorize" | "transports" | "getToken">> & {
     transports: readonly ["websocket", "sse"];
   }
 >;

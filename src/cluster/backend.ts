@@ -13,6 +13,7 @@ import { RedisBroker } from "./redis_broker.ts";
 import { RedisChannelPresence } from "./redis_channel_presence.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { RedisChannelStore } from "./redis_store.ts";
+import { RedisStatsShare } from "./stats_share.ts";
 
 /** How often the cluster's channel count is read. */
 const COUNT_REFRESH_MS = 5000;
@@ -76,6 +77,8 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
   });
   try {
     await broker.start();
+    // Channels created by a node that did not keep the names set yet (the admin UI pages it).
+    await store.backfillNames();
     await channelPresence.start();
   } catch (error) {
     await channelPresence.close();
@@ -110,6 +113,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
       });
     },
     healthy: () => node.healthy(),
+    statsShare: new RedisStatsShare(cmd, keys, node.nodeId),
     metrics: () => node.metrics() + broker.metrics(),
     async close() {
       await broker.close();

@@ -20,6 +20,14 @@ export class Keys {
     return `${this.prefix}channels`;
   }
 
+  /**
+   * ZSET: every channel name, all scored 0, so that ZRANGE BYLEX reads names by prefix in order
+   * (the admin UI's channel table); kept by the create and delete scripts.
+   */
+  get names(): string {
+    return `${this.prefix}names`;
+  }
+
   /** LIST: a history channel's stored pushes, newest first, capped at its size, expiring by TTL. */
   history(name: string): string {
     return `${this.prefix}history:${name}`;
@@ -79,6 +87,21 @@ export class Keys {
   /** Pub/sub: presence joins and leaves of every channel, which every node listens to. */
   get presenceEvents(): string {
     return `${this.prefix}presence-events`;
+  }
+
+  /** ZSET: the nodes sharing admin UI numbers, scored by their last report (unix ms). */
+  get adminNodes(): string {
+    return `${this.prefix}admin:nodes`;
+  }
+
+  /** LIST: node `id`'s admin UI samples, oldest first (expires unless written). */
+  adminSamples(id: string): string {
+    return `${this.prefix}admin:samples:${id}`;
+  }
+
+  /** HASH: node `id`'s admin UI table `table` (`subs`, `pushes`): channel → value. */
+  adminTable(table: string, id: string): string {
+    return `${this.prefix}admin:${table}:${id}`;
   }
 
   /** Pub/sub: channel events (deleted, rotated, revoked) that every node listens to. */

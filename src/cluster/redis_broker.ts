@@ -28,6 +28,7 @@ import { type ReceiptReply, ReceiptWaiter } from "./receipts.ts";
 import { redisCall, unavailable } from "./redis.ts";
 import { type ClusterEvent, decodeEntry, type RedisChannelStore } from "./redis_store.ts";
 import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
+import { publishOnce } from "./publish_once.ts";
 
 /** Records per pipeline when checking many after a reconnect. */
 const BATCH = 500;
@@ -112,6 +113,24 @@ export class RedisBroker implements Broker {
     recipients: readonly string[],
     options?: PublishOptions,
   ): Promise<number | undefined> {
+    if (options?.once !== undefined) {
+      // v1.2 idempotent pushes: the key's claim and the push are one script (publish_once.ts).
+      return await publishOnce(
+        {
+          redis: this.#deps.redis,
+          keys: this.#deps.keys,
+          now: this.#deps.now,
+          onPublished: () => this.#stats.published++,
+          receipts: { waiter: this.#receipts, nodeId: this.#deps.nodeId },
+          call: redisCall,
+          applied: (answer) => this.#applied(channel, answer),
+        },
+        channel,
+        message,
+        recipients,
+        { ...options, once: options.once },
+      );
+    }
     if (options?.json === true || options?.receipt !== undefined) {
       return await this.#publishExtended(channel, message, recipients, options);
     }

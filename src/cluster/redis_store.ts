@@ -4,7 +4,14 @@
  * with the record the caller checked, and announce deletes and rotations to every node.
  */
 import type { Redis } from "ioredis";
-import type { Channel, ChannelStore, InsertResult, WriteResult } from "../channels/store.ts";
+import {
+  type Channel,
+  type ChannelPageQuery,
+  type ChannelStore,
+  type InsertResult,
+  prefixEnd,
+  type WriteResult,
+} from "../channels/store.ts";
 import type { HistoryEntry } from "../history/log.ts";
 import type { Keys } from "./keys.ts";
 import { redisCall, unavailable } from "./redis.ts";
@@ -43,7 +50,7 @@ export class RedisChannelStore implements ChannelStore {
     const answer = await redisCall(() =>
       INSERT.run(
         this.#redis,
-        [k.channel(channel.name), k.index, k.history(channel.name)],
+        [k.channel(channel.name), k.index, k.history(channel.name), k.names],
         [
           max,
           channel.name,
@@ -89,7 +96,7 @@ export class RedisChannelStore implements ChannelStore {
       await redisCall(() =>
         DELETE.run(
           this.#redis,
-          [k.channel(expected.name), k.index, k.history(expected.name)],
+          [k.channel(expected.name), k.index, k.history(expected.name), k.names],
           [expected.epoch, expected.tokenHash, expected.name, k.events, JSON.stringify(event)],
         )
       ),
@@ -116,6 +123,48 @@ export class RedisChannelStore implements ChannelStore {
 
   count(): Promise<number> {
     return redisCall(() => this.#redis.zcard(this.#keys.index));
+  }
+
+  async page(query: ChannelPageQuery): Promise<Channel[]> {
+    const { prefix, after, limit } = query;
+    const end = prefixEnd(prefix);
+    const min = after !== undefined && after >= prefix ? `(${after}` : `[${prefix}`;
+    const max = end === undefined ? "+" : `(${end}`;
+    const channels: Channel[] = [];
+    let from = min;
+    // A name whose record is gone (written by a node of an older version) is skipped.
+    while (channels.length < limit) {
+      const want = limit - channels.length;
+      const names = await redisCall(() =>
+        this.#redis.zrangebylex(this.#keys.names, from, max, "LIMIT", 0, want)
+      );
+      for (const channel of await this.getMany(names)) {
+        if (channel !== undefined) channels.push(channel);
+      }
+      if (names.length < want) break;
+      from = `(${names.at(-1)!}`;
+    }
+    return channels;
+  }
+
+  /**
+   * Adds every channel of the creation-time index to the names set that {@link page} reads
+   * (channels created by a node that did not keep it yet); run at start, cheap once in step.
+   */
+  async backfillNames(): Promise<number> {
+    const k = this.#keys;
+    const [names, index] = await redisCall(() =>
+      Promise.all([this.#redis.zcard(k.names), this.#redis.zcard(k.index)])
+    );
+    if (names >= index) return 0;
+    let added = 0;
+    for (let start = 0;; start += 1000) {
+      const batch = await redisCall(() => this.#redis.zrange(k.index, start, start + 999));
+      if (batch.length === 0) return added;
+      added += await redisCall(() =>
+        this.#redis.zadd(k.names, ...batch.flatMap((name) => [0, name]))
+      );
+    }
   }
 
   /**

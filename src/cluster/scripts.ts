@@ -52,11 +52,11 @@ export class Script {
 
 /**
  * Creates a channel unless the name is taken (0) or the cluster holds `max` channels (-1).
- * KEYS: channel, index, history. ARGV: max, name, createdAt, tokenHash, epoch, private,
+ * KEYS: channel, index, history, names. ARGV: max, name, createdAt, tokenHash, epoch, private,
  * historySize ('' = none), historyTtlS, top, presence ('1' or '0').
  */
 export const INSERT = new Script(
-  3,
+  4,
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return -1 end
@@ -67,6 +67,7 @@ if ARGV[7] ~= '' then
 end
 if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'presence', '1') end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[4], 0, ARGV[2])
 redis.call('DEL', KEYS[3])
 return 1
 `,
@@ -146,13 +147,14 @@ return reply
 
 /**
  * Deletes the channel (record, stream, history) and announces it on the events channel, at once.
- * KEYS: channel, index, history. ARGV: epoch, tokenHash, name, events channel, event.
+ * KEYS: channel, index, history, names. ARGV: epoch, tokenHash, name, events channel, event.
  */
 export const DELETE = new Script(
-  3,
+  4,
   `${CHECK}
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 `,

@@ -25,6 +25,7 @@ import { docsRoutes } from "./docs.ts";
 import { authorizePush, publishPush } from "./push_action.ts";
 import { historyAck, readPage } from "./history_route.ts";
 import { applyCors, browserRoutes } from "./static.ts";
+import { ADMIN_ROUTES } from "../protocol/admin_api.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -255,6 +256,12 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     logger.warn("channel token rotated by the operator", { channel: name });
     return serverAck("Rotated", name, token);
   });
+
+  // The admin UI's routes are mounted by server.ts (src/admin/) when ADMIN_TOKEN is set; without
+  // it their documented paths are here, answering the 404 that names the variable.
+  if (adminDigest === undefined) {
+    for (const { path } of ADMIN_ROUTES) app.all(path, (c) => errorResponse(adminOff(c)));
+  }
 
   function operation(path: string, handle: (c: Context) => Response | Promise<Response>): void {
     app.get(path, handle);

@@ -5,7 +5,7 @@
  */
 import type { ChannelService } from "../channels/service.ts";
 import type { Channel } from "../channels/store.ts";
-import type { Broker, PublishOptions, Receipt } from "../hub/broker.ts";
+import type { Broker, PublishOptions, PushOnce, Receipt } from "../hub/broker.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ActionRequest } from "../protocol/api.ts";
 
@@ -46,13 +46,50 @@ export async function publishPush(
       partial: false,
     }
     : undefined;
+  if (data.idempotencyKey !== undefined) return await publishOnce(deps, channel, data, receipt);
   const options: PublishOptions | undefined = receipt === undefined
     ? (data.message.json ? { json: true } : undefined)
     : { json: data.message.json, receipt };
   const offset = await deps.broker.publish(channel, data.message.text, data.recipients, options);
-  deps.metrics.pushes++;
+  deps.metrics.countPush(channel.name);
   const position = offset === undefined ? {} : { offset, epoch: channel.epoch };
   return receipt === undefined ? position : { ...position, ...receiptData(receipt, data) };
+}
+
+/**
+ * A push with an `idempotencyKey` (v1.2): the broker makes it unless the key was used on the
+ * channel within 300 s; then it is answered exactly as the first one was (its offset, and its
+ * receipt counts when the first asked for them), whatever this one asks.
+ */
+async function publishOnce(
+  deps: PushDeps,
+  channel: Channel,
+  data: PushData,
+  receipt: Receipt | undefined,
+): Promise<Record<string, unknown>> {
+  const once: PushOnce = { key: data.idempotencyKey! };
+  const options: PublishOptions = {
+    json: data.message.json,
+    once,
+    ...(receipt === undefined ? {} : { receipt }),
+  };
+  const offset = await deps.broker.publish(channel, data.message.text, data.recipients, options);
+  const earlier = once.earlier;
+  if (earlier === undefined) {
+    deps.metrics.pushes++;
+    const position = offset === undefined ? {} : { offset, epoch: channel.epoch };
+    return receipt === undefined ? position : { ...position, ...receiptData(receipt, data) };
+  }
+  const position = earlier.offset === undefined
+    ? {}
+    : { offset: earlier.offset, epoch: channel.epoch };
+  if (earlier.receipt === undefined) return position;
+  const first: Receipt = {
+    delivered: earlier.receipt.delivered,
+    reached: earlier.receipt.reached === undefined ? undefined : new Set(earlier.receipt.reached),
+    partial: earlier.receipt.partial,
+  };
+  return { ...position, ...receiptData(first, data) };
 }
 
 /** The receipt fields of a `Sent` ack. */

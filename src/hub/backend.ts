@@ -13,6 +13,7 @@ import type { Broker, BrokerHandler } from "./broker.ts";
 import type { ChannelPresence, PresenceHooks } from "./channel_presence.ts";
 import type { Grants, Presence } from "./grants.ts";
 import type { Hub } from "./hub.ts";
+import type { StatsShare } from "./stats_share.ts";
 
 /** What a backend is built with. */
 export interface BackendContext {
@@ -50,6 +51,11 @@ export interface Backend {
   start(core: BackendCore): void;
   /** False while the backend cannot serve: `/readyz` answers 503. */
   healthy(): boolean;
+  /**
+   * Where the nodes share the admin UI's numbers (cluster); absent when this node is the only
+   * one (single node): the admin UI reads this process.
+   */
+  readonly statsShare?: StatsShare;
   /** Prometheus text of the backend's own series (empty when it has none). */
   metrics(): string;
   /** Commits what is pending, stops background work, releases the store and connections. */

@@ -38,6 +38,32 @@ export interface PublishOptions {
   readonly json?: boolean;
   /** Count what the push reaches into this receipt before resolving. */
   readonly receipt?: Receipt;
+  /** v1.2 idempotent push: made at most once per key, channel and {@link ONCE_TTL_MS}. */
+  readonly once?: PushOnce;
+}
+
+/** How long a push's `idempotencyKey` stays used on its channel (PROTOCOL.md v1.2). */
+export const ONCE_TTL_MS = 300_000;
+
+/**
+ * An idempotent push's key. When the key was used on the same channel (same epoch) within
+ * {@link ONCE_TTL_MS}, on any node, the broker neither delivers nor stores the push again: it
+ * sets `earlier` and resolves with the first push's offset.
+ */
+export interface PushOnce {
+  readonly key: string;
+  earlier?: EarlierPush;
+}
+
+/** What the first push with a key was answered: its offset and, with `receipt`, its counts. */
+export interface EarlierPush {
+  readonly offset?: number;
+  readonly receipt?: {
+    readonly delivered: number;
+    /** Targeted pushes: the recipients it reached. */
+    readonly reached?: readonly string[];
+    readonly partial: boolean;
+  };
 }
 
 /** Something that happened to a channel that its subscribers must learn. */

@@ -4,7 +4,13 @@
  */
 import { dirname } from "node:path";
 import { ChannelCache } from "../channels/cache.ts";
-import type { Channel, ChannelStore, InsertResult, WriteResult } from "../channels/store.ts";
+import type {
+  Channel,
+  ChannelPageQuery,
+  ChannelStore,
+  InsertResult,
+  WriteResult,
+} from "../channels/store.ts";
 import { ConfigError } from "../config.ts";
 import type { Backend, BackendContext } from "../hub/backend.ts";
 import { retryWhileBusy } from "./busy_retry.ts";
@@ -135,6 +141,10 @@ export class LocalChannelStore implements ChannelStore {
 
   count(): Promise<number> {
     return this.#read(() => this.#store.count());
+  }
+
+  page(query: ChannelPageQuery): Promise<Channel[]> {
+    return this.#read(() => this.#store.page(query));
   }
 
   close(): void {

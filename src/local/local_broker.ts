@@ -4,6 +4,7 @@ import type { HistoryPageSize, HistoryRead } from "../history/log.ts";
 import type { Broker, BrokerHandler, Publication, PublishOptions, Receipt } from "../hub/broker.ts";
 import type { FaultReporter } from "../metrics.ts";
 import { SqliteHistory } from "./sqlite_history.ts";
+import { LocalPushKeys } from "./push_keys.ts";
 import type { SqliteChannelStore } from "./sqlite_store.ts";
 import { storeFault } from "./store_faults.ts";
 
@@ -21,10 +22,13 @@ export interface LocalBrokerOptions {
 export class LocalBroker implements Broker {
   readonly #handler: BrokerHandler;
   readonly #history: SqliteHistory;
+  /** v1.2 idempotent pushes (push_keys.ts). */
+  readonly #keys: LocalPushKeys;
 
   /** Delivers to `handler`; history goes to `options.store`. */
   constructor(handler: BrokerHandler, options: LocalBrokerOptions) {
     this.#handler = handler;
+    this.#keys = new LocalPushKeys(options);
     this.#history = new SqliteHistory({
       store: options.store,
       now: options.now,
@@ -54,6 +58,16 @@ export class LocalBroker implements Broker {
     recipients: readonly string[],
     options?: PublishOptions,
   ): Promise<number | undefined> {
+    const once = options?.once;
+    if (once !== undefined) {
+      const { once: _, ...made } = options!;
+      return this.#keys.run(
+        channel,
+        once,
+        options?.receipt,
+        () => this.publish(channel, message, recipients, made),
+      );
+    }
     const json = options?.json === true;
     if (channel.history === null || recipients.length > 0) {
       deliver(

@@ -2,7 +2,14 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { HistoryEntry, HistoryPageSize, StoredPush } from "../history/log.ts";
 import { BUSY_WAIT_MS } from "./busy_retry.ts";
-import type { Channel, ChannelStore, InsertResult, WriteResult } from "../channels/store.ts";
+import {
+  type Channel,
+  type ChannelPageQuery,
+  type ChannelStore,
+  type InsertResult,
+  prefixEnd,
+  type WriteResult,
+} from "../channels/store.ts";
 
 /** Schema migrations, applied in order; `schema_version` records how many have run. */
 const MIGRATIONS: readonly string[] = [
@@ -28,12 +35,26 @@ const MIGRATIONS: readonly string[] = [
   // v1.2: a message may be any JSON value; "json = 1" rows hold its JSON text. Rows written
   // before hold v1 strings, so they stay 0 and replay as the strings they are.
   `ALTER TABLE history ADD COLUMN json INTEGER NOT NULL DEFAULT 0;`,
-  // Migration 4 belongs to the webhooks branch (its outbox tables), ported at the same time;
-  // until it lands here it is a no-op, so that presence keeps its number (5) either way.
-  `-- webhooks (migration 4)`,
+  // v1.2 (migration 4): idempotent pushes. The answer a key got on a channel's epoch, until
+  // `expires_at` (ms); see push_keys.ts.
+  `CREATE TABLE push_keys (
+     channel TEXT NOT NULL,
+     key TEXT NOT NULL,
+     epoch TEXT NOT NULL,
+     answer TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (channel, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX push_keys_expiry ON push_keys (expires_at);`,
   // v1.2 (migration 5): presence channels. Existing channels are not presence channels.
   `ALTER TABLE channels ADD COLUMN presence INTEGER NOT NULL DEFAULT 0;`,
 ];
+
+interface PushKeyStatements {
+  readonly find: StatementSync;
+  readonly save: StatementSync;
+  readonly sweep: StatementSync;
+}
 
 interface ChannelRow {
   name: string;
@@ -63,12 +84,15 @@ export class SqliteChannelStore implements ChannelStore {
   readonly #epochOf: StatementSync;
   readonly #list: StatementSync;
   readonly #names: StatementSync;
+  readonly #pageWithin: StatementSync;
+  readonly #pageFrom: StatementSync;
   readonly #append: StatementSync;
   readonly #raiseTop: StatementSync;
   readonly #trimBelow: StatementSync;
   readonly #trimOlder: StatementSync;
   readonly #readAfter: StatementSync;
   readonly #top: StatementSync;
+  readonly #pushKeys: PushKeyStatements;
   /** Channels stored: this process is the file's only writer, so counting once is enough. */
   #count: number;
 
@@ -103,6 +127,14 @@ export class SqliteChannelStore implements ChannelStore {
     this.#epochOf = db.prepare("SELECT epoch FROM channels WHERE name = ?");
     this.#list = db.prepare(`SELECT ${COLUMNS} FROM channels ORDER BY created_at, name`);
     this.#names = db.prepare("SELECT name FROM channels ORDER BY created_at, name");
+    // A range of the primary key (BINARY collation: UTF-8 byte order): never a scan.
+    this.#pageWithin = db.prepare(
+      `SELECT ${COLUMNS} FROM channels WHERE name >= ? AND name < ? AND name > ?
+       ORDER BY name LIMIT ?`,
+    );
+    this.#pageFrom = db.prepare(
+      `SELECT ${COLUMNS} FROM channels WHERE name >= ? AND name > ? ORDER BY name LIMIT ?`,
+    );
     // Only while that record of the channel exists: a push racing a delete leaves no orphan row
     // that a re-created channel of the same name would inherit.
     this.#append = db.prepare(
@@ -121,6 +153,44 @@ export class SqliteChannelStore implements ChannelStore {
     this.#count = Number(
       (db.prepare("SELECT count(*) AS n FROM channels").get() as { n: number }).n,
     );
+    this.#pushKeys = {
+      find: db.prepare(
+        "SELECT answer FROM push_keys WHERE channel = ? AND key = ? AND epoch = ? AND expires_at > ?",
+      ),
+      save: db.prepare(
+        `INSERT INTO push_keys (channel, key, epoch, answer, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (channel, key) DO UPDATE SET epoch = excluded.epoch,
+           answer = excluded.answer, expires_at = excluded.expires_at`,
+      ),
+      sweep: db.prepare("DELETE FROM push_keys WHERE expires_at <= ?"),
+    };
+  }
+
+  /**
+   * The answer stored for an idempotent push's `key` on this epoch of `channel`, unless it
+   * expired by `now` (v1.2; see local/push_keys.ts).
+   */
+  findPushKey(channel: string, key: string, epoch: string, now: number): string | undefined {
+    const row = this.#pushKeys.find.get(channel, key, epoch, now) as
+      | { answer: string }
+      | undefined;
+    return row?.answer;
+  }
+
+  /** Stores the answer of an idempotent push until `expiresAt` (replacing an expired one). */
+  savePushKey(
+    channel: string,
+    key: string,
+    epoch: string,
+    answer: string,
+    expiresAt: number,
+  ): void {
+    this.#pushKeys.save.run(channel, key, epoch, answer, expiresAt);
+  }
+
+  /** Deletes the push keys that expired by `now`. */
+  sweepPushKeys(now: number): void {
+    this.#pushKeys.sweep.run(now);
   }
 
   insert(channel: Channel, max: number): Promise<InsertResult> {
@@ -173,6 +243,16 @@ export class SqliteChannelStore implements ChannelStore {
   /** Every channel, oldest first (a single node loads them all at start). */
   list(): Promise<Channel[]> {
     return Promise.resolve((this.#list.all() as unknown as ChannelRow[]).map(toChannel));
+  }
+
+  page(query: ChannelPageQuery): Promise<Channel[]> {
+    const { prefix, limit } = query;
+    const after = query.after ?? "";
+    const end = prefixEnd(prefix);
+    const rows = end === undefined
+      ? this.#pageFrom.all(prefix, after, limit)
+      : this.#pageWithin.all(prefix, end, after, limit);
+    return Promise.resolve((rows as unknown as ChannelRow[]).map(toChannel));
   }
 
   /**

@@ -39,6 +39,23 @@ const optionalFlag = z
   .nullish()
   .transform((flag) => flag ?? false);
 
+/**
+ * An optional push key (v1.2 idempotent pushes): 1–64 printable ASCII characters (U+0020–U+007E);
+ * null = absent.
+ */
+const idempotencyKey = z
+  .string({ error: expecting("a string of 1 to 64 printable ASCII characters, or null") })
+  .regex(/^[\x20-\x7e]{1,64}$/, { error: "must be 1 to 64 printable ASCII characters" })
+  .nullish()
+  .transform((key) => key ?? undefined)
+  .optional()
+  .meta({
+    description: "v1.2: 1–64 printable ASCII characters. A push whose key was already used on " +
+      "the same channel within the last 300 s is not delivered or stored again and is " +
+      "answered exactly like the first one (same `offset`, same receipt counts), on any node: " +
+      "a publisher that got a 503 or no answer can retry safely",
+  });
+
 /** A stream position to read on from (`since`, as in SUBSCRIBE); null = absent. */
 const sincePosition = object({
   offset: z.number({ error: expecting("a whole number ≥ 0") }).int({
@@ -93,6 +110,8 @@ export const ACTION_SCHEMAS = {
     message: messageField,
     // v1.2: answer what the push reached (`delivered`, `undelivered`, `partial`).
     receipt: optionalFlag,
+    // v1.2: a push retried with the same key within 300 s is made once.
+    idempotencyKey,
   }),
   DELETE_CHANNEL: envelope("DELETE_CHANNEL", { channel: channelName, channelToken }),
   AUTHORIZE_SUBSCRIBER: envelope("AUTHORIZE_SUBSCRIBER", {
@@ -189,8 +208,10 @@ export function wellFormedPush(json: unknown): ActionRequest<"PUSH_MESSAGE"> | u
   if (json.messageType !== "SERVER_ACTION" || json.action !== "PUSH_MESSAGE") return undefined;
   const data = json.data;
   if (!isPlainObject(data)) return undefined;
-  const { channel, channelToken, recipients, message, receipt } = data;
+  const { channel, channelToken, recipients, message, receipt, idempotencyKey } = data;
   if (receipt !== undefined && receipt !== null && typeof receipt !== "boolean") return undefined;
+  // A key is checked (and worded) by the schema: keyed pushes take the zod path.
+  if (idempotencyKey !== undefined && idempotencyKey !== null) return undefined;
   if (!isChannelName(channel) || typeof message !== "string" || !Array.isArray(recipients)) {
     return undefined;
   }

@@ -14,5 +14,6 @@ export const CLIENT_MODULES = [
   "_requests.js",
   "_sse_transport.js",
   "_subscription.js",
+  "_tokens.js",
   "_transport.js",
 ] as const;

@@ -10,7 +10,7 @@ import { inboundSchema } from "./inbound.ts";
 export type Json = Record<string, unknown>;
 
 /** Version of the protocol the documents describe. */
-export const PROTOCOL_VERSION = "1.1.0";
+export const PROTOCOL_VERSION = "1.2.0";
 
 /** The media type of every JSON answer. */
 export const JSON_TYPE = "application/json; charset=utf-8";

@@ -177,6 +177,7 @@ export function openApiDocument(
       };
     }
     if (route.bearer !== undefined) operation.security = [{ [route.bearer]: [] }];
+    if (route.parameters !== undefined) operation.parameters = [...route.parameters];
     paths[route.path] = { ...paths[route.path], [method]: operation };
   }
 

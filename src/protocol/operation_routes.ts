@@ -17,6 +17,7 @@ import { CLIENT_MODULES } from "./client_modules.ts";
 import { channelName } from "./fields.ts";
 import { errorContent, EVERY_ACTION_ERRORS, httpMessages } from "./http_errors.ts";
 import { nullToken } from "./routes.ts";
+import { ADMIN_ROUTES } from "./admin_api.ts";
 
 /** One answer of an operations route. */
 export interface Reply {
@@ -43,6 +44,8 @@ export interface OperationRoute {
   readonly responses: Readonly<Record<number, Reply>>;
   /** A required bearer token (`ADMIN_TOKEN`). */
   readonly bearer?: "adminToken";
+  /** OpenAPI parameter objects (query parameters). */
+  readonly parameters?: readonly Json[];
 }
 
 const JS_TYPE = "text/javascript; charset=utf-8";
@@ -309,4 +312,5 @@ export const OPERATION_ROUTES: readonly OperationRoute[] = [
     description: "A separate file, so the page needs no inline script.",
     responses: file("The script", JS_TYPE),
   },
+  ...ADMIN_ROUTES,
 ];

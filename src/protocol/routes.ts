@@ -143,6 +143,9 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
       "On a history channel a broadcast push is stored first (durably) and gets the next " +
       "offset: the ack and the `CLIENT_PUSH` frames carry its `offset` and the channel's " +
       "`epoch`. Targeted pushes are not stored.",
+      "v1.2: `message` may be any JSON value but null; `receipt: true` answers what the push " +
+      "reached; with `idempotencyKey`, a push retried within 300 s (on any node) is made once " +
+      "and answered like the first one, so a publisher that got a 503 or no answer can retry.",
     ].join("\n\n"),
     example: {
       channel: "news",
@@ -316,8 +319,8 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
       "`data` that `/push` would have answered for that item (`errorDetails` included). One " +
       "item's failure never affects another.",
       "Items on the same channel are delivered in list order, and each is a push in every " +
-      "sense (history offset, metrics). Token checks of the items run concurrently; identical " +
-      "tokens are verified once.",
+      "sense (history offset, metrics, receipts, `idempotencyKey`). Token checks of the items " +
+      "run concurrently; identical tokens are verified once.",
     ].join("\n\n"),
     example: {
       pushes: [
@@ -326,6 +329,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
           channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx",
           recipients: [],
           message: "Hello, world",
+          idempotencyKey: "news-2025-01-01-0001",
         },
         {
           channel: "scores",

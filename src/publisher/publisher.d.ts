@@ -82,6 +82,12 @@ export interface PushResult {
   offset?: number;
   /** The channel's epoch (together with `offset`). */
   epoch?: string;
+  /** With `receipt: true`: connections the push was handed to, on every node (v1.2). */
+  delivered?: number;
+  /** With `receipt: true`, targeted pushes: the listed UUIDs it did not reach (v1.2). */
+  undelivered?: string[];
+  /** With `receipt: true`: a node did not answer within 1 s (cluster mode; v1.2). */
+  partial?: true;
 }
 
 /** The `data` of a `SERVER_ACK`. */
@@ -138,8 +144,8 @@ export declare class PushPublisher {
   push(
     channel: string,
     channelToken: string,
-    message: string,
-    options?: RequestOptions & { recipients?: readonly string[] },
+    message: unknown,
+    options?: PushOptions,
   ): Promise<PushResult>;
   /** Deletes a channel; subscribers get a `Channel Deleted` ack. */
   deleteChannel(
@@ -179,4 +185,87 @@ export declare class PushPublisher {
     channelToken: string,
     options?: RequestOptions,
   ): Promise<PresenceResult>;
+
+  // --- v1.2 publishing (issue 20) ---
+  /**
+   * Pushes up to 100 messages in one request. One result per item, in order; an item's
+   * failure is its result (`ok: false`), never a rejection.
+   */
+  pushBatch(pushes: readonly BatchPush[], options?: RequestOptions): Promise<BatchResult[]>;
+  /** Reads one page of a history channel's retained pushes (409 without history). */
+  history(
+    channel: string,
+    channelToken: string,
+    options?: HistoryReadOptions,
+  ): Promise<HistoryPage>;
+  /** Pages through a history channel with `for await`, from `since` (or the oldest) on. */
+  historyPages(
+    channel: string,
+    channelToken: string,
+    options?: HistoryReadOptions,
+  ): AsyncGenerator<HistoryPage, void, undefined>;
+}
+
+// --- v1.2 publishing types (issue 20) ---
+
+/** Options of {@link PushPublisher.push}. */
+export interface PushOptions extends RequestOptions {
+  /** Only these connection UUIDs (default: every subscriber). */
+  recipients?: readonly string[];
+  /** Answer what the push reached: `delivered`, `undelivered`, `partial`. */
+  receipt?: boolean;
+  /**
+   * 1–64 printable ASCII characters: a retry with the same key on the channel within 300 s is
+   * pushed once and answered like the first push.
+   */
+  idempotencyKey?: string;
+}
+
+/** One item of {@link PushPublisher.pushBatch}: `push()`'s arguments as one object. */
+export interface BatchPush {
+  channel: string;
+  channelToken: string;
+  message: unknown;
+  recipients?: readonly string[];
+  receipt?: boolean;
+  idempotencyKey?: string;
+}
+
+/** One item's result in a batch: what `push()` resolves with, or the error it would throw. */
+export type BatchResult =
+  | ({ ok: true } & PushResult)
+  | { ok: false; code: number; message: string; errorDetails: string | null };
+
+/** A position in a channel's stream, as a push or a history page reports it. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** Options of {@link PushPublisher.history}. */
+export interface HistoryReadOptions extends RequestOptions {
+  /** Read the pushes after this position (default: from the oldest retained one). */
+  since?: StreamPosition | null;
+  /** At most this many pushes per page, 1–1000 (default 100). */
+  limit?: number;
+}
+
+/** One retained push. */
+export interface Publication<T = unknown> {
+  offset: number;
+  message: T;
+  /** When the push was accepted, ISO 8601 UTC with milliseconds. */
+  time: string;
+}
+
+/** One page of a channel's history. */
+export interface HistoryPage {
+  channel: string;
+  epoch: string;
+  /** The stream's top offset. */
+  offset: number;
+  /** Oldest first. */
+  publications: Publication[];
+  /** With `since`: whether every push after it is still retained. */
+  recovered?: boolean;
 }

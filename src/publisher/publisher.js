@@ -34,6 +34,11 @@ export class PushApiError extends Error {
  * @typedef {import("./publisher.d.ts").ChannelInfo} ChannelInfo
  * @typedef {import("./publisher.d.ts").PushResult} PushResult
  * @typedef {import("./publisher.d.ts").HistoryOptions} HistoryOptions
+ * @typedef {import("./publisher.d.ts").PushOptions} PushOptions
+ * @typedef {import("./publisher.d.ts").BatchPush} BatchPush
+ * @typedef {import("./publisher.d.ts").BatchResult} BatchResult
+ * @typedef {import("./publisher.d.ts").HistoryReadOptions} HistoryReadOptions
+ * @typedef {import("./publisher.d.ts").HistoryPage} HistoryPage
  */
 
 /** A client for the publisher HTTP API of one pushserver. */
@@ -114,29 +119,20 @@ export class PushPublisher {
   }
 
   /**
-   * Pushes `message` to every subscriber of `channel`, or only to `recipients` (UUIDs). On a
-   * history channel a broadcast resolves with the push's stream position `{offset, epoch}`.
+   * Pushes `message` (any JSON value but `null`: a string is v1's) to every subscriber of
+   * `channel`, or only to `recipients` (UUIDs). On a history channel a broadcast resolves with
+   * the push's stream position `{offset, epoch}`; with `receipt: true` also with what it
+   * reached (`delivered`, `undelivered`, `partial`). With `idempotencyKey`, a retry within 300 s
+   * is pushed once and answered like the first push (v1.2).
    * @param {string} channel
    * @param {string} channelToken
-   * @param {string} message
-   * @param {RequestOptions & { recipients?: readonly string[] }} [options]
+   * @param {unknown} message
+   * @param {PushOptions} [options]
    * @returns {Promise<PushResult>}
    */
   async push(channel, channelToken, message, options = {}) {
-    const recipients = [...(options.recipients ?? [])];
-    const ack = await this.#action(
-      "/push",
-      "PUSH_MESSAGE",
-      { channel, channelToken, recipients, message },
-      options,
-    );
-    /** @type {PushResult} */
-    const result = { channel: ack.channel };
-    if (typeof ack.offset === "number" && typeof ack.epoch === "string") {
-      result.offset = ack.offset;
-      result.epoch = ack.epoch;
-    }
-    return result;
+    const data = pushData({ ...options, channel, channelToken, message });
+    return pushResult(await this.#post("/push", "PUSH_MESSAGE", data, options));
   }
 
   /**
@@ -242,8 +238,92 @@ export class PushPublisher {
     return result;
   }
 
+  // --- v1.2 publishing (issue 20): batches and history reads -------------------------------
+
   /**
-   * POSTs a `SERVER_ACTION` and returns the ack's `data`, or throws the error envelope.
+   * Pushes up to 100 messages in one request (`POST /push/batch`). Resolves with one result per
+   * item, in order: `{ok: true, ...}` with what `push()` resolves with, or `{ok: false, code,
+   * message, errorDetails}` with the error `push()` would have thrown for that item. Rejects
+   * only for what concerns the batch as a whole (e.g. 400 for an empty or too long list).
+   * @param {readonly BatchPush[]} pushes
+   * @param {RequestOptions} [options]
+   * @returns {Promise<BatchResult[]>}
+   */
+  async pushBatch(pushes, options) {
+    const data = { pushes: pushes.map((item) => pushData(item)) };
+    const payload = await this.#post("/push/batch", "PUSH_BATCH", data, options);
+    const results = Array.isArray(payload.results) ? payload.results : [];
+    return results.map((/** @type {unknown} */ entry) => {
+      const result = isRecord(entry) ? entry : {};
+      const details = isRecord(result.data) ? result.data : {};
+      if (result.code === 200) return { ok: true, ...pushResult(details) };
+      return {
+        ok: false,
+        code: typeof result.code === "number" ? result.code : 502,
+        message: typeof result.message === "string" ? result.message : "Bad Gateway",
+        errorDetails: typeof details.errorDetails === "string" ? details.errorDetails : null,
+      };
+    });
+  }
+
+  /**
+   * Reads one page of a history channel's retained pushes (`POST /channel/history`): those
+   * after `since` (the oldest retained ones without it), oldest first, at most `limit`
+   * (1–1000, default 100). 409 on a channel without history.
+   * @param {string} channel
+   * @param {string} channelToken
+   * @param {HistoryReadOptions} [options]
+   * @returns {Promise<HistoryPage>}
+   */
+  async history(channel, channelToken, options = {}) {
+    /** @type {Record<string, unknown>} */
+    const data = { channel, channelToken };
+    if (options.since !== undefined && options.since !== null) {
+      data.since = { offset: options.since.offset, epoch: options.since.epoch };
+    }
+    if (options.limit !== undefined) data.limit = options.limit;
+    const payload = await this.#post("/channel/history", "READ_HISTORY", data, options);
+    const publications = Array.isArray(payload.publications) ? payload.publications : [];
+    /** @type {HistoryPage} */
+    const page = {
+      channel: String(payload.channel),
+      epoch: String(payload.epoch),
+      offset: Number(payload.offset),
+      publications: publications.filter(isRecord).map((entry) => ({
+        offset: Number(entry.offset),
+        message: entry.message,
+        time: String(entry.time),
+      })),
+    };
+    if (typeof payload.recovered === "boolean") page.recovered = payload.recovered;
+    return page;
+  }
+
+  /**
+   * Pages through a history channel (`for await (const page of publisher.historyPages(...))`):
+   * each page starts after the last offset of the one before, until a page comes back empty or
+   * reaches the top offset. With `since`, a position that cannot be recovered (another epoch,
+   * trimmed pushes) yields one empty page with `recovered: false` and ends.
+   * @param {string} channel
+   * @param {string} channelToken
+   * @param {HistoryReadOptions} [options]
+   * @returns {AsyncGenerator<HistoryPage, void, undefined>}
+   */
+  async *historyPages(channel, channelToken, options = {}) {
+    let since = options.since ?? null;
+    for (;;) {
+      const page = await this.history(channel, channelToken, { ...options, since });
+      yield page;
+      const last = page.publications.at(-1);
+      if (last === undefined || last.offset >= page.offset) return;
+      since = { offset: last.offset, epoch: page.epoch };
+    }
+  }
+
+  // --- end of v1.2 publishing ------------------------------------------------------------
+
+  /**
+   * POSTs a `SERVER_ACTION` and returns the ack's `data` (normalized), or throws the error envelope.
    * @param {string} path
    * @param {string} action
    * @param {Record<string, unknown>} data
@@ -251,6 +331,29 @@ export class PushPublisher {
    * @returns {Promise<ServerAck>}
    */
   async #action(path, action, data, options) {
+    const payload = await this.#post(path, action, data, options);
+    /** @type {ServerAck} */
+    const ack = {
+      channel: String(payload.channel),
+      channelToken: typeof payload.channelToken === "string" ? payload.channelToken : null,
+    };
+    if (typeof payload.epoch === "string") ack.epoch = payload.epoch;
+    if (typeof payload.offset === "number") ack.offset = payload.offset;
+    if (typeof payload.private === "boolean") ack.private = payload.private;
+    if (payload.history === null || isHistory(payload.history)) ack.history = payload.history;
+    if (typeof payload.uuid === "string") ack.uuid = payload.uuid;
+    return ack;
+  }
+
+  /**
+   * POSTs a `SERVER_ACTION` and returns the ack's `data` as sent, or throws the error envelope.
+   * @param {string} path
+   * @param {string} action
+   * @param {Record<string, unknown>} data
+   * @param {RequestOptions | undefined} options
+   * @returns {Promise<Record<string, unknown>>}
+   */
+  async #post(path, action, data, options) {
     /** @type {RequestInit} */
     const init = {
       method: "POST",
@@ -269,26 +372,7 @@ export class PushPublisher {
     }
     const envelope = isRecord(body) ? body : {};
     const payload = isRecord(envelope.data) ? envelope.data : {};
-    if (response.ok && envelope.messageType === "SERVER_ACK") {
-      /** @type {ServerAck} */
-      const ack = {
-        channel: String(payload.channel),
-        channelToken: typeof payload.channelToken === "string" ? payload.channelToken : null,
-      };
-      if (typeof payload.epoch === "string") ack.epoch = payload.epoch;
-      if (typeof payload.offset === "number") ack.offset = payload.offset;
-      if (typeof payload.private === "boolean") ack.private = payload.private;
-      if (payload.history === null || isHistory(payload.history)) ack.history = payload.history;
-      if (typeof payload.uuid === "string") ack.uuid = payload.uuid;
-      // Presence (v1.2).
-      if (typeof payload.presence === "boolean") ack.presence = payload.presence;
-      if (typeof payload.count === "number") ack.count = payload.count;
-      if (Array.isArray(payload.members)) {
-        ack.members = /** @type {NonNullable<ServerAck["members"]>} */ (payload.members);
-      }
-      if (payload.truncated === true) ack.truncated = true;
-      return ack;
-    }
+    if (response.ok && envelope.messageType === "SERVER_ACK") return payload;
     if (envelope.messageType === "ERROR") {
       throw new PushApiError(
         typeof envelope.code === "number" ? envelope.code : response.status,
@@ -318,4 +402,42 @@ function isRecord(value) {
  */
 function isHistory(value) {
   return isRecord(value) && typeof value.size === "number" && typeof value.ttlSeconds === "number";
+}
+
+// --- v1.2 publishing helpers (issue 20) ---------------------------------------------------
+
+/**
+ * The `data` of a `PUSH_MESSAGE` (or a batch item) from the SDK's push arguments.
+ * @param {BatchPush} push
+ * @returns {Record<string, unknown>}
+ */
+function pushData(push) {
+  /** @type {Record<string, unknown>} */
+  const data = {
+    channel: push.channel,
+    channelToken: push.channelToken,
+    recipients: [...(push.recipients ?? [])],
+    message: push.message,
+  };
+  if (push.receipt !== undefined) data.receipt = push.receipt;
+  if (push.idempotencyKey !== undefined) data.idempotencyKey = push.idempotencyKey;
+  return data;
+}
+
+/**
+ * What `push()` resolves with, from a `Sent` ack's `data`.
+ * @param {Record<string, unknown>} payload
+ * @returns {PushResult}
+ */
+function pushResult(payload) {
+  /** @type {PushResult} */
+  const result = { channel: String(payload.channel) };
+  if (typeof payload.offset === "number" && typeof payload.epoch === "string") {
+    result.offset = payload.offset;
+    result.epoch = payload.epoch;
+  }
+  if (typeof payload.delivered === "number") result.delivered = payload.delivered;
+  if (Array.isArray(payload.undelivered)) result.undelivered = payload.undelivered.map(String);
+  if (payload.partial === true) result.partial = true;
+  return result;
 }
