@@ -146,11 +146,6 @@ export class Hub {
     return [...this.#channels.keys()];
   }
 
-  /** Local subscribers of `channel`. */
-  subscriberCount(channel: string): number {
-    return this.#channels.get(channel)?.size ?? 0;
-  }
-
   /** Whether a connection with this UUID is registered here. */
   has(id: string): boolean {
     return this.#members.has(id);

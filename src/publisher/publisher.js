@@ -342,6 +342,13 @@ export class PushPublisher {
     if (typeof payload.private === "boolean") ack.private = payload.private;
     if (payload.history === null || isHistory(payload.history)) ack.history = payload.history;
     if (typeof payload.uuid === "string") ack.uuid = payload.uuid;
+    // Presence (v1.2).
+    if (typeof payload.presence === "boolean") ack.presence = payload.presence;
+    if (typeof payload.count === "number") ack.count = payload.count;
+    if (Array.isArray(payload.members)) {
+      ack.members = /** @type {NonNullable<ServerAck["members"]>} */ (payload.members);
+    }
+    if (payload.truncated === true) ack.truncated = true;
     return ack;
   }
 
