@@ -79,6 +79,9 @@ Commands:
   channel revoke NAME UUID --token T
                                  remove UUID's grant and unsubscribe it
   channel rotate NAME --token T  replace the channel's token; prints the new one
+  channel presence NAME --token T
+                                 who is on NAME: the count, then one member per line
+                                 (UUID and info); create presence channels with --presence
   channel list                   list every channel (needs $ADMIN_TOKEN, the server's)
   push NAME MESSAGE --token T    push MESSAGE ("-" reads stdin) to NAME's subscribers
        [--to UUID]...            only to these subscribers
@@ -182,8 +185,10 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     const publisher = new PushPublisher({ baseUrl: httpUrl });
     const print = (text: string, json: unknown) =>
       out(`${values.json ? JSON.stringify(json) : text}\n`);
-    if (command !== "create" && (values.private || values.history !== undefined)) {
-      throw new UsageError("--private and --history only go with create");
+    if (
+      command !== "create" && (values.private || values.presence || values.history !== undefined)
+    ) {
+      throw new UsageError("--private, --presence and --history only go with create");
     }
     if (command !== "subscribe" && command !== "history" && values.since !== undefined) {
       throw new UsageError("--since only goes with subscribe and history");
@@ -243,6 +248,7 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
           : publisher;
         const created = await creator.createChannel(channel, {
           ...(values.private ? { private: true } : {}),
+          ...(values.presence ? { presence: true } : {}),
           ...(values.history === undefined ? {} : { history: parseHistory(values.history) }),
         });
         print(created.channelToken, created);
@@ -267,6 +273,18 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
         print(rotated.channelToken, rotated);
         return EXIT.ok;
       }
+      // --- Presence (v1.2) ---
+      case "presence": {
+        const channel = one(rest, "presence NAME --token T");
+        const result = await publisher.presence(channel, required(token));
+        const lines = [
+          `${result.count}${result.truncated ? " (list truncated)" : ""}`,
+          ...result.members.map((m) => `${m.uuid} ${JSON.stringify(m.info)}`),
+        ];
+        print(lines.join("\n"), result);
+        return EXIT.ok;
+      }
+      // --- end presence ---
       case "ping": {
         const channel = one(rest, "ping NAME");
         await publisher.ping(channel, token ?? null);
@@ -641,6 +659,7 @@ const ARITY: Readonly<Record<string, number>> = {
   ping: 1,
   delete: 1,
   rotate: 1,
+  presence: 1,
   authorize: 2,
   revoke: 2,
   push: 2,
@@ -667,6 +686,7 @@ const PARSE_OPTIONS = {
   batch: { type: "string" },
   receipt: { type: "boolean", default: false },
   private: { type: "boolean", default: false },
+  presence: { type: "boolean", default: false },
   json: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
   version: { type: "boolean", default: false },

@@ -55,6 +55,17 @@ export interface Config {
   readonly jwtPublicKeysPath: string | undefined;
   /** `JWT_AUDIENCE`: when set, a subscriber token's `aud` must name it. */
   readonly jwtAudience: string | undefined;
+  // Presence (v1.2 "Presence").
+  /** `PRESENCE_MAX_MEMBERS`: most members of one presence channel; a subscribe past it is 429. */
+  readonly presenceMaxMembers: number;
+  /** `PRESENCE_EVENTS_MAX`: above this many members a channel sends no `Joined`/`Left` frames. */
+  readonly presenceEventsMax: number;
+  /**
+   * `PRESENCE_TTL_MS` (cluster mode; for tests, keep the default in production): a member entry
+   * lives this long unrefreshed; nodes refresh every quarter of it. 20 s gives PROTOCOL.md's
+   * "a dead node's members are Left within 30 s" (see src/cluster/redis_channel_presence.ts).
+   */
+  readonly presenceTtlMs: number;
   /** Webhooks (v1.2 "Webhooks"): where channel events are sent, and how; unset = off. */
   readonly webhook: WebhookConfig | undefined;
 }
@@ -199,6 +210,9 @@ const envSchema = z.object({
       return z.NEVER;
     }),
   MAX_SUBSCRIPTIONS: integer("MAX_SUBSCRIPTIONS", 5_000_000, 1, 1_000_000_000),
+  PRESENCE_MAX_MEMBERS: integer("PRESENCE_MAX_MEMBERS", 10_000, 1, 10_000_000),
+  PRESENCE_EVENTS_MAX: integer("PRESENCE_EVENTS_MAX", 1000, 0, 10_000_000),
+  PRESENCE_TTL_MS: integer("PRESENCE_TTL_MS", 20_000, 400, 20_000),
   CORS_ORIGINS: z
     .string()
     .optional()
@@ -387,6 +401,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     jwtSecret: e.JWT_SECRET,
     jwtPublicKeysPath: e.JWT_PUBLIC_KEYS,
     jwtAudience: e.JWT_AUDIENCE,
+    presenceMaxMembers: e.PRESENCE_MAX_MEMBERS,
+    presenceEventsMax: e.PRESENCE_EVENTS_MAX,
+    presenceTtlMs: e.PRESENCE_TTL_MS,
     webhook: e.WEBHOOK_URL === undefined
       ? undefined
       : { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET!, retryS: e.WEBHOOK_RETRY_S },

@@ -19,6 +19,7 @@ export type ErrorCode =
   | "channel_exists"
   | "no_history"
   | "private_channel"
+  | "not_subscribed"
   | "unknown_connection"
   | "insufficient_storage"
   | "method_not_allowed"
@@ -44,6 +45,7 @@ export const ERRORS: Readonly<Record<ErrorCode, { status: number; message: strin
   channel_exists: { status: 409, message: "Conflict" },
   no_history: { status: 409, message: "Conflict" },
   private_channel: { status: 403, message: "Forbidden" },
+  not_subscribed: { status: 403, message: "Forbidden" },
   unknown_connection: { status: 404, message: "Not found" },
   insufficient_storage: { status: 507, message: "Insufficient Storage" },
   method_not_allowed: { status: 405, message: "Method Not Allowed" },

@@ -16,6 +16,8 @@ export interface Gauges {
   logLinesDropped?: number;
   /** Of {@link connections}, those over Server-Sent Events. */
   sseConnections?: number;
+  /** Members of presence channels held by this node's connections. */
+  presenceMembers?: number;
 }
 
 /**
@@ -102,6 +104,12 @@ export class Metrics {
       "counter",
       "WebSocket upgrades refused (connection limit or shutdown).",
       [["", this.rejectedConnections]],
+    );
+    metric(
+      "pushserver_presence_members",
+      "gauge",
+      "Members of presence channels held by this node's connections (sum over nodes: the cluster's).",
+      [["", gauges.presenceMembers ?? 0]],
     );
     const sse = gauges.sseConnections ?? 0;
     metric(

@@ -28,6 +28,7 @@ import type { Timers } from "./ws/session.ts";
 import { Webhooks } from "./webhooks/webhooks.ts";
 import { startAdmin } from "./admin/admin.ts";
 import { registerAdminRoutes } from "./admin/api.ts";
+import type { PresenceHooks } from "./hub/channel_presence.ts";
 
 /** How long the listeners may take to close after in-flight requests were abandoned. */
 const LISTENER_GRACE_MS = 1000;
@@ -46,6 +47,8 @@ export interface ServerOverrides {
    * token-allowed subscriptions (default: `now` and the global timers).
    */
   timers?: Timers;
+  /** Told of presence joins/leaves and channel occupied/vacated (webhooks; tests). */
+  presenceHooks?: PresenceHooks;
 }
 
 /** A running server. */
@@ -113,6 +116,10 @@ async function startCore(
       webhooks?.vacated(channel);
     },
     onConnection: (id, open) => backend.presence.connection(id, open),
+    onMembership: (channel, id, subscribed) =>
+      subscribed
+        ? backend.channelPresence.subscribed(channel, id)
+        : backend.channelPresence.unsubscribed(channel, id),
   });
   const handler: BrokerHandler = {
     onPublication(channel, publication, reached) {
@@ -122,8 +129,11 @@ async function startCore(
       return report;
     },
     onChannelEvent(channel, event) {
-      if (event.type === "deleted") hub.dropChannel(channel);
-      else hub.revoke(event.uuid, channel);
+      if (event.type === "deleted") {
+        // Members are forgotten without Left frames: the subscribers get Channel Deleted.
+        backend.channelPresence.dropped(channel);
+        hub.dropChannel(channel);
+      } else hub.revoke(event.uuid, channel);
     },
   };
   const backend = await (overrides.backend ?? configuredBackend(config))({
@@ -133,6 +143,7 @@ async function startCore(
     hub,
     handler,
     reportFault,
+    presenceHooks: overrides.presenceHooks,
   });
   metrics.sections.push(() => backend.metrics());
   let webhooks: Webhooks | undefined;
@@ -206,6 +217,7 @@ export async function startServer(
     tokenChecks: tokenGate.pending,
     logLinesDropped: logger.droppedLines?.() ?? 0,
     sseConnections: sse.connections.size,
+    presenceMembers: backend.channelPresence.localMembers,
   });
 
   // The admin UI, only with ADMIN_TOKEN: this node's samples once a second, summed over the
@@ -231,6 +243,7 @@ export async function startServer(
     bodies,
     broker,
     grants,
+    channelPresence: backend.channelPresence,
     metrics,
     logger,
     limits: config,
@@ -258,6 +271,7 @@ export async function startServer(
   const subscriberDeps = {
     hub,
     channels,
+    channelPresence: backend.channelPresence,
     metrics,
     logger,
     now,

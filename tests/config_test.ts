@@ -39,8 +39,23 @@ Deno.test("loadConfig() defaults match the documented limits", () => {
     redisPrefix: "pushserver:",
     openFileLimit: undefined,
     maxReplayBytesInFlight: 64 * 1024 * 1024,
+    presenceMaxMembers: 10_000,
+    presenceEventsMax: 1000,
+    presenceTtlMs: 20_000,
     webhook: undefined,
   });
+});
+
+Deno.test("PRESENCE_MAX_MEMBERS (1+) and PRESENCE_EVENTS_MAX (0+) are read; bad values stop", () => {
+  const config = loadConfig({ PRESENCE_MAX_MEMBERS: "3", PRESENCE_EVENTS_MAX: "0" });
+  assert.equal(config.presenceMaxMembers, 3);
+  assert.equal(config.presenceEventsMax, 0);
+  for (const [name, bad] of [["PRESENCE_MAX_MEMBERS", "0"], ["PRESENCE_EVENTS_MAX", "x"]]) {
+    assert.throws(
+      () => loadConfig({ [name!]: bad! }),
+      (e) => e instanceof ConfigError && e.message.includes(name!),
+    );
+  }
 });
 
 Deno.test("CREATE_TOKEN needs 16+ characters; MAX_CHANNELS is 1 to 100,000,000", () => {

@@ -352,6 +352,7 @@ async function mintChannel(
     epoch: newEpoch(),
     private: options.private,
     history: options.history,
+    ...(options.presence === true ? { presence: true } : {}),
   };
   return { channel, token };
 }

@@ -12,6 +12,11 @@ export interface ChannelOptions {
   readonly private: boolean;
   /** Stored pushes with offsets, for recovery; `null` = no history. */
   readonly history: HistoryOptions | null;
+  /**
+   * Presence channel (v1.2): members with `info`, `Joined`/`Left` frames, member lists.
+   * Absent = false, so v1/v1.1 records (and their literals) stay as they were.
+   */
+  readonly presence?: boolean;
 }
 
 /** A stored channel. Only the bcrypt hash of its token is ever kept. */

@@ -151,9 +151,13 @@ export class PushClient {
     if (typeof channel !== "string") throw new TypeError("channel must be a string");
     if (typeof handler !== "function") throw new TypeError("handler must be a function");
     const since = checkSince(options?.since);
+    const info = options?.info ?? null;
+    if (info !== null && (typeof info !== "object" || Array.isArray(info))) {
+      throw new TypeError("options.info must be an object");
+    }
     let subscription = this.#subscriptions.get(channel);
     if (!subscription || subscription.state === "unsubscribed") {
-      subscription = new Subscription(channel, this.#owner, since);
+      subscription = new Subscription(channel, this.#owner, since, info);
       this.#subscriptions.set(channel, subscription);
     }
     const sub = subscription;
@@ -180,6 +184,19 @@ export class PushClient {
         await this.#request("UNSUBSCRIBE", channel, false);
       }
     };
+  }
+
+  /**
+   * Who is on `channel` (subscribed by this client; otherwise the server answers 403).
+   * @param {string} channel
+   * @returns {Promise<import("./pushserver.d.ts").PresenceResult>}
+   */
+  async presence(channel) {
+    if (typeof channel !== "string") throw new TypeError("channel must be a string");
+    const answer = await this.#request("PRESENCE", channel, false);
+    return /** @type {import("./pushserver.d.ts").PresenceResult} */ (/** @type {unknown} */ (
+      answer
+    ));
   }
 
   /**
@@ -268,7 +285,10 @@ export class PushClient {
    */
   #send(connection, request) {
     const { channel, subscription } = request;
-    let data = /** @type {{ channel: string, since?: StreamPosition }} */ ({ channel });
+    let data =
+      /** @type {{ channel: string, since?: StreamPosition, info?: Record<string, unknown> }} */ ({
+        channel,
+      });
     if (request.action === "SUBSCRIBE" && subscription) {
       const frame = subscription._subscribeFrame(this.#uuid);
       ({ data } = frame);
@@ -305,8 +325,14 @@ export class PushClient {
           });
           if (notRecovered) this.#events.emit("notRecovered", notRecovered);
         }
-        request?.resolve(this.#frames.channels);
+        request?.resolve(request.action === "PRESENCE" ? reading.data : this.#frames.channels);
         this.#requests.pump();
+        return;
+      }
+      case "presence": {
+        const subscription = this.#subscriptions.get(reading.channel);
+        const { channel, uuid, info } = reading;
+        subscription?._presence(reading.change, { channel, uuid, info });
         return;
       }
       case "error": {
@@ -448,11 +474,11 @@ export class PushClient {
   }
 
   /**
-   * @param {"SUBSCRIBE" | "UNSUBSCRIBE"} action
+   * @param {"SUBSCRIBE" | "UNSUBSCRIBE" | "PRESENCE"} action
    * @param {string} channel
    * @param {boolean} internal the client's own resubscribe (not held across a drop)
    * @param {Subscription | null} [subscription] what a SUBSCRIBE is for
-   * @returns {Promise<string[]>}
+   * @returns {Promise<unknown>}
    */
   #request(action, channel, internal, subscription = null) {
     if (this.state === "closed") {

@@ -14,7 +14,9 @@ import { LOCAL_ERROR_CODE, PushError } from "./_errors.js";
  *   offset?: unknown, epoch?: unknown } } }} Frame
  * @typedef {{ kind: "push", channel: string, message: unknown,
  *     position: { offset?: unknown, epoch?: unknown } }
- *   | { kind: "ack", recovery: Recovery | undefined }
+ *   | { kind: "ack", recovery: Recovery | undefined, data: Record<string, unknown> | undefined }
+ *   | { kind: "presence", change: "joined" | "left", channel: string, uuid: string,
+ *       info: Record<string, unknown> }
  *   | { kind: "dropped", event: "channelDeleted" | "subscriptionRevoked", channels: string[] }
  *   | { kind: "error", error: PushError }
  *   | { kind: "unknown", error: PushError }} Reading
@@ -80,7 +82,23 @@ export class FrameReader {
             this.#channels = previous.filter((c) => c !== channel);
           }
         }
-        return { kind: "ack", recovery: data?.recovery };
+        return {
+          kind: "ack",
+          recovery: data?.recovery,
+          data: /** @type {Record<string, unknown> | undefined} */ (data),
+        };
+      }
+      case "CLIENT_PRESENCE": {
+        const member = /** @type {{ uuid?: unknown, info?: unknown }} */ (data ?? {});
+        if (channel === null || typeof member.uuid !== "string") break;
+        if (frame.message !== "Joined" && frame.message !== "Left") break;
+        return {
+          kind: "presence",
+          change: frame.message === "Joined" ? "joined" : "left",
+          channel,
+          uuid: member.uuid,
+          info: /** @type {Record<string, unknown>} */ (member.info ?? {}),
+        };
       }
       case "ERROR": {
         const error = new PushError(

@@ -22,9 +22,9 @@ const FRAME_RATE_DETAILS = /^Too many frames; the limit is (\d+) per second \(bu
  * @typedef {import("./pushserver.d.ts").PushError} PushError
  * @typedef {import("./pushserver.d.ts").StreamPosition} StreamPosition
  * @typedef {import("./_subscription.js").Subscription} Subscription
- * @typedef {{ action: "SUBSCRIBE" | "UNSUBSCRIBE", channel: string, internal: boolean,
- *   subscription: Subscription | null, seq: number, retries: number,
- *   resolve: (channels: string[]) => void, reject: (error: Error) => void,
+ * @typedef {{ action: "SUBSCRIBE" | "UNSUBSCRIBE" | "PRESENCE", channel: string,
+ *   internal: boolean, subscription: Subscription | null, seq: number, retries: number,
+ *   resolve: (answer: unknown) => void, reject: (error: Error) => void,
  *   first: boolean, since: StreamPosition | null }} Request
  */
 
@@ -61,13 +61,14 @@ export class RequestQueue {
   }
 
   /**
-   * Queues a request; resolves with the server's subscription list from its ack, rejects with
-   * its error. Sent at once (paced) while connected, else held for the next connection.
-   * @param {"SUBSCRIBE" | "UNSUBSCRIBE"} action
+   * Queues a request; resolves with the server's subscription list from its ack (PRESENCE:
+   * the ack's data), rejects with its error. Sent at once (paced) while connected, else held
+   * for the next connection.
+   * @param {"SUBSCRIBE" | "UNSUBSCRIBE" | "PRESENCE"} action
    * @param {string} channel
    * @param {{ internal: boolean, subscription?: Subscription | null }} options `internal`:
    *   the client's own resubscribe, failed rather than held when the connection drops
-   * @returns {Promise<string[]>}
+   * @returns {Promise<unknown>}
    */
   add(action, channel, options) {
     return new Promise((resolve, reject) => {

@@ -55,13 +55,18 @@ export class Subscription {
   /** @type {Emitter} */
   #events;
 
+  /** @type {Record<string, unknown> | null} */
+  #info = null;
+
   /**
    * @param {string} channel
    * @param {SubscriptionOwner} owner
    * @param {StreamPosition | null} since where to resume a history channel, if anywhere
+   * @param {Record<string, unknown> | null} [info] how it describes itself on a presence channel
    */
-  constructor(channel, owner, since) {
+  constructor(channel, owner, since, info = null) {
     this.#channel = channel;
+    this.#info = info;
     this.#owner = owner;
     this.#position = since ? { ...since } : null;
     this.#events = new Emitter((error) => owner.reportError(error, channel));
@@ -158,22 +163,34 @@ export class Subscription {
    * history channel resumes where this client left off; later ones (more handlers) must not, as
    * the server would answer them `recovered: false`.
    * @param {string} uuid
-   * @returns {{ data: { channel: string, since?: StreamPosition, token?: string },
-   *   since: StreamPosition | null, first: boolean }}
+   * @returns {{ data: { channel: string, since?: StreamPosition, info?: Record<string, unknown>,
+   *   token?: string }, since: StreamPosition | null, first: boolean }}
    */
   _subscribeFrame(uuid) {
     const channel = this.#channel;
     const token = this.#token === null ? {} : { token: this.#token };
     if (this.#state === "unsubscribed" || this.#sentOn === uuid) {
-      return { data: { channel, ...token }, since: null, first: false };
+      return {
+        data: this.#info ? { channel, info: this.#info, ...token } : { channel, ...token },
+        since: null,
+        first: false,
+      };
     }
     this.#sentOn = uuid;
     const since = this.#position ? { ...this.#position } : null;
-    return {
-      data: since ? { channel, since: { ...since }, ...token } : { channel, ...token },
-      since,
-      first: true,
-    };
+    /** @type {{ channel: string, since?: StreamPosition, info?: Record<string, unknown>, token?: string }} */
+    const data = since ? { channel, since: { ...since }, ...token } : { channel, ...token };
+    if (this.#info) data.info = this.#info;
+    return { data, since, first: true };
+  }
+
+  /**
+   * @internal Another member joined or left this presence channel.
+   * @param {"joined" | "left"} change
+   * @param {{ channel: string, uuid: string, info: Record<string, unknown> }} event
+   */
+  _presence(change, event) {
+    if (this.#state !== "unsubscribed") this.#events.emit(change, event);
   }
 
   /**

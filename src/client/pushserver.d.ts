@@ -88,6 +88,29 @@ export interface SubscribeOptions {
    * `notRecovered` event tells when the server could not replay everything.
    */
   since?: StreamPosition | null;
+  /**
+   * On a presence channel: how this subscriber describes itself to the other members (a JSON
+   * object of at most 1,024 bytes serialized). Sent with every (re)subscribe; ignored on other
+   * channels.
+   */
+  info?: Record<string, unknown> | null;
+}
+
+/** A member of a presence channel. */
+export interface PresenceMember {
+  uuid: string;
+  info: Record<string, unknown>;
+}
+
+/** Who is on a channel (cluster-wide), as {@link PushClient.presence} answers. */
+export interface PresenceResult {
+  channel: string;
+  /** Members of a presence channel, or live subscribers of any other channel. */
+  count: number;
+  /** Presence channels only (else empty); at most 1,000. */
+  members: PresenceMember[];
+  /** More members than listed. */
+  truncated?: true;
 }
 
 /** The reconnect, timeout, pacing and transport settings used when an option is not given. */
@@ -204,6 +227,11 @@ export declare class PushClient implements AsyncDisposable {
     handler: PushHandler<T>,
     options?: SubscribeOptions,
   ): Promise<() => Promise<void>>;
+  /**
+   * Who is on `channel` (it must be subscribed: otherwise rejects with a 403
+   * {@link PushError}).
+   */
+  presence(channel: string): Promise<PresenceResult>;
   /** The {@link Subscription} of a channel this client wants (state, position, events). */
   getSubscription(channel: string): Subscription | undefined;
   /** Where a history channel's stream stands for this client; undefined without history. */
@@ -265,6 +293,10 @@ export interface SubscriptionEvents {
   unsubscribed: { channel: string; reason: UnsubscribedReason; error?: unknown };
   /** As the client's `notRecovered`, for this channel. */
   notRecovered: PushClientEvents["notRecovered"];
+  /** Presence channels: another connection joined (none above `PRESENCE_EVENTS_MAX` members). */
+  joined: { channel: string; uuid: string; info: Record<string, unknown> };
+  /** Presence channels: another connection left (unsubscribe, revoke, disconnect, dead node). */
+  left: { channel: string; uuid: string; info: Record<string, unknown> };
 }
 
 /**

@@ -10,6 +10,7 @@ import { ClusterNode } from "./node.ts";
 import { PRESENCE_TTL_MS, RedisPresence } from "./presence.ts";
 import { unavailable } from "./redis.ts";
 import { RedisBroker } from "./redis_broker.ts";
+import { RedisChannelPresence } from "./redis_channel_presence.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { RedisOutbox } from "./redis_outbox.ts";
 import { RedisChannelStore } from "./redis_store.ts";
@@ -20,7 +21,7 @@ const COUNT_REFRESH_MS = 5000;
 
 /** Connects to `config.redisUrl` and builds the cluster backend; a failure names REDIS_URL. */
 export async function startClusterBackend(context: BackendContext): Promise<Backend> {
-  const { config, hub, handler, now, logger, reportFault } = context;
+  const { config, hub, handler, now, logger, reportFault, presenceHooks } = context;
   const node = await ClusterNode.start(config, { logger });
   const { cmd, sub, keys } = node;
   let service: ChannelService | undefined;
@@ -51,6 +52,20 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     now,
     reportFault,
   });
+  // Members of presence channels and subscriber counts: its own listener for joins and leaves.
+  const channelPresence = new RedisChannelPresence({
+    redis: cmd,
+    sub,
+    keys,
+    hub,
+    nodeId: node.nodeId,
+    logger,
+    reportFault,
+    maxMembers: config.presenceMaxMembers,
+    eventsMax: config.presenceEventsMax,
+    hooks: presenceHooks,
+    timing: { ttlMs: config.presenceTtlMs, refreshMs: config.presenceTtlMs / 4 },
+  });
   const grants = new RedisGrants({
     redis: cmd,
     keys,
@@ -65,7 +80,10 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     await broker.start();
     // Channels created by a node that did not keep the names set yet (the admin UI pages it).
     await store.backfillNames();
+    await channelPresence.start();
   } catch (error) {
+    await channelPresence.close();
+    await broker.close();
     await node.disconnect();
     throw error;
   }
@@ -75,6 +93,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     broker,
     grants,
     presence,
+    channelPresence,
     // Its own connection: webhook traffic never queues behind (or ahead of) pushes.
     webhookOutbox: () =>
       RedisOutbox.open({ url: config.redisUrl!, keys, nodeId: node.nodeId, now }),
@@ -89,8 +108,11 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
         lost: () => cache.reset(),
         async heal() {
           await broker.listenAgain();
+          await channelPresence.listenAgain();
           await grants.resync(await broker.resync(store));
           await presence.refresh();
+          // Redis may have come back empty: this node's members and counts are written again.
+          channelPresence.resync();
         },
       });
     },
@@ -100,6 +122,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     async close() {
       await broker.close();
       await presence.close();
+      await channelPresence.close();
       await node.close();
     },
   };

@@ -69,6 +69,26 @@ export class Keys {
     return `${this.prefix}receipt:${id}`;
   }
 
+  /** HASH: a presence channel's members, UUID → info JSON text. */
+  presence(name: string): string {
+    return `${this.prefix}presence:${name}`;
+  }
+
+  /** ZSET: a presence channel's members, UUID → expiry (ms, Redis's clock). */
+  presenceExpiry(name: string): string {
+    return `${this.prefix}presence-exp:${name}`;
+  }
+
+  /** HASH: a channel's subscriber count per node, node id → `count:expiresAtMs`. */
+  counts(name: string): string {
+    return `${this.prefix}counts:${name}`;
+  }
+
+  /** Pub/sub: presence joins and leaves of every channel, which every node listens to. */
+  get presenceEvents(): string {
+    return `${this.prefix}presence-events`;
+  }
+
   /** ZSET: the nodes sharing admin UI numbers, scored by their last report (unix ms). */
   get adminNodes(): string {
     return `${this.prefix}admin:nodes`;

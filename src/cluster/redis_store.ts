@@ -61,6 +61,7 @@ export class RedisChannelStore implements ChannelStore {
           channel.history?.size ?? "",
           channel.history?.ttlSeconds ?? "",
           top,
+          channel.presence === true ? 1 : 0,
         ],
       )
     );
@@ -233,5 +234,6 @@ export function decodeChannel(
     history: size === undefined || ttl === undefined
       ? null
       : { size: Number(size), ttlSeconds: Number(ttl) },
+    ...(fields.presence === "1" ? { presence: true } : {}),
   };
 }

@@ -53,7 +53,7 @@ export class Script {
 /**
  * Creates a channel unless the name is taken (0) or the cluster holds `max` channels (-1).
  * KEYS: channel, index, history, names. ARGV: max, name, createdAt, tokenHash, epoch, private,
- * historySize ('' = none), historyTtlS, top.
+ * historySize ('' = none), historyTtlS, top, presence ('1' or '0').
  */
 export const INSERT = new Script(
   4,
@@ -65,6 +65,7 @@ redis.call('HSET', KEYS[1], 'tokenHash', ARGV[4], 'createdAt', ARGV[3], 'epoch',
 if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[1], 'historySize', ARGV[7], 'historyTtlS', ARGV[8])
 end
+if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'presence', '1') end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[4], 0, ARGV[2])
 redis.call('DEL', KEYS[3])

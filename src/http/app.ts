@@ -7,6 +7,8 @@ import { PushError } from "../errors.ts";
 import type { Channel } from "../channels/store.ts";
 import type { Broker } from "../hub/broker.ts";
 import type { Grants } from "../hub/grants.ts";
+import type { ChannelPresence } from "../hub/channel_presence.ts";
+import { presenceServerAck } from "../protocol/presence.ts";
 import type { Logger } from "../log.ts";
 import type { Gauges, Metrics } from "../metrics.ts";
 import {
@@ -32,6 +34,8 @@ export interface HttpAppDeps {
   readonly service: ChannelService;
   readonly broker: Broker;
   readonly grants: Grants;
+  /** Who is on a channel (READ_PRESENCE). */
+  readonly channelPresence: ChannelPresence;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly limits: { readonly maxBodyBytes: number; readonly maxMessageBytes: number };
@@ -119,24 +123,33 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       const { token, channel } = await service.create(data.channel, {
         private: data.private,
         history: data.history,
+        presence: data.presence,
       });
       logger.info("channel created", { channel: data.channel });
       return serverAck("Created", data.channel, token, {
         ...(channel.history === null ? {} : { history: channel.history, epoch: channel.epoch }),
         ...(channel.private ? { private: true } : {}),
+        ...(channel.presence === true ? { presence: true } : {}),
       });
     },
 
     PING_CHANNEL: async ({ data }, _raw, source) => {
       const channel = await service.ping(data.channel, data.channelToken, source);
       // Only the token holder learns the options, and v1 channels answer exactly as in v1.
+      const presence = channel.presence === true;
       const showOptions = data.channelToken !== null &&
-        (channel.private || channel.history !== null);
+        (channel.private || channel.history !== null || presence);
       return serverAck(
         "OK",
         data.channel,
         null,
-        showOptions ? { private: channel.private, history: channel.history } : {},
+        showOptions
+          ? {
+            private: channel.private,
+            history: channel.history,
+            ...(presence ? { presence: true } : {}),
+          }
+          : {},
       );
     },
 
@@ -154,6 +167,11 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
         limit: data.limit,
       });
       return historyAck(channel, page);
+    },
+
+    READ_PRESENCE: async ({ data }, _raw, source) => {
+      const channel = await service.authorize(data.channel, data.channelToken, source);
+      return presenceServerAck(channel.name, await deps.channelPresence.read(channel));
     },
 
     DELETE_CHANNEL: async ({ data }, _raw, source) => {

@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import type { FaultReporter } from "../metrics.ts";
 import type { WebhookOutbox } from "../webhooks/outbox.ts";
 import type { Broker, BrokerHandler } from "./broker.ts";
+import type { ChannelPresence, PresenceHooks } from "./channel_presence.ts";
 import type { Grants, Presence } from "./grants.ts";
 import type { Hub } from "./hub.ts";
 import type { StatsShare } from "./stats_share.ts";
@@ -26,6 +27,8 @@ export interface BackendContext {
   readonly handler: BrokerHandler;
   /** Where background work reports what failed. */
   readonly reportFault: FaultReporter;
+  /** Told of channel presence joins/leaves and channels occupied/vacated (webhooks; tests). */
+  readonly presenceHooks?: PresenceHooks | undefined;
 }
 
 /** The core a started backend may call back into. */
@@ -41,7 +44,10 @@ export interface Backend {
   readonly cache: ChannelCache;
   readonly broker: Broker;
   readonly grants: Grants;
+  /** Which connection UUIDs are live (for `authorize`). */
   readonly presence: Presence;
+  /** Members of presence channels and subscriber counts (v1.2 "Presence"). */
+  readonly channelPresence: ChannelPresence;
   /**
    * Opens the webhook outbox in the backend's own storage (tables of the SQLite file, or a
    * stream in Redis shared by every node). Called once, and only when `WEBHOOK_URL` is set; the

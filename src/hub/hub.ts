@@ -4,7 +4,7 @@
  */
 import { channelNotFound } from "../channels/failures.ts";
 import { CLOSE, PushError } from "../errors.ts";
-import { clientAck, compactAck, type Recovery } from "../protocol/outbound.ts";
+import { type AckPresence, clientAck, compactAck, type Recovery } from "../protocol/outbound.ts";
 import type { Publication } from "./broker.ts";
 import { frameHead, PushFrames } from "./frames.ts";
 
@@ -78,6 +78,12 @@ export interface HubOptions {
   onChannelIdle?: (channel: string) => void;
   /** A connection was registered (`open`) or forgotten (cluster mode keeps presence in Redis). */
   onConnection?: (id: string, open: boolean) => Promise<void> | void;
+  /**
+   * `id` was subscribed to `channel` (`true`; not again for a repeated subscribe) or stopped
+   * being subscribed other than by the channel's delete (`false`: unsubscribe, revoke, expiry,
+   * disconnect). Channel presence follows its members here.
+   */
+  onMembership?: (channel: string, id: string, subscribed: boolean) => void;
 }
 
 /** Local subscriptions and fan-out. Per connection, frames go out in the order they are produced. */
@@ -90,6 +96,7 @@ export class Hub {
   readonly #onActive: (channel: string) => Promise<void> | undefined;
   readonly #onIdle: (channel: string) => void;
   readonly #onConnection: ((id: string, open: boolean) => Promise<void> | void) | undefined;
+  readonly #onMembership: ((channel: string, id: string, subscribed: boolean) => void) | undefined;
   readonly #ready = new Map<string, Promise<void>>();
   /** Connections with a subscribe in flight, by channel. */
   readonly #joiners = new Map<string, Set<Member>>();
@@ -103,6 +110,7 @@ export class Hub {
     this.#onActive = options.onChannelActive ?? (() => undefined);
     this.#onIdle = options.onChannelIdle ?? (() => {});
     this.#onConnection = options.onConnection;
+    this.#onMembership = options.onMembership;
   }
 
   /** Number of registered connections. */
@@ -115,14 +123,27 @@ export class Hub {
     return this.#subscriptionCount;
   }
 
-  /** Channels with at least one local subscriber. */
-  activeChannels(): string[] {
-    return [...this.#channels.keys()];
-  }
-
   /** Local subscribers of `channel`. */
   subscriberCount(channel: string): number {
     return this.#channels.get(channel)?.size ?? 0;
+  }
+
+  /**
+   * Sends one frame, the same for every frame mode, to each local subscriber of `channel` but
+   * `except` (presence frames); returns how many it was handed to.
+   */
+  sendToChannel(channel: string, frame: string, except: string): number {
+    let sent = 0;
+    for (const member of this.#channels.get(channel) ?? []) {
+      if (member.subscriber.id === except) continue;
+      if (this.#send(member, frame, undefined, undefined)) sent++;
+    }
+    return sent;
+  }
+
+  /** Channels with at least one local subscriber. */
+  activeChannels(): string[] {
+    return [...this.#channels.keys()];
   }
 
   /** Whether a connection with this UUID is registered here. */
@@ -148,8 +169,10 @@ export class Hub {
     const member = this.#members.get(id);
     if (member === undefined) return;
     this.#members.delete(id);
-    for (const channel of member.channels) this.#detach(channel, member);
+    const channels = member.channels;
+    for (const channel of channels) this.#detach(channel, member);
     member.channels = [];
+    for (const channel of channels) this.#onMembership?.(channel, id, false);
     member.held = undefined;
     this.#stopJoining(member);
     member.reached = undefined;
@@ -208,6 +231,7 @@ export class Hub {
     }
     subscribers.add(member);
     this.#subscriptionCount++;
+    this.#onMembership?.(channel, id, true);
     return member.channels;
   }
 
@@ -245,6 +269,7 @@ export class Hub {
     member.head = undefined;
     member.reached?.delete(channel);
     this.#detach(channel, member);
+    this.#onMembership?.(channel, id, false);
     return member.channels;
   }
 
@@ -333,8 +358,14 @@ export class Hub {
   }
 
   /** The ack a member gets for `message` about `channel`, in its frame mode. */
-  ackFor(id: string, message: string, channel: string, recovery?: Recovery): string {
-    return this.#ack(this.#member(id), message, channel, recovery);
+  ackFor(
+    id: string,
+    message: string,
+    channel: string,
+    recovery?: Recovery,
+    presence?: AckPresence,
+  ): string {
+    return this.#ack(this.#member(id), message, channel, recovery, presence);
   }
 
   /** The frame `id` gets for a push (a replayed one: live pushes go through {@link deliver}). */
@@ -412,11 +443,17 @@ export class Hub {
     return [...this.#members.values()].map((member) => member.subscriber);
   }
 
-  #ack(member: Member, message: string, channel: string, recovery?: Recovery): string {
+  #ack(
+    member: Member,
+    message: string,
+    channel: string,
+    recovery?: Recovery,
+    presence?: AckPresence,
+  ): string {
     const uuid = member.subscriber.id;
     return member.subscriber.compact
-      ? compactAck(message, uuid, channel, recovery)
-      : clientAck(message, { uuid, channels: member.channels }, recovery);
+      ? compactAck(message, uuid, channel, recovery, presence)
+      : clientAck(message, { uuid, channels: member.channels }, recovery, presence);
   }
 
   #frame(member: Member, frames: PushFrames): string {

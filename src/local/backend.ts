@@ -16,6 +16,7 @@ import type { Backend, BackendContext } from "../hub/backend.ts";
 import { retryWhileBusy } from "./busy_retry.ts";
 import { explainDbPathError } from "./db_path.ts";
 import { LocalBroker } from "./local_broker.ts";
+import { LocalChannelPresence } from "./local_channel_presence.ts";
 import { LocalGrants } from "./local_grants.ts";
 import { SqliteOutbox } from "./sqlite_outbox.ts";
 import { SqliteChannelStore } from "./sqlite_store.ts";
@@ -44,7 +45,7 @@ export async function startLocalBackend(
   context: BackendContext,
   options: LocalBackendOptions = {},
 ): Promise<Backend> {
-  const { config, handler, hub, now, logger, reportFault } = context;
+  const { config, handler, hub, now, logger, reportFault, presenceHooks } = context;
   const sqlite = (options.open ?? openSqliteStore)(config.dbPath);
   try {
     // This process is the file's only writer: every record is cached, and a miss is a 404.
@@ -59,6 +60,12 @@ export async function startLocalBackend(
     });
     // While another process holds a lock on the file, channel calls answer 503 within a second
     // (see retryWhileBusy); history writes map the same lock to 503 themselves.
+    const channelPresence = new LocalChannelPresence(hub, {
+      maxMembers: config.presenceMaxMembers,
+      eventsMax: config.presenceEventsMax,
+      hooks: presenceHooks,
+      logger,
+    });
     const store = new LocalChannelStore(retryWhileBusy(sqlite), {
       wrote,
       deleted(name) {
@@ -74,6 +81,7 @@ export async function startLocalBackend(
       broker,
       grants,
       presence: grants,
+      channelPresence,
       // The outbox's tables live in the same file: an event is as durable as the channel write.
       webhookOutbox: () => Promise.resolve(new SqliteOutbox(sqlite.database, now)),
       start() {},
@@ -82,6 +90,7 @@ export async function startLocalBackend(
       async close() {
         health.close();
         await broker.close();
+        await channelPresence.close();
         store.close();
       },
     };

@@ -1,5 +1,5 @@
 /**
- * The single-node webhook outbox: tables of the channel store's SQLite file (migration 5 in
+ * The single-node webhook outbox: tables of the channel store's SQLite file (migration 6 in
  * sqlite_store.ts). Every write is one synchronous transaction, committed (fsync) before it
  * resolves, so an event survives `kill -9` once the action that caused it is answered.
  */

@@ -46,7 +46,9 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (channel, key)
    ) WITHOUT ROWID;
    CREATE INDEX push_keys_expiry ON push_keys (expires_at);`,
-  // v1.2 webhooks (migration 5): the outbox (src/local/sqlite_outbox.ts). Events wait in
+  // v1.2 (migration 5): presence channels. Existing channels are not presence channels.
+  `ALTER TABLE channels ADD COLUMN presence INTEGER NOT NULL DEFAULT 0;`,
+  // v1.2 webhooks (migration 6): the outbox (src/local/sqlite_outbox.ts). Events wait in
   // webhook_events (in seq order) until moved into the one delivery being attempted;
   // webhook_occupied lists the channels with subscribers, so occupied/vacated alternate.
   `CREATE TABLE webhook_events (
@@ -80,9 +82,11 @@ interface ChannelRow {
   private: number;
   history_size: number | null;
   history_ttl_s: number | null;
+  presence: number;
 }
 
-const COLUMNS = "name, token_hash, created_at, epoch, private, history_size, history_ttl_s";
+const COLUMNS =
+  "name, token_hash, created_at, epoch, private, history_size, history_ttl_s, presence";
 
 /** How long a statement waits for another process's lock before the store reports "busy". */
 const BUSY_TIMEOUT_MS = 5000;
@@ -128,7 +132,7 @@ export class SqliteChannelStore implements ChannelStore {
     }
     const db = this.#db;
     this.#insert = db.prepare(
-      `INSERT INTO channels (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING`,
+      `INSERT INTO channels (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING`,
     );
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM channels WHERE name = ?`);
     this.#delete = db.prepare(
@@ -218,6 +222,7 @@ export class SqliteChannelStore implements ChannelStore {
       channel.private ? 1 : 0,
       channel.history?.size ?? null,
       channel.history?.ttlSeconds ?? null,
+      channel.presence === true ? 1 : 0,
     );
     if (Number(result.changes) !== 1) return Promise.resolve("taken");
     this.#count++;
@@ -383,6 +388,7 @@ function toChannel(row: ChannelRow): Channel {
     history: row.history_size === null || row.history_ttl_s === null
       ? null
       : { size: Number(row.history_size), ttlSeconds: Number(row.history_ttl_s) },
+    ...(Number(row.presence) === 1 ? { presence: true } : {}),
   };
 }
 

@@ -99,6 +99,8 @@ export const ACTION_SCHEMAS = {
     channel: channelName,
     history: historyOption,
     private: optionalFlag,
+    // v1.2: a presence channel (members, Joined/Left frames, member lists).
+    presence: optionalFlag,
   }),
   PING_CHANNEL: envelope("PING_CHANNEL", { channel: channelName, channelToken }),
   PUSH_MESSAGE: envelope("PUSH_MESSAGE", {
@@ -127,6 +129,7 @@ export const ACTION_SCHEMAS = {
       .nullish()
       .transform((limit) => limit ?? HISTORY_READ_LIMIT.default),
   }),
+  READ_PRESENCE: envelope("READ_PRESENCE", { channel: channelName, channelToken }),
   PUSH_BATCH: envelope("PUSH_BATCH", {
     pushes: z
       .array(batchItem, { error: expecting(`an array of 1 to ${MAX_BATCH_PUSHES} objects`) })

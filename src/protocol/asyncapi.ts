@@ -17,8 +17,10 @@ import {
   catalogMessages,
   type ClientAckMessage,
   clientAckSchema,
+  clientPresence,
   clientPush,
   errorSchema,
+  presenceAckSchema,
 } from "./envelopes.ts";
 import { errorExample } from "./http_errors.ts";
 import { CLOSE_CODES, SSE_ANSWERS, WS_FRAME_ERRORS, WS_REFUSALS } from "./ws_errors.ts";
@@ -71,6 +73,38 @@ const SERVER_MESSAGES: readonly {
       },
     },
   },
+  {
+    name: "PresenceChange",
+    title: "Joined / Left",
+    summary: "Another connection joined or left a presence channel this one is subscribed to",
+    schema: clientPresence,
+    example: {
+      messageType: "CLIENT_PRESENCE",
+      code: 200,
+      message: "Joined",
+      data: {
+        channel: "room",
+        uuid: "5f1d2e3c-4b5a-4697-8877-665544332211",
+        info: { user: "ann" },
+      },
+    },
+  },
+  {
+    name: "Presence",
+    title: "Presence",
+    summary: "Answer to PRESENCE: who is on the channel, cluster-wide",
+    schema: presenceAckSchema,
+    example: {
+      messageType: "CLIENT_ACK",
+      code: 200,
+      message: "Presence",
+      data: {
+        channel: "room",
+        count: 1,
+        members: [{ uuid: "5f1d2e3c-4b5a-4697-8877-665544332211", info: { user: "ann" } }],
+      },
+    },
+  },
 ];
 
 const WS_DESCRIPTION = [
@@ -84,6 +118,10 @@ const WS_DESCRIPTION = [
   "**Recovery.** On a channel with history, `SUBSCRIBE` may carry `since` (the last " +
   "`offset`/`epoch` seen): the `Subscribed` ack then has `recovery`, and when `recovered` is " +
   "true the missed pushes follow right after it, in offset order, before any live push.",
+  "**Presence** (v1.2). On a channel created with `presence: true`, `SUBSCRIBE` may carry " +
+  "`info` (a JSON object of at most 1,024 bytes serialized); the `Subscribed` ack has " +
+  "`presence.count`; the other members receive `CLIENT_PRESENCE` `Joined`/`Left` frames " +
+  "(none above `PRESENCE_EVENTS_MAX` members, none for a delete); `PRESENCE` lists the members.",
   "**Heartbeat.** The server pings idle connections and closes those that do not answer " +
   "(`WS_IDLE_TIMEOUT_S`, default 60 s). A frame over 64 KiB closes the connection with 1009.",
   "**Close codes** are listed in the channel's `x-close-codes`; the HTTP answers to a request " +
@@ -108,13 +146,17 @@ export function asyncApiDocument(): Json {
     channelMessages[name] = { $ref: `#/components/messages/${name}` };
   }
 
-  for (const action of ["SUBSCRIBE", "UNSUBSCRIBE"] as const) {
-    const name = pascal(action);
+  const summaries = {
+    SUBSCRIBE: "Subscribe to a channel (`since` resumes a history channel, `info` describes " +
+      "the subscriber on a presence channel)",
+    UNSUBSCRIBE: "Unsubscribe from a channel",
+    PRESENCE: "Who is on a channel this connection is subscribed to (else 403)",
+  } as const;
+  for (const action of ["SUBSCRIBE", "UNSUBSCRIBE", "PRESENCE"] as const) {
+    const name = action === "PRESENCE" ? "PresenceRequest" : pascal(action);
     addMessage(name, {
       title: action,
-      summary: action === "SUBSCRIBE"
-        ? "Subscribe to a channel (`since` resumes a history channel)"
-        : "Unsubscribe from a channel",
+      summary: summaries[action],
       description: "An optional top-level `uuid` must equal this connection's UUID; otherwise " +
         "the answer is `ERROR` 403 and nothing happens.",
       examples: [{
@@ -245,6 +287,20 @@ export function asyncApiDocument(): Json {
         summary: "A client unsubscribes from a channel",
         messages: [ref("Unsubscribe")],
         reply: { channel, messages: [ref("Unsubscribed"), ref("Error")] },
+      },
+      presence: {
+        action: "receive",
+        channel,
+        title: "Presence",
+        summary: "A client asks who is on a channel it is subscribed to",
+        messages: [ref("PresenceRequest")],
+        reply: { channel, messages: [ref("Presence"), ref("Error")] },
+      },
+      presenceChange: {
+        action: "send",
+        channel,
+        summary: "Another member joined or left a subscribed presence channel",
+        messages: [ref("PresenceChange")],
       },
       connected: {
         action: "send",

@@ -117,7 +117,14 @@ export function clientAckSchema(message: ClientAckMessage): z.ZodType {
     code: z.literal(200),
     message: z.literal(message),
   };
-  const withRecovery = message === "Subscribed" ? { recovery: recovery.optional() } : {};
+  const withRecovery = message === "Subscribed"
+    ? {
+      recovery: recovery.optional(),
+      presence: z.strictObject({ count: z.int().min(1) }).optional().meta({
+        description: "Presence channels: members, this one included (v1.2)",
+      }),
+    }
+    : {};
   const full = z
     .strictObject({
       ...head,
@@ -182,3 +189,36 @@ export const sysadmin = z.strictObject({
     clientsAmount: z.int().min(0),
   }),
 });
+
+/** A presence member as both presence answers list it (v1.2). */
+const presenceMember = z.strictObject({
+  uuid: connectionUuid,
+  info: z.record(z.string(), z.unknown()).meta({
+    description: "What the member sent as `info` at subscribe (`{}` when none)",
+  }),
+});
+
+/** A `CLIENT_PRESENCE` frame: another connection joined or left a presence channel (v1.2). */
+export const clientPresence: z.ZodType = z.strictObject({
+  messageType: z.literal("CLIENT_PRESENCE"),
+  code: z.literal(200),
+  message: z.enum(["Joined", "Left"]),
+  data: z.strictObject({
+    channel: channelName,
+    uuid: connectionUuid,
+    info: presenceMember.shape.info,
+  }),
+}).meta({ title: "Joined / Left" });
+
+/** The `CLIENT_ACK` `Presence` answering the client action `PRESENCE` (v1.2). */
+export const presenceAckSchema: z.ZodType = z.strictObject({
+  messageType: z.literal("CLIENT_ACK"),
+  code: z.literal(200),
+  message: z.literal("Presence"),
+  data: z.strictObject({
+    channel: channelName,
+    count: z.int().min(0).meta({ description: "Members (presence channels) or live subscribers" }),
+    members: z.array(presenceMember).meta({ description: "Presence channels only; at most 1,000" }),
+    truncated: z.literal(true).optional().meta({ description: "More members than listed" }),
+  }),
+}).meta({ title: "Presence" });

@@ -19,9 +19,11 @@ import { wellFormedInbound } from "./inbound_fast_path.ts";
  */
 export const inboundSchema = object({
   messageType: exactly("CLIENT_ACTION"),
-  action: z.enum(["SUBSCRIBE", "UNSUBSCRIBE"], {
+  action: z.enum(["SUBSCRIBE", "UNSUBSCRIBE", "PRESENCE"], {
     error: (issue) =>
-      issue.input === undefined ? "is required" : 'must be "SUBSCRIBE" or "UNSUBSCRIBE"',
+      issue.input === undefined
+        ? "is required"
+        : 'must be "SUBSCRIBE", "UNSUBSCRIBE" or "PRESENCE"',
   }),
   data: object({
     channel: channelName,
@@ -36,6 +38,12 @@ export const inboundSchema = object({
     }).nullish().transform((since) => since ?? undefined),
     // v1.2: a subscriber token (JWT) for a private channel; ignored on public channels.
     token: z.string({ error: expecting("a string") }).optional(),
+    // v1.2: how a subscriber describes itself on a presence channel (checked there, by
+    // presenceInfo(), since it is ignored on every other channel).
+    info: z.unknown().optional().meta({
+      description: "Presence channels: a JSON object of at most 1,024 bytes serialized",
+      type: "object",
+    }),
   }),
   // The original client sent its UUID; when present (not null) it must be this connection's.
   uuid: z.string({ error: expecting("a string or null") }).nullish(),

@@ -12,7 +12,10 @@ import type { InboundFrame } from "./inbound.ts";
 export function wellFormedInbound(json: unknown): InboundFrame | undefined {
   if (!isPlainObject(json) || json.messageType !== "CLIENT_ACTION") return undefined;
   const { action, data } = json;
-  if ((action !== "SUBSCRIBE" && action !== "UNSUBSCRIBE") || !isPlainObject(data)) {
+  if (
+    (action !== "SUBSCRIBE" && action !== "UNSUBSCRIBE" && action !== "PRESENCE") ||
+    !isPlainObject(data)
+  ) {
     return undefined;
   }
   const { channel } = data;
@@ -33,6 +36,8 @@ export function wellFormedInbound(json: unknown): InboundFrame | undefined {
     if (typeof data.token !== "string") return undefined;
     frameData = { ...frameData, token: data.token };
   }
+  // Any value: presenceInfo() checks it on presence channels, the only ones that read it.
+  if ("info" in data) frameData = { ...frameData, info: data.info };
   if (!("uuid" in json)) return { messageType: "CLIENT_ACTION", action, data: frameData };
   const uuid = json.uuid;
   if (uuid !== null && typeof uuid !== "string") return undefined;

@@ -53,19 +53,27 @@ export interface Recovery {
   readonly recovered: boolean;
 }
 
+/** The `presence` field of a `Subscribed` ack on a presence channel (v1.2). */
+export interface AckPresence {
+  /** Members, the subscriber included. */
+  readonly count: number;
+}
+
 /** `CLIENT_ACK` envelope for a subscriber (v1 form: the whole channel list). */
 export function clientAck(
   message: string,
   subscriber: { uuid: string; channels: readonly string[] },
   recovery?: Recovery,
+  presence?: AckPresence,
 ): string {
+  const data = recovery === undefined
+    ? { uuid: subscriber.uuid, subscribedChannels: subscriber.channels }
+    : { uuid: subscriber.uuid, subscribedChannels: subscriber.channels, recovery };
   return JSON.stringify({
     messageType: "CLIENT_ACK",
     code: 200,
     message,
-    data: recovery === undefined
-      ? { uuid: subscriber.uuid, subscribedChannels: subscriber.channels }
-      : { uuid: subscriber.uuid, subscribedChannels: subscriber.channels, recovery },
+    data: presence === undefined ? data : { ...data, presence },
   });
 }
 
@@ -75,13 +83,19 @@ export function compactAck(
   uuid: string,
   channel?: string,
   recovery?: Recovery,
+  presence?: AckPresence,
 ): string {
   const data = channel === undefined
     ? { uuid }
     : recovery === undefined
     ? { uuid, channel }
     : { uuid, channel, recovery };
-  return JSON.stringify({ messageType: "CLIENT_ACK", code: 200, message, data });
+  return JSON.stringify({
+    messageType: "CLIENT_ACK",
+    code: 200,
+    message,
+    data: presence === undefined ? data : { ...data, presence },
+  });
 }
 
 /**

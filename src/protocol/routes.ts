@@ -76,7 +76,10 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
       "With `history`, the channel keeps its recent broadcast pushes so that subscribers can " +
       "recover what they missed; the ack then also carries `history` and the channel's `epoch`. " +
       "With `private: true`, only connections a publisher authorized may subscribe; the ack then " +
-      "carries `private: true`. Without these options the channel and its ack are v1's.",
+      "carries `private: true`. With `presence: true` (v1.2) subscribers may describe " +
+      "themselves with `info`, members learn of each other's joins and leaves " +
+      "(`CLIENT_PRESENCE`), and `READ_PRESENCE` lists them; the ack then carries " +
+      "`presence: true`. Without these options the channel and its ack are v1's.",
       "When the server has `CREATE_TOKEN` set, the request needs " +
       "`Authorization: Bearer <CREATE_TOKEN>`.",
     ].join("\n\n"),
@@ -89,6 +92,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
         history: historySettings.optional().meta({ description: "History channels only" }),
         epoch: epoch.optional().meta({ description: "History channels only" }),
         private: z.literal(true).optional().meta({ description: "Private channels only" }),
+        presence: z.literal(true).optional().meta({ description: "Presence channels only" }),
       },
       example: { channel: "news", channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx" },
     },
@@ -108,8 +112,9 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
     description: [
       "With `channelToken` null or absent: 200 when the channel exists. With a string token: " +
       "200 only when the token is right.",
-      "With the right token on a channel that is private or has history, `data` also carries " +
-      "`private` and `history`; otherwise it is v1's.",
+      "With the right token on a channel that is private, has history or presence, `data` " +
+      "also carries `private` and `history` (and `presence: true` on presence channels); " +
+      "otherwise it is v1's.",
     ].join("\n\n"),
     example: { channel: "news", channelToken: null },
     success: {
@@ -119,6 +124,7 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
         channelToken: nullToken,
         private: z.boolean().optional(),
         history: historySettings.nullable().optional(),
+        presence: z.literal(true).optional().meta({ description: "Presence channels only" }),
       },
       example: { channel: "news", channelToken: null },
     },
@@ -251,6 +257,48 @@ export const ACTION_ROUTES: readonly ActionRoute[] = [
       message: "Rotated",
       data: { channel: channelName, channelToken: channelTokenValue },
       example: { channel: "news", channelToken: "Zx8pL0qR5tY7uI9oP1aS3dF6gH2jK4lM0nB5vC7xZ1q" },
+    },
+    errors: {
+      401: "No token (null or absent)",
+      403: "The token is wrong",
+      404: "No channel of that name",
+    },
+  },
+  {
+    path: "/channel/presence",
+    action: "READ_PRESENCE",
+    tag: "Channels",
+    summary: "Who is on a channel (v1.2)",
+    description: [
+      "`count` is the channel's live subscribers on every node (on a presence channel: its " +
+      "members). On a presence channel `members` lists them (`uuid` and the `info` each gave " +
+      "at subscribe), at most 1,000, with `truncated: true` when there are more; on other " +
+      "channels `members` is empty.",
+    ].join("\n\n"),
+    example: { channel: "room", channelToken: "q3VvB1m9W6bXh5c2lJk0RrT8yZa4sQeDfGhUiOpLnMx" },
+    success: {
+      message: "Presence",
+      data: {
+        channel: channelName,
+        channelToken: nullToken,
+        count: z.int().min(0).meta({ description: "Members, or live subscribers (every node)" }),
+        members: z.array(z.strictObject({
+          uuid: connectionUuid,
+          info: z.record(z.string(), z.unknown()).meta({
+            description: "What the member sent as `info` at subscribe (`{}` when none)",
+          }),
+        })).meta({ description: "Presence channels only (else empty); at most 1,000" }),
+        truncated: z.literal(true).optional().meta({ description: "More members than listed" }),
+      },
+      example: {
+        channel: "room",
+        channelToken: null,
+        count: 2,
+        members: [
+          { uuid: "0b7c6f6e-8d1a-4e43-9a55-3f0e2b8c9d10", info: { user: "ann" } },
+          { uuid: "5f1d2e3c-4b5a-4697-8877-665544332211", info: {} },
+        ],
+      },
     },
     errors: {
       401: "No token (null or absent)",

@@ -18,6 +18,7 @@ export const WS_FRAME_ERRORS: readonly ErrorCode[] = [
   "invalid_frame",
   "uuid_mismatch",
   "private_channel",
+  "not_subscribed",
   "unknown_channel",
   "too_many_requests",
   "unavailable",

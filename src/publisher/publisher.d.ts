@@ -34,6 +34,8 @@ export interface CreateChannelOptions extends RequestOptions {
   history?: HistoryOptions | null;
   /** Only connections a publisher has {@link PushPublisher.authorize authorized} may subscribe. */
   private?: boolean;
+  /** A presence channel (v1.2): members, `Joined`/`Left` frames, {@link PushPublisher.presence}. */
+  presence?: boolean;
 }
 
 /** What {@link PushPublisher.createChannel} resolves with. */
@@ -47,6 +49,19 @@ export interface CreatedChannel {
   epoch?: string;
   /** `true` on a private channel. */
   private?: true;
+  /** `true` on a presence channel. */
+  presence?: true;
+}
+
+/** Who is on a channel, as {@link PushPublisher.presence} answers (v1.2). */
+export interface PresenceResult {
+  channel: string;
+  /** Members of a presence channel, or live subscribers of any other channel (every node). */
+  count: number;
+  /** Presence channels only (else empty); at most 1,000. */
+  members: { uuid: string; info: Record<string, unknown> }[];
+  /** More members than listed. */
+  truncated?: true;
 }
 
 /** What {@link PushPublisher.ping} resolves with. */
@@ -56,6 +71,8 @@ export interface ChannelInfo {
   private?: boolean;
   /** Present when pinged with the right token on a private or history channel. */
   history?: HistoryOptions | null;
+  /** `true` when pinged with the right token on a presence channel. */
+  presence?: true;
 }
 
 /** What {@link PushPublisher.push} resolves with. */
@@ -82,6 +99,12 @@ export interface ServerAck {
   private?: boolean;
   history?: HistoryOptions | null;
   uuid?: string;
+  /** Presence channels (v1.2). */
+  presence?: boolean;
+  /** READ_PRESENCE (v1.2). */
+  count?: number;
+  members?: PresenceResult["members"];
+  truncated?: boolean;
 }
 
 /** A pushserver `ERROR` envelope (or a reply that is not a pushserver envelope at all). */
@@ -156,6 +179,12 @@ export declare class PushPublisher {
     channelToken: string,
     options?: RequestOptions,
   ): Promise<{ channel: string; channelToken: string }>;
+  /** Who is on a channel (v1.2): count on any channel, members on presence channels. */
+  presence(
+    channel: string,
+    channelToken: string,
+    options?: RequestOptions,
+  ): Promise<PresenceResult>;
 
   // --- v1.2 publishing (issue 20) ---
   /**

@@ -28,6 +28,7 @@ export class PushApiError extends Error {
  * @typedef {import("./publisher.d.ts").PushPublisherOptions} PushPublisherOptions
  * @typedef {import("./publisher.d.ts").RequestOptions} RequestOptions
  * @typedef {import("./publisher.d.ts").ServerAck} ServerAck
+ * @typedef {import("./publisher.d.ts").PresenceResult} PresenceResult
  * @typedef {import("./publisher.d.ts").CreateChannelOptions} CreateChannelOptions
  * @typedef {import("./publisher.d.ts").CreatedChannel} CreatedChannel
  * @typedef {import("./publisher.d.ts").ChannelInfo} ChannelInfo
@@ -79,6 +80,7 @@ export class PushPublisher {
       data.history = { size: options.history.size, ttlSeconds: options.history.ttlSeconds };
     }
     if (options.private !== undefined) data.private = options.private;
+    if (options.presence !== undefined) data.presence = options.presence;
     const ack = await this.#action("/channel/create", "CREATE_CHANNEL", data, options);
     if (typeof ack.channelToken !== "string") {
       throw new PushApiError(502, "Bad Gateway", "The create reply carries no channel token");
@@ -88,6 +90,7 @@ export class PushPublisher {
     if (ack.history) created.history = ack.history;
     if (typeof ack.epoch === "string") created.epoch = ack.epoch;
     if (ack.private === true) created.private = true;
+    if (ack.presence === true) created.presence = true;
     return created;
   }
 
@@ -111,6 +114,7 @@ export class PushPublisher {
     const info = { channel: ack.channel };
     if (typeof ack.private === "boolean") info.private = ack.private;
     if (ack.history !== undefined) info.history = ack.history;
+    if (ack.presence === true) info.presence = true;
     return info;
   }
 
@@ -205,6 +209,33 @@ export class PushPublisher {
       throw new PushApiError(502, "Bad Gateway", "The rotate reply carries no channel token");
     }
     return { channel: ack.channel, channelToken: ack.channelToken };
+  }
+
+  // --- Presence (v1.2) ---
+
+  /**
+   * Who is on `channel`, cluster-wide: `count` (members of a presence channel, live subscribers
+   * of any other) and, on a presence channel, `members` (at most 1,000; `truncated` when more).
+   * @param {string} channel
+   * @param {string} channelToken
+   * @param {RequestOptions} [options]
+   * @returns {Promise<PresenceResult>}
+   */
+  async presence(channel, channelToken, options) {
+    const ack = await this.#action(
+      "/channel/presence",
+      "READ_PRESENCE",
+      { channel, channelToken },
+      options,
+    );
+    /** @type {PresenceResult} */
+    const result = {
+      channel: ack.channel,
+      count: Number(ack.count),
+      members: /** @type {PresenceResult["members"]} */ (ack.members ?? []),
+    };
+    if (ack.truncated === true) result.truncated = true;
+    return result;
   }
 
   // --- v1.2 publishing (issue 20): batches and history reads -------------------------------
@@ -311,6 +342,13 @@ export class PushPublisher {
     if (typeof payload.private === "boolean") ack.private = payload.private;
     if (payload.history === null || isHistory(payload.history)) ack.history = payload.history;
     if (typeof payload.uuid === "string") ack.uuid = payload.uuid;
+    // Presence (v1.2).
+    if (typeof payload.presence === "boolean") ack.presence = payload.presence;
+    if (typeof payload.count === "number") ack.count = payload.count;
+    if (Array.isArray(payload.members)) {
+      ack.members = /** @type {NonNullable<ServerAck["members"]>} */ (payload.members);
+    }
+    if (payload.truncated === true) ack.truncated = true;
     return ack;
   }
 

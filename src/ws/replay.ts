@@ -10,6 +10,7 @@ import { entryBytes, type HistoryRead } from "../history/log.ts";
 import { PAGE_ENTRIES } from "../history/replay_budget.ts";
 import { PushFrames } from "../hub/frames.ts";
 import type { InboundFrame } from "../protocol/inbound.ts";
+import type { AckPresence } from "../protocol/outbound.ts";
 import type { SessionDeps } from "./session.ts";
 import { storeUnavailable } from "../channels/failures.ts";
 import type { FrameWriter } from "./writer.ts";
@@ -26,6 +27,8 @@ export interface ReplayRequest {
   readonly deps: SessionDeps;
   readonly writer: FrameWriter;
   readonly close: (code: number, reason: string) => void;
+  /** The ack's `presence` (presence channels). */
+  readonly presence?: AckPresence | undefined;
 }
 
 /** Runs a recovery; rejects (after unsubscribing) when the store fails before the ack. */
@@ -76,7 +79,7 @@ export async function replay(request: ReplayRequest): Promise<void> {
         epoch: channel.epoch,
         offset: page.top,
         recovered,
-      }),
+      }, request.presence),
     );
     if (!recovered) return;
     let position = asked;

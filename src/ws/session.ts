@@ -11,10 +11,12 @@ import { CLOSE, PushError } from "../errors.ts";
 import type { ReplayBudget } from "../history/replay_budget.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { ChannelLookup } from "../hub/lookup.ts";
+import type { ChannelPresence } from "../hub/channel_presence.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type InboundFrame, parseInbound } from "../protocol/inbound.ts";
-import { errorEnvelope } from "../protocol/outbound.ts";
+import { type AckPresence, errorEnvelope } from "../protocol/outbound.ts";
+import { presenceAck, presenceInfo } from "../protocol/presence.ts";
 import { FrameRateLimiter } from "./rate_limit.ts";
 import { replay } from "./replay.ts";
 import type { FrameWriter } from "./writer.ts";
@@ -23,6 +25,8 @@ import type { FrameWriter } from "./writer.ts";
 export interface SessionDeps {
   readonly hub: Hub;
   readonly channels: ChannelLookup;
+  /** Members of presence channels and subscriber counts (v1.2 "Presence"). */
+  readonly channelPresence: ChannelPresence;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly now: () => number;
@@ -213,6 +217,7 @@ export class Session {
       this.#writer.send(hub.ackFor(this.id, "Unsubscribed", name));
       return;
     }
+    if (frame.action === "PRESENCE") return this.#presence(name);
     // A revoke or delete answered while the channel and grant are checked ends this subscribe.
     hub.joining(this.id, name);
     let result: Promise<void> | void;
@@ -230,6 +235,29 @@ export class Session {
       return;
     }
     return result.finally(() => hub.notJoining(this.id));
+  }
+
+  /** `PRESENCE`: who is on a channel this connection is subscribed to (else 403). */
+  #presence(name: string): Promise<void> | void {
+    if (!this.#deps.hub.isSubscribed(this.id, name)) {
+      throw new PushError(
+        "not_subscribed",
+        `This connection is not subscribed to the channel ${JSON.stringify(name)}`,
+      );
+    }
+    const answer = (channel: Channel | undefined): Promise<void> | void => {
+      if (channel === undefined) throw channelNotFound(name);
+      const snapshot = this.#deps.channelPresence.read(channel);
+      if (!(snapshot instanceof Promise)) {
+        return void this.#writer.send(presenceAck(name, snapshot));
+      }
+      return snapshot.then(
+        (s) => void this.#writer.send(presenceAck(name, s)),
+        (error) => Promise.reject(storeUnavailable(error)),
+      );
+    };
+    const found = this.#deps.channels.lookup(name);
+    return found instanceof Promise ? found.then(answer) : answer(found);
   }
 
   #subscribe(frame: InboundFrame, channel: Channel | undefined): Promise<void> | void {
@@ -265,7 +293,7 @@ export class Session {
     frame: InboundFrame,
     endsAtMs: number | undefined,
   ): Promise<void> | void {
-    const joined = this.#join(channel, frame.data.since);
+    const joined = this.#join(channel, frame.data);
     const arm = () => {
       if (this.#gone || !this.#deps.hub.isSubscribed(this.id, channel.name)) return;
       this.#forgetExpiry(channel.name);
@@ -299,12 +327,49 @@ export class Session {
     this.#expiries!.delete(channel);
   }
 
-  #join(channel: Channel, since: InboundFrame["data"]["since"]): Promise<void> | void {
+  #join(channel: Channel, data: InboundFrame["data"]): Promise<void> | void {
     const { hub } = this.#deps;
     const name = channel.name;
+    let info: string | undefined;
+    if (channel.presence === true) {
+      const parsed = presenceInfo(data.info);
+      if (!parsed.ok) throw parsed.error;
+      info = parsed.value;
+    }
     if (this.#gone) return;
     const already = hub.isSubscribed(this.id, name);
     hub.subscribe(this.id, name);
+    if (info === undefined) return this.#joined(channel, data.since, already, undefined);
+    // Subscribed in the hub first: from here the hub's unsubscribe (or disconnect) is the leave.
+    let count;
+    try {
+      count = this.#deps.channelPresence.join(name, { uuid: this.id, info });
+    } catch (error) {
+      if (!already) hub.unsubscribe(this.id, name);
+      throw error;
+    }
+    if (!(count instanceof Promise)) {
+      return this.#joined(channel, data.since, already, { count });
+    }
+    return count.then(
+      (count) => this.#joined(channel, data.since, already, { count }),
+      (error) => {
+        if (!already) hub.unsubscribe(this.id, name);
+        throw storeUnavailable(error);
+      },
+    );
+  }
+
+  /** Answers a subscribe that is in force: the ack (with `presence`), or a recovery. */
+  #joined(
+    channel: Channel,
+    since: InboundFrame["data"]["since"],
+    already: boolean,
+    presence: AckPresence | undefined,
+  ): Promise<void> | void {
+    const { hub } = this.#deps;
+    const name = channel.name;
+    if (this.#gone || !hub.isSubscribed(this.id, name)) return;
     const ready = hub.ready(name);
     if (channel.history !== null) {
       return replay({
@@ -316,14 +381,15 @@ export class Session {
         deps: this.#deps,
         writer: this.#writer,
         close: this.#close,
+        presence,
       });
     }
     if (ready === undefined) {
-      this.#writer.send(hub.ackFor(this.id, "Subscribed", name));
+      this.#writer.send(hub.ackFor(this.id, "Subscribed", name, undefined, presence));
       return;
     }
     return ready.then(
-      () => void this.#writer.send(hub.ackFor(this.id, "Subscribed", name)),
+      () => void this.#writer.send(hub.ackFor(this.id, "Subscribed", name, undefined, presence)),
       (error) => {
         if (!already) hub.unsubscribe(this.id, name);
         throw storeUnavailable(error);

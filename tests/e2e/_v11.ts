@@ -21,6 +21,7 @@ export const ROUTES = {
   ROTATE_TOKEN: "/channel/rotate",
   READ_HISTORY: "/channel/history",
   PUSH_BATCH: "/push/batch",
+  READ_PRESENCE: "/channel/presence",
 } as const;
 
 /** A publisher action name. */
@@ -114,7 +115,7 @@ export interface Created {
 export async function createWith(
   server: HasHttp,
   channel: string,
-  options: { history?: History | null; private?: boolean | null } = {},
+  options: { history?: History | null; private?: boolean | null; presence?: boolean | null } = {},
   headers: Record<string, string> = {},
 ): Promise<Created> {
   const reply = await call(server, "CREATE_CHANNEL", { channel, ...options }, headers);

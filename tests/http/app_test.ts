@@ -1,3 +1,5 @@
+import { Hub } from "../../src/hub/hub.ts";
+import { LocalChannelPresence } from "../../src/local/local_channel_presence.ts";
 import assert from "node:assert/strict";
 import { ChannelCache } from "../../src/channels/cache.ts";
 import { createChannelService } from "../../src/channels/service.ts";
@@ -39,6 +41,10 @@ async function appWith(broker: Broker, options: { corsOrigins?: readonly string[
       revoke: () => Promise.resolve(),
       isGranted: () => false,
     },
+    channelPresence: new LocalChannelPresence(new Hub({ maxSubscriptionsPerConnection: 1 }), {
+      maxMembers: 10,
+      eventsMax: 10,
+    }),
     metrics: new Metrics(),
     logger,
     limits: { maxBodyBytes: 4096, maxMessageBytes: 100 },

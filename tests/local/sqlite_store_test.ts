@@ -38,9 +38,9 @@ Deno.test("SqliteChannelStore keeps channels across reopen (a restart), in WAL m
     second.close();
     const raw = new DatabaseSync(path);
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
-    // Migration 4 is idempotent pushes' push_keys, 5 the webhook outbox (sqlite_outbox.ts).
+    // Migrations: 4 push_keys, 5 presence, 6 the webhook outbox (sqlite_outbox.ts).
     assert.deepEqual({ ...raw.prepare("SELECT version FROM schema_version").get() }, {
-      version: 5,
+      version: 6,
     });
     raw.close();
   } finally {

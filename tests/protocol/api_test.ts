@@ -16,7 +16,7 @@ Deno.test("parseAction() accepts each action's documented shape", () => {
     value: {
       messageType: "SERVER_ACTION",
       action: "CREATE_CHANNEL",
-      data: { channel: "news", history: null, private: false },
+      data: { channel: "news", history: null, private: false, presence: false },
     },
   });
   const withOptions = parseAction(

@@ -76,6 +76,8 @@ Deno.test("the AsyncAPI document passes @asyncapi/parser with no error or warnin
       "channelDeleted",
       "connected",
       "error",
+      "presence",
+      "presenceChange",
       "push",
       "subscribe",
       "subscriptionExpired",
@@ -228,12 +230,12 @@ Deno.test("request schemas are ACTION_SCHEMAS' own; frames are inbound.ts' narro
   }
   const create = requestSchema("CREATE_CHANNEL", "draft-2020-12");
   const fields = ((create.properties as Record<string, Json>).data!.properties) as Json;
-  assert.deepEqual(Object.keys(fields), ["channel", "history", "private"]);
+  assert.deepEqual(Object.keys(fields), ["channel", "history", "private", "presence"]);
   const recipients = (((requestSchema("PUSH_MESSAGE", "draft-2020-12").properties as Json)
     .data as Json).properties as Json).recipients;
   assert.deepEqual(recipients, { type: "array", items: { type: "string", format: "uuid" } });
 
-  for (const action of ["SUBSCRIBE", "UNSUBSCRIBE"]) {
+  for (const action of ["SUBSCRIBE", "UNSUBSCRIBE", "PRESENCE"]) {
     const frame = clientActionSchema(action, "draft-2020-12");
     assert.deepEqual((frame.properties as Json).action, { type: "string", const: action });
     assert.deepEqual(

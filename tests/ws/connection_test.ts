@@ -5,6 +5,7 @@ import { Hub } from "../../src/hub/hub.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { Connection, type ConnectionDeps, type SocketLike } from "../../src/ws/connection.ts";
+import { LocalChannelPresence } from "../../src/local/local_channel_presence.ts";
 
 /** An EventTarget standing in for a server-side WebSocket. */
 class FakeSocket extends EventTarget implements SocketLike {
@@ -113,6 +114,7 @@ function setup(
   const socket = new FakeSocket();
   const connection = new Connection(socket, UUID, {
     hub,
+    channelPresence: new LocalChannelPresence(hub, { maxMembers: 10, eventsMax: 10 }),
     channels: {
       lookup: options.channelExists === undefined
         ? (name) => channels.has(name) ? fakeChannel(name) : undefined

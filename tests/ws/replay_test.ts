@@ -13,6 +13,7 @@ import { Hub } from "../../src/hub/hub.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
 import { Connection, type SocketLike } from "../../src/ws/connection.ts";
+import { LocalChannelPresence } from "../../src/local/local_channel_presence.ts";
 import { SocketWriter } from "../../src/ws/writer.ts";
 
 class Socket extends EventTarget implements SocketLike {
@@ -72,6 +73,7 @@ function setup(count: number, options: { budget?: number; idleTimeoutS?: number 
   const metrics = new Metrics();
   const connection = new Connection(socket, ID, {
     hub,
+    channelPresence: new LocalChannelPresence(hub, { maxMembers: 10, eventsMax: 10 }),
     channels: {
       lookup: () => CHANNEL,
       isGranted: () => true,
