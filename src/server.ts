@@ -143,7 +143,7 @@ async function startCore(
     hub,
     handler,
     reportFault,
-    presenceHooks: overrides.presenceHooks,
+    presenceHooks: withWebhooks(overrides.presenceHooks, () => webhooks, now),
   });
   metrics.sections.push(() => backend.metrics());
   let webhooks: Webhooks | undefined;
@@ -186,6 +186,40 @@ async function startCore(
   }
   backend.start({ service });
   return { hub, backend, service, hasher, tokenGate, webhooks };
+}
+
+/**
+ * The presence hooks the backend tells (a test's, if any), plus the webhooks' `subscriber_joined`
+ * and `subscriber_left` when `WEBHOOK_URL` is set (`webhooks()` is read when a member moves:
+ * the feature is built after the backend). `info` is the member's JSON object as text.
+ */
+function withWebhooks(
+  hooks: PresenceHooks | undefined,
+  webhooks: () => Webhooks | undefined,
+  now: () => number,
+): PresenceHooks {
+  const record = (
+    name: "subscriber_joined" | "subscriber_left",
+    channel: string,
+    uuid: string,
+    info: string,
+  ) => {
+    const sink = webhooks();
+    if (sink === undefined) return;
+    void sink.record({ name, channel, timeMs: now(), uuid, info: JSON.parse(info) });
+  };
+  return {
+    onJoined(channel, uuid, info) {
+      hooks?.onJoined?.(channel, uuid, info);
+      record("subscriber_joined", channel, uuid, info);
+    },
+    onLeft(channel, uuid, info) {
+      hooks?.onLeft?.(channel, uuid, info);
+      record("subscriber_left", channel, uuid, info);
+    },
+    onOccupied: (channel) => hooks?.onOccupied?.(channel),
+    onVacated: (channel) => hooks?.onVacated?.(channel),
+  };
 }
 
 /** Starts the publisher HTTP port and the subscriber WebSocket port. */

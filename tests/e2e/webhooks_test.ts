@@ -228,3 +228,43 @@ e2e(
     }
   },
 );
+
+e2e(
+  "webhooks: presence joins and leaves are subscriber_joined/subscriber_left with uuid and info",
+  async (_t, backend) => {
+    await using receiver = Receiver.start();
+    await using server = await backend.start(webhookEnv(receiver));
+    const created = await post(
+      `${server.httpUrl}/channel/create`,
+      action("CREATE_CHANNEL", { channel: "lobby", presence: true }),
+    );
+    assert.equal(created.status, 200);
+    const token = created.body.data.channelToken;
+    const client = await TestClient.connect(server.wsUrl);
+    client.sendRaw(JSON.stringify({
+      messageType: "CLIENT_ACTION",
+      action: "SUBSCRIBE",
+      data: { channel: "lobby", info: { user: "ann" } },
+    }));
+    assert.equal((await client.next()).message, "Subscribed");
+    assert.equal((await client.act("UNSUBSCRIBE", "lobby")).message, "Unsubscribed");
+    await client.close();
+    await deleteChannel(server.httpUrl, "lobby", token);
+    await receiver.until(() => namesOf(receiver, "lobby").includes("channel_deleted"), "delete");
+
+    const events = receiver.events().filter((e) => e.channel === "lobby");
+    const names = events.map((e) => e.name);
+    assert.equal(names[0], "channel_created", names.join());
+    assert.equal(names.at(-1), "channel_deleted", names.join());
+    const joined = names.indexOf("subscriber_joined");
+    const left = names.indexOf("subscriber_left");
+    assert.ok(joined > 0 && left > joined, names.join());
+    assert.equal(names.filter((n) => n.startsWith("subscriber_")).length, 2, names.join());
+    for (const i of [joined, left]) {
+      assert.deepEqual(
+        { uuid: (events[i] as { uuid: string }).uuid, info: (events[i] as { info: unknown }).info },
+        { uuid: client.uuid, info: { user: "ann" } },
+      );
+    }
+  },
+);
