@@ -295,6 +295,19 @@ export async function startServer(
       store: backend.store,
       broker,
       channelCount: () => service.size,
+      presence: async (channel) => {
+        const { count, members, truncated } = await backend.channelPresence.read(channel);
+        return {
+          count,
+          members: members.map(({ uuid, info }) => ({ uuid, info: JSON.parse(info) as unknown })),
+          ...(truncated ? { truncated } : {}),
+        };
+      },
+      webhooks: () => {
+        if (webhooks === undefined) return undefined;
+        const { queued, lastDeliveryMs, retried, dropped } = webhooks.stats();
+        return { queued, lastDelivery: lastDeliveryMs, failures: retried + dropped };
+      },
     });
   }
   const channels: ChannelLookup = {

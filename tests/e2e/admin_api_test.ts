@@ -144,6 +144,21 @@ e2e("admin API: token, stats, channel pages, detail", async (t, backend) => {
       history: true,
       presence: false,
     });
+    // A presence channel's detail lists its members, with their info, from every node.
+    await create(httpUrl, "lobby", { presence: true });
+    await using ann = await TestClient.connect(deployment.wsUrl);
+    ann.sendRaw(JSON.stringify({
+      messageType: "CLIENT_ACTION",
+      action: "SUBSCRIBE",
+      data: { channel: "lobby", info: { user: "ann" } },
+    }));
+    assert.equal((await ann.next()).message, "Subscribed");
+    const lobby = await (await admin(`${httpUrl}/admin/api/channel?name=lobby`)).json();
+    assert.equal(lobby.presence, true);
+    assert.deepEqual(lobby.members, {
+      count: 1,
+      members: [{ uuid: ann.uuid, info: { user: "ann" } }],
+    });
     const missing = await admin(`${httpUrl}/admin/api/channel?name=nope`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
