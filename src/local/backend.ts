@@ -18,6 +18,7 @@ import { explainDbPathError } from "./db_path.ts";
 import { LocalBroker } from "./local_broker.ts";
 import { LocalChannelPresence } from "./local_channel_presence.ts";
 import { LocalGrants } from "./local_grants.ts";
+import { LocalSseRelay } from "./local_sse_relay.ts";
 import { SqliteChannelStore } from "./sqlite_store.ts";
 import { storeFault, WriteHealth } from "./store_faults.ts";
 
@@ -81,6 +82,7 @@ export async function startLocalBackend(
       grants,
       presence: grants,
       channelPresence,
+      sseRelay: new LocalSseRelay(),
       start() {},
       healthy: () => health.healthy,
       metrics: () => "",
