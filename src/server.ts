@@ -341,6 +341,7 @@ export async function startServer(
     ...subscriberDeps,
     otherConnections: () => ws.connections.size,
     corsOrigins: config.corsOrigins,
+    relay: backend.sseRelay,
     keepAliveTimers: overrides.timers,
   });
   const serveSubscriber = (request: Request) => sse.handle(request) ?? ws.handle(request);

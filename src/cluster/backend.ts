@@ -14,6 +14,7 @@ import { RedisChannelPresence } from "./redis_channel_presence.ts";
 import { RedisGrants } from "./redis_grants.ts";
 import { RedisOutbox } from "./redis_outbox.ts";
 import { RedisChannelStore } from "./redis_store.ts";
+import { RedisSseRelay } from "./sse_relay.ts";
 import { RedisStatsShare } from "./stats_share.ts";
 
 /** How often the cluster's channel count is read. */
@@ -33,6 +34,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
   // Records are cached only while the event subscription is up (see ChannelCache).
   const cache = new ChannelCache({ offline: () => unavailable(undefined) });
   const store = new RedisChannelStore(cmd, keys);
+  const sseRelay = new RedisSseRelay({ redis: cmd, keys, nodeId: node.nodeId, now, reportFault });
   const broker = new RedisBroker({
     redis: cmd,
     sub,
@@ -43,6 +45,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     reportFault,
     onDeleted: recount,
     nodeId: node.nodeId,
+    sseRelay,
   });
   const presence = new RedisPresence({
     redis: cmd,
@@ -97,12 +100,14 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     // Its own connection: webhook traffic never queues behind (or ahead of) pushes.
     webhookOutbox: () =>
       RedisOutbox.open({ url: config.redisUrl!, keys, nodeId: node.nodeId, now }),
+    sseRelay,
     start(core) {
       service = core.service;
       node.run({
         tick() {
           if (now() - lastCount >= COUNT_REFRESH_MS) recount();
           presence.tick();
+          sseRelay.tick();
         },
         // Events may be lost from here on: nothing cached can be trusted until the heal.
         lost: () => cache.reset(),
@@ -111,6 +116,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
           await channelPresence.listenAgain();
           await grants.resync(await broker.resync(store));
           await presence.refresh();
+          await sseRelay.refresh();
           // Redis may have come back empty: this node's members and counts are written again.
           channelPresence.resync();
         },
@@ -122,6 +128,7 @@ export async function startClusterBackend(context: BackendContext): Promise<Back
     async close() {
       await broker.close();
       await presence.close();
+      await sseRelay.close();
       await channelPresence.close();
       await node.close();
     },

@@ -69,6 +69,19 @@ export class Keys {
     return `${this.prefix}receipt:${id}`;
   }
 
+  /**
+   * STRING: the id of the node holding the SSE stream whose session secret has SHA-256
+   * `sessionKey` (hex; never the secret itself), expiring unless refreshed.
+   */
+  sseSession(sessionKey: string): string {
+    return `${this.prefix}sse:${sessionKey}`;
+  }
+
+  /** Pub/sub: SSE commands forwarded to node `id`, and the answers to its own forwards. */
+  sseRelay(id: string): string {
+    return `${this.prefix}sse-relay:${id}`;
+  }
+
   /** HASH: a presence channel's members, UUID → info JSON text. */
   presence(name: string): string {
     return `${this.prefix}presence:${name}`;

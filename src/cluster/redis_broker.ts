@@ -3,7 +3,8 @@
  * record, store if history, PUBLISH). Receiving: the node's pub/sub connection listens to the
  * events channel always, and to a channel's pushes only while it has local subscribers
  * (per-channel interest); what arrives goes to the cache (events) and to the handler, which
- * filters targeted pushes locally.
+ * filters targeted pushes locally. It also listens to this node's receipt replies and its SSE
+ * relay channel (commands of streams held here, sent by other nodes; see sse_relay.ts).
  */
 import type { Redis } from "ioredis";
 import type { ChannelCache } from "../channels/cache.ts";
@@ -49,6 +50,8 @@ export interface RedisBrokerDeps {
   readonly onDeleted: () => void;
   /** This node's id: other nodes send their receipt counts (v1.2) to its reply channel. */
   readonly nodeId: string;
+  /** SSE commands forwarded to this node, and answers to its forwards (see sse_relay.ts). */
+  readonly sseRelay: { readonly channel: string; receive(payload: string): void };
 }
 
 /** The pub/sub payload of a push that is not stored: `P<uuid,uuid,...>\n<message>`. */
@@ -98,7 +101,11 @@ export class RedisBroker implements Broker {
   /** Listens to the events channel; from then on the cache may be filled. */
   async start(): Promise<void> {
     this.#deps.sub.on("message", this.#onMessage);
-    await this.#deps.sub.subscribe(this.#deps.keys.events, this.#replies);
+    await this.#deps.sub.subscribe(
+      this.#deps.keys.events,
+      this.#replies,
+      this.#deps.sseRelay.channel,
+    );
     this.#deps.cache.live = true;
   }
 
@@ -265,12 +272,16 @@ export class RedisBroker implements Broker {
     );
   }
 
-  /** After the pub/sub connection came back: listens again to events and every interest. */
+  /**
+   * After the pub/sub connection came back: listens again to events, replies, the SSE relay and
+   * every interest.
+   */
   async listenAgain(): Promise<void> {
     const { sub, keys, cache } = this.#deps;
     await sub.subscribe(
       keys.events,
       this.#replies,
+      this.#deps.sseRelay.channel,
       ...[...this.#interest].map((c) => keys.pushes(c)),
     );
     cache.live = true;
@@ -343,6 +354,7 @@ export class RedisBroker implements Broker {
       if (channel === this.#replies) {
         return this.#receipts.onReply(JSON.parse(payload) as ReceiptReply);
       }
+      if (channel === this.#deps.sseRelay.channel) return this.#deps.sseRelay.receive(payload);
       const name = keys.channelOfPushes(channel);
       const publication = decodePush(payload);
       if (name === undefined || publication === undefined) return;

@@ -14,6 +14,7 @@ import type { Broker, BrokerHandler } from "./broker.ts";
 import type { ChannelPresence, PresenceHooks } from "./channel_presence.ts";
 import type { Grants, Presence } from "./grants.ts";
 import type { Hub } from "./hub.ts";
+import type { SseRelay } from "./sse_relay.ts";
 import type { StatsShare } from "./stats_share.ts";
 
 /** What a backend is built with. */
@@ -54,6 +55,8 @@ export interface Backend {
    * caller closes it before {@link close}.
    */
   webhookOutbox(): Promise<WebhookOutbox>;
+  /** Where SSE commands for a stream held by another node go (none on a single node). */
+  readonly sseRelay: SseRelay;
   /** Starts background work (heartbeats, refreshes) once the core is built. */
   start(core: BackendCore): void;
   /** False while the backend cannot serve: `/readyz` answers 503. */

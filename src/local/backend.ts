@@ -19,6 +19,7 @@ import { LocalBroker } from "./local_broker.ts";
 import { LocalChannelPresence } from "./local_channel_presence.ts";
 import { LocalGrants } from "./local_grants.ts";
 import { SqliteOutbox } from "./sqlite_outbox.ts";
+import { LocalSseRelay } from "./local_sse_relay.ts";
 import { SqliteChannelStore } from "./sqlite_store.ts";
 import { storeFault, WriteHealth } from "./store_faults.ts";
 
@@ -84,6 +85,7 @@ export async function startLocalBackend(
       channelPresence,
       // The outbox's tables live in the same file: an event is as durable as the channel write.
       webhookOutbox: () => Promise.resolve(new SqliteOutbox(sqlite.database, now)),
+      sseRelay: new LocalSseRelay(),
       start() {},
       healthy: () => health.healthy,
       metrics: () => "",

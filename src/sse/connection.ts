@@ -74,9 +74,18 @@ export class SseConnection implements Subscriber {
     return this.#writer.stream;
   }
 
-  /** Registers with the hub, sends `connected` (the `Connected` frame), starts the keep-alive. */
-  open(connected: string): void {
-    this.#session.open(this.#deps.hub.add(this), () => void this.send(connected));
+  /**
+   * Registers with the hub, sends `connected` (the `Connected` frame) once the hub and
+   * `registered` (the session made known to other nodes) are done, starts the keep-alive.
+   */
+  open(connected: string, registered?: Promise<void> | void): void {
+    const added = this.#deps.hub.add(this);
+    const ready = registered === undefined
+      ? added
+      : added === undefined
+      ? registered
+      : Promise.all([added, registered]).then(() => {});
+    this.#session.open(ready, () => void this.send(connected));
     this.#armKeepAlive();
   }
 

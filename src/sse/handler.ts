@@ -10,6 +10,7 @@ import { clientAck } from "../protocol/outbound.ts";
 import { parseInbound } from "../protocol/inbound.ts";
 import { errorEnvelope } from "../protocol/outbound.ts";
 import { isOriginAllowed } from "../ws/origin.ts";
+import type { SseRelay } from "../hub/sse_relay.ts";
 import type { Timers } from "../ws/session.ts";
 import { SseConnection, type SseConnectionDeps } from "./connection.ts";
 
@@ -29,6 +30,8 @@ export interface SseHandlerDeps extends Omit<SseConnectionDeps, "onGone" | "keep
   readonly corsOrigins: readonly string[];
   /** True once shutdown has begun: new streams get 503. */
   readonly isDraining: () => boolean;
+  /** Where commands for a session held by another node go (the backend's). */
+  readonly relay: SseRelay;
   readonly newId?: () => string;
   /** Keep-alive timers (tests drive their own). */
   readonly keepAliveTimers?: Timers | undefined;
@@ -62,9 +65,17 @@ export function createSseHandler(deps: SseHandlerDeps): SseHandler {
     keepAlive: { periodMs: KEEP_ALIVE_MS, timers: deps.keepAliveTimers },
     onGone(connection) {
       connections.delete(connection);
-      bySecret.delete(digest(connection.secret));
+      const key = digest(connection.secret);
+      if (bySecret.delete(key)) deps.relay.unregister(key);
     },
   };
+  // Commands another node got for a stream held here (cluster mode).
+  deps.relay.attach((key, text) => {
+    const connection = bySecret.get(key);
+    if (connection === undefined || connection.gone) return false;
+    connection.command(text);
+    return true;
+  });
 
   function cors(request: Request): Record<string, string> {
     const origin = request.headers.get("origin");
@@ -118,9 +129,12 @@ export function createSseHandler(deps: SseHandlerDeps): SseHandler {
     const secret = newToken();
     const connection = new SseConnection(id, secret, connectionDeps, compact);
     connections.add(connection);
-    bySecret.set(digest(secret), connection);
+    const key = digest(secret);
+    bySecret.set(key, connection);
     deps.metrics.connectionsOpened++;
     deps.metrics.sseConnectionsOpened++;
+    // `Connected` (which hands out the secret) waits until every node can find the stream.
+    const registered = deps.relay.register(key);
     connection.open(
       compact
         ? JSON.stringify({
@@ -130,6 +144,7 @@ export function createSseHandler(deps: SseHandlerDeps): SseHandler {
           data: { uuid: id, session: secret },
         })
         : connectedFrame(id, secret),
+      registered,
     );
     // `?channel=a&channel=b`: as if SUBSCRIBE frames had been sent in that order.
     for (const channel of url.searchParams.getAll("channel")) {
@@ -152,17 +167,30 @@ export function createSseHandler(deps: SseHandlerDeps): SseHandler {
   async function command(request: Request): Promise<Response> {
     const auth = request.headers.get("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    const connection = match === null ? undefined : bySecret.get(digest(match[1]!));
-    if (connection === undefined || connection.gone) {
+    const unknown = () =>
+      refuse(request, new PushError("unknown_connection", "No open event stream has this session"));
+    if (match === null) {
       await request.body?.cancel();
-      return refuse(
-        request,
-        new PushError("unknown_connection", "No open event stream has this session"),
-      );
+      return unknown();
     }
+    const key = digest(match[1]!);
+    const local = bySecret.get(key);
+    // Not held here: another node may hold it (cluster mode), else it is a 404 as before.
+    const here = local !== undefined && !local.gone;
+    // A bad body is answered here, before any forwarding, and nothing goes on the stream —
+    // but only for a session some node holds: for any other, the answer is 404.
+    const bad = async (error: PushError) => {
+      if (!here) {
+        try {
+          if (!(await deps.relay.known(key))) return unknown();
+        } catch (fault) {
+          return refuse(request, asPushError(fault));
+        }
+      }
+      return refuse(request, error);
+    };
     const tooLarge = () =>
-      refuse(
-        request,
+      bad(
         new PushError(
           "payload_too_large",
           `The command is larger than ${deps.limits.maxFrameBytes} bytes`,
@@ -177,12 +205,21 @@ export function createSseHandler(deps: SseHandlerDeps): SseHandler {
     const text = await readCapped(request, deps.limits.maxFrameBytes);
     if (text === undefined) return tooLarge();
     if (text === null) {
-      return refuse(request, new PushError("invalid_frame", "The command body could not be read"));
+      return bad(new PushError("invalid_frame", "The command body could not be read"));
     }
-    // A body that is not a client frame is answered here, and nothing goes on the stream.
     const parsed = parseInbound(text);
-    if (!parsed.ok) return refuse(request, parsed.error);
-    connection.command(text);
+    if (!parsed.ok) return bad(parsed.error);
+    if (here) {
+      local.command(text);
+    } else {
+      let delivered: boolean;
+      try {
+        delivered = await deps.relay.forward(key, text);
+      } catch (fault) {
+        return refuse(request, asPushError(fault));
+      }
+      if (!delivered) return unknown();
+    }
     return new Response(null, { status: 202, headers: cors(request) });
   }
 
@@ -238,6 +275,12 @@ async function readCapped(request: Request, max: number): Promise<string | undef
     at += chunk.byteLength;
   }
   return new TextDecoder().decode(bytes);
+}
+
+/** A relay failure as the catalog's error (the backend hands out PushErrors already). */
+function asPushError(fault: unknown): PushError {
+  if (fault instanceof PushError) return fault;
+  return new PushError("unavailable", "Could not reach the node holding this event stream");
 }
 
 /** The v1 `Connected` frame plus the session secret. */
