@@ -3,7 +3,7 @@
  * (text imports of src/admin/ui/), and uPlot's script and style, text imports from the `uplot`
  * package (as `/docs` serves swagger-ui-dist), so `deno compile` and the image carry them.
  */
-import { type BrowserRoute, cached, textAsset } from "../http/static.ts";
+import { type BrowserRoute, cached, textAsset, withoutSourceMap } from "../http/static.ts";
 import page from "./ui/admin.html" with { type: "text" };
 import script from "./ui/admin.js" with { type: "text" };
 import chartsScript from "./ui/_charts.js" with { type: "text" };
@@ -23,8 +23,6 @@ const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-const SOURCE_MAP_COMMENT = /\n\/[/*]# sourceMappingURL=\S+\s*(\*\/)?\s*$/;
-
 /** `GET /admin` and `/admin/ui/…`. */
 export function adminAssets(): BrowserRoute[] {
   const files: [string, string, string][] = [
@@ -33,7 +31,7 @@ export function adminAssets(): BrowserRoute[] {
     ["/admin/ui/admin.css", style, "text/css; charset=utf-8"],
     [
       "/admin/ui/uPlot.js",
-      uplotScript.replace(SOURCE_MAP_COMMENT, "\n"),
+      withoutSourceMap(uplotScript),
       "text/javascript; charset=utf-8",
     ],
     ["/admin/ui/uPlot.css", uplotStyle, "text/css; charset=utf-8"],
