@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from "./src/config.ts";
 import { jsonLogger } from "./src/log.ts";
 import { startServer } from "./src/server.ts";
-import { main as cli } from "./src/cli.ts";
+import { main as cli } from "./src/cli/main.ts";
 import { runMigration } from "./src/migrate_to_redis.ts";
 
 /**

@@ -80,17 +80,28 @@ export interface WebhookConfig {
   readonly retryS: number;
 }
 
-function integer(name: string, fallback: number, min: number, max: number) {
+/**
+ * An optional number setting from `min` to `max`: blank gives `fallback`; text that `accepts`
+ * refuses, or a value out of range, is an issue naming the setting and what it must be.
+ */
+function numberSetting(
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  what: string,
+  accepts: (text: string, value: number) => boolean,
+) {
   return z
     .string()
     .optional()
     .transform((raw, ctx) => {
       if (raw === undefined || raw.trim() === "") return fallback;
       const value = Number(raw.trim());
-      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      if (!accepts(raw.trim(), value) || value < min || value > max) {
         ctx.addIssue({
           code: "custom",
-          message: `${name} must be a whole number from ${min} to ${max}, got "${raw}"`,
+          message: `${name} must be ${what} from ${min} to ${max}, got "${raw}"`,
         });
         return z.NEVER;
       }
@@ -98,23 +109,20 @@ function integer(name: string, fallback: number, min: number, max: number) {
     });
 }
 
+function integer(name: string, fallback: number, min: number, max: number) {
+  return numberSetting(
+    name,
+    fallback,
+    min,
+    max,
+    "a whole number",
+    (text, value) => /^\d+$/.test(text) && Number.isSafeInteger(value),
+  );
+}
+
 /** A decimal number from `min` to `max` (e.g. a rate: `0.5`). */
 function decimal(name: string, fallback: number, min: number, max: number) {
-  return z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw.trim() === "") return fallback;
-      const value = Number(raw.trim());
-      if (!/^\d+(\.\d+)?$/.test(raw.trim()) || value < min || value > max) {
-        ctx.addIssue({
-          code: "custom",
-          message: `${name} must be a number from ${min} to ${max}, got "${raw}"`,
-        });
-        return z.NEVER;
-      }
-      return value;
-    });
+  return numberSetting(name, fallback, min, max, "a number", (text) => /^\d+(\.\d+)?$/.test(text));
 }
 
 /** Fewest characters of a secret the operator chooses (`ADMIN_TOKEN`). */

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { EXIT, runCli } from "../src/cli.ts";
+import { EXIT, runCli } from "../src/cli/main.ts";
 import { PushPublisher } from "../src/publisher/publisher.js";
 import { startTestServer, TestClient } from "./_helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EXIT, exitCodeFor, runCli } from "../src/cli.ts";
+import { EXIT, exitCodeFor, runCli } from "../src/cli/main.ts";
 import { PushPublisher } from "../src/publisher/publisher.js";
 import { action, post, startTestServer, TestClient, type TestServer } from "./_helpers.ts";
 import { freePort, within } from "./client/_support.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import { EXIT, runCli } from "../src/cli.ts";
+import { EXIT, runCli } from "../src/cli/main.ts";
 import { startTestServer, TestClient } from "./_helpers.ts";
 import { createWith } from "./e2e/_v11.ts";
 

@@ -64,7 +64,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "client_address.ts",
     "startup_notes.ts",
   ],
-  "cli.ts": ["client/", "publisher/", ...BASE, "protocol/", "version.ts"],
+  "cli/": ["client/", "publisher/", ...BASE, "protocol/", "version.ts"],
   "migrate_to_redis.ts": ["local/", "cluster/", "history/"],
 };
 

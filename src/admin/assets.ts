@@ -1,11 +1,12 @@
 /**
- * The admin page and its files, all from this origin (no CDN): the page, its script and style
+ * The admin page and its files, all from this origin (no CDN): the page, its scripts and style
  * (text imports of src/admin/ui/), and uPlot's script and style, text imports from the `uplot`
  * package (as `/docs` serves swagger-ui-dist), so `deno compile` and the image carry them.
  */
-import { type BrowserRoute, cached, textAsset } from "../http/static.ts";
+import { type BrowserRoute, cached, textAsset, withoutSourceMap } from "../http/static.ts";
 import page from "./ui/admin.html" with { type: "text" };
 import script from "./ui/admin.js" with { type: "text" };
+import chartsScript from "./ui/_charts.js" with { type: "text" };
 import style from "./ui/admin.css" with { type: "text" };
 import uplotScript from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotStyle from "uplot/dist/uPlot.min.css" with { type: "text" };
@@ -22,16 +23,15 @@ const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-const SOURCE_MAP_COMMENT = /\n\/[/*]# sourceMappingURL=\S+\s*(\*\/)?\s*$/;
-
 /** `GET /admin` and `/admin/ui/…`. */
 export function adminAssets(): BrowserRoute[] {
   const files: [string, string, string][] = [
     ["/admin/ui/admin.js", script, "text/javascript; charset=utf-8"],
+    ["/admin/ui/_charts.js", chartsScript, "text/javascript; charset=utf-8"],
     ["/admin/ui/admin.css", style, "text/css; charset=utf-8"],
     [
       "/admin/ui/uPlot.js",
-      uplotScript.replace(SOURCE_MAP_COMMENT, "\n"),
+      withoutSourceMap(uplotScript),
       "text/javascript; charset=utf-8",
     ],
     ["/admin/ui/uPlot.css", uplotStyle, "text/css; charset=utf-8"],

@@ -8,7 +8,7 @@
  */
 import { ConnectionManager } from "./_connection.js";
 import { Emitter } from "./_emitter.js";
-import { localError, PushError } from "./_errors.js";
+import { localError } from "./_errors.js";
 import { FrameReader } from "./_frames.js";
 import { Grants } from "./_grants.js";
 import {
@@ -19,6 +19,7 @@ import {
   settingsOf,
 } from "./_options.js";
 import { RequestQueue } from "./_requests.js";
+import { renewToken, resubscribeAll } from "./_resubscribe.js";
 import { Subscription } from "./_subscription.js";
 import { checkTransports } from "./_transport.js";
 import { SubscriberTokens } from "./_tokens.js";
@@ -64,6 +65,9 @@ export class PushClient {
     },
     reportError: (error, channel) => this.#reportError(error, channel),
   };
+  /** What a resubscribe (after a reconnect, or to renew a token) reads and calls. */
+  /** @type {import("./_resubscribe.js").ResubscribeHost} */
+  #host;
 
   /**
    * Use {@link PushClient.connect}; the constructor does not open a connection.
@@ -74,7 +78,7 @@ export class PushClient {
     this.#grants = new Grants(checkAuthorize(options.authorize));
     this.#tokens = new SubscriberTokens(
       checkGetToken(options.getToken),
-      (subscription) => this.#renewToken(subscription),
+      (subscription) => renewToken(this.#host, subscription),
     );
     const settings = settingsOf(options);
     const transports = checkTransports(
@@ -97,6 +101,18 @@ export class PushClient {
         onLost: (event) => this.#onLost(event),
       },
     });
+    this.#host = {
+      uuid: () => this.#uuid,
+      state: () => this.state,
+      subscriptions: this.#subscriptions,
+      requests: this.#requests,
+      grants: this.#grants,
+      tokens: this.#tokens,
+      events: this.#events,
+      subscribedChannels: () => this.#frames.channels,
+      subscribe: (s) => this.#request("SUBSCRIBE", s.channel, true, s),
+      reportError: (error, channel) => this.#reportError(error, channel),
+    };
   }
 
   /**
@@ -275,7 +291,7 @@ export class PushClient {
     this.#frames = new FrameReader();
     this.#requests.attach((request) => this.#send(connection, request));
     this.#events.emit("connected", { uuid: this.#uuid });
-    if (reconnected) void this.#resubscribe(previousUuid);
+    if (reconnected) void resubscribeAll(this.#host, previousUuid);
   }
 
   /**
@@ -383,94 +399,6 @@ export class PushClient {
     if (event.willReconnect || this.state === "closed") return;
     this.#requests.failAll("The connection was lost");
     for (const subscription of this.#subscriptions.values()) subscription._end("closed");
-  }
-
-  /**
-   * After a reconnect: grants first (private channels), then every wanted channel subscribed
-   * again (resuming history channels from their positions), then `reconnected`.
-   * @param {string} previousUuid
-   */
-  async #resubscribe(previousUuid) {
-    const uuid = this.#uuid;
-    await this.#grants.renew(uuid, this.#subscriptions.values(), this.#owner.reportError);
-    if (this.#uuid !== uuid || this.state !== "open") return;
-    // The new connection has no subscriptions: an unsubscribe made while disconnected is done
-    // already, and a subscribe made meanwhile is answered by that channel's resubscribe.
-    /** @type {Map<string, Request[]>} */
-    const waiting = new Map();
-    for (const request of this.#requests.takeHeld()) {
-      if (request.action === "UNSUBSCRIBE" || !this.#subscriptions.has(request.channel)) {
-        request.resolve([]);
-        continue;
-      }
-      const list = waiting.get(request.channel) ?? [];
-      list.push(request);
-      waiting.set(request.channel, list);
-    }
-    // Every resubscribe is queued at once and paced by the send bucket, so a client with a
-    // thousand channels stays under the server's frame rate instead of being closed with 1008.
-    const subscriptions = [...this.#subscriptions.values()];
-    const settled = await Promise.allSettled(
-      subscriptions.map((s) => this.#request("SUBSCRIBE", s.channel, true, s)),
-    );
-    // Read afresh: the awaits above let close() or a drop change the state.
-    const state = /** @type {import("./pushserver.d.ts").PushClientState} */ (this.state);
-    if (this.#uuid !== uuid || state !== "open") {
-      // Dropped again (or closed) meanwhile: the waiting subscribes go to the next connection.
-      const requests = [...waiting.values()].flat();
-      if (state === "closed") {
-        for (const r of requests) r.reject(localError("Not connected", "The client was closed"));
-      } else this.#requests.hold(requests);
-      return;
-    }
-    settled.forEach((result, i) => {
-      const subscription = /** @type {Subscription} */ (subscriptions[i]);
-      const { channel } = subscription;
-      const requests = waiting.get(channel) ?? [];
-      if (result.status === "fulfilled") {
-        for (const request of requests) request.resolve(result.value);
-        return;
-      }
-      const error = result.reason;
-      const code = error instanceof PushError ? error.code : 0;
-      // Gone or invalid: forget it. Anything else stays wanted for the next reconnect.
-      if ((code === 404 || code === 400) && this.#subscriptions.get(channel) === subscription) {
-        this.#subscriptions.delete(channel);
-        subscription._end("refused", error);
-      }
-      for (const request of requests) request.reject(error);
-      if (requests.length === 0) this.#reportError(error, channel);
-    });
-    /** @type {Record<string, boolean>} */
-    const recovered = {};
-    for (const subscription of this.#subscriptions.values()) {
-      const done = subscription._recoveredOn(uuid);
-      if (done !== undefined) recovered[subscription.channel] = done;
-    }
-    this.#events.emit("reconnected", {
-      uuid,
-      previousUuid,
-      channels: this.#frames.channels,
-      recovered,
-    });
-  }
-
-  /**
-   * A subscription's token is about to expire: asks `options.getToken` for a fresh one and sends
-   * SUBSCRIBE with it (the server acks it as a renewal). While disconnected, the new token waits
-   * for the resubscribe after the reconnect.
-   * @param {Subscription} subscription
-   */
-  async #renewToken(subscription) {
-    try {
-      await this.#tokens.fetch(subscription);
-      if (this.state !== "open" || this.#subscriptions.get(subscription.channel) !== subscription) {
-        return;
-      }
-      await this.#request("SUBSCRIBE", subscription.channel, true, subscription);
-    } catch (error) {
-      if (subscription.state !== "unsubscribed") this.#reportError(error, subscription.channel);
-    }
   }
 
   /**

@@ -6,7 +6,8 @@
  * accepts them.
  *
  * Three parts, as centrifuge-js and pusher-js have them: {@link PushClient} (`_client.js`, with
- * the connection lifecycle in `_connection.js` and the paced frame queue in `_requests.js`), one
+ * the connection lifecycle in `_connection.js`, the paced frame queue in `_requests.js` and the
+ * resubscribes after a reconnect or before a token expires in `_resubscribe.js`), one
  * {@link Subscription} per channel (`_subscription.js`: handlers, state, stream position,
  * events), and a transport (`_transport.js`: WebSocket built in) that carries the frames.
  *

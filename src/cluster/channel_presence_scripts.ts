@@ -17,6 +17,27 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
+ * `total()`: the sum of the live counts in the counts hash KEYS[1] (fields `count:expiresAtMs`,
+ * live while past `now`); with `prune`, it deletes the expired fields as it goes.
+ */
+function totalFunction(prune: boolean): string {
+  return `local function total()
+  local sum = 0
+  local fields = redis.call('HGETALL', KEYS[1])
+  for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    local sep = string.find(value, ':', 1, true)
+    if tonumber(string.sub(value, sep + 1)) > now then
+      sum = sum + tonumber(string.sub(value, 1, sep - 1))${
+    prune ? "\n    else\n      redis.call('HDEL', KEYS[1], fields[i])" : ""
+  }
+    end
+  end
+  return sum
+end`;
+}
+
+/**
  * Join. KEYS: hash, zset. ARGV: uuid, info, ttlMs, maxMembers, eventsMax, channel, pub/sub.
  * Returns `{1, live}` joined, `{0, live}` already a member (refreshed), `{-1, live}` full.
  */
@@ -124,20 +145,7 @@ return out
 export const COUNT = new Script(
   1,
   `${NOW}
-local function total()
-  local sum = 0
-  local fields = redis.call('HGETALL', KEYS[1])
-  for i = 1, #fields, 2 do
-    local value = fields[i + 1]
-    local sep = string.find(value, ':', 1, true)
-    if tonumber(string.sub(value, sep + 1)) > now then
-      sum = sum + tonumber(string.sub(value, 1, sep - 1))
-    else
-      redis.call('HDEL', KEYS[1], fields[i])
-    end
-  end
-  return sum
-end
+${totalFunction(true)}
 local before = total()
 local ttl = tonumber(ARGV[3])
 if tonumber(ARGV[2]) > 0 then
@@ -154,15 +162,7 @@ return {before, total()}
 export const TOTAL = new Script(
   1,
   `${NOW}
-local sum = 0
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  local value = fields[i + 1]
-  local sep = string.find(value, ':', 1, true)
-  if tonumber(string.sub(value, sep + 1)) > now then
-    sum = sum + tonumber(string.sub(value, 1, sep - 1))
-  end
-end
-return sum
+${totalFunction(false)}
+return total()
 `,
 );

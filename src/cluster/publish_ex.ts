@@ -6,8 +6,11 @@
  * not stored); the header holds `r` (recipients), `j` (1: JSON text) and `q`/`n` (receipt id and
  * the node that waits for the counts).
  */
-import type { Publication } from "../hub/broker.ts";
-import { Script } from "./scripts.ts";
+import type { Channel } from "../channels/store.ts";
+import type { Publication, PublishOptions } from "../hub/broker.ts";
+import type { Keys } from "./keys.ts";
+import type { ReceiptWaiter } from "./receipts.ts";
+import { CHECK, Script, storedPushArgs } from "./scripts.ts";
 
 /** What the header of an extended push says. */
 export interface ExtendedHeader {
@@ -24,18 +27,11 @@ export interface ExtendedPublication extends Publication {
 }
 
 /**
- * Checks the record (compare-and-set, as every push), stores the entry when asked (next offset,
- * capped list, TTL), then PUBLISHes; answers `{offset or 0, receivers}` (how many nodes got it).
- * KEYS: channel, history. ARGV: epoch, tokenHash, pub/sub channel, message, size, ttlMs,
- * stored ('1'/'0'), header JSON, entry marker ('j' for JSON text, else '').
+ * The part of PUBLISH_EX that PUBLISH_ONCE (publish_once.ts) runs too, after the record check:
+ * stores the entry when asked (next offset, capped list, TTL), then PUBLISHes; leaves `top`
+ * (the offset, or 0) and `receivers` (how many nodes got it).
  */
-export const PUBLISH_EX = new Script(
-  2,
-  `
-local current = redis.call('HMGET', KEYS[1], 'epoch', 'tokenHash')
-if not current[1] then return 0 end
-if current[1] ~= ARGV[1] or current[2] ~= ARGV[2] then return -1 end
-local top = 0
+export const STORE_AND_PUBLISH_EX = `local top = 0
 local head = '::'
 if ARGV[7] == '1' then
   top = redis.call('HINCRBY', KEYS[1], 'top', 1)
@@ -47,9 +43,100 @@ if ARGV[7] == '1' then
   head = top .. ':' .. ARGV[1] .. ':'
 end
 local receivers = redis.call('PUBLISH', ARGV[3], 'X' .. head .. ARGV[8] .. '\\n' .. ARGV[4])
-return {top, receivers}
+`;
+
+/**
+ * Checks the record (compare-and-set, as every push), stores the entry when asked (next offset,
+ * capped list, TTL), then PUBLISHes; answers `{offset or 0, receivers}` (how many nodes got it).
+ * KEYS: channel, history. ARGV: epoch, tokenHash, pub/sub channel, message, size, ttlMs,
+ * stored ('1'/'0'), header JSON, entry marker ('j' for JSON text, else '').
+ */
+export const PUBLISH_EX = new Script(
+  2,
+  `${CHECK}${STORE_AND_PUBLISH_EX}return {top, receivers}
 `,
 );
+
+/** Where a node waits for receipt counts: its waiter, and the node whose reply channel gets them. */
+export interface ReceiptSide {
+  readonly waiter: ReceiptWaiter;
+  readonly nodeId: string;
+}
+
+/**
+ * One extended push on its way to PUBLISH_EX or PUBLISH_ONCE: whether it is stored, the script's
+ * ARGV (PUBLISH_ONCE's begin with PUBLISH_EX's), and its receipt request, registered with the
+ * waiter when the push asks for a receipt.
+ */
+export class ExtendedPush {
+  readonly stored: boolean;
+  /** PUBLISH_EX's ARGV. */
+  readonly args: (string | number)[];
+  readonly #receipts: ReceiptSide | undefined;
+  readonly #id: string | undefined;
+
+  /** Builds the push's header and ARGV; `receipts` is used only when `options.receipt` is set. */
+  constructor(
+    keys: Keys,
+    channel: Channel,
+    message: string,
+    recipients: readonly string[],
+    options: PublishOptions,
+    receipts: ReceiptSide | undefined,
+  ) {
+    this.stored = channel.history !== null && recipients.length === 0;
+    const json = options.json === true;
+    this.#receipts = options.receipt === undefined ? undefined : receipts;
+    const id = this.#id = this.#receipts?.waiter.nextId();
+    const header: ExtendedHeader = {
+      r: recipients,
+      ...(json ? { j: 1 } : {}),
+      ...(id === undefined ? {} : { q: id, n: this.#receipts!.nodeId }),
+    };
+    if (id !== undefined) this.#receipts!.waiter.register(id, options.receipt!);
+    this.args = [
+      ...storedPushArgs(keys, channel, message),
+      this.stored ? "1" : "0",
+      JSON.stringify(header),
+      json ? "j" : "",
+    ];
+  }
+
+  /** Whether a receipt was asked for (and is registered). */
+  get hasReceipt(): boolean {
+    return this.#id !== undefined;
+  }
+
+  /**
+   * Runs the script through `call`; when it fails, or answers that the record changed (0 or -1:
+   * `applied` throws then), the receipt request goes.
+   */
+  async run(
+    call: <T>(run: () => Promise<T>) => Promise<T>,
+    script: () => Promise<unknown>,
+    applied: (answer: unknown) => void,
+  ): Promise<unknown> {
+    const answer = await call(script).catch((error) => {
+      this.cancel();
+      throw error;
+    });
+    if (!Array.isArray(answer)) {
+      this.cancel();
+      applied(answer);
+    }
+    return answer;
+  }
+
+  /** The push was not made: its receipt request (if any) goes. */
+  cancel(): void {
+    if (this.#id !== undefined) this.#receipts!.waiter.cancel(this.#id);
+  }
+
+  /** Waits for the receipt counts of the `nodes` nodes that received the push (see receipts.ts). */
+  async receipt(nodes: number): Promise<void> {
+    if (this.#id !== undefined) await this.#receipts!.waiter.wait(this.#id, nodes);
+  }
+}
 
 /** Reads an extended payload back; `undefined` when it is malformed. */
 export function decodeExtended(payload: string): ExtendedPublication | undefined {

@@ -20,9 +20,9 @@ import {
   type Receipt,
 } from "../hub/broker.ts";
 import type { Keys } from "./keys.ts";
-import type { ExtendedHeader } from "./publish_ex.ts";
-import { RECEIPT_WAIT_MS, type ReceiptWaiter } from "./receipts.ts";
-import { Script } from "./scripts.ts";
+import { ExtendedPush, type ReceiptSide, STORE_AND_PUBLISH_EX } from "./publish_ex.ts";
+import { RECEIPT_WAIT_MS } from "./receipts.ts";
+import { CHECK, Script } from "./scripts.ts";
 
 /** How long past `x` Redis keeps the hash (clock skew between nodes and Redis). */
 const EXPIRY_SLACK_MS = 60_000;
@@ -38,27 +38,11 @@ const RECEIPT_POLL_MS = 50;
  */
 export const PUBLISH_ONCE = new Script(
   3,
-  `
-local current = redis.call('HMGET', KEYS[1], 'epoch', 'tokenHash')
-if not current[1] then return 0 end
-if current[1] ~= ARGV[1] or current[2] ~= ARGV[2] then return -1 end
-local earlier = redis.call('HMGET', KEYS[3], 'e', 'x', 'o', 'w', 'r')
+  `${CHECK}local earlier = redis.call('HMGET', KEYS[3], 'e', 'x', 'o', 'w', 'r')
 if earlier[1] == ARGV[1] and tonumber(earlier[2]) > tonumber(ARGV[10]) then
   return {'again', earlier[3] or '', earlier[4] or '', earlier[5] or ''}
 end
-local top = 0
-local head = '::'
-if ARGV[7] == '1' then
-  top = redis.call('HINCRBY', KEYS[1], 'top', 1)
-  local now = redis.call('TIME')
-  local ms = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-  redis.call('LPUSH', KEYS[2], top .. ':' .. ms .. ARGV[9] .. ':' .. ARGV[4])
-  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
-  head = top .. ':' .. ARGV[1] .. ':'
-end
-local receivers = redis.call('PUBLISH', ARGV[3], 'X' .. head .. ARGV[8] .. '\\n' .. ARGV[4])
-redis.call('DEL', KEYS[3])
+${STORE_AND_PUBLISH_EX}redis.call('DEL', KEYS[3])
 local offset = ''
 if ARGV[7] == '1' then offset = top end
 redis.call('HSET', KEYS[3], 'e', ARGV[1], 'x', ARGV[11], 'o', offset, 'w', ARGV[13])
@@ -73,7 +57,7 @@ export interface PublishOnceDeps {
   readonly keys: Keys;
   readonly now: () => number;
   readonly onPublished: () => void;
-  readonly receipts?: { readonly waiter: ReceiptWaiter; readonly nodeId: string };
+  readonly receipts?: ReceiptSide;
   /** Runs a Redis call, mapping a failure to 503. */
   readonly call: <T>(run: () => Promise<T>) => Promise<T>;
   /** Throws 404/403 when the script answered that the channel record changed (0 or -1). */
@@ -100,59 +84,35 @@ export async function publishOnce(
 ): Promise<number | undefined> {
   const { once } = options;
   const { keys } = deps;
-  const stored = channel.history !== null && recipients.length === 0;
-  const json = options.json === true;
-  const receipts = options.receipt === undefined ? undefined : deps.receipts;
-  const id = receipts?.waiter.nextId();
-  const header: ExtendedHeader = {
-    r: recipients,
-    ...(json ? { j: 1 } : {}),
-    ...(id === undefined ? {} : { q: id, n: receipts!.nodeId }),
-  };
-  if (id !== undefined) receipts!.waiter.register(id, options.receipt!);
+  const push = new ExtendedPush(keys, channel, message, recipients, options, deps.receipts);
   const key = onceKey(deps.keys, channel.name, once.key);
   const now = deps.now();
-  const answer = await deps.call(() => {
+  const answer = await push.run(deps.call, () => {
     deps.onPublished();
     return PUBLISH_ONCE.run(
       deps.redis,
       [keys.channel(channel.name), keys.history(channel.name), key],
       [
-        channel.epoch,
-        channel.tokenHash,
-        keys.pushes(channel.name),
-        message,
-        channel.history?.size ?? 0,
-        (channel.history?.ttlSeconds ?? 0) * 1000,
-        stored ? "1" : "0",
-        JSON.stringify(header),
-        json ? "j" : "",
+        ...push.args,
         now,
         now + ONCE_TTL_MS,
         ONCE_TTL_MS + EXPIRY_SLACK_MS,
         options.receipt === undefined ? "0" : "1",
       ],
     );
-  }).catch((error) => {
-    if (id !== undefined) receipts!.waiter.cancel(id);
-    throw error;
-  });
-  if (!Array.isArray(answer)) {
-    if (id !== undefined) receipts!.waiter.cancel(id);
-    deps.applied(answer);
-  }
+  }, deps.applied);
   const reply = answer as unknown[];
   if (reply[0] === "again") {
-    if (id !== undefined) receipts!.waiter.cancel(id);
+    push.cancel();
     once.earlier = await earlierPush(deps, key, reply.slice(1) as string[]);
     return once.earlier.offset;
   }
   const [offset, nodes] = reply as [number, number];
-  if (id !== undefined) {
-    await receipts!.waiter.wait(id, Number(nodes));
+  if (push.hasReceipt) {
+    await push.receipt(Number(nodes));
     await saveReceipt(deps, key, options.receipt!);
   }
-  return stored ? Number(offset) : undefined;
+  return push.stored ? Number(offset) : undefined;
 }
 
 /** The key's hash name: the key (length-prefixed, any printable ASCII) before the channel. */

@@ -21,14 +21,14 @@ import type { FaultReporter } from "../metrics.ts";
 import type { Keys } from "./keys.ts";
 import {
   decodeExtended,
-  type ExtendedHeader,
   type ExtendedPublication,
+  ExtendedPush,
   PUBLISH_EX,
 } from "./publish_ex.ts";
 import { type ReceiptReply, ReceiptWaiter } from "./receipts.ts";
 import { redisCall, unavailable } from "./redis.ts";
 import { type ClusterEvent, decodeEntry, type RedisChannelStore } from "./redis_store.ts";
-import { PUBLISH, PUBLISH_STORED, READ_HISTORY } from "./scripts.ts";
+import { PUBLISH, PUBLISH_STORED, READ_HISTORY, storedPushArgs } from "./scripts.ts";
 import { publishOnce } from "./publish_once.ts";
 
 /** Records per pipeline when checking many after a reconnect. */
@@ -149,14 +149,7 @@ export class RedisBroker implements Broker {
         ? PUBLISH_STORED.run(
           this.#deps.redis,
           [keys.channel(channel.name), keys.history(channel.name)],
-          [
-            channel.epoch,
-            channel.tokenHash,
-            keys.pushes(channel.name),
-            message,
-            channel.history!.size,
-            channel.history!.ttlSeconds * 1000,
-          ],
+          storedPushArgs(keys, channel, message),
         )
         : PUBLISH.run(
           this.#deps.redis,
@@ -181,45 +174,22 @@ export class RedisBroker implements Broker {
     options: PublishOptions,
   ): Promise<number | undefined> {
     const { keys } = this.#deps;
-    const stored = channel.history !== null && recipients.length === 0;
-    const json = options.json === true;
-    const receipts = options.receipt === undefined ? undefined : this.#receipts;
-    const id = receipts?.nextId();
-    const header: ExtendedHeader = {
-      r: recipients,
-      ...(json ? { j: 1 } : {}),
-      ...(id === undefined ? {} : { q: id, n: this.#deps.nodeId }),
-    };
-    if (id !== undefined) receipts!.register(id, options.receipt!);
-    const answer = await redisCall(() => {
+    const push = new ExtendedPush(keys, channel, message, recipients, options, {
+      waiter: this.#receipts,
+      nodeId: this.#deps.nodeId,
+    });
+    const answer = await push.run(redisCall, () => {
       this.#stats.published++;
       return PUBLISH_EX.run(
         this.#deps.redis,
         [keys.channel(channel.name), keys.history(channel.name)],
-        [
-          channel.epoch,
-          channel.tokenHash,
-          keys.pushes(channel.name),
-          message,
-          channel.history?.size ?? 0,
-          (channel.history?.ttlSeconds ?? 0) * 1000,
-          stored ? "1" : "0",
-          JSON.stringify(header),
-          json ? "j" : "",
-        ],
+        push.args,
       );
-    }).catch((error) => {
-      if (id !== undefined) receipts!.cancel(id);
-      throw error;
-    });
-    if (!Array.isArray(answer)) {
-      if (id !== undefined) receipts!.cancel(id);
-      this.#applied(channel, answer);
-    }
+    }, (answer) => this.#applied(channel, answer));
     const [offset, nodes] = answer as [number, number];
     // Each node that received it answers with its own count (see receipts.ts).
-    if (id !== undefined) await receipts!.wait(id, Number(nodes));
-    return stored ? Number(offset) : undefined;
+    await push.receipt(Number(nodes));
+    return push.stored ? Number(offset) : undefined;
   }
 
   async history(

@@ -9,9 +9,11 @@
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { Channel } from "../channels/store.ts";
+import type { Keys } from "./keys.ts";
 
 /** Compare-and-set prelude: KEYS[1] is the channel, ARGV[1] its epoch, ARGV[2] its token hash. */
-const CHECK = `
+export const CHECK = `
 local current = redis.call('HMGET', KEYS[1], 'epoch', 'tokenHash')
 if not current[1] then return 0 end
 if current[1] ~= ARGV[1] or current[2] ~= ARGV[2] then return -1 end
@@ -104,6 +106,21 @@ redis.call('PUBLISH', ARGV[3], 'H' .. top .. ':' .. ARGV[1] .. '\\n' .. ARGV[4])
 return top
 `,
 );
+
+/**
+ * The ARGV of {@link PUBLISH_STORED}, which the extended push scripts (publish_ex.ts) begin with:
+ * epoch, tokenHash, pub/sub channel, message, history size, history ttlMs (0 without history).
+ */
+export function storedPushArgs(keys: Keys, channel: Channel, message: string): (string | number)[] {
+  return [
+    channel.epoch,
+    channel.tokenHash,
+    keys.pushes(channel.name),
+    message,
+    channel.history?.size ?? 0,
+    (channel.history?.ttlSeconds ?? 0) * 1000,
+  ];
+}
 
 /**
  * The stream top and, when `since` ≥ 0, one page of the stored entries above it, oldest first,

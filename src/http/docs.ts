@@ -11,7 +11,7 @@ import { PROTOCOL_VERSION } from "../protocol/document.ts";
 import { openApiDocument } from "../protocol/openapi.ts";
 import { VERSION } from "../version.ts";
 import initScript from "../client/docs.js" with { type: "text" };
-import { type Asset, type BrowserRoute, cached, textAsset } from "./static.ts";
+import { type Asset, type BrowserRoute, cached, textAsset, withoutSourceMap } from "./static.ts";
 
 /** Swagger UI's files that `/docs` serves. */
 export type SwaggerFile = "swagger-ui-bundle.js" | "swagger-ui.css";
@@ -59,8 +59,6 @@ const PAGE_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join("; ");
-
-const SOURCE_MAP_COMMENT = /\n\/[/*]# sourceMappingURL=\S+\s*(\*\/)?\s*$/;
 
 const JSON_HEADERS = {
   "content-type": "application/json; charset=utf-8",
@@ -139,7 +137,7 @@ async function loadSwaggerFile(
 ): Promise<Asset | undefined> {
   try {
     // The source maps are not shipped: drop the comment that would make browsers ask for them.
-    return textAsset((await load(file)).replace(SOURCE_MAP_COMMENT, "\n"));
+    return textAsset(withoutSourceMap(await load(file)));
   } catch (error) {
     logger?.error("swagger-ui-dist file missing; its route will answer 500", { file, error });
     return undefined;

@@ -64,6 +64,13 @@ function asset(relative: string, deps: StaticRoutesDeps): Asset | undefined {
   return textAsset(body);
 }
 
+const SOURCE_MAP_COMMENT = /\n\/[/*]# sourceMappingURL=\S+\s*(\*\/)?\s*$/;
+
+/** A vendored script or style without its trailing source map comment (the map is not served). */
+export function withoutSourceMap(text: string): string {
+  return text.replace(SOURCE_MAP_COMMENT, "\n");
+}
+
 /** An {@link Asset} for `body`, its ETag a digest of it. */
 export function textAsset(body: string): Asset {
   const digest = createHash("sha256").update(body).digest("base64url").slice(0, 27);

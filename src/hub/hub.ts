@@ -2,11 +2,21 @@
  * The hub: which live connection is subscribed to which channel, and fan-out to them. It knows
  * no sockets, no Deno API and no storage: only {@link Subscriber}.
  */
-import { channelNotFound } from "../channels/failures.ts";
-import { CLOSE, PushError } from "../errors.ts";
-import { type AckPresence, clientAck, compactAck, type Recovery } from "../protocol/outbound.ts";
+import { PushError } from "../errors.ts";
+import type { AckPresence, Recovery } from "../protocol/outbound.ts";
+import {
+  cancelHeld,
+  continuesReplay,
+  holdFrame,
+  isLate,
+  newHeld,
+  purgeHeld,
+  releasedFrames,
+} from "./_held.ts";
+import { endedWhileJoining, Joiners } from "./_joining.ts";
+import { type Member, newMember } from "./_member.ts";
 import type { Publication } from "./broker.ts";
-import { frameHead, PushFrames } from "./frames.ts";
+import { ackFrame, frameHead, PushFrames } from "./frames.ts";
 
 /** A live connection as the hub sees it. */
 export interface Subscriber {
@@ -21,39 +31,6 @@ export interface Subscriber {
   send(frame: string): boolean;
   /** Closes the connection (the hub calls it when held frames overflow). */
   close(code: number, reason: string): void;
-}
-
-/** Frames held back while a recovery replays, released after it. */
-interface Held {
-  readonly channel: string;
-  frames: { frame: string; channel: string | undefined; offset: number | undefined }[];
-  chars: number;
-  /** Live pushes of the recovering channel left out for room: the replay reads them instead. */
-  dropped: boolean;
-  /** A revoke or delete of the recovering channel ended the replay. */
-  cancelled: boolean;
-}
-
-/** A subscribe in flight (its channel and grant are being checked) and what ended it meanwhile. */
-interface Joining {
-  readonly channel: string;
-  ended: "revoked" | "deleted" | undefined;
-}
-
-interface Member {
-  readonly subscriber: Subscriber;
-  /** Subscribed channels in subscription order. */
-  channels: string[];
-  /** Cached head of this member's v1 push frames; rebuilt lazily after `channels` changes. */
-  head: string | undefined;
-  held: Held | undefined;
-  joining: Joining | undefined;
-  /**
-   * Per recovered channel, the offset the connection's stream already reached: a live push at
-   * or below it arrived late (in cluster mode pub/sub can trail the history read) and is skipped.
-   * An entry goes once a live push reaches it. `undefined` (almost always): none.
-   */
-  reached: Map<string, number> | undefined;
 }
 
 /** Outcome of one delivery. */
@@ -98,8 +75,8 @@ export class Hub {
   readonly #onConnection: ((id: string, open: boolean) => Promise<void> | void) | undefined;
   readonly #onMembership: ((channel: string, id: string, subscribed: boolean) => void) | undefined;
   readonly #ready = new Map<string, Promise<void>>();
-  /** Connections with a subscribe in flight, by channel. */
-  readonly #joiners = new Map<string, Set<Member>>();
+  /** Connections with a subscribe in flight. */
+  readonly #joiners = new Joiners();
   #subscriptionCount = 0;
 
   /** Creates an empty hub. */
@@ -153,14 +130,7 @@ export class Hub {
 
   /** Registers a connection with no subscriptions. */
   add(subscriber: Subscriber): Promise<void> | void {
-    this.#members.set(subscriber.id, {
-      subscriber,
-      channels: [],
-      head: undefined,
-      held: undefined,
-      joining: undefined,
-      reached: undefined,
-    });
+    this.#members.set(subscriber.id, newMember(subscriber));
     return this.#onConnection?.(subscriber.id, true);
   }
 
@@ -174,7 +144,7 @@ export class Hub {
     member.channels = [];
     for (const channel of channels) this.#onMembership?.(channel, id, false);
     member.held = undefined;
-    this.#stopJoining(member);
+    this.#joiners.stop(member);
     member.reached = undefined;
     this.#onConnection?.(id, false);
   }
@@ -197,7 +167,7 @@ export class Hub {
     const member = this.#member(id);
     const joining = member.joining;
     if (joining?.channel === channel) {
-      this.#stopJoining(member);
+      this.#joiners.stop(member);
       if (joining.ended !== undefined) throw endedWhileJoining(channel, joining.ended);
     }
     if (member.channels.includes(channel)) return member.channels;
@@ -242,18 +212,13 @@ export class Hub {
    */
   joining(id: string, channel: string): void {
     const member = this.#members.get(id);
-    if (member === undefined) return;
-    this.#stopJoining(member);
-    member.joining = { channel, ended: undefined };
-    let joiners = this.#joiners.get(channel);
-    if (joiners === undefined) this.#joiners.set(channel, joiners = new Set());
-    joiners.add(member);
+    if (member !== undefined) this.#joiners.start(member, channel);
   }
 
   /** Ends what {@link joining} began, when the subscribe stopped before {@link subscribe}. */
   notJoining(id: string): void {
     const member = this.#members.get(id);
-    if (member !== undefined) this.#stopJoining(member);
+    if (member !== undefined) this.#joiners.stop(member);
   }
 
   /** Settles once `channel`'s traffic reaches this node (`undefined`: it already does). */
@@ -283,7 +248,7 @@ export class Hub {
     this.#end(member, channel, "revoked");
     if (!member.channels.includes(channel)) return false;
     this.unsubscribe(id, channel);
-    this.#send(member, this.#ack(member, "Subscription Revoked", channel), undefined, undefined);
+    this.#send(member, ackFrame(member, "Subscription Revoked", channel), undefined, undefined);
     return true;
   }
 
@@ -295,7 +260,7 @@ export class Hub {
     const member = this.#members.get(id);
     if (member === undefined || !member.channels.includes(channel)) return false;
     this.unsubscribe(id, channel);
-    this.#send(member, this.#ack(member, "Subscription Expired", channel), undefined, undefined);
+    this.#send(member, ackFrame(member, "Subscription Expired", channel), undefined, undefined);
     return true;
   }
 
@@ -341,7 +306,7 @@ export class Hub {
    * Returns how many connections were subscribed.
    */
   dropChannel(channel: string): number {
-    for (const member of this.#joiners.get(channel) ?? []) member.joining!.ended = "deleted";
+    this.#joiners.deleted(channel);
     const subscribers = this.#channels.get(channel);
     if (subscribers === undefined) return 0;
     this.#channels.delete(channel);
@@ -352,7 +317,7 @@ export class Hub {
       member.reached?.delete(channel);
       member.channels = member.channels.filter((c) => c !== channel);
       member.head = undefined;
-      this.#send(member, this.#ack(member, "Channel Deleted", channel), undefined, undefined);
+      this.#send(member, ackFrame(member, "Channel Deleted", channel), undefined, undefined);
     }
     return subscribers.size;
   }
@@ -365,7 +330,7 @@ export class Hub {
     recovery?: Recovery,
     presence?: AckPresence,
   ): string {
-    return this.#ack(this.#member(id), message, channel, recovery, presence);
+    return ackFrame(this.#member(id), message, channel, recovery, presence);
   }
 
   /** The frame `id` gets for a push (a replayed one: live pushes go through {@link deliver}). */
@@ -380,7 +345,7 @@ export class Hub {
    * other frames past it close the connection as a slow consumer.
    */
   hold(id: string, channel: string): void {
-    this.#member(id).held = { channel, frames: [], chars: 0, dropped: false, cancelled: false };
+    this.#member(id).held = newHeld(channel);
   }
 
   /** Whether `id`'s replay of `channel` may go on (not revoked, deleted, or closed meanwhile). */
@@ -399,12 +364,9 @@ export class Hub {
   finish(id: string, replayedUpTo: number): boolean {
     const held = this.#members.get(id)?.held;
     if (held === undefined) return true;
-    const next = held.frames.find((f) =>
-      f.channel === held.channel && f.offset !== undefined && f.offset > replayedUpTo
-    );
-    if (held.dropped || (next !== undefined && next.offset !== replayedUpTo + 1)) {
+    if (!continuesReplay(held, replayedUpTo)) {
       held.dropped = false;
-      this.#purge(held, held.channel);
+      purgeHeld(held, held.channel);
       return false;
     }
     for (const frame of this.release(id, replayedUpTo)) {
@@ -423,15 +385,7 @@ export class Hub {
     const held = member?.held;
     if (member === undefined || held === undefined) return [];
     member.held = undefined;
-    let top = replayedUpTo;
-    const frames = held.frames
-      .filter((f) => {
-        if (f.channel !== held.channel || f.offset === undefined) return true;
-        if (f.offset <= top) return false;
-        top = f.offset;
-        return true;
-      })
-      .map((f) => f.frame);
+    const { frames, top } = releasedFrames(held, replayedUpTo);
     if (replayedUpTo >= 0 && !held.cancelled && member.channels.includes(held.channel)) {
       (member.reached ??= new Map()).set(held.channel, top);
     }
@@ -441,19 +395,6 @@ export class Hub {
   /** Every registered connection (for shutdown). */
   subscribers(): Subscriber[] {
     return [...this.#members.values()].map((member) => member.subscriber);
-  }
-
-  #ack(
-    member: Member,
-    message: string,
-    channel: string,
-    recovery?: Recovery,
-    presence?: AckPresence,
-  ): string {
-    const uuid = member.subscriber.id;
-    return member.subscriber.compact
-      ? compactAck(message, uuid, channel, recovery, presence)
-      : clientAck(message, { uuid, channels: member.channels }, recovery, presence);
   }
 
   #frame(member: Member, frames: PushFrames): string {
@@ -470,7 +411,7 @@ export class Hub {
     report: DeliveryReport,
   ): boolean {
     if (
-      offset !== undefined && member.reached !== undefined && this.#late(member, channel, offset)
+      offset !== undefined && member.reached !== undefined && isLate(member, channel, offset)
     ) {
       return false;
     }
@@ -482,62 +423,16 @@ export class Hub {
     return false;
   }
 
-  /** Whether a live push of a recovered channel is one the connection's stream already had. */
-  #late(member: Member, channel: string, offset: number): boolean {
-    const reached = member.reached!.get(channel);
-    if (reached === undefined) return false;
-    if (offset >= reached) {
-      member.reached!.delete(channel);
-      if (member.reached!.size === 0) member.reached = undefined;
-    }
-    return offset <= reached;
-  }
-
   #send(member: Member, frame: string, channel: string | undefined, offset: number | undefined) {
     const held = member.held;
     if (held === undefined) return member.subscriber.send(frame);
-    if (channel === held.channel && offset !== undefined) {
-      if (held.cancelled) return false;
-      if (held.dropped || held.chars + frame.length > this.#maxHeldChars) {
-        // Stored already: the replay reads it from history rather than holding it here.
-        held.dropped = true;
-        return true;
-      }
-    }
-    held.frames.push({ frame, channel, offset });
-    held.chars += frame.length;
-    if (held.chars > this.#maxHeldChars) {
-      member.subscriber.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
-      return false;
-    }
-    return true;
+    return holdFrame(member, held, frame, channel, offset, this.#maxHeldChars);
   }
 
   /** A revoke or delete of `channel` reached `member`: its replay and subscribe in flight end. */
   #end(member: Member, channel: string, how: "revoked" | "deleted"): void {
     if (member.joining?.channel === channel) member.joining.ended = how;
-    const held = member.held;
-    if (held?.channel === channel) {
-      held.cancelled = true;
-      this.#purge(held, channel);
-    }
-  }
-
-  /** Drops the held pushes of `channel`. */
-  #purge(held: Held, channel: string): void {
-    held.frames = held.frames.filter((f) => {
-      if (f.channel !== channel || f.offset === undefined) return true;
-      held.chars -= f.frame.length;
-      return false;
-    });
-  }
-
-  #stopJoining(member: Member): void {
-    const joining = member.joining;
-    if (joining === undefined) return;
-    member.joining = undefined;
-    const joiners = this.#joiners.get(joining.channel);
-    if (joiners?.delete(member) && joiners.size === 0) this.#joiners.delete(joining.channel);
+    cancelHeld(member, channel);
   }
 
   #member(id: string): Member {
@@ -555,14 +450,4 @@ export class Hub {
       this.#onIdle(channel);
     }
   }
-}
-
-/** A subscribe that was in flight when its channel's grant was revoked or the channel deleted. */
-function endedWhileJoining(channel: string, how: "revoked" | "deleted"): PushError {
-  return how === "deleted" ? channelNotFound(channel) : new PushError(
-    "private_channel",
-    `The subscription to ${
-      JSON.stringify(channel)
-    } was revoked while it was being made; this connection is not authorized`,
-  );
 }

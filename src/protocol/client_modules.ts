@@ -12,6 +12,7 @@ export const CLIENT_MODULES = [
   "_grants.js",
   "_options.js",
   "_requests.js",
+  "_resubscribe.js",
   "_sse_transport.js",
   "_subscription.js",
   "_tokens.js",

@@ -4,30 +4,14 @@
  * stream and not yet taken by the runtime; past `maxBufferedBytes` the peer is a slow consumer
  * and its stream ends.
  */
-import { CLOSE } from "../errors.ts";
-import type { FrameWriter } from "../ws/writer.ts";
+import {
+  awaitRoom,
+  closeSlowConsumer,
+  type FrameWriter,
+  type WriterOptions,
+} from "../ws/writer.ts";
 
-/** Options of {@link StreamWriter}. */
-export interface StreamWriterOptions {
-  /** Queued bytes past which the peer is cut off as a slow consumer. */
-  readonly maxBufferedBytes: number;
-  /** How long a paced send waits for a peer that reads nothing before cutting it off. */
-  readonly idleTimeoutMs: number;
-  readonly now: () => number;
-  /** Ends the connection (slow consumer, or a peer that stopped reading). */
-  readonly close: (code: number, reason: string) => void;
-  /** Counts and logs a slow-consumer close. */
-  readonly onSlowConsumer: () => void;
-  /** Waits before looking at the queue again (default: a 5 ms timer). */
-  readonly wait?: () => Promise<void>;
-}
-
-const PACE_POLL_MS = 5;
 const encoder = new TextEncoder();
-
-function pollWait(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
-}
 
 /**
  * Writes events to a byte stream. The stream is built with a byte-length queuing strategy whose
@@ -35,15 +19,13 @@ function pollWait(): Promise<void> {
  */
 export class StreamWriter implements FrameWriter {
   readonly stream: ReadableStream<Uint8Array>;
-  readonly #options: StreamWriterOptions;
-  readonly #wait: () => Promise<void>;
+  readonly #options: WriterOptions;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #closed = false;
 
   /** A writer and the stream it feeds; `onCancel` runs when the peer goes away. */
-  constructor(options: StreamWriterOptions, onCancel: () => void) {
+  constructor(options: WriterOptions, onCancel: () => void) {
     this.#options = options;
-    this.#wait = options.wait ?? pollWait;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -73,8 +55,7 @@ export class StreamWriter implements FrameWriter {
   write(text: string): boolean {
     if (this.#closed) return false;
     if (this.buffered > this.#options.maxBufferedBytes) {
-      this.#options.onSlowConsumer();
-      this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
+      closeSlowConsumer(this.#options);
       return false;
     }
     this.#controller.enqueue(encoder.encode(text));
@@ -92,22 +73,7 @@ export class StreamWriter implements FrameWriter {
     }
   }
 
-  async room(stop: () => boolean): Promise<void> {
-    const limit = this.#options.maxBufferedBytes / 2;
-    let buffered = this.buffered;
-    let lowest = buffered;
-    let progressAt = this.#options.now();
-    while (buffered > limit && !this.closed && !stop()) {
-      await this.#wait();
-      buffered = this.buffered;
-      const now = this.#options.now();
-      if (buffered < lowest) {
-        lowest = buffered;
-        progressAt = now;
-      } else if (now - progressAt >= this.#options.idleTimeoutMs && !this.closed) {
-        this.#options.onSlowConsumer();
-        this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
-      }
-    }
+  room(stop: () => boolean): Promise<void> {
+    return awaitRoom(this.#options, () => this.buffered, () => this.closed, stop);
   }
 }

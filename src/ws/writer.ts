@@ -28,8 +28,8 @@ export interface SendSocket {
   send(data: string): void;
 }
 
-/** Options of {@link SocketWriter}. */
-export interface SocketWriterOptions {
+/** Options of a writer ({@link SocketWriter}, and the SSE stream's): its slow-consumer policy. */
+export interface WriterOptions {
   /** Unsent bytes past which the peer is closed as a slow consumer (4008). */
   readonly maxBufferedBytes: number;
   /** How long a paced send waits for a peer that reads nothing before closing it. */
@@ -51,6 +51,43 @@ function pollWait(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
 }
 
+/** Closes the peer as a slow consumer (4008), counted and logged. */
+export function closeSlowConsumer(options: WriterOptions): void {
+  options.onSlowConsumer();
+  options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
+}
+
+/**
+ * A writer's {@link FrameWriter.room}: waits until `buffered()` (the unsent bytes) is at most
+ * half of `maxBufferedBytes`, the writer is `closed()`, or `stop()` turns true. A peer whose unsent
+ * bytes did not shrink for the idle timeout meanwhile is closed as a slow consumer.
+ */
+export async function awaitRoom(
+  options: WriterOptions,
+  buffered: () => number,
+  closed: () => boolean,
+  stop: () => boolean,
+): Promise<void> {
+  const wait = options.wait ?? pollWait;
+  const limit = options.maxBufferedBytes / 2;
+  let unsent = buffered();
+  let lowest = unsent;
+  let progressAt = options.now();
+  while (unsent > limit && !closed() && !stop()) {
+    await wait();
+    unsent = buffered();
+    const now = options.now();
+    if (unsent < lowest) {
+      lowest = unsent;
+      progressAt = now;
+    } else if (now - progressAt >= options.idleTimeoutMs && !closed()) {
+      // A WebSocket's idle ping waits behind the unsent frames and is never answered: a peer
+      // that read nothing for the idle timeout is gone as far as we can tell.
+      closeSlowConsumer(options);
+    }
+  }
+}
+
 /**
  * Writes to a WebSocket. It keeps its own upper bound of the socket's unsent bytes (the last
  * `bufferedAmount` reading plus at most 3 bytes per UTF-16 unit sent since): while the bound is
@@ -58,16 +95,14 @@ function pollWait(): Promise<void> {
  */
 export class SocketWriter implements FrameWriter {
   readonly #socket: SendSocket;
-  readonly #options: SocketWriterOptions;
-  readonly #wait: () => Promise<void>;
+  readonly #options: WriterOptions;
   #bufferedAtMost = 0;
   #closed = false;
 
   /** A writer to `socket`. */
-  constructor(socket: SendSocket, options: SocketWriterOptions) {
+  constructor(socket: SendSocket, options: WriterOptions) {
     this.#socket = socket;
     this.#options = options;
-    this.#wait = options.wait ?? pollWait;
   }
 
   get closed(): boolean {
@@ -85,8 +120,7 @@ export class SocketWriter implements FrameWriter {
     if (this.#bufferedAtMost > maxBufferedBytes) {
       const buffered = this.#socket.bufferedAmount;
       if (buffered > maxBufferedBytes) {
-        this.#options.onSlowConsumer();
-        this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
+        closeSlowConsumer(this.#options);
         return false;
       }
       this.#bufferedAtMost = buffered;
@@ -96,26 +130,12 @@ export class SocketWriter implements FrameWriter {
     return true;
   }
 
-  async room(stop: () => boolean): Promise<void> {
-    const limit = this.#options.maxBufferedBytes / 2;
-    let buffered = this.#socket.bufferedAmount;
-    this.#bufferedAtMost = buffered;
-    let lowest = buffered;
-    let progressAt = this.#options.now();
-    while (buffered > limit && !this.closed && !stop()) {
-      await this.#wait();
-      buffered = this.#socket.bufferedAmount;
-      this.#bufferedAtMost = buffered;
-      const now = this.#options.now();
-      if (buffered < lowest) {
-        lowest = buffered;
-        progressAt = now;
-      } else if (now - progressAt >= this.#options.idleTimeoutMs && !this.closed) {
-        // The runtime's idle ping waits behind the unsent frames and is never answered: a peer
-        // that read nothing for the idle timeout is gone as far as we can tell.
-        this.#options.onSlowConsumer();
-        this.#options.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
-      }
-    }
+  room(stop: () => boolean): Promise<void> {
+    return awaitRoom(
+      this.#options,
+      () => this.#bufferedAtMost = this.#socket.bufferedAmount,
+      () => this.closed,
+      stop,
+    );
   }
 }

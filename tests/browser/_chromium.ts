@@ -1,10 +1,7 @@
 /** Debian's Chromium driven by playwright-core (which never downloads a browser of its own). */
-import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-
-/** Where Debian installs Chromium. */
-export const CHROMIUM = "/usr/bin/chromium";
+import { assertChromium, CHROMIUM } from "./_child.ts";
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -19,11 +16,7 @@ const CHROMIUM_ARGS = [
 
 /** Launches Chromium with a fresh profile in `dir`; playwright never downloads a browser. */
 export async function launch(dir: string): Promise<BrowserContext> {
-  const found = await Deno.stat(CHROMIUM).catch(() => undefined);
-  assert.ok(
-    found?.isFile,
-    `${CHROMIUM} is missing: run "apt-get install -y chromium" (.ci/run installs it)`,
-  );
+  await assertChromium();
   return await chromium.launchPersistentContext(join(dir, "profile"), {
     executablePath: CHROMIUM,
     headless: true,

@@ -10,7 +10,7 @@ import { ServerProcess } from "./_process.ts";
 import { SseClient } from "./_sse_client.ts";
 import { PushClient } from "../../src/client/pushserver.js";
 import { PushPublisher } from "../../src/publisher/publisher.js";
-import { runCli } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/main.ts";
 
 const SUBSCRIBE = (channel: string, info?: unknown) =>
   JSON.stringify({
