@@ -13,6 +13,14 @@ import { runMigration } from "./src/migrate_to_redis.ts";
 const EXIT_GRACE_MS = 2_000;
 
 async function main(): Promise<number> {
+  // Listen for signals before the listening line can be printed: without a listener the OS
+  // default ends the process at once (exit 143), so a supervisor's SIGTERM right after start
+  // would skip the graceful stop. A second signal (Ctrl-C can deliver SIGINT twice) must not
+  // interrupt the drain.
+  const { promise: signalled, resolve } = Promise.withResolvers<undefined>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => resolve(undefined));
+  }
   let server;
   let config;
   try {
@@ -30,11 +38,6 @@ async function main(): Promise<number> {
     return 1;
   }
   const running = server;
-  const { promise: signalled, resolve } = Promise.withResolvers<undefined>();
-  // A second signal (Ctrl-C can deliver SIGINT twice) must not interrupt the drain.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => resolve(undefined));
-  }
   // A port lost for good ends the process with exit 1, so that a supervisor restarts it.
   const lost = await Promise.race([signalled, running.lost]);
   if (lost !== undefined) fatal(lost.message);

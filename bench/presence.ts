@@ -26,10 +26,13 @@ function subscriber(id: string): Subscriber {
 function fill(eventsMax: number): { msPerJoin: number[]; framesLast: number } {
   const hub = new Hub({
     maxSubscriptionsPerConnection: 10,
-    onMembership: (channel, id, subscribed) =>
+    onMembership: (channel, id, subscribed): Promise<void> | void =>
       subscribed ? presence.subscribed(channel) : presence.unsubscribed(channel, id),
   });
-  const presence = new LocalChannelPresence(hub, { maxMembers: 10_000, eventsMax });
+  const presence: LocalChannelPresence = new LocalChannelPresence(hub, {
+    maxMembers: 10_000,
+    eventsMax,
+  });
   const msPerJoin: number[] = [];
   let framesLast = 0;
   for (let i = 0; i < MEMBERS; i++) {

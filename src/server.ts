@@ -206,16 +206,17 @@ function withWebhooks(
   ) => {
     const sink = webhooks();
     if (sink === undefined) return;
-    void sink.record({ name, channel, timeMs: now(), uuid, info: JSON.parse(info) });
+    return sink.record({ name, channel, timeMs: now(), uuid, info: JSON.parse(info) });
   };
   return {
     onJoined(channel, uuid, info) {
       hooks?.onJoined?.(channel, uuid, info);
-      record("subscriber_joined", channel, uuid, info);
+      void record("subscriber_joined", channel, uuid, info);
     },
     onLeft(channel, uuid, info) {
-      hooks?.onLeft?.(channel, uuid, info);
-      record("subscriber_left", channel, uuid, info);
+      const mine = hooks?.onLeft?.(channel, uuid, info);
+      const event = record("subscriber_left", channel, uuid, info);
+      return Promise.all([mine, event]).then(() => {});
     },
     onOccupied: (channel) => hooks?.onOccupied?.(channel),
     onVacated: (channel) => hooks?.onVacated?.(channel),

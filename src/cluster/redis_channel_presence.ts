@@ -142,7 +142,7 @@ export class RedisChannelPresence implements ChannelPresence {
     this.#countChanged(channel);
   }
 
-  unsubscribed(channel: string, id: string): void {
+  unsubscribed(channel: string, id: string): Promise<void> | void {
     this.#countChanged(channel);
     const members = this.#mine.get(channel);
     if (members === undefined || !members.has(id)) return;
@@ -150,18 +150,18 @@ export class RedisChannelPresence implements ChannelPresence {
     this.#members--;
     if (members.size === 0) this.#mine.delete(channel);
     const k = this.#o.keys;
-    this.#track(
-      LEAVE.run(this.#o.redis, [k.presence(channel), k.presenceExpiry(channel)], [
-        id,
-        this.#o.eventsMax,
-        channel,
-        k.presenceEvents,
-      ]).then((info) => {
-        if (typeof info === "string") {
-          this.#hook(() => this.#o.hooks?.onLeft?.(channel, id, info));
-        }
-      }, (error) => this.#o.reportFault("presence leave", error)),
-    );
+    const left = LEAVE.run(this.#o.redis, [k.presence(channel), k.presenceExpiry(channel)], [
+      id,
+      this.#o.eventsMax,
+      channel,
+      k.presenceEvents,
+    ]).then((info) => {
+      if (typeof info === "string") {
+        return this.#hook(() => this.#o.hooks?.onLeft?.(channel, id, info));
+      }
+    }, (error) => this.#o.reportFault("presence leave", error));
+    this.#track(left);
+    return left;
   }
 
   dropped(channel: string): void {
@@ -292,9 +292,13 @@ export class RedisChannelPresence implements ChannelPresence {
     for (const channel of this.#o.hub.activeChannels()) this.#countChanged(channel);
   }
 
-  #hook(call: () => void): void {
+  /** Runs a hook; a throw or a rejection is logged, never passed on. */
+  #hook(call: () => void | Promise<void>): Promise<void> | void {
     try {
-      call();
+      const done = call();
+      if (done instanceof Promise) {
+        return done.catch((error) => this.#o.logger.error("presence hook failed", { error }));
+      }
     } catch (error) {
       this.#o.logger.error("presence hook failed", { error });
     }

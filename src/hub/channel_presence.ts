@@ -37,7 +37,7 @@ export interface PresenceHooks {
    * A member left a presence channel: unsubscribe, revoke, expiry, disconnect, a dead node, or
    * (without a `Left` frame) the channel's delete.
    */
-  onLeft?(channel: string, uuid: string, info: string): void;
+  onLeft?(channel: string, uuid: string, info: string): void | Promise<void>;
   /** Any channel got its first subscriber (cluster-wide in cluster mode). */
   onOccupied?(channel: string): void;
   /** Any channel lost its last subscriber, or was deleted while it had some. */
@@ -66,8 +66,12 @@ export interface ChannelPresence {
   join(channel: string, member: PresenceMember): Maybe<number>;
   /** The hub subscribed `id` to `channel` (any channel: counts). */
   subscribed(channel: string, id: string): void;
-  /** The hub unsubscribed `id` from `channel` other than by a delete (a member leaves). */
-  unsubscribed(channel: string, id: string): void;
+  /**
+   * The hub unsubscribed `id` from `channel` other than by a delete (a member leaves). May
+   * return a promise that settles (never rejects) once the leave is in force everywhere and its
+   * hooks are done (a webhook event written), so that the `Unsubscribed` ack follows it.
+   */
+  unsubscribed(channel: string, id: string): Promise<void> | void;
   /** `channel` was deleted: its members here are forgotten, without `Left` frames. */
   dropped(channel: string): void;
   /**

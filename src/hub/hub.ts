@@ -60,7 +60,7 @@ export interface HubOptions {
    * being subscribed other than by the channel's delete (`false`: unsubscribe, revoke, expiry,
    * disconnect). Channel presence follows its members here.
    */
-  onMembership?: (channel: string, id: string, subscribed: boolean) => void;
+  onMembership?: (channel: string, id: string, subscribed: boolean) => Promise<void> | void;
 }
 
 /** Local subscriptions and fan-out. Per connection, frames go out in the order they are produced. */
@@ -73,7 +73,9 @@ export class Hub {
   readonly #onActive: (channel: string) => Promise<void> | undefined;
   readonly #onIdle: (channel: string) => void;
   readonly #onConnection: ((id: string, open: boolean) => Promise<void> | void) | undefined;
-  readonly #onMembership: ((channel: string, id: string, subscribed: boolean) => void) | undefined;
+  readonly #onMembership:
+    | ((channel: string, id: string, subscribed: boolean) => Promise<void> | void)
+    | undefined;
   readonly #ready = new Map<string, Promise<void>>();
   /** Connections with a subscribe in flight. */
   readonly #joiners = new Joiners();
@@ -228,14 +230,23 @@ export class Hub {
 
   /** Unsubscribes `id` from `channel` (idempotent) and returns its channels. */
   unsubscribe(id: string, channel: string): readonly string[] {
+    void this.leave(id, channel);
+    return this.#member(id).channels;
+  }
+
+  /**
+   * Unsubscribes `id` from `channel` (idempotent), like {@link unsubscribe}; what the change
+   * causes elsewhere (a presence leave written cluster-wide, its webhook event) may settle later,
+   * and the returned promise says when (never rejects), so the `Unsubscribed` ack can follow it.
+   */
+  leave(id: string, channel: string): Promise<void> | void {
     const member = this.#member(id);
-    if (!member.channels.includes(channel)) return member.channels;
+    if (!member.channels.includes(channel)) return;
     member.channels = member.channels.filter((c) => c !== channel);
     member.head = undefined;
     member.reached?.delete(channel);
     this.#detach(channel, member);
-    this.#onMembership?.(channel, id, false);
-    return member.channels;
+    return this.#onMembership?.(channel, id, false);
   }
 
   /**

@@ -58,15 +58,16 @@ export class LocalChannelPresence implements ChannelPresence {
     }
   }
 
-  unsubscribed(channel: string, id: string): void {
+  unsubscribed(channel: string, id: string): Promise<void> | void {
     const members = this.#channels.get(channel);
     const info = members?.get(id);
+    let left: Promise<void> | void = undefined;
     if (members !== undefined && info !== undefined) {
       const before = members.size;
       members.delete(id);
       this.#members--;
       if (members.size === 0) this.#channels.delete(channel);
-      this.#hook(() => this.#options.hooks?.onLeft?.(channel, id, info));
+      left = this.#hook(() => this.#options.hooks?.onLeft?.(channel, id, info));
       announce(
         this.#hub,
         { change: "Left", channel, member: { uuid: id, info }, members: before },
@@ -76,6 +77,7 @@ export class LocalChannelPresence implements ChannelPresence {
     if (this.#hub.subscriberCount(channel) === 0) {
       this.#hook(() => this.#options.hooks?.onVacated?.(channel));
     }
+    return left;
   }
 
   /** Call before the hub drops the channel's subscribers. */
@@ -110,9 +112,13 @@ export class LocalChannelPresence implements ChannelPresence {
   }
 
   /** A hook that throws never breaks a subscribe or a leave; it is logged. */
-  #hook(call: () => void): void {
+  /** Runs a hook; a throw or a rejection is logged, never passed on. */
+  #hook(call: () => void | Promise<void>): Promise<void> | void {
     try {
-      call();
+      const done = call();
+      if (done instanceof Promise) {
+        return done.catch((error) => this.#logger?.error("presence hook failed", { error }));
+      }
     } catch (error) {
       this.#logger?.error("presence hook failed", { error });
     }

@@ -213,7 +213,11 @@ export class Session {
     const name = frame.data.channel;
     if (frame.action === "UNSUBSCRIBE") {
       this.#forgetExpiry(name);
-      hub.unsubscribe(this.id, name);
+      // The ack follows what the leave causes (a presence leave and its webhook event written).
+      const left = hub.leave(this.id, name);
+      if (left !== undefined) {
+        return left.then(() => void this.#writer.send(hub.ackFor(this.id, "Unsubscribed", name)));
+      }
       this.#writer.send(hub.ackFor(this.id, "Unsubscribed", name));
       return;
     }
