@@ -22,6 +22,7 @@ import {
   presenceFull,
   type PresenceMember,
   type PresenceSnapshot,
+  runHook,
 } from "../hub/channel_presence.ts";
 import type { Logger } from "../log.ts";
 import type { FaultReporter } from "../metrics.ts";
@@ -292,16 +293,8 @@ export class RedisChannelPresence implements ChannelPresence {
     for (const channel of this.#o.hub.activeChannels()) this.#countChanged(channel);
   }
 
-  /** Runs a hook; a throw or a rejection is logged, never passed on. */
   #hook(call: () => void | Promise<void>): Promise<void> | void {
-    try {
-      const done = call();
-      if (done instanceof Promise) {
-        return done.catch((error) => this.#o.logger.error("presence hook failed", { error }));
-      }
-    } catch (error) {
-      this.#o.logger.error("presence hook failed", { error });
-    }
+    return runHook(this.#o.logger, call);
   }
 
   #track(work: Promise<unknown>): void {

@@ -18,6 +18,7 @@ import {
   type PresenceMember,
   type PresenceSnapshot,
 } from "../protocol/presence.ts";
+import type { Logger } from "../log.ts";
 import type { Hub } from "./hub.ts";
 import type { Maybe } from "./lookup.ts";
 
@@ -98,6 +99,24 @@ export interface PresenceEvent {
  * Tells this node's other subscribers of the channel about `event` (the rule of
  * `PRESENCE_EVENTS_MAX`, and never the mover itself). Returns the frames sent.
  */
+/**
+ * Runs a presence hook for a backend: a throw or a rejection is logged, never passed on to the
+ * membership change that caused it; a promise (a webhook event being written) is returned.
+ */
+export function runHook(
+  logger: Logger | undefined,
+  call: () => void | Promise<void>,
+): Promise<void> | void {
+  try {
+    const done = call();
+    if (done instanceof Promise) {
+      return done.catch((error) => logger?.error("presence hook failed", { error }));
+    }
+  } catch (error) {
+    logger?.error("presence hook failed", { error });
+  }
+}
+
 export function announce(hub: Hub, event: PresenceEvent, eventsMax: number): number {
   if (event.members > eventsMax) return 0;
   return hub.sendToChannel(

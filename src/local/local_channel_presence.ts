@@ -12,6 +12,7 @@ import {
   presenceFull,
   type PresenceMember,
   type PresenceSnapshot,
+  runHook,
 } from "../hub/channel_presence.ts";
 import type { Logger } from "../log.ts";
 
@@ -112,15 +113,7 @@ export class LocalChannelPresence implements ChannelPresence {
   }
 
   /** A hook that throws never breaks a subscribe or a leave; it is logged. */
-  /** Runs a hook; a throw or a rejection is logged, never passed on. */
   #hook(call: () => void | Promise<void>): Promise<void> | void {
-    try {
-      const done = call();
-      if (done instanceof Promise) {
-        return done.catch((error) => this.#logger?.error("presence hook failed", { error }));
-      }
-    } catch (error) {
-      this.#logger?.error("presence hook failed", { error });
-    }
+    return runHook(this.#logger, call);
   }
 }

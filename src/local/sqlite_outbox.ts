@@ -4,6 +4,7 @@
  * resolves, so an event survives `kill -9` once the action that caused it is answered.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { immediateTransaction } from "./sqlite_store.ts";
 import { decodeEvent, encodeEvent, type WebhookEvent } from "../webhooks/events.ts";
 import type { PendingEvents, StoredDelivery, WebhookOutbox } from "../webhooks/outbox.ts";
 
@@ -157,15 +158,7 @@ export class SqliteOutbox implements WebhookOutbox {
   }
 
   #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    return immediateTransaction(this.#db, work);
   }
 }
 

@@ -366,15 +366,23 @@ export class SqliteChannelStore implements ChannelStore {
   }
 
   #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    return immediateTransaction(this.#db, work);
+  }
+}
+
+/**
+ * Runs `work` in one `BEGIN IMMEDIATE` transaction of `db` (the write lock taken up front, so a
+ * busy file fails at BEGIN, not halfway), committed when it returns, rolled back when it throws.
+ */
+export function immediateTransaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const result = work();
+    db.exec("COMMIT");
+    return result;
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
   }
 }
 
